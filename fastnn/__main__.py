@@ -1,0 +1,7 @@
+"""``python -m fastnn`` runs the command line."""
+
+import sys
+
+from fastnn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,102 @@
+"""Backend registry: name -> backend, with aliases and a helpful error for unknown names.
+
+Backends are imported lazily, so an optional dependency that is missing (or a backend
+that fails to import) only removes that backend from :func:`available_backends`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# Registry name -> module that defines ``BACKEND``; order is slowest first.
+_MODULES = {
+    "python": "fastnn.backends.python_loops",
+    "numpy": "fastnn.backends.numpy_vec",
+    "numba": "fastnn.backends.numba_jit",
+}
+
+ALIASES = {
+    "pure_python": "python",
+    "py": "python",
+    "np": "numpy",
+    "jit": "numba",
+}
+
+_loaded = {}
+_import_errors = {}
+
+
+def register(name, module):
+    """Register a backend module (it must define ``BACKEND``) under ``name``."""
+    _MODULES[name] = module
+    _loaded.pop(name, None)
+    _import_errors.pop(name, None)
+
+
+def available_backends():
+    """Names of the backends that can be used here, slowest first.
+
+    Returns
+    -------
+    list of str
+    """
+    return [name for name in _MODULES if _load(name) is not None]
+
+
+def canonical_name(name):
+    """The registry name for ``name`` or one of its aliases; ValueError if unknown."""
+    if not isinstance(name, str):
+        raise TypeError(f"a backend name must be a string; got {type(name).__name__}")
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in _MODULES:
+        raise ValueError(f"unknown backend {name!r}; available: {', '.join(available_backends())}")
+    return key
+
+
+def get(name):
+    """The backend object registered under ``name`` (or an alias).
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown, or the backend cannot be imported here.
+    """
+    key = canonical_name(name)
+    backend = _load(key)
+    if backend is None:
+        raise ValueError(f"backend {key!r} is not available here ({_import_errors[key]}); "
+                         f"available: {', '.join(available_backends())}")
+    return backend
+
+
+def fastest_backend(layer_sizes, batch_size=1, op="forward", dtype="float64"):
+    """The name of the backend expected to be fastest for this case.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+    batch_size : int
+    op : {"forward", "gradients", "train_step"}
+    dtype : {"float64", "float32"}
+
+    Returns
+    -------
+    str
+    """
+    from fastnn.backends.selection import choose_backend
+
+    return choose_backend(layer_sizes, batch_size, op, dtype, available_backends())
+
+
+def _load(name):
+    if name in _loaded:
+        return _loaded[name]
+    if name in _import_errors:
+        return None
+    try:
+        backend = importlib.import_module(_MODULES[name]).BACKEND
+    except ImportError as exc:
+        _import_errors[name] = f"{type(exc).__name__}: {exc}"
+        return None
+    _loaded[name] = backend
+    return backend

@@ -1,0 +1,228 @@
+"""``fastnn.MLP``: a network that validates at the boundary and delegates to a backend."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnn import backends
+from fastnn.params import init_params, layer_views, load_params, save_params
+from fastnn.spec import NetworkSpec
+from fastnn.validation import as_inputs, as_layer_params, as_training_batch, check_learning_rate
+
+
+class MLP:
+    """A multi-layer perceptron on one of the interchangeable backends.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Units per layer, input first, e.g. ``[100, 100, 50, 10]``.
+    activation : str
+        Hidden-layer activation: ``sigmoid``, ``tanh``, ``relu``, ``leaky_relu``,
+        ``elu`` or ``identity``.
+    output_activation : str or None
+        Output activation (any of the above or ``softmax``); None picks the one the
+        loss implies (mse -> sigmoid, cross_entropy -> softmax,
+        binary_cross_entropy -> sigmoid).
+    loss : {"mse", "cross_entropy", "binary_cross_entropy"}
+        Mean over samples; see DESIGN.md for the formulas.
+    backend : str
+        ``"python"``, ``"numpy"``, ``"numba"`` or ``"auto"`` (the fastest available).
+    dtype : {"float64", "float32"}
+    init : {"auto", "uniform01", "normal", "xavier", "he"}
+    seed : int, numpy.random.Generator or None
+        Seeds ``numpy.random.default_rng`` for the initial parameters.
+
+    Attributes
+    ----------
+    spec : NetworkSpec
+        The validated description.
+    backend : str
+        The resolved backend name.
+    """
+
+    def __init__(self, layer_sizes, activation="sigmoid", output_activation=None, loss="mse",
+                 backend="auto", dtype="float64", init="auto", seed=None):
+        spec = NetworkSpec.create(layer_sizes, activation, output_activation, loss, dtype)
+        self._attach(spec, init_params(spec, init, seed), _resolve_backend(backend, spec))
+
+    @classmethod
+    def from_spec(cls, spec, params, backend="auto"):
+        """A network from a :class:`NetworkSpec` and a flat parameter buffer (copied)."""
+        net = cls.__new__(cls)
+        flat = np.array(params, dtype=spec.dtype)
+        net._attach(spec, flat, _resolve_backend(backend, spec))
+        return net
+
+    def _attach(self, spec, params, backend):
+        self.spec = spec
+        self._params = params
+        self._backend = backend
+
+    # --- description ----------------------------------------------------------------
+
+    @property
+    def backend(self):
+        """Name of the backend this network computes with."""
+        return self._backend.name
+
+    @property
+    def layer_sizes(self):
+        return self.spec.layer_sizes
+
+    @property
+    def weights(self):
+        """Read-only views of the weight matrices, shapes ``(n_in, n_out)`` per layer."""
+        return _read_only(layer_views(self._params, self.spec.layer_sizes)[0])
+
+    @property
+    def biases(self):
+        """Read-only views of the bias vectors, shapes ``(n_out,)`` per layer."""
+        return _read_only(layer_views(self._params, self.spec.layer_sizes)[1])
+
+    @property
+    def flat_parameters(self):
+        """Read-only view of the flat parameter buffer (layout in :mod:`fastnn.params`)."""
+        view = self._params.view()
+        view.flags.writeable = False
+        return view
+
+    def set_params(self, weights, biases):
+        """Copy new parameters in, after validating all of them.
+
+        Parameters
+        ----------
+        weights : sequence of array-like, shapes ``(n_in, n_out)`` per layer
+        biases : sequence of array-like, shapes ``(n_out,)`` per layer
+
+        Raises
+        ------
+        ValueError, TypeError
+            Wrong counts, shapes, dtypes or non-finite values; the network is unchanged.
+        """
+        weights, biases = as_layer_params(weights, biases, self.spec)
+        own_weights, own_biases = layer_views(self._params, self.spec.layer_sizes)
+        for own, new in zip(own_weights + own_biases, weights + biases):
+            own[...] = new
+        return self
+
+    # --- computation ----------------------------------------------------------------
+
+    def forward(self, X):
+        """Network output.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs) or (n_inputs,)
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_outputs) or (n_outputs,) for a 1-D ``X``
+        """
+        X, single = as_inputs(X, self.spec)
+        if X.shape[0] == 0:
+            return np.empty((0, self.spec.n_outputs), dtype=self.spec.dtype)
+        Y = self._backend.forward(self.spec, self._params, X)
+        _check_finite(Y, "network output")
+        return Y[0] if single else Y
+
+    def loss(self, X, T):
+        """Mean loss over the samples.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs) or (n_inputs,)
+        T : array-like, shape (n_samples, n_outputs) or (n_outputs,)
+
+        Returns
+        -------
+        float
+        """
+        X, T = as_training_batch(X, T, self.spec)
+        loss = self._backend.loss(self.spec, self._params, X, T)
+        _check_finite(np.float64(loss), "loss")
+        return float(loss)
+
+    def gradients(self, X, T):
+        """Mean loss and its gradient with respect to every weight and bias.
+
+        Returns
+        -------
+        loss : float
+        dweights : list of ndarray, shapes ``(n_in, n_out)``
+        dbiases : list of ndarray, shapes ``(n_out,)``
+        """
+        X, T = as_training_batch(X, T, self.spec)
+        loss, grad = self._backend.gradients(self.spec, self._params, X, T)
+        _check_finite(grad, "gradient")
+        dweights, dbiases = layer_views(np.asarray(grad, dtype=self.spec.dtype),
+                                        self.spec.layer_sizes)
+        return float(loss), dweights, dbiases
+
+    def train_step(self, X, T, learning_rate):
+        """One gradient-descent step on the mean loss: ``theta -= learning_rate * grad``.
+
+        The step is computed on a copy and committed only if every new parameter is
+        finite, so a failure leaves the network exactly as it was.
+
+        Returns
+        -------
+        float
+            The loss before the step.
+        """
+        rate = check_learning_rate(learning_rate)
+        X, T = as_training_batch(X, T, self.spec)
+        candidate = self._params.copy()
+        loss = self._backend.train_step(self.spec, candidate, X, T, rate)
+        _check_finite(np.float64(loss), "loss")
+        _check_finite(candidate, "updated parameters")
+        self._params[...] = candidate
+        return float(loss)
+
+    # --- copies and files -----------------------------------------------------------
+
+    def with_backend(self, backend):
+        """An independent copy of this network computing on ``backend``."""
+        return MLP.from_spec(self.spec, self._params, backend)
+
+    def copy(self):
+        """An independent copy on the same backend."""
+        return self.with_backend(self.backend)
+
+    def save(self, path):
+        """Write the spec and parameters to an ``.npz`` file (atomically, no pickle)."""
+        save_params(path, self.spec, self._params)
+
+    @classmethod
+    def load(cls, path, backend="auto"):
+        """Read a network written by :meth:`save`; ValueError for a corrupt or foreign file."""
+        spec, params = load_params(path)
+        return cls.from_spec(spec, params, backend)
+
+    def __repr__(self):
+        sizes = "-".join(str(size) for size in self.spec.layer_sizes)
+        return (f"MLP({sizes}, activation={self.spec.activation!r}, "
+                f"output_activation={self.spec.output_activation!r}, loss={self.spec.loss!r}, "
+                f"dtype={self.spec.dtype!r}, backend={self.backend!r})")
+
+
+def _resolve_backend(name, spec):
+    if isinstance(name, str) and name.lower() == "auto":
+        name = backends.fastest_backend(spec.layer_sizes, dtype=spec.dtype)
+    backend = backends.get(name)
+    if spec.dtype not in backend.dtypes:
+        raise ValueError(f"backend {backend.name!r} computes in {', '.join(backend.dtypes)}; "
+                         f"got dtype {spec.dtype!r}")
+    return backend
+
+
+def _read_only(arrays):
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
+
+
+def _check_finite(values, what):
+    if not np.isfinite(values).all():
+        raise ValueError(f"the {what} is not finite (NaN or infinity): the inputs or parameters "
+                         f"are too large for the network's dtype")

@@ -1,0 +1,180 @@
+"""Network parameters: one flat buffer with per-layer ``W``/``b`` views, init schemes, files.
+
+Layout of the flat buffer, layer by layer: ``W[l]`` (``n_in * n_out`` values, row-major
+``(n_in, n_out)``) followed by ``b[l]`` (``n_out`` values). Backends receive the flat
+buffer plus the layer sizes; the model hands users the views.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+
+from fastnn.atomic import atomic_write
+from fastnn.spec import NetworkSpec, check_name
+
+INIT_SCHEMES = ("auto", "uniform01", "normal", "xavier", "he")
+FILE_FORMAT = "fastnn-mlp"
+FILE_VERSION = 1
+
+
+def parameter_count(layer_sizes):
+    """Number of values in the flat buffer for ``layer_sizes``."""
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
+
+
+def layer_slices(layer_sizes):
+    """Per layer, the ``(weights, bias)`` slices of the flat buffer.
+
+    Returns
+    -------
+    list of (slice, slice)
+    """
+    slices = []
+    start = 0
+    for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        w_end = start + n_in * n_out
+        slices.append((slice(start, w_end), slice(w_end, w_end + n_out)))
+        start = w_end + n_out
+    return slices
+
+
+def layer_views(flat, layer_sizes):
+    """Views of ``flat`` as per-layer weight matrices and bias vectors.
+
+    Parameters
+    ----------
+    flat : ndarray, shape (parameter_count(layer_sizes),)
+    layer_sizes : sequence of int
+
+    Returns
+    -------
+    weights : list of ndarray, shapes (n_in, n_out)
+    biases : list of ndarray, shapes (n_out,)
+        Views: writing to them writes to ``flat``.
+    """
+    weights, biases = [], []
+    for (w_slice, b_slice), n_in, n_out in zip(layer_slices(layer_sizes),
+                                               layer_sizes[:-1], layer_sizes[1:]):
+        weights.append(flat[w_slice].reshape(n_in, n_out))
+        biases.append(flat[b_slice])
+    return weights, biases
+
+
+def flatten(weights, biases, dtype="float64"):
+    """Concatenate per-layer arrays into one flat buffer (the inverse of :func:`layer_views`)."""
+    parts = []
+    for w, b in zip(weights, biases):
+        parts.append(np.asarray(w).ravel())
+        parts.append(np.asarray(b).ravel())
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+
+def resolve_init(init, activation):
+    """Turn ``"auto"`` into a concrete scheme: He for the ReLU family, Xavier otherwise."""
+    init = check_name("init", init, INIT_SCHEMES)
+    if init != "auto":
+        return init
+    return "he" if activation in ("relu", "leaky_relu", "elu") else "xavier"
+
+
+def init_params(spec, init="auto", rng=None):
+    """Draw initial parameters for ``spec``.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    init : {"auto", "uniform01", "normal", "xavier", "he"}
+        ``uniform01``: weights and biases from U[0, 1) (tutorial A);
+        ``normal``: weights and biases from N(0, 1) (tutorial B);
+        ``xavier``: weights from N(0, 2 / (n_in + n_out)), biases 0 (Glorot);
+        ``he``: weights from N(0, 2 / n_in), biases 0;
+        ``auto``: ``he`` for relu-like hidden activations, else ``xavier``.
+    rng : numpy.random.Generator, int or None
+        Passed to ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    flat : ndarray, shape (parameter_count(spec.layer_sizes),), dtype spec.dtype
+    """
+    scheme = resolve_init(init, spec.activation)
+    rng = np.random.default_rng(rng)
+    flat = np.empty(parameter_count(spec.layer_sizes), dtype=np.float64)
+    for w_slice, b_slice in layer_slices(spec.layer_sizes):
+        n_out = b_slice.stop - b_slice.start
+        n_in = (w_slice.stop - w_slice.start) // n_out
+        flat[w_slice], flat[b_slice] = _draw_layer(scheme, n_in, n_out, rng)
+    return flat.astype(spec.dtype)
+
+
+def save_params(path, spec, flat):
+    """Write a network to an ``.npz`` file atomically; loadable with ``allow_pickle=False``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    spec : NetworkSpec
+    flat : ndarray, shape (parameter_count(spec.layer_sizes),)
+    """
+    with atomic_write(path, "wb") as handle:
+        np.savez(handle, format=np.array(FILE_FORMAT), version=np.array(FILE_VERSION),
+                 spec=np.array(json.dumps(spec.to_dict())), params=np.asarray(flat))
+
+
+def load_params(path):
+    """Read a file written by :func:`save_params`.
+
+    Returns
+    -------
+    spec : NetworkSpec
+    flat : ndarray, shape (parameter_count(spec.layer_sizes),)
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a readable fastnn model file, or its parameters do not
+        match its spec or are not finite.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            contents = {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path} is not a readable fastnn model file: {exc}") from exc
+    return _parse_contents(path, contents)
+
+
+def _parse_contents(path, contents):
+    if str(contents.get("format", "")) != FILE_FORMAT or "spec" not in contents \
+            or "params" not in contents:
+        raise ValueError(f"{path} is not a fastnn model file (no '{FILE_FORMAT}' format marker)")
+    if int(contents.get("version", -1)) != FILE_VERSION:
+        raise ValueError(f"{path} has model file version {contents.get('version')}; "
+                         f"this fastnn reads version {FILE_VERSION}")
+    try:
+        spec = NetworkSpec.from_dict(json.loads(str(contents["spec"])))
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} holds an invalid network spec: {exc}") from exc
+    flat = contents["params"]
+    expected = parameter_count(spec.layer_sizes)
+    if flat.ndim != 1 or flat.size != expected or flat.dtype.kind != "f":
+        raise ValueError(f"{path}: parameters of shape {flat.shape} and dtype {flat.dtype} do "
+                         f"not match the spec (expected {expected} floats for "
+                         f"{list(spec.layer_sizes)})")
+    if not np.isfinite(flat).all():
+        raise ValueError(f"{path}: parameters contain NaN or infinity")
+    return spec, flat.astype(spec.dtype)
+
+
+def _draw_layer(scheme, n_in, n_out, rng):
+    if scheme == "uniform01":
+        return rng.random(n_in * n_out), rng.random(n_out)
+    if scheme == "normal":
+        return rng.standard_normal(n_in * n_out), rng.standard_normal(n_out)
+    std = np.sqrt(2.0 / (n_in + n_out)) if scheme == "xavier" else np.sqrt(2.0 / n_in)
+    return std * rng.standard_normal(n_in * n_out), np.zeros(n_out)

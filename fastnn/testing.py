@@ -1,0 +1,120 @@
+"""Helpers for checking backends against each other and against finite differences.
+
+Used by the test suite and by the benchmark harness's correctness gate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnn import backends
+from fastnn.params import parameter_count
+from fastnn.spec import NetworkSpec
+
+# Largest allowed relative difference between backends, by the dtype computed in.
+TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
+
+
+def relative_difference(actual, expected):
+    """Norm-wise relative difference ``max|actual - expected| / max|expected|``.
+
+    Norm-wise rather than elementwise so that entries that are tiny by cancellation
+    (a gradient component near zero) do not dominate.
+
+    Parameters
+    ----------
+    actual, expected : array-like of the same shape, or floats
+
+    Returns
+    -------
+    float
+        0.0 when both are all zeros.
+    """
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if actual.shape != expected.shape:
+        raise ValueError(f"shapes differ: {actual.shape} vs {expected.shape}")
+    if actual.size == 0:
+        return 0.0
+    scale = np.max(np.abs(expected))
+    error = np.max(np.abs(actual - expected))
+    if scale == 0:
+        return float(error)
+    return float(error / scale)
+
+
+def numerical_gradients(spec, params, X, T, backend="numpy", step=1e-6):
+    """Central-difference gradient of the mean loss.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    params : ndarray, shape (n_params,)
+    X : ndarray, shape (m, n_inputs)
+    T : ndarray, shape (m, n_outputs)
+    backend : str
+        Backend whose ``loss`` is differentiated.
+    step : float
+
+    Returns
+    -------
+    ndarray, shape (n_params,)
+    """
+    engine = backends.get(backend)
+    work = np.array(params, dtype=np.float64)
+    grad = np.empty_like(work)
+    for index in range(work.size):
+        original = work[index]
+        work[index] = original + step
+        upper = engine.loss(spec, work, X, T)
+        work[index] = original - step
+        lower = engine.loss(spec, work, X, T)
+        work[index] = original
+        grad[index] = (upper - lower) / (2 * step)
+    return grad
+
+
+def random_case(rng, activation="sigmoid", output_activation="sigmoid", loss="mse",
+                max_depth=4, max_width=40, max_batch=50):
+    """A random architecture with parameters, inputs and targets.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    activation, output_activation, loss : str
+    max_depth, max_width, max_batch : int
+        Upper bounds of the weight-layer count, layer width and batch size.
+
+    Returns
+    -------
+    spec : NetworkSpec
+    params : ndarray, shape (n_params,), float64
+    X : ndarray, shape (m, layer_sizes[0]), standard normal
+    T : ndarray, shape (m, layer_sizes[-1]), uniform in [0, 1)
+
+    Notes
+    -----
+    A log loss on an output activation whose range is not inside (0, 1) (tanh, relu,
+    ...) is well-conditioned only where ``0 < y < 1``: near ``y = 0`` its gradient
+    ``1 / y`` amplifies any rounding difference without bound. For those pairs the
+    output layer starts with small weights and biases in [0.3, 0.7], so the outputs
+    start inside (0, 1); the clipped region is checked by its own tests.
+    """
+    depth = int(rng.integers(1, max_depth + 1))
+    sizes = [int(size) for size in rng.integers(1, max_width + 1, size=depth + 1)]
+    spec = NetworkSpec.create(sizes, activation, output_activation, loss)
+    params = np.empty(parameter_count(spec.layer_sizes))
+    start = 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        params[start:start + n_in * n_out] = rng.normal(0, 1 / np.sqrt(n_in), n_in * n_out)
+        start += n_in * n_out
+        params[start:start + n_out] = rng.normal(0, 0.5, n_out)
+        start += n_out
+    if loss != "mse" and output_activation not in ("sigmoid", "softmax"):
+        n_out = sizes[-1]
+        params[-n_out * (sizes[-2] + 1):-n_out] *= 0.05
+        params[-n_out:] = rng.uniform(0.3, 0.7, n_out)
+    batch = int(rng.integers(1, max_batch + 1))
+    X = rng.standard_normal((batch, sizes[0]))
+    T = rng.random((batch, sizes[-1]))
+    return spec, params, X, T

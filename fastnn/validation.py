@@ -1,0 +1,135 @@
+"""Checks and conversions at the public boundary, done once before any backend runs.
+
+Everything a backend receives has passed through here: a C-contiguous array of the
+network's dtype, of the right shape, with finite values.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def as_float_array(values, name, dtype):
+    """Convert ``values`` to a C-contiguous float array of ``dtype``.
+
+    Integer, boolean and float inputs of any memory layout (Fortran-ordered, strided,
+    read-only) and nested lists are accepted and copied only where needed.
+
+    Raises
+    ------
+    TypeError
+        For complex, string, object or other non-numeric data.
+    ValueError
+        For ragged nested lists, NaN or infinity.
+    """
+    try:
+        array = np.asarray(values)
+    except ValueError as exc:
+        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+    if array.dtype.kind == "c":
+        raise TypeError(f"{name} must be real numbers; got complex dtype {array.dtype}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric (int, bool or float); got dtype {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return array
+
+
+def as_inputs(X, spec):
+    """Validate a batch (or one sample) of inputs.
+
+    Parameters
+    ----------
+    X : array-like, shape (m, n_inputs) or (n_inputs,)
+    spec : NetworkSpec
+
+    Returns
+    -------
+    X2d : ndarray, shape (m, n_inputs), dtype spec.dtype
+    single : bool
+        True if ``X`` was one 1-D sample.
+    """
+    X = as_float_array(X, "X", spec.dtype)
+    single = X.ndim == 1
+    if single:
+        X = X.reshape(1, -1)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 1-D (one sample) or 2-D (n_samples, n_features); "
+                         f"got {X.ndim}-D with shape {X.shape}")
+    if X.shape[1] != spec.n_inputs:
+        raise ValueError(f"X has {X.shape[1]} features per sample, but the network's "
+                         f"input layer has {spec.n_inputs}")
+    return X, single
+
+
+def as_training_batch(X, T, spec):
+    """Validate inputs and targets for a loss, gradient or training step.
+
+    Parameters
+    ----------
+    X : array-like, shape (m, n_inputs) or (n_inputs,)
+    T : array-like, shape (m, n_outputs) or (n_outputs,) for one sample;
+        shape (m,) is accepted when ``n_outputs == 1``.
+    spec : NetworkSpec
+
+    Returns
+    -------
+    X : ndarray, shape (m, n_inputs)
+    T : ndarray, shape (m, n_outputs)
+    """
+    X, single = as_inputs(X, spec)
+    if X.shape[0] == 0:
+        raise ValueError("empty batch: the loss is a mean over samples and needs at least one")
+    T = as_float_array(T, "T", spec.dtype)
+    m, n_out = X.shape[0], spec.n_outputs
+    if single and T.shape == (n_out,):
+        T = T.reshape(1, n_out)
+    elif T.ndim == 1 and n_out == 1 and T.shape[0] == m:
+        T = T.reshape(m, 1)
+    if T.shape != (m, n_out):
+        raise ValueError(f"T must have shape ({m}, {n_out}) to match X's {m} samples and "
+                         f"the network's {n_out} outputs; got {T.shape}")
+    return X, T
+
+
+def as_layer_params(weights, biases, spec):
+    """Validate per-layer parameters against ``spec`` and copy them into arrays.
+
+    Returns
+    -------
+    weights : list of ndarray, shapes (n_in, n_out)
+    biases : list of ndarray, shapes (n_out,)
+    """
+    n_layers = spec.n_layers
+    weights, biases = list(weights), list(biases)
+    if len(weights) != n_layers or len(biases) != n_layers:
+        raise ValueError(f"expected {n_layers} weight matrices and {n_layers} bias vectors "
+                         f"for layer sizes {list(spec.layer_sizes)}; got {len(weights)} "
+                         f"and {len(biases)}")
+    sizes = spec.layer_sizes
+    checked_w, checked_b = [], []
+    for layer, (W, b) in enumerate(zip(weights, biases)):
+        W = as_float_array(W, f"weights[{layer}]", spec.dtype)
+        b = as_float_array(b, f"biases[{layer}]", spec.dtype)
+        if W.shape != (sizes[layer], sizes[layer + 1]):
+            raise ValueError(f"weights[{layer}] must have shape "
+                             f"{(sizes[layer], sizes[layer + 1])}; got {W.shape}")
+        if b.shape != (sizes[layer + 1],):
+            raise ValueError(
+                f"biases[{layer}] must have shape ({sizes[layer + 1]},); got {b.shape}")
+        checked_w.append(W)
+        checked_b.append(b)
+    return checked_w, checked_b
+
+
+def check_learning_rate(learning_rate):
+    """Return ``learning_rate`` as a float if it is a positive finite real number."""
+    if isinstance(learning_rate, (bool, np.bool_)) or not isinstance(learning_rate, numbers.Real):
+        raise TypeError(f"learning rate must be a real number; got {learning_rate!r}")
+    rate = float(learning_rate)
+    if not (np.isfinite(rate) and rate > 0):
+        raise ValueError(f"learning rate must be a positive finite number; got {learning_rate!r}")
+    return rate
