@@ -154,6 +154,7 @@ class MLP:
         """
         X, T = as_training_batch(X, T, self.spec)
         loss, grad = self._backend.gradients(self.spec, self._params, X, T)
+        _check_finite(np.float64(loss), "loss")
         _check_finite(grad, "gradient")
         dweights, dbiases = layer_views(np.asarray(grad, dtype=self.spec.dtype),
                                         self.spec.layer_sizes)

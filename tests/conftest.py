@@ -1,7 +1,11 @@
 """Shared fixtures. Every backend in the registry joins the parametrised tests automatically."""
 
+import os
+from collections import Counter
+
 import numpy as np
 import pytest
+from hypothesis import settings
 
 import fastnn
 from fastnn.spec import HIDDEN_ACTIVATIONS, LOSSES, OUTPUT_ACTIVATIONS
@@ -13,6 +17,24 @@ FLOAT32_BACKENDS = [name for name in BACKENDS if "float32" in fastnn.backends.ge
 # Every (hidden activation, output activation, loss) combination.
 COMBINATIONS = [(hidden, output, loss) for hidden in HIDDEN_ACTIVATIONS
                 for output in OUTPUT_ACTIVATIONS for loss in LOSSES]
+
+
+# Fuzz profiles: "default" keeps the suite fast; `tox -e fuzz` runs "long".
+settings.register_profile("default", max_examples=150, deadline=None)
+settings.register_profile("long", max_examples=3000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# Outcomes of the fuzz tests, printed at the end of the run.
+FUZZ_OUTCOMES = Counter()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FUZZ_OUTCOMES:
+        total = sum(FUZZ_OUTCOMES.values())
+        terminalreporter.section("fuzz outcomes")
+        for outcome, count in sorted(FUZZ_OUTCOMES.items()):
+            terminalreporter.write_line(f"{outcome:<40} {count:>7} ({count / total:.1%})")
+        terminalreporter.write_line(f"{'total cases':<40} {total:>7}")
 
 
 @pytest.fixture

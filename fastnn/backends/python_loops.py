@@ -171,7 +171,8 @@ def _log_outputs(spec, z, y):
 
 def _sample_loss(spec, z, y, t):
     if spec.loss == "mse":
-        return 0.5 * sum((y_k - t_k) ** 2 for y_k, t_k in zip(y, t))
+        # d * d rather than d ** 2: float.__pow__ raises OverflowError where * gives inf.
+        return 0.5 * sum((y_k - t_k) * (y_k - t_k) for y_k, t_k in zip(y, t))
     log_y, log_1my = _log_outputs(spec, z, y)
     total = sum(t_k * ly for t_k, ly in zip(t, log_y))
     if spec.loss == "binary_cross_entropy":
