@@ -1,0 +1,496 @@
+"""The ``@njit`` kernels of the ``numba`` backend. They assume clean input.
+
+Every kernel serves every architecture: the parameters arrive as the flat buffer of
+:mod:`fastnn.params`, the architecture as an int64 array of layer sizes, and the
+activations and loss as the integer codes below (the names of
+:mod:`fastnn.functions`, one code each). The formulas are exactly those of
+:mod:`fastnn.functions` (read its docstring): overflow-free sigmoid, softmax with the
+row maximum subtracted, softplus / log-softmax forms of the log for the sigmoid and
+softmax outputs, ``LOG_FLOOR`` clip and clipped reciprocal for every other output.
+
+A layer ``Z = A_prev @ W + b`` runs through BLAS (``np.dot``) when it is large
+(``m * n_in * n_out >= BLAS_MIN_MULTIPLY_ADDS``) and through fused loops otherwise;
+the loops add in the same order as the pure-Python reference.
+
+Public kernels (all arrays C-contiguous, one float dtype; ``layer_sizes`` and
+``activation_codes`` int64, one activation code per weight layer):
+
+``forward(params, layer_sizes, activation_codes, X) -> Y``
+``loss(params, layer_sizes, activation_codes, loss_code, X, T) -> float``
+``loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, grad) -> float``
+``train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate) -> float``
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numba
+import numpy as np
+
+from fastnn import config
+from fastnn.functions import ELU_ALPHA, LEAKY_RELU_SLOPE, LOG_FLOOR
+
+SIGMOID, TANH, RELU, LEAKY_RELU, ELU, IDENTITY, SOFTMAX = range(7)
+ACTIVATION_CODES = {
+    "sigmoid": SIGMOID,
+    "tanh": TANH,
+    "relu": RELU,
+    "leaky_relu": LEAKY_RELU,
+    "elu": ELU,
+    "identity": IDENTITY,
+    "softmax": SOFTMAX,
+}
+
+MSE, CROSS_ENTROPY, BINARY_CROSS_ENTROPY = range(3)
+LOSS_CODES = {
+    "mse": MSE,
+    "cross_entropy": CROSS_ENTROPY,
+    "binary_cross_entropy": BINARY_CROSS_ENTROPY,
+}
+
+# A layer with at least this many multiply-adds (rows * n_in * n_out) goes to BLAS;
+# below it the call overhead of np.dot outweighs its speed. Measured on the project
+# machine with benchmarks/test_numba_targets.py::test_blas_threshold_table.
+BLAS_MIN_MULTIPLY_ADDS = 32768
+
+
+def jit(function=None, **overrides):
+    """``numba.njit`` with the options of :mod:`fastnn.config`.
+
+    With ``cache=True`` Numba needs somewhere to write (``NUMBA_CACHE_DIR``, the
+    package's ``__pycache__`` or the user cache); where none is writable it refuses
+    to decorate, and the kernel is compiled without the on-disk cache instead.
+    """
+    options = dict(config.JIT_OPTIONS, **overrides)
+
+    def decorate(py_function):
+        if options.get("cache"):
+            try:
+                return numba.njit(**options)(py_function)
+            except RuntimeError as exc:
+                warnings.warn(f"fastnn: compiling {py_function.__name__} without the kernel "
+                              f"cache ({exc})", RuntimeWarning, stacklevel=3)
+        return numba.njit(**dict(options, cache=False))(py_function)
+
+    return decorate if function is None else decorate(function)
+
+
+# --- public kernels ---------------------------------------------------------------------
+
+@jit
+def forward(params, layer_sizes, activation_codes, X):
+    """Network output, shape (m, layer_sizes[-1])."""
+    m = X.shape[0]
+    n_layers = layer_sizes.shape[0] - 1
+    widest = 0
+    for layer in range(1, n_layers + 1):
+        widest = max(widest, layer_sizes[layer])
+    buffers = np.empty(2 * m * widest, dtype=X.dtype)
+    A = X
+    start = 0
+    for layer in range(n_layers):
+        n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
+        if layer == n_layers - 1:
+            Z = np.empty((m, n_out), dtype=X.dtype)
+        else:
+            offset = (layer % 2) * m * widest
+            Z = buffers[offset:offset + m * n_out].reshape((m, n_out))
+        _dense(A, params, start, n_in, n_out, Z)
+        _activate_in_place(activation_codes[layer], Z)
+        A = Z
+        start += n_in * n_out + n_out
+    return A
+
+
+@jit
+def loss(params, layer_sizes, activation_codes, loss_code, X, T):
+    """Mean loss over the rows of ``X``; ``T`` has shape (m, layer_sizes[-1])."""
+    trace, Z_out = _trace_buffers(layer_sizes, X)
+    _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out)
+    Y = _layer_rows(trace, layer_sizes, X.shape[0], layer_sizes.shape[0] - 1)
+    return _mean_loss(loss_code, activation_codes[-1], Z_out, Y, T)
+
+
+@jit
+def loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, grad):
+    """Mean loss over the rows of ``X``; its gradient is written into ``grad``.
+
+    Parameters
+    ----------
+    params : ndarray, shape (n_params,)
+        The flat parameter buffer (layout of :mod:`fastnn.params`).
+    layer_sizes : ndarray of int64, shape (n_layers + 1,)
+    activation_codes : ndarray of int64, shape (n_layers,)
+    loss_code : int
+    X : ndarray, shape (m, layer_sizes[0]), m >= 1
+    T : ndarray, shape (m, layer_sizes[-1])
+    grad : ndarray, shape (n_params,)
+        Output: the gradient of the mean loss, same layout and dtype as ``params``.
+
+    Returns
+    -------
+    float
+        The mean loss.
+    """
+    m = X.shape[0]
+    n_layers = layer_sizes.shape[0] - 1
+    trace, Z_out = _trace_buffers(layer_sizes, X)
+    _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out)
+    Y = _layer_rows(trace, layer_sizes, m, n_layers)
+    output_code = activation_codes[n_layers - 1]
+    mean_loss = _mean_loss(loss_code, output_code, Z_out, Y, T)
+
+    widest = 0
+    for layer in range(1, n_layers + 1):
+        widest = max(widest, layer_sizes[layer])
+    deltas = np.empty(2 * m * widest, dtype=X.dtype)
+    delta = deltas[:m * layer_sizes[n_layers]].reshape((m, layer_sizes[n_layers]))
+    scale = 1.0 / m
+    for row in range(m):
+        _output_delta(loss_code, output_code, Z_out[row], Y[row], T[row], delta[row])
+        for k in range(delta.shape[1]):
+            delta[row, k] *= scale
+
+    end = grad.shape[0]
+    for layer in range(n_layers - 1, -1, -1):
+        n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
+        w_start = end - n_in * n_out - n_out
+        A_prev = X if layer == 0 else _layer_rows(trace, layer_sizes, m, layer)
+        _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out)
+        if layer > 0:
+            offset = ((n_layers - layer) % 2) * m * widest
+            previous = deltas[offset:offset + m * n_in].reshape((m, n_in))
+            _back_delta(params, w_start, n_in, n_out, delta, previous)
+            _times_derivative(activation_codes[layer - 1], A_prev, previous)
+            delta = previous
+        end = w_start
+    return mean_loss
+
+
+@jit
+def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate):
+    """One gradient-descent step on the mean loss, in place; returns the loss before it."""
+    grad = np.empty_like(params)
+    mean_loss = loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, grad)
+    for index in range(params.shape[0]):
+        params[index] -= learning_rate * grad[index]
+    return mean_loss
+
+
+# --- layers -----------------------------------------------------------------------------
+
+@jit
+def _dense(A, params, w_start, n_in, n_out, Z):
+    """``Z = A @ W + b`` for the layer whose weights start at ``w_start``."""
+    m = A.shape[0]
+    b_start = w_start + n_in * n_out
+    bias = params[b_start:b_start + n_out]
+    if m * n_in * n_out >= BLAS_MIN_MULTIPLY_ADDS:
+        np.dot(A, params[w_start:b_start].reshape((n_in, n_out)), Z)
+        for row in range(m):
+            z = Z[row]
+            for j in range(n_out):
+                z[j] += bias[j]
+        return
+    for row in range(m):
+        z = Z[row]
+        a = A[row]
+        for j in range(n_out):
+            z[j] = bias[j]
+        # Added in input order, starting from the bias, like the reference.
+        for i in range(n_in):
+            a_i = a[i]
+            w_row = params[w_start + i * n_out:w_start + (i + 1) * n_out]
+            for j in range(n_out):
+                z[j] += a_i * w_row[j]
+
+
+@jit
+def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out):
+    """``dW = A_prev.T @ delta`` and ``db = delta`` summed over rows, into ``grad``."""
+    m = A_prev.shape[0]
+    b_start = w_start + n_in * n_out
+    dbias = grad[b_start:b_start + n_out]
+    dbias[:] = 0
+    for row in range(m):
+        d = delta[row]
+        for j in range(n_out):
+            dbias[j] += d[j]
+    dW = grad[w_start:b_start]
+    if m * n_in * n_out >= BLAS_MIN_MULTIPLY_ADDS:
+        np.dot(A_prev.T, delta, dW.reshape((n_in, n_out)))
+        return
+    dW[:] = 0
+    for row in range(m):
+        a = A_prev[row]
+        d = delta[row]
+        for i in range(n_in):
+            a_i = a[i]
+            dw_row = dW[i * n_out:(i + 1) * n_out]
+            for j in range(n_out):
+                dw_row[j] += a_i * d[j]
+
+
+@jit
+def _back_delta(params, w_start, n_in, n_out, delta, previous):
+    """``previous = delta @ W.T`` (before the activation's derivative)."""
+    m = delta.shape[0]
+    b_start = w_start + n_in * n_out
+    if m * n_in * n_out >= BLAS_MIN_MULTIPLY_ADDS:
+        np.dot(delta, params[w_start:b_start].reshape((n_in, n_out)).T, previous)
+        return
+    for row in range(m):
+        d = delta[row]
+        p = previous[row]
+        for i in range(n_in):
+            w_row = params[w_start + i * n_out:w_start + (i + 1) * n_out]
+            total = 0.0
+            for j in range(n_out):
+                total += w_row[j] * d[j]
+            p[i] = total
+
+
+# --- activations ------------------------------------------------------------------------
+
+@jit
+def _sigmoid(z):
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+@jit
+def _activate_in_place(code, Z):
+    """``Z = f(Z)`` for the activation ``code``; softmax over each row."""
+    m, n = Z.shape
+    if code == IDENTITY:
+        return
+    if code == SOFTMAX:
+        for row in range(m):
+            _softmax_in_place(Z[row])
+        return
+    flat = Z.reshape(m * n)
+    if code == SIGMOID:
+        for k in range(m * n):
+            flat[k] = _sigmoid(flat[k])
+    elif code == TANH:
+        for k in range(m * n):
+            flat[k] = math.tanh(flat[k])
+    elif code == RELU:
+        for k in range(m * n):
+            flat[k] = flat[k] if flat[k] > 0 else 0.0
+    elif code == LEAKY_RELU:
+        for k in range(m * n):
+            flat[k] = flat[k] if flat[k] > 0 else LEAKY_RELU_SLOPE * flat[k]
+    elif code == ELU:
+        for k in range(m * n):
+            flat[k] = flat[k] if flat[k] > 0 else ELU_ALPHA * math.expm1(flat[k])
+
+
+@jit
+def _softmax_in_place(z):
+    top = z[0]
+    for k in range(1, z.shape[0]):
+        top = max(top, z[k])
+    total = 0.0
+    for k in range(z.shape[0]):
+        z[k] = math.exp(z[k] - top)
+        total += z[k]
+    for k in range(z.shape[0]):
+        z[k] = z[k] / total
+
+
+@jit
+def _derivative(code, a):
+    """``dA/dZ`` in terms of the output ``a`` (elementwise activations only)."""
+    if code == SIGMOID:
+        return a * (1.0 - a)
+    if code == TANH:
+        return 1.0 - a * a
+    if code == RELU:
+        return 1.0 if a > 0 else 0.0
+    if code == LEAKY_RELU:
+        return 1.0 if a > 0 else LEAKY_RELU_SLOPE
+    if code == ELU:
+        return 1.0 if a > 0 else a + ELU_ALPHA
+    return 1.0
+
+
+@jit
+def _times_derivative(code, A, G):
+    """``G *= f'(A)`` elementwise, for a hidden activation ``code``."""
+    m, n = A.shape
+    a_flat = A.reshape(m * n)
+    g_flat = G.reshape(m * n)
+    if code == SIGMOID:
+        for k in range(m * n):
+            g_flat[k] *= a_flat[k] * (1.0 - a_flat[k])
+    elif code == TANH:
+        for k in range(m * n):
+            g_flat[k] *= 1.0 - a_flat[k] * a_flat[k]
+    elif code != IDENTITY:
+        for k in range(m * n):
+            g_flat[k] *= _derivative(code, a_flat[k])
+
+
+@jit
+def _chain_rule(code, a, grad_a, out):
+    """``out = dL/dz`` from ``grad_a = dL/da`` through the activation, for one row."""
+    if code == SOFTMAX:
+        weighted = 0.0
+        for k in range(a.shape[0]):
+            weighted += grad_a[k] * a[k]
+        for k in range(a.shape[0]):
+            out[k] = a[k] * (grad_a[k] - weighted)
+        return
+    for k in range(a.shape[0]):
+        out[k] = grad_a[k] * _derivative(code, a[k])
+
+
+# --- losses -----------------------------------------------------------------------------
+
+@jit
+def _softplus(x):
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+@jit
+def _clipped_log(y):
+    return math.log(max(y, LOG_FLOOR))
+
+
+@jit
+def _clipped_reciprocal(y):
+    return 1.0 / y if y > LOG_FLOOR else 0.0
+
+
+@jit
+def _mean_loss(loss_code, output_code, Z, Y, T):
+    m = Y.shape[0]
+    total = 0.0
+    for row in range(m):
+        total += _sample_loss(loss_code, output_code, Z[row], Y[row], T[row])
+    return total / m
+
+
+@jit
+def _sample_loss(loss_code, output_code, z, y, t):
+    """One sample's (unaveraged) loss, from its output pre-activation ``z`` and output ``y``."""
+    n = y.shape[0]
+    total = 0.0
+    if loss_code == MSE:
+        for k in range(n):
+            diff = y[k] - t[k]
+            total += diff * diff
+        return 0.5 * total
+    log_total = 0.0
+    top = 0.0
+    if output_code == SOFTMAX:
+        top = z[0]
+        for k in range(1, n):
+            top = max(top, z[k])
+        exp_total = 0.0
+        for k in range(n):
+            exp_total += math.exp(z[k] - top)
+        log_total = math.log(exp_total)
+    for k in range(n):
+        if output_code == SIGMOID:
+            log_y = -_softplus(-z[k])
+        elif output_code == SOFTMAX:
+            log_y = z[k] - top - log_total
+        else:
+            log_y = _clipped_log(y[k])
+        total += t[k] * log_y
+    if loss_code == BINARY_CROSS_ENTROPY:
+        for k in range(n):
+            if output_code == SIGMOID:
+                log_1my = -_softplus(z[k])
+            else:
+                log_1my = _clipped_log(1.0 - y[k])
+            total += (1.0 - t[k]) * log_1my
+    return -total
+
+
+@jit
+def _output_delta(loss_code, output_code, z, y, t, delta):
+    """``delta = dL/dz`` of one sample's (unaveraged) loss; the true gradient for every pair."""
+    n = y.shape[0]
+    if loss_code == MSE:
+        grad_y = np.empty_like(delta)
+        for k in range(n):
+            grad_y[k] = y[k] - t[k]
+        _chain_rule(output_code, y, grad_y, delta)
+        return
+    if output_code == SIGMOID:
+        for k in range(n):
+            if loss_code == CROSS_ENTROPY:
+                delta[k] = -t[k] * (1.0 - y[k])
+            else:
+                delta[k] = y[k] - t[k]
+        return
+    if output_code == SOFTMAX:
+        t_sum = 0.0
+        for k in range(n):
+            t_sum += t[k]
+        for k in range(n):
+            delta[k] = y[k] * t_sum - t[k]
+        if loss_code == BINARY_CROSS_ENTROPY:
+            grad_y = np.empty_like(delta)
+            extra = np.empty_like(delta)
+            for k in range(n):
+                grad_y[k] = (1.0 - t[k]) * _clipped_reciprocal(1.0 - y[k])
+            _chain_rule(SOFTMAX, y, grad_y, extra)
+            for k in range(n):
+                delta[k] += extra[k]
+        return
+    grad_y = np.empty_like(delta)
+    for k in range(n):
+        grad_y[k] = -t[k] * _clipped_reciprocal(y[k])
+        if loss_code == BINARY_CROSS_ENTROPY:
+            grad_y[k] += (1.0 - t[k]) * _clipped_reciprocal(1.0 - y[k])
+    _chain_rule(output_code, y, grad_y, delta)
+
+
+# --- the forward trace kept for back-propagation ------------------------------------------
+
+@jit
+def _trace_buffers(layer_sizes, X):
+    """A flat buffer for every layer's activation (input excluded) and the output's Z."""
+    m = X.shape[0]
+    units = 0
+    for layer in range(1, layer_sizes.shape[0]):
+        units += layer_sizes[layer]
+    return np.empty(m * units, dtype=X.dtype), np.empty((m, layer_sizes[-1]), dtype=X.dtype)
+
+
+@jit
+def _layer_rows(trace, layer_sizes, m, layer):
+    """The (m, layer_sizes[layer]) activation of ``layer >= 1`` inside ``trace``."""
+    offset = 0
+    for previous in range(1, layer):
+        offset += m * layer_sizes[previous]
+    n = layer_sizes[layer]
+    return trace[offset:offset + m * n].reshape((m, n))
+
+
+@jit
+def _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out):
+    """Fill ``trace`` with every layer's activation and ``Z_out`` with the output's Z."""
+    m = X.shape[0]
+    n_layers = layer_sizes.shape[0] - 1
+    A = X
+    start = 0
+    for layer in range(n_layers):
+        n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
+        A_next = _layer_rows(trace, layer_sizes, m, layer + 1)
+        if layer == n_layers - 1:
+            _dense(A, params, start, n_in, n_out, Z_out)
+            A_next[:, :] = Z_out
+        else:
+            _dense(A, params, start, n_in, n_out, A_next)
+        _activate_in_place(activation_codes[layer], A_next)
+        A = A_next
+        start += n_in * n_out + n_out

@@ -1,0 +1,87 @@
+"""Numba JIT backend: thin wrappers around the kernels of :mod:`._numba_kernels`.
+
+The model has already validated every array (C-contiguous, the network's dtype,
+finite, right shapes), so the wrappers only translate the spec into the kernels'
+integer arguments (cached per spec) and call them. One compiled kernel per dtype
+serves every architecture and activation/loss combination.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnn.backends import _numba_kernels as kernels
+from fastnn.backends.base import Backend
+
+
+def kernel_arguments(spec):
+    """The architecture of ``spec`` as the kernels take it.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+
+    Returns
+    -------
+    layer_sizes : ndarray of int64, shape (n_layers + 1,)
+    activation_codes : ndarray of int64, shape (n_layers,)
+        One code of ``ACTIVATION_CODES`` per weight layer, output last.
+    loss_code : int
+        The code of ``LOSS_CODES`` for ``spec.loss``.
+    """
+    arguments = _ARGUMENTS.get(spec)
+    if arguments is None:
+        layer_sizes = np.array(spec.layer_sizes, dtype=np.int64)
+        codes = np.array([kernels.ACTIVATION_CODES[name] for name in spec.activations],
+                         dtype=np.int64)
+        layer_sizes.flags.writeable = False
+        codes.flags.writeable = False
+        arguments = (layer_sizes, codes, kernels.LOSS_CODES[spec.loss])
+        _ARGUMENTS[spec] = arguments
+    return arguments
+
+
+class NumbaBackend(Backend):
+    """The ``@njit`` kernels, float64 and float32; BLAS inside the kernels for large layers."""
+
+    name = "numba"
+    dtypes = ("float64", "float32")
+    _forward = staticmethod(kernels.forward)
+    _loss = staticmethod(kernels.loss)
+    _loss_and_gradient = staticmethod(kernels.loss_and_gradient)
+    _train_step = staticmethod(kernels.train_step)
+
+    def prepare(self, spec):
+        """Compile (or load from the cache) every kernel for ``spec.dtype``."""
+        dtype = np.dtype(spec.dtype)
+        tiny = type(spec).create((1, 1), "sigmoid", "sigmoid", "mse", spec.dtype)
+        params = np.zeros(2, dtype=dtype)
+        X = np.zeros((1, 1), dtype=dtype)
+        self.forward(tiny, params, X)
+        self.loss(tiny, params, X, X)
+        self.gradients(tiny, params, X, X)
+        self.train_step(tiny, params, X, X, 0.1)
+
+    def forward(self, spec, params, X):
+        layer_sizes, codes, _ = kernel_arguments(spec)
+        return self._forward(params, layer_sizes, codes, X)
+
+    def loss(self, spec, params, X, T):
+        layer_sizes, codes, loss_code = kernel_arguments(spec)
+        return self._loss(params, layer_sizes, codes, loss_code, X, T)
+
+    def gradients(self, spec, params, X, T):
+        layer_sizes, codes, loss_code = kernel_arguments(spec)
+        grad = np.empty_like(params)
+        loss = self._loss_and_gradient(params, layer_sizes, codes, loss_code, X, T, grad)
+        return loss, grad
+
+    def train_step(self, spec, params, X, T, learning_rate):
+        layer_sizes, codes, loss_code = kernel_arguments(spec)
+        return self._train_step(params, layer_sizes, codes, loss_code, X, T, learning_rate)
+
+
+# NetworkSpec is frozen and hashable: its kernel arguments are built once.
+_ARGUMENTS = {}
+
+BACKEND = NumbaBackend()
