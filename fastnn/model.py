@@ -180,11 +180,146 @@ class MLP:
         self._params[...] = candidate
         return float(loss)
 
+    # --- training and prediction (fastnn.train) -----------------------------------------
+
+    # Set by fit: the class labels the outputs stand for (None: not trained on labels),
+    # and the per-epoch history.
+    classes_ = None
+    history_ = None
+
+    def fit(self, X, y, *, optimizer="adam", learning_rate=0.001, epochs=200, batch_size=None,
+            alpha=0.0, momentum=0.9, nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+            shuffle=True, validation_fraction=0.0, patience=None, tol=0.0, seed=None,
+            progress=False):
+        """Train the network; the algorithm is described in :mod:`fastnn.train`.
+
+        Training runs on a copy of the parameters, committed at the end: bad arguments,
+        a diverging run or an interrupt leave the network exactly as it was.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs)
+        y : array-like, shape (n_samples, n_outputs) or (n_samples,)
+            A target matrix, or class labels (one-hot encoded for several outputs; for
+            one output, the probability of the second of two classes). 1-D numeric ``y``
+            for a single-output mse network is a regression target.
+        optimizer : {"sgd", "momentum", "adam"}
+        learning_rate : float
+        epochs : int
+        batch_size : int or None
+            Rows per update; None: full batch; 1: per sample.
+        alpha : float
+            L2 penalty ``alpha * ||W||^2 / (2 * batch rows)`` on the weights.
+        momentum : float
+            For ``optimizer="momentum"``, in [0, 1).
+        nesterov : bool
+            Nesterov's momentum.
+        beta_1, beta_2, epsilon : float
+            Adam's settings.
+        shuffle : bool
+            A new sample order every epoch.
+        validation_fraction : float
+            Fraction of the samples held out for ``val_loss`` (and, for classifiers,
+            ``val_accuracy``) after every epoch.
+        patience : int or None
+            Stop after this many epochs without the monitored loss (``val_loss`` with
+            a validation set, else ``loss``) improving by more than ``tol``; with a
+            validation set the best epoch's parameters are kept.
+        tol : float
+        seed : int, numpy.random.Generator or None
+            Seeds ``numpy.random.default_rng`` for the shuffles and the split.
+        progress : bool
+            Show a tqdm progress bar.
+
+        Returns
+        -------
+        self
+            With ``history_`` (dict of lists: ``loss`` per epoch and, with a validation
+            set, ``val_loss`` and ``val_accuracy``) and ``classes_`` (labels or None).
+        """
+        from fastnn import train
+
+        options = train.TrainingOptions(
+            optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
+            batch_size=batch_size, alpha=alpha, momentum=momentum, nesterov=nesterov,
+            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, shuffle=shuffle,
+            validation_fraction=validation_fraction, patience=patience, tol=tol)
+        X, _ = as_inputs(X, self.spec)
+        if X.shape[0] == 0:
+            raise ValueError("X has no samples; fit needs at least one")
+        params, classes, history = train.fit_network(
+            self._backend, self.spec, self._params, X, y, options, seed, progress)
+        self._params[...] = params
+        self.classes_, self.history_ = classes, history
+        return self
+
+    def predict(self, X):
+        """Class labels for a classifier, else the network output.
+
+        A classifier (trained on labels, or with a softmax output or a cross-entropy
+        loss) predicts the argmax output, or ``output > 0.5`` for a single output,
+        mapped to ``classes_`` when it was trained on labels.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs) or (n_inputs,)
+
+        Returns
+        -------
+        ndarray, shape (n_samples,) for a classifier (a scalar for a 1-D ``X``),
+        else the output as :meth:`forward`.
+        """
+        from fastnn import train
+
+        Y = self.forward(X)
+        if not train.is_classifier(self.spec, self.classes_):
+            return Y
+        indices = train.output_indices(np.atleast_2d(Y))
+        labels = indices if self.classes_ is None else self.classes_[indices]
+        return labels[0] if np.ndim(Y) == 1 else labels
+
+    def predict_proba(self, X):
+        """Class probabilities; a single sigmoid output ``p`` gives ``[1 - p, p]``.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs) or (n_inputs,)
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_classes) (or (n_classes,) for a 1-D ``X``)
+
+        Raises
+        ------
+        ValueError
+            If the output activation is neither softmax nor sigmoid.
+        """
+        if self.spec.output_activation not in ("softmax", "sigmoid"):
+            raise ValueError(f"predict_proba needs a softmax or sigmoid output; this network's "
+                             f"output is {self.spec.output_activation!r}")
+        Y = self.forward(X)
+        if self.spec.n_outputs == 1:
+            Y = np.concatenate([1 - Y, Y], axis=-1)
+        return Y
+
+    def __getstate__(self):
+        # Pickle the backend by name: backend objects may hold compiled code.
+        state = dict(self.__dict__)
+        state["_backend"] = self._backend.name
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state["_backend"] = backends.get(state["_backend"])
+        self.__dict__.update(state)
+
     # --- copies and files -----------------------------------------------------------
 
     def with_backend(self, backend):
         """An independent copy of this network computing on ``backend``."""
-        return MLP.from_spec(self.spec, self._params, backend)
+        copy = MLP.from_spec(self.spec, self._params, backend)
+        copy.classes_ = None if self.classes_ is None else self.classes_.copy()
+        return copy
 
     def copy(self):
         """An independent copy on the same backend."""

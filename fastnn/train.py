@@ -1,0 +1,609 @@
+"""Training: optimisers, mini-batches, an L2 penalty, early stopping and a history.
+
+One epoch visits every training sample once, in mini-batches of ``batch_size`` rows
+(the last batch may be smaller), in a fresh order from ``numpy.random.default_rng``
+when shuffling. Each batch takes one optimiser step on
+
+    batch loss = mean loss over the batch + alpha * ||W||^2 / (2 * m)
+
+where ``||W||^2`` sums the squares of every weight (not the biases) and ``m`` is the
+number of rows in the batch. This is scikit-learn's ``MLPClassifier`` convention, so
+``alpha`` means the same in both. The epoch's training loss is the mean of the batch
+losses (each taken before its step) weighted by batch size, as in scikit-learn's
+``loss_curve_``.
+
+The python and numpy backends run an epoch here, one backend call per batch. On the
+numba backend the whole epoch (every batch and every optimiser step) runs in one
+compiled kernel, :func:`fastnn.backends._numba_train_kernels.train_epoch`, which computes
+the same updates in the same order.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastnn.params import layer_slices
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+# Integer codes of the optimisers inside the numba epoch kernel.
+OPTIMIZER_CODES = {"sgd": 0, "momentum": 1, "adam": 2}
+
+
+# --- options ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """Validated settings of a training run.
+
+    Attributes
+    ----------
+    optimizer : {"sgd", "momentum", "adam"}
+    learning_rate : float
+    epochs : int
+    batch_size : int or None
+        None: the whole training set in one batch.
+    alpha : float
+        L2 penalty (see the module docstring).
+    momentum : float
+        Momentum coefficient in [0, 1) (optimizer ``"momentum"``).
+    nesterov : bool
+        Nesterov's momentum (optimizer ``"momentum"``).
+    beta_1, beta_2 : float
+        Adam's decay rates of the first and second moment estimates, in [0, 1).
+    epsilon : float
+        Adam's denominator offset.
+    shuffle : bool
+        Visit the samples in a new random order every epoch.
+    validation_fraction : float
+        Fraction of the samples held out to validate after every epoch (0: none).
+    patience : int or None
+        Stop after this many epochs in a row without an improvement of more than
+        ``tol`` of the monitored value; None: never stop early.
+    tol : float
+        Smallest change that counts as an improvement.
+    """
+
+    optimizer: str = "adam"
+    learning_rate: float = 0.001
+    epochs: int = 200
+    batch_size: int | None = None
+    alpha: float = 0.0
+    momentum: float = 0.9
+    nesterov: bool = False
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    shuffle: bool = True
+    validation_fraction: float = 0.0
+    patience: int | None = None
+    tol: float = 0.0
+
+    def __post_init__(self):
+        if not isinstance(self.optimizer, str) or self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; "
+                             f"available: {', '.join(OPTIMIZERS)}")
+        _check_positive_real("learning_rate", self.learning_rate)
+        _check_positive_int("epochs", self.epochs)
+        if self.batch_size is not None:
+            _check_positive_int("batch_size", self.batch_size)
+        _check_real_in("alpha", self.alpha, 0.0, math.inf)
+        _check_real_in("momentum", self.momentum, 0.0, 1.0, open_high=True)
+        _check_real_in("beta_1", self.beta_1, 0.0, 1.0, open_high=True)
+        _check_real_in("beta_2", self.beta_2, 0.0, 1.0, open_high=True)
+        _check_positive_real("epsilon", self.epsilon)
+        _check_real_in("validation_fraction", self.validation_fraction, 0.0, 1.0,
+                       open_high=True)
+        _check_real_in("tol", self.tol, 0.0, math.inf)
+        if self.patience is not None:
+            _check_positive_int("patience", self.patience)
+        for name in ("nesterov", "shuffle"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+
+
+def _check_real(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value!r}")
+
+
+def _check_positive_real(name, value):
+    _check_real(name, value)
+    if value <= 0:
+        raise ValueError(f"{name} must be positive; got {value!r}")
+
+
+def _check_real_in(name, value, low, high, open_high=False):
+    _check_real(name, value)
+    too_high = value >= high if open_high else value > high
+    if value < low or too_high:
+        bracket = ")" if open_high else "]"
+        raise ValueError(f"{name} must be in [{low}, {high}{bracket}; got {value!r}")
+
+
+# --- optimisers -------------------------------------------------------------------------
+
+
+class SGD:
+    """Plain gradient descent: ``params -= learning_rate * grad``."""
+
+    name = "sgd"
+
+    def __init__(self, n_params, dtype, options):
+        self.learning_rate = options.learning_rate
+        self.step_count = 0
+
+    def step(self, params, grad):
+        """Update ``params`` (shape (n_params,)) in place from ``grad`` (same shape)."""
+        self.step_count += 1
+        params -= self.learning_rate * grad
+
+
+class Momentum:
+    """Gradient descent with (optionally Nesterov's) momentum, as scikit-learn's ``sgd``.
+
+    ``velocity = momentum * velocity - learning_rate * grad``, then
+    ``params += velocity`` or, with Nesterov, ``params += momentum * velocity -
+    learning_rate * grad``.
+    """
+
+    name = "momentum"
+
+    def __init__(self, n_params, dtype, options):
+        self.learning_rate = options.learning_rate
+        self.momentum = options.momentum
+        self.nesterov = bool(options.nesterov)
+        self.velocity = np.zeros(n_params, dtype=dtype)
+        self.step_count = 0
+
+    def step(self, params, grad):
+        self.step_count += 1
+        self.velocity[...] = self.momentum * self.velocity - self.learning_rate * grad
+        if self.nesterov:
+            params += self.momentum * self.velocity - self.learning_rate * grad
+        else:
+            params += self.velocity
+
+
+class Adam:
+    """Adam (Kingma & Ba) with bias correction folded into the step size, as scikit-learn."""
+
+    name = "adam"
+
+    def __init__(self, n_params, dtype, options):
+        self.learning_rate = options.learning_rate
+        self.beta_1 = options.beta_1
+        self.beta_2 = options.beta_2
+        self.epsilon = options.epsilon
+        self.first_moment = np.zeros(n_params, dtype=dtype)
+        self.second_moment = np.zeros(n_params, dtype=dtype)
+        self.step_count = 0
+
+    def step(self, params, grad):
+        self.step_count += 1
+        self.first_moment[...] = self.beta_1 * self.first_moment + (1 - self.beta_1) * grad
+        self.second_moment[...] = (self.beta_2 * self.second_moment
+                                   + (1 - self.beta_2) * (grad * grad))
+        rate = adam_step_size(self.learning_rate, self.beta_1, self.beta_2, self.step_count)
+        params -= rate * self.first_moment / (np.sqrt(self.second_moment) + self.epsilon)
+
+
+def adam_step_size(learning_rate, beta_1, beta_2, step_count):
+    """Adam's bias-corrected step size after ``step_count`` steps."""
+    t = float(step_count)
+    return learning_rate * math.sqrt(1.0 - beta_2 ** t) / (1.0 - beta_1 ** t)
+
+
+OPTIMIZER_CLASSES = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+
+
+def make_optimizer(options, n_params, dtype):
+    """A fresh optimiser (zero state) for a flat buffer of ``n_params`` values of ``dtype``."""
+    return OPTIMIZER_CLASSES[options.optimizer](n_params, dtype, options)
+
+
+# --- batches, split, penalty ------------------------------------------------------------
+
+
+def epoch_order(n_samples, shuffle, rng):
+    """The order in which one epoch visits the samples: shape (n_samples,), int64."""
+    if shuffle:
+        return rng.permutation(n_samples).astype(np.int64)
+    return np.arange(n_samples, dtype=np.int64)
+
+
+def batch_bounds(n_samples, batch_size):
+    """``(start, stop)`` of each mini-batch; ``batch_size=None`` means one batch."""
+    size = n_samples if batch_size is None else min(batch_size, n_samples)
+    return [(start, min(start + size, n_samples)) for start in range(0, n_samples, size)]
+
+
+def validation_split(n_samples, fraction, rng):
+    """Indices of a random training / validation split.
+
+    The validation set has ``ceil(fraction * n_samples)`` samples (as scikit-learn's
+    ``train_test_split``); both parts must be non-empty.
+
+    Returns
+    -------
+    train_index, validation_index : ndarray of int64, sorted
+    """
+    n_validation = int(math.ceil(fraction * n_samples))
+    if n_validation < 1 or n_validation >= n_samples:
+        raise ValueError(f"validation_fraction={fraction} of {n_samples} samples leaves "
+                         f"{n_validation} for validation and {n_samples - n_validation} for "
+                         f"training; both need at least one")
+    order = rng.permutation(n_samples)
+    return np.sort(order[n_validation:]), np.sort(order[:n_validation])
+
+
+def weight_mask(layer_sizes):
+    """True for the weights (not the biases) in the flat buffer: shape (n_params,), bool."""
+    slices = layer_slices(layer_sizes)
+    mask = np.zeros(slices[-1][1].stop, dtype=bool)
+    for w_slice, _ in slices:
+        mask[w_slice] = True
+    return mask
+
+
+def add_l2_penalty(params, grad, mask, alpha, n_rows):
+    """Add the L2 term's gradient to ``grad`` in place and return the term's value.
+
+    Parameters
+    ----------
+    params, grad : ndarray, shape (n_params,)
+    mask : ndarray of bool, shape (n_params,)
+        :func:`weight_mask`.
+    alpha : float
+    n_rows : int
+        Rows in the batch.
+
+    Returns
+    -------
+    float
+        ``alpha * ||W||^2 / (2 * n_rows)``.
+    """
+    if alpha == 0:
+        return 0.0
+    weights = params[mask]
+    grad[mask] += (alpha / n_rows) * weights
+    return 0.5 * alpha * float(weights @ weights) / n_rows
+
+
+# --- one epoch --------------------------------------------------------------------------
+
+
+def run_epoch(backend, spec, params, X, T, order, options, optimizer, mask):
+    """One pass over ``X[order]`` in mini-batches, updating ``params`` in place.
+
+    Parameters
+    ----------
+    backend : fastnn.backends.base.Backend
+    spec : NetworkSpec
+    params : ndarray, shape (n_params,)
+    X : ndarray, shape (n_samples, n_inputs)
+    T : ndarray, shape (n_samples, n_outputs)
+    order : ndarray of int64, shape (n_samples,)
+    options : TrainingOptions
+    optimizer : SGD, Momentum or Adam
+    mask : ndarray of bool, shape (n_params,)
+
+    Returns
+    -------
+    float
+        The epoch's training loss (batch losses weighted by batch size).
+    """
+    if backend.name == "numba":
+        return _run_epoch_numba(spec, params, X, T, order, options, optimizer)
+    total = 0.0
+    for start, stop in batch_bounds(X.shape[0], options.batch_size):
+        rows = order[start:stop]
+        loss, grad = backend.gradients(spec, params, X[rows], T[rows])
+        grad = np.asarray(grad, dtype=params.dtype)
+        loss += add_l2_penalty(params, grad, mask, options.alpha, stop - start)
+        optimizer.step(params, grad)
+        total += loss * (stop - start)
+    return total / X.shape[0]
+
+
+def _run_epoch_numba(spec, params, X, T, order, options, optimizer):
+    # Imported here: numba is optional for the other backends.
+    from fastnn.backends._numba_train_kernels import train_epoch
+    from fastnn.backends.numba_jit import kernel_arguments
+
+    layer_sizes, activation_codes, loss_code = kernel_arguments(spec)
+    first_state, second_state = _optimizer_state(optimizer, params)
+    batch_size = X.shape[0] if options.batch_size is None else min(options.batch_size,
+                                                                   X.shape[0])
+    loss = train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order,
+                       batch_size, OPTIMIZER_CODES[optimizer.name], options.learning_rate,
+                       options.alpha, options.momentum, bool(options.nesterov),
+                       options.beta_1, options.beta_2, options.epsilon,
+                       first_state, second_state, optimizer.step_count)
+    optimizer.step_count += len(range(0, X.shape[0], batch_size))
+    return float(loss)
+
+
+def _optimizer_state(optimizer, params):
+    """The (up to two) state buffers the epoch kernel updates, in a fixed signature."""
+    if optimizer.name == "adam":
+        return optimizer.first_moment, optimizer.second_moment
+    if optimizer.name == "momentum":
+        return optimizer.velocity, optimizer.velocity
+    # Plain SGD has no state; small placeholders keep one compiled signature.
+    empty = np.zeros(1, dtype=params.dtype)
+    return empty, empty
+
+
+# --- stopping and the loop --------------------------------------------------------------
+
+
+class ImprovementTracker:
+    """Counts epochs in a row in which a monitored value did not improve by more than tol.
+
+    The same rule as scikit-learn's ``_update_no_improvement_count``: an epoch counts as
+    an improvement if its value beats the best so far by more than ``tol``; the best so
+    far is updated whenever the value is better at all.
+
+    Parameters
+    ----------
+    tol : float
+    patience : int or None
+        ``should_stop`` becomes True after this many epochs without improvement.
+    higher_is_better : bool
+    """
+
+    def __init__(self, tol, patience, higher_is_better=False):
+        self.tol = tol
+        self.patience = patience
+        self.sign = -1.0 if higher_is_better else 1.0
+        self.best = math.inf
+        self.epochs_without_improvement = 0
+
+    @property
+    def best_value(self):
+        return self.sign * self.best
+
+    def update(self, value):
+        """Record one epoch's value; True if it is the best so far."""
+        value = self.sign * value
+        if value > self.best - self.tol or math.isnan(value):
+            self.epochs_without_improvement += 1
+        else:
+            self.epochs_without_improvement = 0
+        if value < self.best:
+            self.best = value
+            return True
+        return False
+
+    @property
+    def should_stop(self):
+        return self.patience is not None and self.epochs_without_improvement >= self.patience
+
+
+class TrainingDiverged(ValueError):
+    """The loss or the parameters stopped being finite during training."""
+
+
+def train_loop(run_one_epoch, params, epochs, evaluate, tracker, monitor,
+               keep_best=False, progress=False):
+    """Run up to ``epochs`` epochs, recording a history and stopping early.
+
+    Parameters
+    ----------
+    run_one_epoch : callable
+        ``run_one_epoch(params) -> float``: one epoch, ``params`` updated in place,
+        returns the training loss.
+    params : ndarray, shape (n_params,)
+        Updated in place (pass a copy to keep the original).
+    epochs : int
+    evaluate : callable
+        ``evaluate(params, training_loss) -> dict`` of this epoch's figures (str -> float),
+        including ``"loss"``.
+    tracker : ImprovementTracker
+    monitor : str
+        The key of ``evaluate``'s dict the tracker watches.
+    keep_best : bool
+        Leave ``params`` at the epoch with the best monitored value.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    history : dict of str -> list of float
+    stopped_early : bool
+
+    Raises
+    ------
+    TrainingDiverged
+        If the loss or the parameters become NaN or infinite.
+    """
+    from tqdm.auto import tqdm
+
+    history = {}
+    best_params = params.copy() if keep_best else None
+    stopped_early = False
+    with tqdm(total=epochs, disable=not progress, unit="epoch") as bar:
+        for epoch in range(1, epochs + 1):
+            loss = run_one_epoch(params)
+            if not (math.isfinite(loss) and np.isfinite(params).all()):
+                raise TrainingDiverged(
+                    f"training diverged in epoch {epoch}: the loss or the parameters became "
+                    f"NaN or infinite; try a smaller learning rate or scaled inputs")
+            figures = evaluate(params, loss)
+            for key, value in figures.items():
+                history.setdefault(key, []).append(value)
+            if tracker.update(figures[monitor]) and keep_best:
+                best_params[...] = params
+            bar.update(1)
+            bar.set_postfix({key: f"{value:.4g}" for key, value in figures.items()})
+            if tracker.should_stop:
+                stopped_early = True
+                break
+    if keep_best:
+        params[...] = best_params
+    return history, stopped_early
+
+
+# --- targets: class labels or a target matrix -------------------------------------------
+
+
+def is_classifier(spec, classes=None):
+    """Whether ``predict`` gives class labels: trained on labels, or a classification loss."""
+    return classes is not None or spec.output_activation == "softmax" \
+        or spec.loss in ("cross_entropy", "binary_cross_entropy")
+
+
+def encode_targets(y, spec, n_samples):
+    """Turn ``y`` into the target matrix the loss needs, and the class labels if any.
+
+    A 2-D ``y`` is the target matrix itself. A 1-D ``y`` holds class labels when the
+    network has several outputs, a cross-entropy loss, or ``y`` is not numeric (a single
+    mse output with numeric ``y`` is a regression target). Integer labels in
+    ``0 .. n_outputs - 1`` (``0, 1`` for one output) index the outputs directly; other
+    labels need exactly ``n_outputs`` distinct values (two for one output), taken in
+    sorted order. A single output is the probability of the second class.
+
+    Parameters
+    ----------
+    y : array-like, shape (n_samples,) or (n_samples, n_outputs)
+    spec : NetworkSpec
+    n_samples : int
+
+    Returns
+    -------
+    T : ndarray, shape (n_samples, n_outputs), dtype spec.dtype
+    classes : ndarray, shape (n_classes,), or None for a target matrix
+    """
+    from fastnn.validation import as_float_array
+
+    y = np.asarray(y)
+    if y.ndim == 0 or y.ndim > 2 or y.shape[0] != n_samples:
+        raise ValueError(f"y must have shape ({n_samples},) (labels) or ({n_samples}, "
+                         f"{spec.n_outputs}) (targets) to match X's {n_samples} samples; "
+                         f"got {y.shape}")
+    labels = y.ndim == 1 and (spec.n_outputs > 1 or spec.loss != "mse"
+                              or y.dtype.kind not in "biuf")
+    if not labels:
+        T = as_float_array(y.reshape(n_samples, -1), "y", spec.dtype)
+        if T.shape[1] != spec.n_outputs:
+            raise ValueError(f"y has {T.shape[1]} target columns but the network has "
+                             f"{spec.n_outputs} outputs")
+        return T, None
+    classes, indices = _label_indices(y, spec.n_outputs)
+    if spec.n_outputs == 1:
+        return indices.reshape(-1, 1).astype(spec.dtype), classes
+    T = np.zeros((n_samples, spec.n_outputs), dtype=spec.dtype)
+    T[np.arange(n_samples), indices] = 1
+    return T, classes
+
+
+def _label_indices(y, n_outputs):
+    n_classes = max(n_outputs, 2)
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError("y contains NaN or infinity")
+    if y.dtype.kind == "c":
+        raise TypeError(f"class labels must not be complex; got dtype {y.dtype}")
+    try:
+        found = np.unique(y)
+    except TypeError as exc:
+        raise TypeError(f"class labels must be comparable with each other: {exc}") from exc
+    integral = y.dtype.kind in "biu" or (y.dtype.kind == "f" and np.all(found == np.round(found)))
+    if integral and found.size and found[0] >= 0 and found[-1] < n_classes:
+        return np.arange(n_classes), np.asarray(y, dtype=np.int64)
+    if found.size != n_classes:
+        raise ValueError(f"y has {found.size} distinct class labels, but the network's "
+                         f"{n_outputs} output(s) need {n_classes} (or integer labels "
+                         f"0..{n_classes - 1})")
+    return found, np.searchsorted(found, y).astype(np.int64)
+
+
+def output_indices(Y):
+    """The class index each output row predicts: argmax, or ``Y > 0.5`` for one output.
+
+    Parameters
+    ----------
+    Y : ndarray, shape (n_samples, n_outputs)
+
+    Returns
+    -------
+    ndarray of int64, shape (n_samples,)
+    """
+    if Y.shape[1] == 1:
+        return (Y[:, 0] > 0.5).astype(np.int64)
+    return np.argmax(Y, axis=1).astype(np.int64)
+
+
+# --- MLP.fit ----------------------------------------------------------------------------
+
+
+def fit_network(backend, spec, params, X, y, options, seed=None, progress=False):
+    """Train a copy of ``params``: the work behind :meth:`fastnn.MLP.fit`.
+
+    Parameters
+    ----------
+    backend : Backend
+    spec : NetworkSpec
+    params : ndarray, shape (n_params,)
+        Not modified.
+    X : ndarray, shape (n_samples, n_inputs)
+        Validated inputs.
+    y : array-like, shape (n_samples,) or (n_samples, n_outputs)
+        Labels or targets (see :func:`encode_targets`).
+    options : TrainingOptions
+    seed : int, numpy.random.Generator or None
+    progress : bool
+
+    Returns
+    -------
+    params : ndarray, shape (n_params,)
+        The trained parameters.
+    classes : ndarray or None
+    history : dict of str -> list of float
+        ``loss`` per epoch; with a validation set also ``val_loss`` and, for a
+        classifier, ``val_accuracy``.
+    """
+    T, classes = encode_targets(y, spec, X.shape[0])
+    rng = np.random.default_rng(seed)
+    validating = options.validation_fraction > 0
+    if validating:
+        train_index, val_index = validation_split(X.shape[0], options.validation_fraction, rng)
+        X, X_val, T, T_val = X[train_index], X[val_index], T[train_index], T[val_index]
+    classify = is_classifier(spec, classes)
+    trained = params.copy()
+    optimizer = make_optimizer(options, trained.size, trained.dtype)
+    mask = weight_mask(spec.layer_sizes)
+
+    def one_epoch(current):
+        order = epoch_order(X.shape[0], options.shuffle, rng)
+        return run_epoch(backend, spec, current, X, T, order, options, optimizer, mask)
+
+    def evaluate(current, loss):
+        figures = {"loss": float(loss)}
+        if validating:
+            figures["val_loss"] = float(backend.loss(spec, current, X_val, T_val))
+            if classify:
+                predicted = output_indices(backend.forward(spec, current, X_val))
+                figures["val_accuracy"] = float(np.mean(predicted == output_indices(T_val)))
+        return figures
+
+    monitor = "val_loss" if validating else "loss"
+    tracker = ImprovementTracker(options.tol, options.patience)
+    keep_best = validating and options.patience is not None
+    history, _ = train_loop(one_epoch, trained, options.epochs, evaluate, tracker, monitor,
+                            keep_best=keep_best, progress=progress)
+    return trained, classes, history
