@@ -13,6 +13,11 @@ import sys
 
 # Subcommand -> module implementing it.
 COMMANDS = {
+    "bench": "fastnn.bench.cli_bench",
+    "compare": "fastnn.bench.cli_compare",
+    "report": "fastnn.bench.cli_report",
+    "info": "fastnn.bench.cli_info",
+    "reproduce": "fastnn.reproduce",
 }
 
 

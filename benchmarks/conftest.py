@@ -1,0 +1,41 @@
+"""Session setup of the pytest-benchmark suite (``pytest benchmarks/``), shared by every file.
+
+- BLAS and Numba threads are pinned for the whole session to ``FASTNN_BENCH_THREADS``
+  (default 1), and every benchmark should record them (the ``bench_threads`` fixture).
+- The JSON file's ``machine_info`` gains a ``fastnn`` entry: CPU model, versions, BLAS
+  libraries, and this machine's fp64 matmul peak at the pinned thread count, which
+  ``fastnn report FILE.json`` uses for its GFLOP/s-versus-peak table.
+"""
+
+import os
+
+import pytest
+
+from fastnn.bench.machine import machine_info, matmul_peak, pinned_threads
+
+
+def _threads_from_environment():
+    text = os.environ.get("FASTNN_BENCH_THREADS", "1")
+    if not text.isdigit() or int(text) < 1:
+        raise pytest.UsageError(f"FASTNN_BENCH_THREADS must be a positive integer; got {text!r}")
+    return int(text)
+
+
+THREADS = _threads_from_environment()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bench_threads():
+    """The BLAS and Numba thread counts in force: ``{"blas_threads": .., "numba_threads": ..}``."""
+    with pinned_threads(THREADS) as in_force:
+        yield in_force
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Add fastnn's machine description and the matmul peak to the JSON file."""
+    with pinned_threads(THREADS) as in_force:
+        peak = dict(matmul_peak(), threads=THREADS, **in_force)
+    machine_info["fastnn"] = {"machine": _fastnn_machine_info(), "matmul_peak": peak}
+
+
+_fastnn_machine_info = machine_info

@@ -1,0 +1,170 @@
+"""Time the backends across layer sizes, batch sizes, ops and dtypes; write a report.
+
+Every point is validated against the reference backend before it is timed. The run
+goes into its own folder (default reports/bench-<UTC date-time>): results.csv,
+results.json, report.md and PNG plots. An existing folder is never replaced without
+--force. Exit status: 0 on success, 1 if a backend failed the correctness gate,
+2 for usage errors.
+
+examples:
+  fastnn bench                                   the default report
+  fastnn bench --quick                           a smaller sweep, under a minute
+  fastnn bench --sizes 100-100-50-10 --batches 1,256 --backends numpy,numba --out reports/mine
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from fastnn.bench.cases import (
+    DEFAULT_BATCH_SIZES,
+    DEFAULT_LAYER_SIZES,
+    LEVELS,
+    OPS,
+    parse_dtypes,
+    parse_layer_sizes,
+    parse_names,
+    parse_positive_ints,
+    sizes_label,
+    split_list,
+)
+from fastnn.bench.machine import machine_info
+from fastnn.bench.results import RunFolder, results_frame
+from fastnn.bench.sweep import SweepConfig, run_sweep
+from fastnn.report import headline_caption, headline_table, markdown_table, write_report
+
+HELP = "time the backends across sizes, batches and ops; write tables and plots into reports/"
+
+# --quick: a sweep that finishes in well under a minute (numba compile included).
+QUICK = {"layer_sizes": ((3, 3, 1), (64, 30, 10), (100, 100, 50, 10)), "batch_sizes": (1, 32),
+         "levels": ("mlp",), "rounds": 3, "min_time": 0.01, "python_limit": 0.02,
+         "peak_size": 512}
+
+
+def add_arguments(parser):
+    """Register the ``fastnn bench`` options."""
+    parser.add_argument("--sizes", action="append", metavar="SIZES",
+                        help="layer sizes such as 100-100-50-10; repeat or comma-separate "
+                             "(default: " + ",".join(map(sizes_label, DEFAULT_LAYER_SIZES)) + ")")
+    parser.add_argument("--batches", action="append", metavar="N",
+                        help="batch sizes, e.g. 1,32,256 (default: "
+                             + ",".join(map(str, DEFAULT_BATCH_SIZES)) + ")")
+    parser.add_argument("--backends", action="append", metavar="NAME",
+                        help="backends to time (default: all available)")
+    parser.add_argument("--ops", action="append", metavar="OP",
+                        help=f"operations among {', '.join(OPS)} (default: all)")
+    parser.add_argument("--dtypes", action="append", metavar="DTYPE",
+                        help="float64 and/or float32 (default: float64)")
+    parser.add_argument("--threads", action="append", metavar="N",
+                        help="BLAS and Numba thread counts, one pass each (default: 1)")
+    parser.add_argument("--levels", action="append", metavar="LEVEL",
+                        help="mlp (the public MLP call) and/or backend (pre-validated arrays); "
+                             "default: both (--quick: mlp)")
+    parser.add_argument("--rounds", type=int, metavar="N",
+                        help="timed rounds per measurement (default: 5; --quick: 3)")
+    parser.add_argument("--min-time", type=float, metavar="SECONDS",
+                        help="target duration of one round (default: 0.1; --quick: 0.01)")
+    parser.add_argument("--python-limit", type=float, metavar="SECONDS",
+                        help="time the pure-Python backend only where one call is estimated "
+                             "to take at most this long (default: 0.25; --quick: 0.02)")
+    parser.add_argument("--out", metavar="FOLDER",
+                        help="the run folder (default: reports/bench-<UTC date-time>)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the run folder if it exists (e.g. a saved baseline)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smaller sweep that finishes in under a minute")
+
+
+def run(args):
+    """Run the sweep and write the report; returns the exit status."""
+    config = config_from_args(args)
+    out = Path(args.out) if args.out else default_run_folder()
+    with RunFolder(out, force=args.force) as staging:
+        _announce(config, out)
+        result = _sweep_with_progress(config)
+        frame = results_frame(result.rows)
+        metadata = {"title": f"fastnn bench: {out.name}", "source": "`fastnn bench`",
+                    "command": reproduce_command(config, out), "machine": machine_info(),
+                    "config": config.as_dict(), "peaks": result.peaks,
+                    "python_flop_rate": result.python_flop_rate}
+        write_report(staging, frame, metadata)
+    print(f"\n## {headline_caption(frame)}\n\n{markdown_table(headline_table(frame))}")
+    print(f"report: {out / 'report.md'}")
+    broken = frame[frame["status"].isin(["failed", "error"])]
+    if len(broken):
+        print(f"fastnn bench: {len(broken)} measurement(s) failed the correctness gate; "
+              f"see 'Points not timed' in the report", file=sys.stderr)
+        return 1
+    return 0
+
+
+def config_from_args(args):
+    """A validated :class:`SweepConfig` from the parsed options (ValueError if malformed)."""
+    settings = dict(QUICK) if args.quick else {}
+    if args.sizes:
+        settings["layer_sizes"] = tuple(parse_layer_sizes(item) for item in split_list(args.sizes))
+    if args.batches:
+        settings["batch_sizes"] = parse_positive_ints(args.batches, "batch sizes")
+    if args.backends:
+        settings["backends"] = tuple(split_list(args.backends))
+    if args.ops:
+        settings["ops"] = parse_names(args.ops, OPS, "op")
+    if args.dtypes:
+        settings["dtypes"] = parse_dtypes(args.dtypes)
+    if args.threads:
+        settings["threads"] = parse_positive_ints(args.threads, "thread counts")
+    if args.levels:
+        settings["levels"] = parse_names(args.levels, LEVELS, "level")
+    for name, value in (("rounds", args.rounds), ("min_time", args.min_time),
+                        ("python_limit", args.python_limit)):
+        if value is not None:
+            settings[name] = value
+    if settings.get("rounds", 1) < 1:
+        raise ValueError(f"--rounds must be at least 1; got {settings['rounds']}")
+    for name in ("min_time", "python_limit"):
+        if settings.get(name, 1.0) < 0 or settings.get(name, 1.0) != settings.get(name, 1.0):
+            raise ValueError(f"--{name.replace('_', '-')} must be a non-negative number")
+    config = SweepConfig(**settings)
+    config.backend_names()  # unknown or unavailable backends: ValueError now, not mid-run
+    return config
+
+
+def default_run_folder():
+    """``reports/bench-YYYYMMDD-HHMMSS`` (UTC): a new folder per run, never a baseline."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path("reports") / f"bench-{stamp}"
+
+
+def reproduce_command(config, out):
+    """The ``fastnn bench`` command line that repeats this sweep."""
+    parts = ["fastnn bench",
+             "--sizes " + ",".join(sizes_label(sizes) for sizes in config.layer_sizes),
+             "--batches " + ",".join(map(str, config.batch_sizes)),
+             "--backends " + ",".join(config.backend_names()),
+             "--ops " + ",".join(config.ops), "--dtypes " + ",".join(config.dtypes),
+             "--threads " + ",".join(map(str, config.threads)),
+             "--levels " + ",".join(config.levels), f"--rounds {config.rounds}",
+             f"--min-time {config.min_time:g}", f"--python-limit {config.python_limit:g}",
+             f"--out {out}"]
+    return " ".join(parts)
+
+
+def _announce(config, out):
+    print(f"fastnn bench: {config.n_points()} points x backends "
+          f"{', '.join(config.backend_names())}, levels {', '.join(config.levels)} -> {out}",
+          file=sys.stderr)
+
+
+def _sweep_with_progress(config):
+    quiet = not sys.stderr.isatty() or bool(os.environ.get("CI"))
+    with tqdm(total=config.n_points(), desc="fastnn bench", unit="point", disable=quiet,
+              file=sys.stderr) as bar:
+        def advance(label):
+            bar.set_postfix_str(label, refresh=False)
+            bar.update()
+        return run_sweep(config, progress=advance)

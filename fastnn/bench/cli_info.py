@@ -1,0 +1,61 @@
+"""Show what a benchmark on this machine would run on: versions, CPU, threads, backends."""
+
+from __future__ import annotations
+
+from fastnn import backends
+from fastnn.bench.machine import machine_info
+
+HELP = "versions, CPU, thread pools and the backends available"
+
+
+def add_arguments(parser):
+    """``fastnn info`` has no options."""
+
+
+def run(args):
+    """Print the machine information; returns 0."""
+    print(info_text(machine_info()))
+    return 0
+
+
+def info_text(machine):
+    """The machine information as aligned ``name: value`` lines."""
+    lines = [
+        ("fastnn", machine["fastnn"]),
+        ("python", f"{machine['python']} ({machine['python_implementation']})"),
+        ("numpy", machine["numpy"]),
+        ("numba", machine["numba"] or "not installed"),
+        ("cpu", machine["cpu_model"]),
+        ("cores", f"{machine['usable_cores']} usable of {machine['logical_cores']} logical"),
+        ("system", f"{machine['system']} ({machine['machine']})"),
+    ]
+    for library in machine["blas"] or [{}]:
+        lines.append(("blas", _blas_line(library)))
+    lines.append(("numba threads", "n/a" if machine["numba_threads_max"] is None
+                  else f"{machine['numba_threads_max']} (NUMBA_NUM_THREADS)"))
+    lines.append(("backends", ", ".join(machine["backends"])))
+    for name, reason in unavailable_backends().items():
+        lines.append(("unavailable", f"{name}: {reason}"))
+    width = max(len(name) for name, _ in lines)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in lines)
+
+
+def unavailable_backends():
+    """Registered backends that cannot be used here, with the reason."""
+    available = set(backends.available_backends())
+    reasons = {}
+    for name in backends._MODULES:  # the registry has no public list of registered names
+        if name not in available:
+            try:
+                backends.get(name)
+            except ValueError as exc:
+                reasons[name] = str(exc)
+    return reasons
+
+
+def _blas_line(library):
+    if not library:
+        return "none found"
+    return (f"{library.get('internal_api')} {library.get('version')}, "
+            f"{library.get('num_threads')} threads, {library.get('threading_layer')} threading"
+            + (f", {library['architecture']}" if library.get("architecture") else ""))

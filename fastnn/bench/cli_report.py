@@ -1,0 +1,44 @@
+"""Render a pytest-benchmark JSON file into the report format of `fastnn bench`.
+
+FILE comes from `pytest benchmarks/ --benchmark-json=FILE`. The report (results.csv,
+results.json, report.md and PNG plots) goes into its own folder (default
+reports/<FILE's name>); an existing folder is replaced only with --force. Exit
+status 2 for a missing, corrupt or foreign file.
+
+example:
+  pytest benchmarks/ --benchmark-json=bench.json && fastnn report bench.json --out reports/suite
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastnn.bench.pytest_json import load_pytest_benchmark
+from fastnn.bench.results import RunFolder, results_frame
+from fastnn.report import write_report
+
+HELP = "render a pytest-benchmark JSON file (pytest benchmarks/) into a report folder"
+
+
+def add_arguments(parser):
+    """Register the ``fastnn report`` arguments."""
+    parser.add_argument("file", metavar="FILE.json", help="a pytest-benchmark JSON file")
+    parser.add_argument("--out", metavar="FOLDER",
+                        help="the report folder (default: reports/<FILE's name>)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the report folder if it exists")
+
+
+def run(args):
+    """Read the file, write the report; returns 0."""
+    source = Path(args.file)
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} does not exist or is not a file")
+    rows, metadata = load_pytest_benchmark(source)
+    out = Path(args.out) if args.out else Path("reports") / source.stem
+    metadata["title"] = f"fastnn benchmark suite: {source.name}"
+    with RunFolder(out, force=args.force) as staging:
+        write_report(staging, results_frame(rows), metadata)
+    print(f"report: {out / 'report.md'} ({len(rows)} benchmarks"
+          + (f", {len(metadata['left_out'])} left out" if metadata["left_out"] else "") + ")")
+    return 0

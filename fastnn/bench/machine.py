@@ -1,0 +1,164 @@
+"""The machine a benchmark runs on: CPU, versions, thread pools, and its matmul peak."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import platform
+import timeit
+
+import numpy as np
+import threadpoolctl
+
+from fastnn.bench.timing import calibrate, time_rounds
+
+
+def machine_info():
+    """What a reader needs to judge a timing: CPU, cores, versions, BLAS and threads.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable.
+    """
+    import fastnn
+
+    return {
+        "cpu_model": cpu_model(),
+        "logical_cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "machine": platform.machine(),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "fastnn": fastnn.__version__,
+        "numpy": np.__version__,
+        "numba": _numba_version(),
+        "blas": blas_libraries(),
+        "numba_threads_max": _numba_max_threads(),
+        "backends": fastnn.available_backends(),
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def cpu_model():
+    """The CPU model name from ``/proc/cpuinfo``, else ``platform.processor()``."""
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def blas_libraries():
+    """The BLAS libraries NumPy loaded, as ``threadpoolctl.threadpool_info`` reports them.
+
+    Returns
+    -------
+    list of dict
+        Keys ``internal_api``, ``version``, ``num_threads``, ``architecture``,
+        ``threading_layer`` (missing ones are None).
+    """
+    keys = ("internal_api", "version", "num_threads", "architecture", "threading_layer")
+    return [{key: pool.get(key) for key in keys}
+            for pool in threadpoolctl.threadpool_info() if pool.get("user_api") == "blas"]
+
+
+def blas_summary(blas):
+    """``"openblas 0.3.31 (Haswell)"`` from :func:`blas_libraries` output."""
+    if not blas:
+        return "none found"
+    return ", ".join(f"{lib.get('internal_api')} {lib.get('version')}"
+                     + (f" ({lib['architecture']})" if lib.get("architecture") else "")
+                     for lib in blas)
+
+
+@contextlib.contextmanager
+def pinned_threads(threads):
+    """Limit BLAS and Numba to ``threads`` threads inside the block.
+
+    Yields
+    ------
+    dict
+        ``{"blas_threads": int or None, "numba_threads": int or None}``: the counts
+        actually in force (None where there is no such pool).
+
+    Raises
+    ------
+    ValueError
+        If ``threads`` exceeds the Numba thread pool's size (``NUMBA_NUM_THREADS``).
+    """
+    numba_max = _numba_max_threads()
+    if numba_max is not None and threads > numba_max:
+        raise ValueError(f"--threads {threads} exceeds Numba's thread pool of {numba_max} "
+                         f"(set NUMBA_NUM_THREADS to raise it)")
+    with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
+        previous = _set_numba_threads(threads)
+        try:
+            yield current_threads()
+        finally:
+            _set_numba_threads(previous)
+
+
+def current_threads():
+    """The BLAS and Numba thread counts in force now (None where there is no such pool)."""
+    blas = [lib["num_threads"] for lib in blas_libraries() if lib.get("num_threads")]
+    return {"blas_threads": max(blas) if blas else None,
+            "numba_threads": _get_numba_threads()}
+
+
+def matmul_peak(n=1024, min_time=0.1, rounds=3):
+    """This machine's float64 matrix-product rate at the current thread settings.
+
+    Times ``np.dot`` of two ``(n, n)`` float64 matrices and takes the best round,
+    as a peak should.
+
+    Returns
+    -------
+    dict
+        ``{"n": n, "seconds": best per-call time, "gflops": 2 n**3 / seconds / 1e9}``.
+    """
+    rng = np.random.default_rng(0)
+    A = rng.random((n, n))
+    B = rng.random((n, n))
+    timer = timeit.Timer(lambda: np.dot(A, B))
+    number = calibrate(timer, min_time)
+    (per_call,) = time_rounds([timer], [number], rounds)
+    seconds = float(per_call.min())
+    return {"n": n, "seconds": seconds, "gflops": 2.0 * n ** 3 / seconds / 1e9}
+
+
+def _numba_module():
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba
+
+
+def _numba_version():
+    numba = _numba_module()
+    return None if numba is None else numba.__version__
+
+
+def _numba_max_threads():
+    numba = _numba_module()
+    return None if numba is None else int(numba.config.NUMBA_NUM_THREADS)
+
+
+def _get_numba_threads():
+    numba = _numba_module()
+    return None if numba is None else int(numba.get_num_threads())
+
+
+def _set_numba_threads(threads):
+    """Set Numba's thread count; returns the previous one (None without Numba)."""
+    numba = _numba_module()
+    if numba is None or threads is None:
+        return None
+    previous = int(numba.get_num_threads())
+    numba.set_num_threads(threads)
+    return previous

@@ -1,0 +1,129 @@
+"""pytest-benchmark JSON files (``pytest benchmarks/ --benchmark-json=FILE``) as results tables.
+
+A benchmark joins the table when its ``extra_info`` names the case, as the tests in
+``benchmarks/`` record it: ``backend``, ``layer_sizes``, ``batch_size``, ``op``,
+``dtype`` (and ``level``, ``flops``, ``blas_threads``, ``numba_threads``). Others (a
+benchmark of something else in the same file) are left out and counted.
+"""
+
+from __future__ import annotations
+
+import math
+
+from fastnn.bench.cases import flop_count, parse_layer_sizes
+from fastnn.bench.results import read_json
+from fastnn.bench.timing import UNSTABLE_IQR_RATIO
+from fastnn.params import parameter_count
+
+CASE_KEYS = ("backend", "layer_sizes", "batch_size", "op", "dtype")
+STAT_KEYS = ("min", "median", "q1", "q3", "iqr", "mean", "rounds", "iterations")
+
+
+def load_pytest_benchmark(path, unstable_ratio=UNSTABLE_IQR_RATIO):
+    """Read a pytest-benchmark JSON file as rows of the results table.
+
+    Parameters
+    ----------
+    path : path-like
+    unstable_ratio : float
+        IQR / median above which a row is flagged unstable.
+
+    Returns
+    -------
+    rows : list of dict
+    metadata : dict
+        ``machine``, ``peaks``, ``source``, ``left_out`` (names of benchmarks without
+        a fastnn case in ``extra_info``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it is not valid JSON, not a pytest-benchmark file, or holds no fastnn case.
+    """
+    document = read_json(path)
+    if not isinstance(document, dict) or not isinstance(document.get("benchmarks"), list) \
+            or not isinstance(document.get("machine_info"), dict):
+        raise ValueError(f"{path} is not a pytest-benchmark JSON file (it needs 'machine_info' "
+                         f"and a 'benchmarks' list; write one with "
+                         f"`pytest benchmarks/ --benchmark-json={path}`)")
+    machine = _machine(document["machine_info"], document.get("datetime"))
+    peak = (document["machine_info"].get("fastnn") or {}).get("matmul_peak")
+    rows, left_out = [], []
+    for benchmark in document["benchmarks"]:
+        row = _row(benchmark, peak, unstable_ratio) if isinstance(benchmark, dict) else None
+        if row is None:
+            left_out.append(str(benchmark.get("fullname", benchmark.get("name", "?")))
+                            if isinstance(benchmark, dict) else repr(benchmark)[:60])
+        else:
+            rows.append(row)
+    if not rows:
+        raise ValueError(f"{path} holds no fastnn benchmark: none of its {len(left_out)} "
+                         f"benchmarks has extra_info with {', '.join(CASE_KEYS)} and stats")
+    metadata = {"machine": machine, "peaks": [peak] if peak else [],
+                "source": f"pytest-benchmark file `{path}`", "left_out": left_out,
+                "config": {"unstable_ratio": unstable_ratio},
+                "method": _METHOD + (f" Left out (no fastnn case in extra_info): "
+                                     f"{len(left_out)} benchmark(s)." if left_out else "")}
+    return rows, metadata
+
+
+_METHOD = ("Timed by pytest-benchmark (its own calibration, rounds and statistics); the "
+           "benchmarks validate each backend against the reference and compile outside the "
+           "timed region. Points the suite skipped (the pure-Python backend where it would "
+           "be too slow) are not in its JSON file and so not in the tables.")
+
+
+def _row(benchmark, peak, unstable_ratio):
+    info = benchmark.get("extra_info")
+    stats = benchmark.get("stats")
+    if not isinstance(info, dict) or not isinstance(stats, dict) \
+            or any(key not in info for key in CASE_KEYS) \
+            or any(not _is_number(stats.get(key)) for key in STAT_KEYS):
+        return None
+    try:
+        sizes = parse_layer_sizes(str(info["layer_sizes"]))
+        batch = int(info["batch_size"])
+        flops = int(info.get("flops") or flop_count(sizes, batch, info["op"]))
+    except (TypeError, ValueError):
+        return None
+    median = float(stats["median"])
+    gflops = flops / median / 1e9 if median > 0 else None
+    return {
+        "backend": str(info["backend"]), "level": str(info.get("level", "mlp")),
+        "layer_sizes": "-".join(map(str, sizes)), "n_params": parameter_count(sizes),
+        "batch_size": batch, "op": str(info["op"]), "dtype": str(info["dtype"]),
+        "activation": info.get("activation"), "loss": info.get("loss"), "flops": flops,
+        "blas_threads": info.get("blas_threads"), "numba_threads": info.get("numba_threads"),
+        "status": "ok", "note": "", "reference": info.get("reference"),
+        "max_rel_diff": info.get("max_rel_diff"), "compile_s": info.get("compile_s"),
+        "first_call_s": info.get("first_call_s"), "number": int(stats["iterations"]),
+        "rounds": int(stats["rounds"]), "min_s": float(stats["min"]), "median_s": median,
+        "q1_s": float(stats["q1"]), "q3_s": float(stats["q3"]), "iqr_s": float(stats["iqr"]),
+        "mean_s": float(stats["mean"]),
+        "unstable": bool(median > 0 and float(stats["iqr"]) / median > unstable_ratio),
+        "gflops": gflops, "peak_gflops": peak["gflops"] if peak else None,
+        "peak_fraction": gflops / peak["gflops"] if peak and gflops else None,
+        "group": benchmark.get("group"), "name": benchmark.get("fullname"),
+    }
+
+
+def _machine(info, date):
+    """Our machine-info keys from pytest-benchmark's (plus ours, if the conftest added them)."""
+    ours = info.get("fastnn")
+    if isinstance(ours, dict) and isinstance(ours.get("machine"), dict):
+        machine = dict(ours["machine"])
+    else:
+        cpu = info.get("cpu") if isinstance(info.get("cpu"), dict) else {}
+        machine = {"cpu_model": cpu.get("brand_raw") or info.get("processor") or "unknown",
+                   "logical_cores": cpu.get("count"), "python": info.get("python_version"),
+                   "system": f"{info.get('system', '')} {info.get('release', '')}".strip()}
+    if date:
+        machine["date_utc"] = date
+    return machine
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)

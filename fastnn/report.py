@@ -1,0 +1,392 @@
+"""Benchmark reports: ``report.md`` with pandas pivot tables, and PNG plots, in a run folder.
+
+The same report is made from a ``fastnn bench`` sweep and from a pytest-benchmark JSON
+file (``fastnn report``): both arrive here as a tidy results table, one row per
+measurement (see :mod:`fastnn.bench.results`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from fastnn.atomic import atomic_write_bytes, atomic_write_text
+from fastnn.bench import plots
+from fastnn.bench.cases import OPS
+from fastnn.bench.machine import blas_summary
+from fastnn.bench.results import write_results
+from fastnn.bench.timing import UNSTABLE_IQR_RATIO
+
+PLOTS = {
+    "time_vs_size.png": plots.time_vs_size_png,
+    "speedup.png": plots.speedup_png,
+    "batch_scaling.png": plots.batch_scaling_png,
+}
+# Marks a median whose IQR exceeds the unstable threshold.
+UNSTABLE_MARK = "†"
+KNOWN_BACKENDS = ("python", "numpy", "numba")
+
+
+def write_report(folder, frame, metadata):
+    """Write the results table, ``report.md`` and the plots into ``folder``.
+
+    Parameters
+    ----------
+    folder : path-like
+        An existing folder (normally the staging folder of a
+        :class:`fastnn.bench.results.RunFolder`).
+    frame : pandas.DataFrame
+        One row per measurement.
+    metadata : dict
+        ``machine``, ``config``, ``peaks``, ``source``, ``title``.
+
+    Returns
+    -------
+    list of str
+        The names of the files written.
+    """
+    folder = Path(folder)
+    write_results(folder, frame, metadata)
+    selection = headline_selection(frame)
+    timed = _timed(selection)
+    figures = []
+    if len(timed):
+        order = backend_order(frame)
+        for name, draw in PLOTS.items():
+            atomic_write_bytes(folder / name, draw(timed, order))
+            figures.append(name)
+    atomic_write_text(folder / "report.md", report_markdown(frame, metadata, figures))
+    return ["results.csv", "results.json", "report.md", *figures]
+
+
+def report_markdown(frame, metadata, figures=()):
+    """The text of ``report.md``.
+
+    Returns
+    -------
+    str
+    """
+    title = metadata.get("title", "fastnn benchmark report")
+    parts = [f"# {title}\n", machine_markdown(metadata), _conditions_markdown(frame, metadata)]
+    parts.append(f"## Headline: {headline_caption(frame)}\n\n"
+                 f"{markdown_table(headline_table(frame))}\n{_legend_text(metadata)}")
+    for name in figures:
+        parts.append(f"![{name}]({name})\n")
+    for level in _values(frame, "level"):
+        data = frame[frame["level"] == level]
+        parts.append(f"## Median time per call, {_level_text(level)}\n\n"
+                     f"{markdown_table(time_table(data, spread=True))}")
+        for baseline in ("numpy", "python"):
+            table = speedup_table(data, baseline)
+            if table is not None:
+                parts.append(f"## Speedup against {baseline}, {_level_text(level)}\n\n"
+                             f"Above 1: faster than the {baseline} backend.\n\n"
+                             f"{markdown_table(table)}")
+        parts.append(f"## GFLOP/s and fraction of the fp64 matmul peak, {_level_text(level)}\n\n"
+                     f"{markdown_table(gflops_table(data))}")
+    parts.append(_compile_markdown(frame))
+    parts.append(_not_timed_markdown(frame))
+    parts.append(_unstable_markdown(frame, metadata))
+    parts.append(_method_markdown(metadata))
+    return "\n".join(part for part in parts if part)
+
+
+# --- tables --------------------------------------------------------------------------------
+
+def headline_selection(frame):
+    """The rows the headline and plots show: one level, dtype and thread count.
+
+    The MLP level (what users get) if present, float64 if present, the first thread count.
+    """
+    data = frame
+    for column, preferred in (("level", "mlp"), ("dtype", "float64"), ("blas_threads", None)):
+        values = _values(data, column)
+        if values:
+            choice = preferred if preferred in values else values[0]
+            data = data[data[column] == choice] if choice is not None else data
+    return data
+
+
+def headline_caption(frame):
+    """A one-line description of :func:`headline_table`'s selection."""
+    data = headline_selection(frame)
+    op = _headline_op(data)
+    parts = [f"`{op}`" if op else "no op"]
+    for column, word in (("level", "level"), ("dtype", ""), ("blas_threads", "thread(s)")):
+        values = _values(data, column)
+        if values:
+            parts.append(f"{values[0]} {word}".strip() if column != "level"
+                         else _level_text(values[0]))
+    return ", ".join(parts)
+
+
+def headline_table(frame):
+    """Median time per call of one op, per layer size and batch, with speedups.
+
+    Returns
+    -------
+    pandas.DataFrame of str
+        Index (layer sizes, batch); a column per backend, then ``X vs python`` and
+        ``X vs numpy`` speedup columns.
+    """
+    data = headline_selection(frame)
+    op = _headline_op(data)
+    data = data[data["op"] == op] if op else data
+    table = _cells(data, lambda row: format_time(row["median_s"]) + _mark(row),
+                   ["layer_sizes", "batch_size"])
+    for baseline in ("python", "numpy"):
+        ratios = _ratios(data, baseline, ["layer_sizes", "batch_size"])
+        if ratios is not None:
+            for backend in ratios.columns:
+                if not (baseline == "numpy" and backend == "python"):
+                    table[f"{backend} vs {baseline}"] = ratios[backend].map(format_ratio)
+    return table
+
+
+def time_table(data, spread=False):
+    """Median time per call, index (op, layer sizes, batch), a column per backend."""
+    def cell(row):
+        text = format_time(row["median_s"]) + _mark(row)
+        if spread and row["median_s"] > 0:
+            text += f" ±{100 * row['iqr_s'] / row['median_s'] / 2:.0f}%"
+        return text
+    return _cells(data, cell, ["op", "layer_sizes", "batch_size"])
+
+
+def speedup_table(data, baseline):
+    """``baseline`` time / backend time; None if the baseline was not measured."""
+    ratios = _ratios(data, baseline, ["op", "layer_sizes", "batch_size"])
+    if ratios is None:
+        return None
+    ratios = ratios.dropna(how="all")
+    return None if ratios.empty or ratios.columns.empty else ratios.map(format_ratio)
+
+
+def gflops_table(data):
+    """GFLOP/s of each timed point and its fraction of the measured fp64 matmul peak."""
+    def cell(row):
+        text = f"{row['gflops']:.3g}"
+        if pd.notna(row.get("peak_fraction")):
+            text += f" ({100 * row['peak_fraction']:.2g}%)"
+        return text
+    return _cells(data, cell, ["op", "layer_sizes", "batch_size"])
+
+
+def markdown_table(table):
+    """A pipe table of a DataFrame of strings, the index as the leading columns."""
+    if table is None or table.empty:
+        return "(no measurements)\n"
+    flat = table.reset_index()
+    header = [str(column) for column in flat.columns]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    for values in flat.itertuples(index=False):
+        lines.append("| " + " | ".join("" if pd.isna(value) else str(value)
+                                      for value in values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def machine_markdown(metadata):
+    """The machine paragraph: CPU, cores, versions, BLAS."""
+    machine = metadata.get("machine") or {}
+    if not machine:
+        return "Machine: not recorded.\n"
+    return (f"**Machine:** {machine_summary(machine)}.  \n"
+            f"**Date (UTC):** {machine.get('date_utc', 'not recorded')}.\n")
+
+
+def machine_summary(machine):
+    """``"AMD EPYC, 2 cores, Linux ..., Python 3.11, NumPy 2.4, Numba 0.68, BLAS openblas"``."""
+    return (f"{machine.get('cpu_model', 'unknown CPU')}, "
+            f"{machine.get('usable_cores', machine.get('logical_cores', '?'))} cores, "
+            f"{machine.get('system', '')}, Python {machine.get('python', '?')}, "
+            f"NumPy {machine.get('numpy', '?')}, Numba {machine.get('numba') or 'not installed'}, "
+            f"BLAS {blas_summary(machine.get('blas'))}, fastnn {machine.get('fastnn', '?')}")
+
+
+def backend_order(frame):
+    """Backends slowest-first as the registry lists them, then any others."""
+    present = _values(frame, "backend")
+    return [name for name in KNOWN_BACKENDS if name in present] + \
+        [name for name in present if name not in KNOWN_BACKENDS]
+
+
+def format_time(seconds):
+    """``1.23e-05`` -> ``"12.3 µs"``."""
+    if seconds is None or pd.isna(seconds):
+        return ""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def format_ratio(ratio):
+    """``12.345`` -> ``"12.3×"``; empty for a missing ratio."""
+    if ratio is None or pd.isna(ratio):
+        return ""
+    return f"{ratio:.3g}×"
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def _timed(data):
+    return data[data["status"] == "ok"]
+
+
+def _values(frame, column):
+    if column not in frame.columns:
+        return []
+    return list(dict.fromkeys(value for value in frame[column] if pd.notna(value)))
+
+
+def _headline_op(data):
+    ops = _values(data, "op")
+    return "forward" if "forward" in ops else (ops[0] if ops else None)
+
+
+def _mark(row):
+    return UNSTABLE_MARK if bool(row.get("unstable")) else ""
+
+
+def _sorted_index(data, index):
+    """The distinct index rows: ops in sweep order, then by network size, then batch."""
+    keys = data[index].drop_duplicates()
+    sort_keys = keys.assign(
+        _op=keys["op"].map(lambda op: OPS.index(op) if op in OPS else len(OPS))
+        if "op" in keys else 0,
+        _size=data.loc[keys.index, "n_params"] if "n_params" in data else 0)
+    ordered = sort_keys.sort_values(["_op", "_size", "batch_size"], kind="stable")
+    return ordered[index]
+
+
+def _cells(data, format_ok, index):
+    """A pivot of formatted cells: timed rows through ``format_ok``, others their status."""
+    if data.empty:
+        return pd.DataFrame()
+    texts = data.apply(lambda row: format_ok(row) if row["status"] == "ok"
+                       else _status_text(row["status"]), axis=1)
+    table = data.assign(cell=texts).pivot_table(index=index, columns="backend", values="cell",
+                                                aggfunc="first")
+    rows = pd.MultiIndex.from_frame(_sorted_index(data, index))
+    columns = [name for name in backend_order(data) if name in table.columns]
+    table = table.reindex(index=rows, columns=columns)
+    table.columns.name = None
+    return table
+
+
+def _ratios(data, baseline, index):
+    timed = _timed(data)
+    if baseline not in _values(timed, "backend"):
+        return None
+    medians = timed.pivot_table(index=index, columns="backend", values="median_s",
+                                aggfunc="first")
+    ratios = medians.rdiv(medians[baseline], axis=0).drop(columns=baseline)
+    rows = pd.MultiIndex.from_frame(_sorted_index(data, index))
+    columns = [name for name in backend_order(data) if name in ratios.columns]
+    ratios = ratios.reindex(index=rows, columns=columns)
+    ratios.columns.name = None
+    return ratios
+
+
+def _status_text(status):
+    return {"skipped": "skipped", "failed": "FAILED gate", "error": "error"}.get(status, status)
+
+
+def _level_text(level):
+    return {"mlp": "MLP level (the public `fastnn.MLP` call, validation included)",
+            "backend": "backend level (the backend method on pre-validated arrays)"}.get(
+                level, f"{level} level")
+
+
+def _legend_text(metadata):
+    return (f"\nTimes are medians of the rounds; {UNSTABLE_MARK} marks an unstable measurement "
+            f"(IQR above {100 * _unstable_ratio(metadata):.0f}% of the median). \"skipped\": "
+            f"see \"Points not timed\" below.\n")
+
+
+def _unstable_ratio(metadata):
+    return (metadata.get("config") or {}).get("unstable_ratio", UNSTABLE_IQR_RATIO)
+
+
+def _conditions_markdown(frame, metadata):
+    lines = []
+    source = metadata.get("source")
+    if source:
+        lines.append(f"**Source:** {source}.  ")
+    peaks = metadata.get("peaks") or []
+    for peak in peaks:
+        lines.append(f"**fp64 matmul peak** ({peak['n']}x{peak['n']} `np.dot`, "
+                     f"{peak.get('threads')} thread(s)): {peak['gflops']:.3g} GFLOP/s.  ")
+    threads = frame.drop_duplicates(["blas_threads", "numba_threads"]) \
+        if {"blas_threads", "numba_threads"} <= set(frame.columns) else frame.iloc[:0]
+    for _, row in threads.iterrows():
+        lines.append(f"**Threads:** BLAS {_int_text(row['blas_threads'])}, "
+                     f"Numba {_int_text(row['numba_threads'])}.  ")
+    counts = frame["status"].value_counts().to_dict() if "status" in frame.columns else {}
+    lines.append(f"**Measurements:** {len(frame)} rows: " +
+                 ", ".join(f"{count} {status}" for status, count in counts.items()) + ".\n")
+    return "\n".join(lines)
+
+
+def _int_text(value):
+    return "n/a" if value is None or pd.isna(value) else str(int(value))
+
+
+def _compile_markdown(frame):
+    if "compile_s" not in frame.columns or frame["compile_s"].isna().all():
+        return ""
+    data = frame.dropna(subset=["compile_s"])
+    table = data.groupby(["backend", "dtype", "layer_sizes"], sort=False).agg(
+        prepare=("compile_s", "first"), first_call=("first_call_s", "max"))
+    table = table.map(format_time)
+    table.columns = ["`prepare(spec)` (compile)", "slowest first call"]
+    return ("## Compile and warm-up cost (not in the timings above)\n\n"
+            "`backend.prepare(spec)` is timed once per backend and network; Numba compiles "
+            "there (or loads its on-disk cache, which is much faster than a cold compile). "
+            "The first call of each op is timed apart too.\n\n" + markdown_table(table))
+
+
+def _not_timed_markdown(frame):
+    if "status" not in frame.columns:
+        return ""
+    data = frame[frame["status"] != "ok"]
+    if data.empty:
+        return "## Points not timed\n\nNone: every point was validated and timed.\n"
+    columns = ["backend", "layer_sizes", "batch_size", "op", "dtype", "status", "note"]
+    table = data[columns].drop_duplicates().set_index(columns[:5])
+    return ("## Points not timed\n\nOne line per point (all levels alike).\n\n"
+            + markdown_table(table))
+
+
+def _unstable_markdown(frame, metadata):
+    if "unstable" not in frame.columns:
+        return ""
+    timed = _timed(frame)
+    unstable = timed[timed["unstable"].fillna(False).astype(bool)]
+    return (f"## Stability\n\n{len(unstable)} of {len(timed)} timed measurements are unstable "
+            f"(IQR above {100 * _unstable_ratio(metadata):.0f}% of the median), marked "
+            f"{UNSTABLE_MARK}. Other processes share this machine's cores; re-run to confirm "
+            f"a difference that rests on unstable rows.\n")
+
+
+def _method_markdown(metadata):
+    config = metadata.get("config") or {}
+    lines = ["## Method\n"]
+    if metadata.get("method"):
+        lines.append(metadata["method"])
+    else:
+        lines.append(
+            "Each point is first validated: every backend's result (output; loss and "
+            "gradient; loss and updated parameters) must agree with the reference (the "
+            "pure-Python backend where it runs, else NumPy) within fastnn.testing.TOLERANCE "
+            "before it is timed. The loop count per round comes from "
+            "`timeit.Timer.autorange` (stopped once a round lasts "
+            f"{config.get('min_time', '?')} s); {config.get('rounds', '?')} rounds, "
+            "interleaved across backends and levels. GFLOP/s count the matrix products "
+            "only (2 per multiply-add; see fastnn.bench.cases.flop_count); the peak is the "
+            "best round of a large float64 `np.dot` at the same thread count.")
+    if metadata.get("command"):
+        lines.append(f"\nTo reproduce: `{metadata['command']}`")
+    return "\n".join(lines) + "\n"
