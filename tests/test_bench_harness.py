@@ -1,0 +1,167 @@
+"""The benchmark harness's parts: cases, FLOPs, calibration, statistics, the gate, run folders."""
+
+import sys
+import textwrap
+import timeit
+
+import numpy as np
+import pytest
+
+from fastnn import backends
+from fastnn.bench.cases import flop_count, parse_layer_sizes, parse_positive_ints
+from fastnn.bench.results import RunFolder
+from fastnn.bench.sweep import SweepConfig, run_sweep
+from fastnn.bench.timing import calibrate, summarise
+from fastnn.params import parameter_count
+
+TINY = {"layer_sizes": ((3, 3, 1),), "batch_sizes": (2,), "rounds": 2, "min_time": 0.0,
+        "peak_size": 64, "levels": ("mlp", "backend")}
+
+
+@pytest.mark.parametrize("text, sizes", [("100-100-50-10", (100, 100, 50, 10)),
+                                         (" 3-3-1 ", (3, 3, 1)), ("784-10", (784, 10))])
+def test_parse_layer_sizes(text, sizes):
+    assert parse_layer_sizes(text) == sizes
+
+
+@pytest.mark.parametrize("text", ["100-abc", "0-5", "5", "", "3--1", "3-3.5-1", "-3-1"])
+def test_parse_layer_sizes_rejects_malformed(text):
+    with pytest.raises(ValueError, match="malformed layer sizes"):
+        parse_layer_sizes(text)
+
+
+def test_parse_positive_ints_splits_commas_and_repeats():
+    assert parse_positive_ints(["1,32", "256", "32"], "batch sizes") == (1, 32, 256)
+    with pytest.raises(ValueError, match="positive"):
+        parse_positive_ints(["1,0"], "batch sizes")
+    with pytest.raises(ValueError, match="empty item"):
+        parse_positive_ints(["1,,2"], "batch sizes")
+
+
+def test_flop_count_of_the_3_3_1_network_by_hand():
+    # forward: 2 * (3*3 + 3*1) = 24 per sample; backward: dW of both layers (24) plus
+    # delta @ W.T of the second layer (2*3*1 = 6); the update: 2 per parameter (16).
+    assert parameter_count((3, 3, 1)) == 16
+    assert flop_count((3, 3, 1), 1, "forward") == 24
+    assert flop_count((3, 3, 1), 1, "gradients") == 24 + 24 + 6
+    assert flop_count((3, 3, 1), 1, "train_step") == 54 + 32
+    assert flop_count((3, 3, 1), 10, "forward") == 240
+
+
+def test_calibrate_follows_the_autorange_ladder():
+    timer = timeit.Timer("pass")
+    assert calibrate(timer, min_time=0.0) == 1
+    number = calibrate(timer, min_time=1e-4)
+    digits = str(number).rstrip("0")
+    assert digits in ("1", "2", "5") and number > 1
+
+
+def test_summarise_statistics_and_unstable_flag():
+    summary = summarise([1.0, 2.0, 3.0, 4.0, 5.0], number=10)
+    assert (summary.min, summary.median, summary.q1, summary.q3) == (1.0, 3.0, 2.0, 4.0)
+    assert summary.iqr == 2.0 and summary.rounds == 5 and summary.number == 10
+    assert summary.unstable
+    steady = summarise([1.0, 1.01, 1.0, 1.02], number=1)
+    assert not steady.unstable
+
+
+def test_sweep_rows_cover_every_backend_level_and_op():
+    config = SweepConfig(backends=("numpy", "python"), **TINY)
+    result = run_sweep(config)
+    assert len(result.rows) == 2 * 2 * 3
+    for row in result.rows:
+        assert row["status"] == "ok"
+        assert row["max_rel_diff"] <= 1e-10
+        assert 0 < row["min_s"] <= row["median_s"] <= row["q3_s"]
+        assert row["blas_threads"] == 1
+        assert row["gflops"] == pytest.approx(row["flops"] / row["median_s"] / 1e9)
+    assert result.peaks[0]["gflops"] > 0
+
+
+def test_python_is_skipped_where_too_slow_and_the_row_says_why():
+    config = SweepConfig(backends=("numpy", "python"), python_limit=1e-12,
+                         **{**TINY, "levels": ("mlp",)})
+    rows = run_sweep(config).rows
+    python_rows = [row for row in rows if row["backend"] == "python"]
+    assert python_rows and all(row["status"] == "skipped" for row in python_rows)
+    assert all("--python-limit" in row["note"] and row["median_s"] is None
+               for row in python_rows)
+    # NumPy is then the reference, and is still timed.
+    assert all(row["status"] == "ok" and row["reference"] == "numpy"
+               for row in rows if row["backend"] == "numpy")
+
+
+def test_correctness_gate_refuses_to_time_a_wrong_backend(tmp_path, monkeypatch):
+    module = tmp_path / "off_by_a_little.py"
+    module.write_text(textwrap.dedent("""
+        from fastnn.backends.numpy_vec import NumpyBackend
+
+        class OffByALittle(NumpyBackend):
+            name = "off_by_a_little"
+
+            def forward(self, spec, params, X):
+                return super().forward(spec, params, X) * (1 + 1e-6)
+
+        BACKEND = OffByALittle()
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(backends._MODULES, "off_by_a_little", "off_by_a_little")
+    config = SweepConfig(backends=("numpy", "off_by_a_little"), ops=("forward", "gradients"),
+                         **TINY)
+    rows = run_sweep(config).rows
+    wrong = [row for row in rows if row["backend"] == "off_by_a_little"]
+    forward = [row for row in wrong if row["op"] == "forward"]
+    assert forward and all(row["status"] == "failed" and row["median_s"] is None
+                           and "reference" in row["note"] for row in forward)
+    # Its gradients come from NumPy's code and are right: those are timed.
+    assert all(row["status"] == "ok" for row in wrong if row["op"] == "gradients")
+    sys.modules.pop("off_by_a_little", None)
+
+
+def test_unknown_backend_is_refused_before_the_sweep():
+    with pytest.raises(ValueError, match="unknown backend 'nope'"):
+        SweepConfig(backends=("nope",)).backend_names()
+
+
+def test_run_folder_commits_only_on_success(tmp_path):
+    target = tmp_path / "reports" / "run"
+    with RunFolder(target) as staging:
+        (staging / "a.txt").write_text("a")
+    assert (target / "a.txt").read_text() == "a"
+    assert sorted(path.name for path in target.parent.iterdir()) == ["run"]
+
+    failed = tmp_path / "new" / "deeper" / "run"
+    with pytest.raises(RuntimeError), RunFolder(failed) as staging:
+        (staging / "a.txt").write_text("a")
+        raise RuntimeError("the sweep broke")
+    assert list(tmp_path.iterdir()) == [tmp_path / "reports"]
+
+
+def test_run_folder_never_replaces_a_baseline_without_force(tmp_path):
+    target = tmp_path / "baseline"
+    target.mkdir()
+    (target / "results.json").write_text("saved")
+    with pytest.raises(FileExistsError, match="--force"):
+        RunFolder(target)
+    assert (target / "results.json").read_text() == "saved"
+    with RunFolder(target, force=True) as staging:
+        (staging / "results.json").write_text("new")
+    assert (target / "results.json").read_text() == "new"
+    assert [path.name for path in tmp_path.iterdir()] == ["baseline"]
+
+
+def test_run_folder_under_a_file_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match="cannot write the output folder"):
+        with RunFolder(blocker / "run"):
+            pass
+    assert [path.name for path in tmp_path.iterdir()] == ["file.txt"]
+
+
+def test_matmul_peak_is_positive_and_consistent():
+    from fastnn.bench.machine import matmul_peak
+
+    peak = matmul_peak(n=64, min_time=0.0, rounds=2)
+    assert peak["gflops"] == pytest.approx(2 * 64 ** 3 / peak["seconds"] / 1e9)
+    assert np.isfinite(peak["gflops"]) and peak["gflops"] > 0

@@ -1,0 +1,106 @@
+"""``fastnn report``: a pytest-benchmark JSON file into the report format; the table helpers."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from fastnn.cli import main
+from fastnn.report import format_ratio, format_time, markdown_table
+
+
+def _benchmark(backend, median, sizes="64-30-10", batch=32, op="forward", iqr=None):
+    iqr = median * 0.02 if iqr is None else iqr
+    return {
+        "group": f"{op} {sizes} x{batch}", "name": f"test_{op}[{backend}]",
+        "fullname": f"benchmarks/test_{op}.py::test_{op}[{backend}-{sizes}-x{batch}]",
+        "extra_info": {"backend": backend, "level": "mlp", "layer_sizes": sizes,
+                       "batch_size": batch, "op": op, "dtype": "float64", "flops": 42240,
+                       "blas_threads": 1, "numba_threads": 1},
+        "stats": {"min": median * 0.9, "max": median * 2, "mean": median * 1.1,
+                  "stddev": median * 0.1, "rounds": 20, "median": median, "iqr": iqr,
+                  "q1": median - iqr / 2, "q3": median + iqr / 2, "iterations": 10,
+                  "ops": 1 / median, "total": median * 200},
+    }
+
+
+def _document(benchmarks):
+    return {"machine_info": {"cpu": {"brand_raw": "Test CPU 3000", "count": 4},
+                             "python_version": "3.11.7", "system": "Linux", "release": "6"},
+            "commit_info": {}, "datetime": "2026-01-01T00:00:00", "version": "5.1.0",
+            "benchmarks": benchmarks}
+
+
+@pytest.fixture
+def benchmark_file(tmp_path):
+    benchmarks = [_benchmark("python", 3e-3), _benchmark("numpy", 3e-5),
+                  _benchmark("numba", 2e-5, iqr=1e-5),
+                  _benchmark("numpy", 1e-5, batch=1), _benchmark("numba", 5e-6, batch=1),
+                  {"name": "test_something_else", "fullname": "benchmarks/test_x.py::test_y",
+                   "extra_info": {}, "stats": {"median": 1.0}}]
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(_document(benchmarks)))
+    return path
+
+
+def test_report_renders_a_pytest_benchmark_file(benchmark_file, tmp_path, capsys):
+    out = tmp_path / "suite"
+    assert main(["report", str(benchmark_file), "--out", str(out)]) == 0
+    assert "5 benchmarks, 1 left out" in capsys.readouterr().out
+    for name in ("report.md", "results.csv", "results.json", "time_vs_size.png",
+                 "speedup.png", "batch_scaling.png"):
+        assert (out / name).stat().st_size > 0
+    report = (out / "report.md").read_text()
+    assert "Test CPU 3000" in report and "Left out (no fastnn case in extra_info): 1" in report
+    headline = report.split("## Headline", 1)[1].split("\n\n")[1]
+    assert "| 64-30-10 | 32 | 3 ms | 30 µs | 20 µs† | 100× | 150× | 1.5× |" in headline
+    assert "| 64-30-10 | 1 |  | 10 µs | 5 µs |" in headline
+    table = pd.read_csv(out / "results.csv")
+    assert len(table) == 5 and set(table["status"]) == {"ok"}
+
+
+def test_a_report_folder_can_be_compared(benchmark_file, tmp_path):
+    out = tmp_path / "suite"
+    assert main(["report", str(benchmark_file), "--out", str(out)]) == 0
+    assert main(["compare", str(out), str(out)]) == 0
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "does not exist"),
+    ("[1, 2", "not valid JSON"),
+    ('{"rows": []}', "not a pytest-benchmark JSON file"),
+    (json.dumps(_document([{"name": "x", "extra_info": {"unrelated": 1}, "stats": {}}])),
+     "holds no fastnn benchmark"),
+])
+def test_report_bad_files_exit_2_without_files(tmp_path, capsys, content, message):
+    source = tmp_path / "input.json"
+    if content is not None:
+        source.write_text(content)
+    out = tmp_path / "out" / "report"
+    assert main(["report", str(source), "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_refuses_an_existing_folder_without_force(benchmark_file, tmp_path):
+    out = tmp_path / "suite"
+    out.mkdir()
+    assert main(["report", str(benchmark_file), "--out", str(out)]) == 2
+    assert list(out.iterdir()) == []
+    assert main(["report", str(benchmark_file), "--out", str(out), "--force"]) == 0
+    assert (out / "report.md").exists()
+
+
+@pytest.mark.parametrize("seconds, text", [(2.5, "2.5 s"), (0.0123, "12.3 ms"),
+                                           (4.56e-6, "4.56 µs"), (7e-8, "70 ns"),
+                                           (None, ""), (float("nan"), "")])
+def test_format_time(seconds, text):
+    assert format_time(seconds) == text
+
+
+def test_format_ratio_and_markdown_table():
+    assert format_ratio(12.345) == "12.3×" and format_ratio(float("nan")) == ""
+    table = pd.DataFrame({"numpy": ["1 ms"], "numba": [None]},
+                         index=pd.Index(["3-3-1"], name="layer_sizes"))
+    assert markdown_table(table) == ("| layer_sizes | numpy | numba |\n|---|---|---|\n"
+                                     "| 3-3-1 | 1 ms |  |\n")
