@@ -1,0 +1,423 @@
+"""The Markdown report and the headline tables printed by ``fastnn reproduce``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnn.reproduce.speedup import LOOP, VECTORISED
+from fastnn.reproduce.training_timing import FULL_BATCH, PER_SAMPLE
+
+PLOTS = {
+    "speedup.png": "Table 1 as bars: speedup over the tutorial's loop",
+    "loss_tutorial_a.png": "Tutorial A: training loss (mse) per pass",
+    "loss_tutorial_b.png": "Tutorial B: training loss (cross-entropy) per epoch",
+    "loss_tutorial_c.png": "Tutorial C: train and test loss per epoch",
+    "loss_tutorial_c_shortcuts.png": "Tutorial C's gradient shortcuts against the true gradient",
+}
+
+
+def headline(results):
+    """Tables 1 and 2 and the literal-check summary, as printed on stdout."""
+    parts = ["## 1. Feed-forward speedup (tutorial A)", speedup_table(results),
+             "## 2. Training (tutorials A, B, C)", accuracy_table(results),
+             tutorial_a_time_table(results), epoch_time_table(results), checks_summary(results)]
+    return "\n\n".join(parts) + "\n"
+
+
+def report_markdown(results, command):
+    """The whole report.md."""
+    settings = results.settings
+    label = "" if settings.is_full else f" - {settings.label.upper()} RUN (reduced settings)"
+    sections = [
+        f"# fastnn reproduce: the tutorials' figures on this machine{label}",
+        _intro(results, command),
+        "## 1. Feed-forward speedup (tutorial A)",
+        _speedup_notes(results),
+        speedup_table(results),
+        _speedup_differences(results),
+        "![speedup](speedup.png)",
+        "## 2. Training (tutorials A, B, C)",
+        _training_notes(results),
+        accuracy_table(results),
+        _accuracy_differences(results),
+        "### Training time, tutorial A (64-30-10 on 1078 images)",
+        _tutorial_a_time_notes(results),
+        tutorial_a_time_table(results),
+        "### Training time, tutorials B and C (full batch, per epoch)",
+        epoch_time_table(results),
+        "![tutorial A loss](loss_tutorial_a.png)\n![tutorial B loss](loss_tutorial_b.png)\n"
+        "![tutorial C loss](loss_tutorial_c.png)",
+        "### Tutorial C's gradient shortcuts",
+        shortcut_section(results),
+        "![shortcuts](loss_tutorial_c_shortcuts.png)",
+        "## 3. Literal checks",
+        checks_table(results),
+        checks_summary(results),
+        "## Run",
+        _run_details(results, command),
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+# --- table 1 ---------------------------------------------------------------------------
+
+def speedup_table(results):
+    names = results.backends
+    header = (["network", "tutorial: loop", "tutorial: vectorised", "tutorial: speedup",
+               "loop (tutorial's code)", "vectorised (tutorial's code)"]
+              + [f"{name} backend" for name in names]
+              + ["loop ÷ vectorised", "loop ÷ numpy"]
+              + (["loop ÷ numba"] if "numba" in names else []))
+    rows = []
+    for row in results.speedup_rows:
+        tutorial_loop = row.tutorial.get("loop")
+        tutorial_vec = row.tutorial.get("vectorised")
+        tutorial_speedup = (ratio(tutorial_loop / tutorial_vec)
+                            if tutorial_loop and tutorial_vec else "-")
+        cells = [network_name(row.layer_sizes), seconds(tutorial_loop), seconds(tutorial_vec),
+                 tutorial_speedup, timing_cell(row.timings[LOOP]),
+                 timing_cell(row.timings[VECTORISED])]
+        cells += [timing_cell(row.timings[name]) for name in names]
+        cells += [ratio(row.speedup(VECTORISED)), ratio(row.speedup("numpy"))]
+        if "numba" in names:
+            cells.append(ratio(row.speedup("numba")))
+        rows.append(cells)
+    return markdown_table(header, rows)
+
+
+def _speedup_notes(results):
+    settings = results.settings
+    return (
+        "One sample through the network, as the tutorial timed it with `%timeit`. "
+        "*Tutorial's code*: its looped feed-forward (nested loops indexing the NumPy weight "
+        "matrices element by element, `f_sum += w[l][i][j] * node_in[j]`, W as (out, in)) and "
+        "its vectorised one (`z = w[l].dot(h) + b[l]`), both in "
+        "`fastnn/reproduce/tutorial_code.py`. *Backends*: `backend.forward(spec, params, X)` "
+        "on a (1, n) batch - the backend interface, below `MLP`'s input validation. "
+        "Every implementation's output is checked against the loop before timing.\n\n"
+        "Networks: tutorial A's own 3-3-1 example (its weights and input); 3-3-3-1 for the "
+        "tutorial's unnamed \"small 4-layer\" network (the 3-3-1 with one more hidden layer "
+        "of three: 21 multiply-adds over 7 neurons against 12 over 4, both ratios 1.75, the "
+        "ratio of the tutorial's looped times 70/40 µs); 100-100-50-10 with seeded U[0, 1) "
+        "weights.\n\n"
+        f"Each cell: median over {settings.timing_rounds} interleaved rounds of at least "
+        f"{settings.timing_min_time:g} s each (`timeit`), IQR as a percentage of the median. "
+        "Speedups are ratios of medians.")
+
+
+def _speedup_differences(results):
+    lines = ["**How this machine differs from the tutorial's, and why (measured):**", ""]
+    for row in results.speedup_rows:
+        tutorial_loop = row.tutorial.get("loop")
+        loop = row.timings[LOOP].median
+        if tutorial_loop:
+            lines.append(
+                f"- {network_name(row.layer_sizes)}: the loop takes {seconds(loop)} here "
+                f"against the tutorial's {seconds(tutorial_loop)} "
+                f"({_times(tutorial_loop / loop)} faster here); per multiply-add "
+                f"{seconds(loop / row.multiply_adds)} here, "
+                f"{seconds(tutorial_loop / row.multiply_adds)} in the tutorial.")
+    small, large = results.speedup_rows[0], results.speedup_rows[-1]
+    growth_loop = large.timings[LOOP].median / small.timings[LOOP].median
+    growth_vec = large.timings[VECTORISED].median / small.timings[VECTORISED].median
+    work = large.multiply_adds / small.multiply_adds
+    lines += [
+        f"- Going from {network_name(small.layer_sizes)} to {network_name(large.layer_sizes)} "
+        f"multiplies the work by {work:.0f}; the loop's time grows {growth_loop:.0f}-fold, the "
+        f"tutorial's vectorised code's only {growth_vec:.1f}-fold. The loop pays Python's "
+        f"interpreter and NumPy's scalar indexing per multiply-add; the vectorised time of "
+        f"small networks is almost all per-call overhead. So absolute times mostly measure "
+        f"the CPU and the Python/NumPy versions (here Python {results.machine['python']}, "
+        f"NumPy {results.machine['numpy']}); compare the ratios.",
+        f"- The tutorial's \"500 fold\" (41 ms / 84 µs = 488×) is "
+        f"{ratio(large.speedup(VECTORISED))} here for the tutorial's own code: "
+        f"{_ratio_words(large.speedup(VECTORISED) / 488)} the tutorial's.",
+    ]
+    return "\n".join(lines)
+
+
+# --- table 2 ---------------------------------------------------------------------------
+
+def accuracy_table(results):
+    seeds = results.settings.seeds
+    header = ["experiment", "epochs", "tutorial", f"this machine: mean ± std ({len(seeds)} "
+              f"seed{'s' if len(seeds) > 1 else ''})", "min - max", "difference", "backend"]
+    rows = []
+    for key, experiment in results.experiments.items():
+        values = np.array([run.accuracy for run in results.runs[key]])
+        tutorial = experiment.tutorial_accuracy
+        difference = (f"{(values.mean() - tutorial) * 100:+.1f} points"
+                      if tutorial is not None else "-")
+        rows.append([
+            f"{experiment.title} ({experiment.accuracy_on} accuracy)", str(experiment.epochs),
+            percent(tutorial) if tutorial is not None else "not stated",
+            f"{percent(values.mean())} ± {values.std() * 100:.1f}",
+            f"{percent(values.min())} - {percent(values.max())}", difference,
+            results.training_backend[key]])
+    return markdown_table(header, rows)
+
+
+def _training_notes(results):
+    seeds = ", ".join(str(seed) for seed in results.settings.seeds)
+    return (
+        "All three are full-batch gradient descent on fastnn's mean loss with fastnn's true "
+        "gradients (`backend.train_step`), on the backend measured fastest below. Seeds: "
+        f"{seeds}; each seeds `numpy.random.default_rng` for the initial parameters (and, for "
+        "tutorial A, `train_test_split`'s `random_state`; the tutorial's split was unseeded).\n\n"
+        "- **A**: `load_digits`, `StandardScaler`, `train_test_split(test_size=0.4)`, one-hot "
+        "targets; 64-30-10, sigmoid, mse, weights and biases U[0, 1) (`init=\"uniform01\"`), "
+        "alpha 0.25. The tutorial accumulates per-sample gradients and updates once per pass "
+        "with `alpha * (1/m) * sum`: that is one `train_step` on the whole batch with "
+        f"lr = alpha (measured: after 2 passes the two differ by "
+        f"{results.per_sample_vs_full_batch:.1e}, relative).\n"
+        "- **B**: the three clouds exactly as `np.random.seed(1); randn(500, 2)` drew them "
+        "(`datasets.gaussian_clouds`); 2-5-3, sigmoid + softmax, cross-entropy, N(0, 1) "
+        "weights and biases (the tutorial's `randn`). Its lr 1e-5 on the summed gradient "
+        "is 1e-5 × 1500 = 0.015 on fastnn's mean. Accuracy on the 1500 training points, as "
+        "the tutorial reports it.\n"
+        "- **C**: `MinMaxScaler`, `OneHotEncoder`, `train_test_split(test_size=0.2, "
+        "random_state=42)`; 64-64-10, sigmoid hidden, softmax output, categorical "
+        "cross-entropy, lr 0.1; train and test loss recorded every epoch. The tutorial does "
+        "not state its initialisation or its accuracy; Glorot (fastnn's sigmoid default) is "
+        "used. Its Keras comparison is not reproduced.")
+
+
+def _accuracy_differences(results):
+    lines = []
+    for key, experiment in results.experiments.items():
+        values = np.array([run.accuracy for run in results.runs[key]])
+        if experiment.tutorial_accuracy is None:
+            continue
+        gap = values.mean() - experiment.tutorial_accuracy
+        spread = values.std()
+        within = abs(gap) <= max(2 * spread, 0.01)
+        lines.append(
+            f"- Tutorial {key}: {percent(values.mean())} against "
+            f"{percent(experiment.tutorial_accuracy)} ({gap * 100:+.1f} points, "
+            + ("within the seed-to-seed spread or 1 point" if within else
+               f"{abs(gap) / spread:.1f} standard deviations" if spread > 0 else
+               "one seed only")
+            + "). " + _accuracy_reason(key, within, results.settings))
+    return "**Differences:**\n\n" + "\n".join(lines) if lines else ""
+
+
+def _accuracy_reason(key, within, settings):
+    if not settings.is_full:
+        return ("This is a reduced run: fewer epochs than the tutorial, so lower accuracy "
+                "is expected.")
+    if within:
+        return "The tutorial's single run is one draw from this spread."
+    if key == "A":
+        return ("The tutorial reports one unseeded run (one split, one initialisation); the "
+                "min - max column shows how much a split and an initialisation move it.")
+    return "The tutorial reports one run with its own random draws."
+
+
+def tutorial_a_time_table(results):
+    passes = results.experiments["A"].epochs
+    header = ["backend", "per-sample loop (tutorial's algorithm): per pass",
+              f"per-sample loop: {passes} passes", "full batch: per pass",
+              f"full batch: {passes} passes"]
+    by_key = {(t.backend, t.form): t for t in results.tutorial_a_timings}
+    rows = []
+    for name in results.backends:
+        per_sample, full = by_key[(name, PER_SAMPLE)], by_key[(name, FULL_BATCH)]
+        rows.append([name, timing_cell(per_sample.per_pass), _total_cell(per_sample),
+                     timing_cell(full.per_pass), _total_cell(full)])
+    return markdown_table(header, rows)
+
+
+def _tutorial_a_time_notes(results):
+    return (
+        "The tutorial's algorithm is a Python loop over the training images calling the "
+        "backend's per-sample `gradients`, summing, and updating once per pass "
+        "(`training.per_sample_pass`). The full-batch form is one `train_step` per pass. "
+        "Each cell is the median over interleaved rounds (IQR as a percentage of the median "
+        "in parentheses); "
+        "*extrapolated* totals are the median time per pass times the number of passes, "
+        "with how much was measured. The tutorial says its run \"may take a few minutes\".")
+
+
+def epoch_time_table(results):
+    header = ["experiment", "backend", "per epoch", "all epochs"]
+    rows = []
+    for key, timings in results.epoch_timings.items():
+        for timing in timings:
+            network = network_name(results.experiments[key].spec.layer_sizes)
+            rows.append([f"tutorial {key} ({network})", timing.backend,
+                         timing_cell(timing.per_pass), _total_cell(timing)])
+    return markdown_table(header, rows)
+
+
+def _total_cell(timing):
+    text = seconds(timing.total)
+    if not timing.extrapolated:
+        return f"{text} (measured in full)"
+    measured = (f"{timing.passes_timed} pass{'es' if timing.passes_timed > 1 else ''}"
+                if timing.samples_timed == timing.training_samples
+                else f"{timing.samples_timed} of {timing.training_samples} samples")
+    return f"≈ {text} (extrapolated from {measured} per round)"
+
+
+# --- shortcuts, checks, run details --------------------------------------------------------
+
+def shortcut_section(results):
+    gradient_rows = []
+    for check in results.gradient_checks:
+        gradient_rows.append([check.loss, f"{check.true_error:.1e}", f"{check.shortcut_error:.2g}"])
+    training_rows = []
+    for loss, (true_runs, shortcut_runs) in results.shortcut_runs.items():
+        for label, runs in (("true (fastnn)", true_runs), ("tutorial C's shortcut", shortcut_runs)):
+            final = np.array([run.final_train_loss for run in runs])
+            accuracy = np.array([run.accuracy for run in runs])
+            training_rows.append([loss, label, f"{np.median(final):.4g}",
+                                  f"{percent(accuracy.mean())} ± {accuracy.std() * 100:.1f}"])
+    epochs = results.settings.epochs_c
+    return "\n\n".join([
+        "Tutorial C's mse and log_loss paths put the derivative with respect to the output "
+        "activation where the derivative with respect to the pre-activation belongs: mse "
+        "drops the sigmoid derivative (`Y - T` instead of `(Y - T) Y (1 - Y)`), log_loss "
+        "keeps the factor that cancels (`(Y - T) / (Y (1 - Y))` instead of `Y - T`). Its "
+        "softmax + categorical cross-entropy path (the experiment above) is right. The "
+        "shortcut is implemented in `tutorial_code.shortcut_gradients`; here it is run on "
+        "tutorial C's set-up with a sigmoid output.",
+        f"Gradient on {20} training images against central finite differences of the loss "
+        "(relative difference, norm-wise):",
+        markdown_table(["loss", "fastnn's gradient", "tutorial C's gradient"], gradient_rows),
+        f"Training {epochs} epochs at lr 0.1 from the same seeds (loss: fastnn's mean loss, "
+        "the quantity both claim to minimise; median over seeds):",
+        markdown_table(["loss", "gradient", "final training loss", "test accuracy"],
+                       training_rows),
+        _shortcut_reading(results),
+    ])
+
+
+def _shortcut_reading(results):
+    lines = []
+    mse = results.shortcut_runs.get("mse")
+    if mse:
+        true_loss = np.median([run.final_train_loss for run in mse[0]])
+        short_loss = np.median([run.final_train_loss for run in mse[1]])
+        verdict = "lower" if short_loss < true_loss else "higher"
+        lines.append(
+            f"- mse: the shortcut is not the mse gradient, but it is the gradient of binary "
+            f"cross-entropy and points downhill for mse too (the missing factor Y (1 - Y) is "
+            f"positive). Here it ends {verdict} ({short_loss:.3g} against {true_loss:.3g}): "
+            f"the true mse gradient is scaled down by Y (1 - Y) <= 1/4, so at the same lr it "
+            f"takes smaller steps. A faster descent is not a correct gradient; it cannot be "
+            f"checked, tuned or combined with other losses as one.")
+    bce = results.shortcut_runs.get("binary_cross_entropy")
+    if bce:
+        short_loss = np.median([run.final_train_loss for run in bce[1]])
+        true_loss = np.median([run.final_train_loss for run in bce[0]])
+        lines.append(
+            f"- log_loss: dividing by Y (1 - Y) blows the step up wherever an output "
+            f"saturates; training ends at loss {short_loss:.3g} against the true gradient's "
+            f"{true_loss:.3g}.")
+    return "\n".join(lines)
+
+
+def checks_table(results):
+    rows = [[check.name, check.computed_by, check.tutorial, check.computed,
+             "yes" if check.passed else "**NO**"] for check in results.checks]
+    return markdown_table(["check", "computed by", "tutorial", "this run", "agrees"], rows)
+
+
+def checks_summary(results):
+    passed = sum(check.passed for check in results.checks)
+    return (f"Literal checks: {passed} of {len(results.checks)} agree with the tutorials' "
+            f"printed figures.")
+
+
+def _intro(results, command):
+    settings = results.settings
+    text = (f"`{command}` - {settings.label} run, {results.started}, "
+            f"{results.elapsed:.0f} s. The tutorials are described in SOURCES.md "
+            "(tutorial A: looped vs vectorised feed-forward and digits; B: softmax on three "
+            "Gaussian clouds; C: a NeuralNetwork/Trainer class on digits). Everything below "
+            "was measured in this one run.")
+    if not settings.is_full:
+        text += ("\n\n**This is a reduced run** (`--quick` or test settings): fewer epochs, "
+                 "seeds and timing rounds than the tutorials; accuracies are not comparable "
+                 "with the tutorials'. Run `fastnn reproduce` for the real figures.")
+    if "numba" not in results.backends:
+        text += "\n\nThe numba backend was not available in this run; its columns are missing."
+    return text
+
+
+def _run_details(results, command):
+    machine = results.machine
+    settings = results.settings
+    compile_text = ", ".join(f"{network}: {seconds(value)}"
+                             for network, value in results.compile_seconds.items()) or "-"
+    lines = [
+        f"- command: `{command}`; settings: {settings.label}; seeds: "
+        f"{', '.join(str(seed) for seed in settings.seeds)}",
+        f"- started {results.started}; took {results.elapsed:.0f} s",
+        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}; "
+        f"load average at start {machine['load_average']}, at end "
+        f"{machine.get('load_average_end')} (the cores are shared with other work: "
+        "medians and IQRs, interleaved rounds)",
+        f"- Python {machine['python']}, NumPy {machine['numpy']}, Numba {machine['numba']}, "
+        f"fastnn {machine['fastnn']}",
+        f"- threads: BLAS pools pinned to {results.threads.get('blas_threads')} "
+        f"(threadpoolctl), Numba threads {results.threads.get('numba_threads')}",
+        f"- backends: {', '.join(results.backends)}",
+        f"- numba first call (compile or cache load, not in the timings): {compile_text}",
+        "- plots: " + ", ".join(f"`{name}` ({text})" for name, text in PLOTS.items()),
+        "- raw numbers: `results.json`",
+    ]
+    return "\n".join(lines)
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def network_name(layer_sizes):
+    return "-".join(str(size) for size in layer_sizes)
+
+
+def seconds(value):
+    """A duration with a unit that keeps three significant digits; ``-`` for None."""
+    if value is None:
+        return "-"
+    for limit, scale, unit in ((1e-6, 1e9, "ns"), (1e-3, 1e6, "µs"), (1.0, 1e3, "ms"),
+                               (120.0, 1.0, "s"), (7200.0, 1 / 60, "min")):
+        if value < limit:
+            return f"{_three_digits(value * scale)} {unit}"
+    return f"{_three_digits(value / 3600)} h"
+
+
+def timing_cell(timing):
+    iqr = timing.relative_iqr * 100
+    return f"{seconds(timing.median)} ({iqr:.0f}%)" if len(timing.per_call) > 1 \
+        else seconds(timing.median)
+
+
+def ratio(value):
+    return f"{_three_digits(value)}×"
+
+
+def percent(value):
+    return f"{value * 100:.1f} %"
+
+
+def _times(value):
+    return f"{_three_digits(value)}×"
+
+
+def _ratio_words(value):
+    if 0.8 <= value <= 1.25:
+        return "about the same as"
+    if value > 1:
+        return f"{_three_digits(value)} times"
+    return f"{_three_digits(1 / value)} times below"
+
+
+def _three_digits(value):
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"

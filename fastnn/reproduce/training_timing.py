@@ -1,0 +1,184 @@
+"""Training times per backend: tutorial A's per-sample algorithm, and the full-batch form.
+
+Rounds are interleaved across backends (one round of each backend, then the next
+round), so a burst of load from other processes hits every backend alike. Where only
+part of a run is timed, the total is the measured time per pass times the number of
+passes, and the result says so (``extrapolated``).
+"""
+
+from __future__ import annotations
+
+import functools
+import timeit
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastnn import backends
+from fastnn.params import init_params
+from fastnn.reproduce.timing import Timing
+from fastnn.reproduce.training import per_sample_pass, writable
+from fastnn.testing import relative_difference
+
+PER_SAMPLE = "per-sample loop"
+FULL_BATCH = "full batch"
+TIMING_SEED = 0
+
+
+@dataclass(frozen=True)
+class FormTiming:
+    """Time per pass (epoch) of one backend in one form of training.
+
+    Attributes
+    ----------
+    backend : str
+    form : str
+        :data:`PER_SAMPLE` or :data:`FULL_BATCH`.
+    per_pass : Timing
+        Seconds per pass over the whole training set, one value per round.
+    passes_timed : int
+        Passes (or steps) timed in each round.
+    samples_timed : int
+        Training samples per timed pass (fewer than the set: scaled up linearly).
+    total_passes : int
+        Passes of the experiment.
+    """
+
+    backend: str
+    form: str
+    per_pass: Timing
+    passes_timed: int
+    samples_timed: int
+    total_passes: int
+    training_samples: int
+
+    @property
+    def total(self):
+        """Estimated (or measured) seconds for all passes: median per pass times passes."""
+        return self.per_pass.median * self.total_passes
+
+    @property
+    def extrapolated(self):
+        return self.passes_timed < self.total_passes or self.samples_timed < self.training_samples
+
+
+def time_tutorial_a(settings, experiment, backend_names):
+    """Time tutorial A's per-sample algorithm and the full-batch form on every backend.
+
+    Returns
+    -------
+    list of FormTiming
+        Per-sample timings first, then full-batch, each in ``backend_names`` order.
+    """
+    spec = experiment.spec
+    split = experiment.data(TIMING_SEED)
+    X, T = writable(split.X_train), writable(split.T_train)
+    start = init_params(spec, experiment.init, TIMING_SEED)
+    m = X.shape[0]
+    subset = min(m, settings.per_sample_subset or m)
+    rate = experiment.learning_rate
+
+    def per_sample_case(name):
+        backend = backends.get(name)
+        return lambda params: per_sample_pass(backend, spec, params, X[:subset], T[:subset], rate)
+
+    def full_batch_case(name, steps):
+        backend = backends.get(name)
+
+        def run(params):
+            for _ in range(steps):
+                backend.train_step(spec, params, X, T, rate)
+        return run
+
+    for name in backend_names:
+        _warm_up(backends.get(name), spec, start, X, T, rate)
+    per_sample_rounds = {name: settings.per_sample_rounds.get(name, 3) for name in backend_names}
+    per_sample = _interleave({name: per_sample_case(name) for name in backend_names},
+                             per_sample_rounds, start)
+    steps = {name: settings.full_batch_steps.get(name, 10) or experiment.epochs
+             for name in backend_names}
+    steps = {name: min(count, experiment.epochs) for name, count in steps.items()}
+    full_batch = _interleave({name: full_batch_case(name, steps[name]) for name in backend_names},
+                             dict.fromkeys(backend_names, settings.full_batch_rounds), start)
+    results = [FormTiming(name, PER_SAMPLE, _scale(per_sample[name], m / subset), 1, subset,
+                          experiment.epochs, m) for name in backend_names]
+    results += [FormTiming(name, FULL_BATCH, _scale(full_batch[name], 1 / steps[name]),
+                           steps[name], m, experiment.epochs, m) for name in backend_names]
+    return results
+
+
+def time_epochs(settings, experiment, backend_names):
+    """Time full-batch epochs (a training step, plus the test loss where recorded).
+
+    Returns
+    -------
+    list of FormTiming
+        One per backend, form :data:`FULL_BATCH`; python times a single epoch per round.
+    """
+    spec = experiment.spec
+    split = experiment.data(TIMING_SEED)
+    X, T = writable(split.X_train), writable(split.T_train)
+    X_test, T_test = writable(split.X_test), writable(split.T_test)
+    start = init_params(spec, experiment.init, TIMING_SEED)
+    steps = {name: 1 if name == "python" else min(settings.epoch_timing_steps, experiment.epochs)
+             for name in backend_names}
+
+    def epochs_case(name):
+        backend = backends.get(name)
+
+        def run(params):
+            for _ in range(steps[name]):
+                if experiment.record_test_loss:
+                    backend.loss(spec, params, X_test, T_test)
+                backend.train_step(spec, params, X, T, experiment.learning_rate)
+        return run
+
+    for name in backend_names:
+        _warm_up(backends.get(name), spec, start, X, T, experiment.learning_rate)
+    timings = _interleave({name: epochs_case(name) for name in backend_names},
+                          dict.fromkeys(backend_names, settings.full_batch_rounds), start)
+    m = X.shape[0]
+    return [FormTiming(name, FULL_BATCH, _scale(timings[name], 1 / steps[name]), steps[name], m,
+                       experiment.epochs, m) for name in backend_names]
+
+
+def per_sample_matches_full_batch(experiment, passes=2):
+    """Relative difference between tutorial A's per-sample passes and full-batch steps.
+
+    Both start from the same parameters and run ``passes`` updates on the numpy
+    backend; a difference at rounding level shows they are the same algorithm.
+    """
+    spec = experiment.spec
+    split = experiment.data(TIMING_SEED)
+    X, T = writable(split.X_train), writable(split.T_train)
+    backend = backends.get("numpy")
+    per_sample = init_params(spec, experiment.init, TIMING_SEED)
+    full_batch = per_sample.copy()
+    for _ in range(passes):
+        per_sample_pass(backend, spec, per_sample, X, T, experiment.learning_rate)
+        backend.train_step(spec, full_batch, X, T, experiment.learning_rate)
+    return relative_difference(per_sample, full_batch)
+
+
+def _warm_up(backend, spec, params, X, T, learning_rate):
+    """Compile (or load from cache) everything the timed code calls, outside the timings."""
+    backend.prepare(spec)
+    backend.gradients(spec, params, X[:1], T[:1])
+    backend.loss(spec, params, X[:2], T[:2])
+    backend.train_step(spec, params.copy(), X[:2], T[:2], learning_rate)
+
+
+def _interleave(cases, rounds, start):
+    """Time ``case(params)`` from a fresh copy of ``start``, round by round across cases."""
+    per_call = {name: [] for name in cases}
+    for round_index in range(max(rounds.values())):
+        for name, case in cases.items():
+            if round_index < rounds[name]:
+                params = start.copy()
+                per_call[name].append(timeit.Timer(functools.partial(case, params)).timeit(1))
+    return {name: Timing(tuple(values), 1) for name, values in per_call.items()}
+
+
+def _scale(timing, factor):
+    return Timing(tuple(float(np.float64(value) * factor) for value in timing.per_call),
+                  timing.number)
