@@ -59,8 +59,9 @@ def reproduce(settings, out, command="fastnn reproduce", progress=True):
     from fastnn.reproduce.output import report_folder
     from fastnn.reproduce.plots import all_figures
     from fastnn.reproduce.records import results_json
-    from fastnn.reproduce.report import headline, report_markdown
+    from fastnn.reproduce.report import report_markdown
     from fastnn.reproduce.runner import print_progress, run_all
+    from fastnn.reproduce.tables import headline
 
     with report_folder(out) as folder:
         results = run_all(settings, print_progress if progress else None)

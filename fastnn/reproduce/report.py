@@ -1,10 +1,27 @@
-"""The Markdown report and the headline tables printed by ``fastnn reproduce``."""
+"""report.md: the tables of :mod:`tables` with the prose that explains and compares them."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from fastnn.reproduce.formatting import (
+    faster,
+    markdown_table,
+    network_name,
+    percent,
+    ratio,
+    ratio_words,
+    seconds,
+)
 from fastnn.reproduce.speedup import LOOP, VECTORISED
+from fastnn.reproduce.tables import (
+    accuracy_table,
+    checks_summary,
+    checks_table,
+    epoch_time_table,
+    speedup_table,
+    tutorial_a_time_table,
+)
 from fastnn.reproduce.training_timing import FULL_BATCH, PER_SAMPLE
 
 PLOTS = {
@@ -14,14 +31,6 @@ PLOTS = {
     "loss_tutorial_c.png": "Tutorial C: train and test loss per epoch",
     "loss_tutorial_c_shortcuts.png": "Tutorial C's gradient shortcuts against the true gradient",
 }
-
-
-def headline(results):
-    """Tables 1 and 2 and the literal-check summary, as printed on stdout."""
-    parts = ["## 1. Feed-forward speedup (tutorial A)", speedup_table(results),
-             "## 2. Training (tutorials A, B, C)", accuracy_table(results),
-             tutorial_a_time_table(results), epoch_time_table(results), checks_summary(results)]
-    return "\n\n".join(parts) + "\n"
 
 
 def report_markdown(results, command):
@@ -60,32 +69,6 @@ def report_markdown(results, command):
     return "\n\n".join(sections) + "\n"
 
 
-# --- table 1 ---------------------------------------------------------------------------
-
-def speedup_table(results):
-    names = results.backends
-    header = (["network", "tutorial: loop", "tutorial: vectorised", "tutorial: speedup",
-               "loop (tutorial's code)", "vectorised (tutorial's code)"]
-              + [f"{name} backend" for name in names]
-              + ["loop ÷ vectorised", "loop ÷ numpy"]
-              + (["loop ÷ numba"] if "numba" in names else []))
-    rows = []
-    for row in results.speedup_rows:
-        tutorial_loop = row.tutorial.get("loop")
-        tutorial_vec = row.tutorial.get("vectorised")
-        tutorial_speedup = (ratio(tutorial_loop / tutorial_vec)
-                            if tutorial_loop and tutorial_vec else "-")
-        cells = [network_name(row.layer_sizes), seconds(tutorial_loop), seconds(tutorial_vec),
-                 tutorial_speedup, timing_cell(row.timings[LOOP]),
-                 timing_cell(row.timings[VECTORISED])]
-        cells += [timing_cell(row.timings[name]) for name in names]
-        cells += [ratio(row.speedup(VECTORISED)), ratio(row.speedup("numpy"))]
-        if "numba" in names:
-            cells.append(ratio(row.speedup("numba")))
-        rows.append(cells)
-    return markdown_table(header, rows)
-
-
 def _speedup_notes(results):
     settings = results.settings
     return (
@@ -115,7 +98,7 @@ def _speedup_differences(results):
             lines.append(
                 f"- {network_name(row.layer_sizes)}: the loop takes {seconds(loop)} here "
                 f"against the tutorial's {seconds(tutorial_loop)} "
-                f"({_times(tutorial_loop / loop)} faster here); per multiply-add "
+                f"({ratio(tutorial_loop / loop)} faster here); per multiply-add "
                 f"{seconds(loop / row.multiply_adds)} here, "
                 f"{seconds(tutorial_loop / row.multiply_adds)} in the tutorial.")
     small, large = results.speedup_rows[0], results.speedup_rows[-1]
@@ -132,39 +115,18 @@ def _speedup_differences(results):
         f"NumPy {results.machine['numpy']}); compare the ratios.",
         f"- The tutorial's \"500 fold\" (41 ms / 84 µs = 488×) is "
         f"{ratio(large.speedup(VECTORISED))} here for the tutorial's own code: "
-        f"{_ratio_words(large.speedup(VECTORISED) / 488)} the tutorial's.",
+        f"{ratio_words(large.speedup(VECTORISED) / 488)} the tutorial's.",
     ]
     if "numba" in results.backends:
         lines.append(
             f"- Numba beyond the tutorial: on {network_name(large.layer_sizes)} the numba "
-            f"backend is {_faster(large.speedup('numba'))} than the loop and "
-            f"{_faster(large.timings[VECTORISED].median / large.timings['numba'].median)} "
+            f"backend is {faster(large.speedup('numba'))} than the loop and "
+            f"{faster(large.timings[VECTORISED].median / large.timings['numba'].median)} "
             f"than the tutorial's vectorised code; on {network_name(small.layer_sizes)}, where "
             f"NumPy's per-call overhead dominates, "
-            f"{_faster(small.timings[VECTORISED].median / small.timings['numba'].median)} "
+            f"{faster(small.timings[VECTORISED].median / small.timings['numba'].median)} "
             f"than the vectorised code.")
     return "\n".join(lines)
-
-
-# --- table 2 ---------------------------------------------------------------------------
-
-def accuracy_table(results):
-    seeds = results.settings.seeds
-    header = ["experiment", "epochs", "tutorial", f"this machine: mean ± std ({len(seeds)} "
-              f"seed{'s' if len(seeds) > 1 else ''})", "min - max", "difference", "backend"]
-    rows = []
-    for key, experiment in results.experiments.items():
-        values = np.array([run.accuracy for run in results.runs[key]])
-        tutorial = experiment.tutorial_accuracy
-        difference = (f"{(values.mean() - tutorial) * 100:+.1f} points"
-                      if tutorial is not None else "-")
-        rows.append([
-            f"{experiment.title} ({experiment.accuracy_on} accuracy)", str(experiment.epochs),
-            percent(tutorial) if tutorial is not None else "not stated",
-            f"{percent(values.mean())} ± {values.std() * 100:.1f}",
-            f"{percent(values.min())} - {percent(values.max())}", difference,
-            results.training_backend[key]])
-    return markdown_table(header, rows)
 
 
 def _training_notes(results):
@@ -223,20 +185,6 @@ def _accuracy_reason(key, within, settings):
     return "The tutorial reports one run with its own random draws."
 
 
-def tutorial_a_time_table(results):
-    passes = results.experiments["A"].epochs
-    header = ["backend", "per-sample loop (tutorial's algorithm): per pass",
-              f"per-sample loop: {passes} passes", "full batch: per pass",
-              f"full batch: {passes} passes"]
-    by_key = {(t.backend, t.form): t for t in results.tutorial_a_timings}
-    rows = []
-    for name in results.backends:
-        per_sample, full = by_key[(name, PER_SAMPLE)], by_key[(name, FULL_BATCH)]
-        rows.append([name, timing_cell(per_sample.per_pass), _total_cell(per_sample),
-                     timing_cell(full.per_pass), _total_cell(full)])
-    return markdown_table(header, rows)
-
-
 def _tutorial_a_time_notes(results):
     return (
         "The tutorial's algorithm is a Python loop over the training images calling the "
@@ -268,30 +216,8 @@ def _tutorial_a_time_differences(results):
     return "**Differences:**\n\n" + "\n".join(lines)
 
 
-def epoch_time_table(results):
-    header = ["experiment", "backend", "per epoch", "all epochs"]
-    rows = []
-    for key, timings in results.epoch_timings.items():
-        for timing in timings:
-            network = network_name(results.experiments[key].spec.layer_sizes)
-            rows.append([f"tutorial {key} ({network})", timing.backend,
-                         timing_cell(timing.per_pass), _total_cell(timing)])
-    return markdown_table(header, rows)
-
-
-def _total_cell(timing):
-    text = seconds(timing.total)
-    if not timing.extrapolated:
-        return f"{text} (measured in full)"
-    measured = (f"{timing.passes_timed} pass{'es' if timing.passes_timed > 1 else ''}"
-                if timing.samples_timed == timing.training_samples
-                else f"{timing.samples_timed} of {timing.training_samples} samples")
-    return f"≈ {text} (extrapolated from {measured} per round)"
-
-
-# --- shortcuts, checks, run details --------------------------------------------------------
-
 def shortcut_section(results):
+    """Tutorial C's shortcuts: gradient errors on one batch and whole training runs."""
     gradient_rows = []
     for check in results.gradient_checks:
         gradient_rows.append([check.loss, f"{check.true_error:.1e}", f"{check.shortcut_error:.2g}"])
@@ -347,18 +273,6 @@ def _shortcut_reading(results):
     return "\n".join(lines)
 
 
-def checks_table(results):
-    rows = [[check.name, check.computed_by, check.tutorial, check.computed,
-             "yes" if check.passed else "**NO**"] for check in results.checks]
-    return markdown_table(["check", "computed by", "tutorial", "this run", "agrees"], rows)
-
-
-def checks_summary(results):
-    passed = sum(check.passed for check in results.checks)
-    return (f"Literal checks: {passed} of {len(results.checks)} agree with the tutorials' "
-            f"printed figures.")
-
-
 def _intro(results, command):
     settings = results.settings
     text = (f"`{command}` - {settings.label} run, {results.started}, "
@@ -398,61 +312,3 @@ def _run_details(results, command):
         "- raw numbers: `results.json`",
     ]
     return "\n".join(lines)
-
-
-# --- formatting ------------------------------------------------------------------------------
-
-def markdown_table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def network_name(layer_sizes):
-    return "-".join(str(size) for size in layer_sizes)
-
-
-def seconds(value):
-    """A duration with a unit that keeps three significant digits; ``-`` for None."""
-    if value is None:
-        return "-"
-    for limit, scale, unit in ((1e-6, 1e9, "ns"), (1e-3, 1e6, "µs"), (1.0, 1e3, "ms"),
-                               (120.0, 1.0, "s"), (7200.0, 1 / 60, "min")):
-        if value < limit:
-            return f"{_three_digits(value * scale)} {unit}"
-    return f"{_three_digits(value / 3600)} h"
-
-
-def timing_cell(timing):
-    iqr = timing.relative_iqr * 100
-    return f"{seconds(timing.median)} ({iqr:.0f}%)" if len(timing.per_call) > 1 \
-        else seconds(timing.median)
-
-
-def ratio(value):
-    return f"{_three_digits(value)}×"
-
-
-def percent(value):
-    return f"{value * 100:.1f} %"
-
-
-def _faster(speedup):
-    """``"3.2× faster"`` or, below 1, ``"1.6× slower"``."""
-    return f"{ratio(speedup)} faster" if speedup >= 1 else f"{ratio(1 / speedup)} slower"
-
-
-def _times(value):
-    return f"{_three_digits(value)}×"
-
-
-def _ratio_words(value):
-    if 0.8 <= value <= 1.25:
-        return "about the same as"
-    if value > 1:
-        return f"{_three_digits(value)} times"
-    return f"{_three_digits(1 / value)} times below"
-
-
-def _three_digits(value):
-    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"

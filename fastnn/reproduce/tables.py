@@ -1,0 +1,120 @@
+"""The report's tables; :func:`headline` is what ``fastnn reproduce`` prints."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnn.reproduce.formatting import (
+    markdown_table,
+    network_name,
+    percent,
+    ratio,
+    seconds,
+    timing_cell,
+)
+from fastnn.reproduce.speedup import LOOP, VECTORISED
+from fastnn.reproduce.training_timing import FULL_BATCH, PER_SAMPLE
+
+
+def headline(results):
+    """Tables 1 and 2 and the literal-check summary, as printed on stdout."""
+    parts = ["## 1. Feed-forward speedup (tutorial A)", speedup_table(results),
+             "## 2. Training (tutorials A, B, C)", accuracy_table(results),
+             tutorial_a_time_table(results), epoch_time_table(results), checks_summary(results)]
+    return "\n\n".join(parts) + "\n"
+
+
+def speedup_table(results):
+    """Table 1: per network, the tutorial's times, this run's times and the speedups."""
+    names = results.backends
+    header = (["network", "tutorial: loop", "tutorial: vectorised", "tutorial: speedup",
+               "loop (tutorial's code)", "vectorised (tutorial's code)"]
+              + [f"{name} backend" for name in names]
+              + ["loop ÷ vectorised", "loop ÷ numpy"]
+              + (["loop ÷ numba"] if "numba" in names else []))
+    rows = []
+    for row in results.speedup_rows:
+        tutorial_loop = row.tutorial.get("loop")
+        tutorial_vec = row.tutorial.get("vectorised")
+        tutorial_speedup = (ratio(tutorial_loop / tutorial_vec)
+                            if tutorial_loop and tutorial_vec else "-")
+        cells = [network_name(row.layer_sizes), seconds(tutorial_loop), seconds(tutorial_vec),
+                 tutorial_speedup, timing_cell(row.timings[LOOP]),
+                 timing_cell(row.timings[VECTORISED])]
+        cells += [timing_cell(row.timings[name]) for name in names]
+        cells += [ratio(row.speedup(VECTORISED)), ratio(row.speedup("numpy"))]
+        if "numba" in names:
+            cells.append(ratio(row.speedup("numba")))
+        rows.append(cells)
+    return markdown_table(header, rows)
+
+
+def accuracy_table(results):
+    """Table 2: per experiment, accuracy over the seeds next to the tutorial's figure."""
+    seeds = results.settings.seeds
+    header = ["experiment", "epochs", "tutorial", f"this machine: mean ± std ({len(seeds)} "
+              f"seed{'s' if len(seeds) > 1 else ''})", "min - max", "difference", "backend"]
+    rows = []
+    for key, experiment in results.experiments.items():
+        values = np.array([run.accuracy for run in results.runs[key]])
+        tutorial = experiment.tutorial_accuracy
+        difference = (f"{(values.mean() - tutorial) * 100:+.1f} points"
+                      if tutorial is not None else "-")
+        rows.append([
+            f"{experiment.title} ({experiment.accuracy_on} accuracy)", str(experiment.epochs),
+            percent(tutorial) if tutorial is not None else "not stated",
+            f"{percent(values.mean())} ± {values.std() * 100:.1f}",
+            f"{percent(values.min())} - {percent(values.max())}", difference,
+            results.training_backend[key]])
+    return markdown_table(header, rows)
+
+
+def tutorial_a_time_table(results):
+    """Tutorial A's training time per backend: per-sample loop and full batch."""
+    passes = results.experiments["A"].epochs
+    header = ["backend", "per-sample loop (tutorial's algorithm): per pass",
+              f"per-sample loop: {passes} passes", "full batch: per pass",
+              f"full batch: {passes} passes"]
+    by_key = {(t.backend, t.form): t for t in results.tutorial_a_timings}
+    rows = []
+    for name in results.backends:
+        per_sample, full = by_key[(name, PER_SAMPLE)], by_key[(name, FULL_BATCH)]
+        rows.append([name, timing_cell(per_sample.per_pass), _total_cell(per_sample),
+                     timing_cell(full.per_pass), _total_cell(full)])
+    return markdown_table(header, rows)
+
+
+def epoch_time_table(results):
+    """Tutorials B and C: full-batch time per epoch and for all epochs, per backend."""
+    header = ["experiment", "backend", "per epoch", "all epochs"]
+    rows = []
+    for key, timings in results.epoch_timings.items():
+        for timing in timings:
+            network = network_name(results.experiments[key].spec.layer_sizes)
+            rows.append([f"tutorial {key} ({network})", timing.backend,
+                         timing_cell(timing.per_pass), _total_cell(timing)])
+    return markdown_table(header, rows)
+
+
+def _total_cell(timing):
+    text = seconds(timing.total)
+    if not timing.extrapolated:
+        return f"{text} (measured in full)"
+    measured = (f"{timing.passes_timed} pass{'es' if timing.passes_timed > 1 else ''}"
+                if timing.samples_timed == timing.training_samples
+                else f"{timing.samples_timed} of {timing.training_samples} samples")
+    return f"≈ {text} (extrapolated from {measured} per round)"
+
+
+def checks_table(results):
+    """Section 3: every literal check."""
+    rows = [[check.name, check.computed_by, check.tutorial, check.computed,
+             "yes" if check.passed else "**NO**"] for check in results.checks]
+    return markdown_table(["check", "computed by", "tutorial", "this run", "agrees"], rows)
+
+
+def checks_summary(results):
+    """One line: how many literal checks agree."""
+    passed = sum(check.passed for check in results.checks)
+    return (f"Literal checks: {passed} of {len(results.checks)} agree with the tutorials' "
+            f"printed figures.")
