@@ -76,6 +76,7 @@ def report_markdown(frame, metadata, figures=()):
     for level in _values(frame, "level"):
         data = frame[frame["level"] == level]
         parts.append(f"## Median time per call, {_level_text(level)}\n\n"
+                     f"In brackets: the IQR of the rounds as a percentage of the median.\n\n"
                      f"{markdown_table(time_table(data, spread=True))}")
         for baseline in ("numpy", "python"):
             table = speedup_table(data, baseline)
@@ -149,7 +150,7 @@ def time_table(data, spread=False):
     def cell(row):
         text = format_time(row["median_s"]) + _mark(row)
         if spread and row["median_s"] > 0:
-            text += f" ±{100 * row['iqr_s'] / row['median_s'] / 2:.0f}%"
+            text += f" ({100 * row['iqr_s'] / row['median_s']:.0f}%)"
         return text
     return _cells(data, cell, ["op", "layer_sizes", "batch_size"])
 

@@ -66,7 +66,7 @@ def add_arguments(parser):
                         help="mlp (the public MLP call) and/or backend (pre-validated arrays); "
                              "default: both (--quick: mlp)")
     parser.add_argument("--rounds", type=int, metavar="N",
-                        help="timed rounds per measurement (default: 5; --quick: 3)")
+                        help="timed rounds per measurement (default: 7; --quick: 3)")
     parser.add_argument("--min-time", type=float, metavar="SECONDS",
                         help="target duration of one round (default: 0.1; --quick: 0.01)")
     parser.add_argument("--python-limit", type=float, metavar="SECONDS",

@@ -83,7 +83,7 @@ class SweepConfig:
     dtypes: tuple = DEFAULT_DTYPES
     threads: tuple = (1,)
     levels: tuple = LEVELS
-    rounds: int = 5
+    rounds: int = 7
     min_time: float = 0.1
     python_limit: float = 0.25
     unstable_ratio: float = UNSTABLE_IQR_RATIO
