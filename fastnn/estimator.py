@@ -83,6 +83,7 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, T, incremental):
         """Train on validated ``X`` (n_samples, n_features) and targets ``T`` (n_samples, n_out)."""
+        X = np.ascontiguousarray(X, dtype=np.float64)  # the kernels take C-ordered rows
         options = self._training_options(X.shape[0], incremental)
         fresh = not hasattr(self, "network_") or (not self.warm_start and not incremental)
         if fresh:

@@ -329,11 +329,13 @@ def _run_epoch_numba(spec, params, X, T, order, options, optimizer):
     first_state, second_state = _optimizer_state(optimizer, params)
     batch_size = X.shape[0] if options.batch_size is None else min(options.batch_size,
                                                                    X.shape[0])
+    # Plain Python scalars of fixed types: one compiled signature per array dtype.
     loss = train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order,
-                       batch_size, OPTIMIZER_CODES[optimizer.name], options.learning_rate,
-                       options.alpha, options.momentum, bool(options.nesterov),
-                       options.beta_1, options.beta_2, options.epsilon,
-                       first_state, second_state, optimizer.step_count)
+                       int(batch_size), OPTIMIZER_CODES[optimizer.name],
+                       float(options.learning_rate), float(options.alpha),
+                       float(options.momentum), bool(options.nesterov), float(options.beta_1),
+                       float(options.beta_2), float(options.epsilon),
+                       first_state, second_state, int(optimizer.step_count))
     optimizer.step_count += len(range(0, X.shape[0], batch_size))
     return float(loss)
 
