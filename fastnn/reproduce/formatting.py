@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def markdown_table(header, rows):
     """A Markdown table from a header row and rows of cells."""
@@ -36,6 +38,17 @@ def timing_cell(timing):
 def ratio(value):
     """``"488×"``, three significant digits."""
     return f"{_three_digits(value)}×"
+
+
+def sample_std(values):
+    """Standard deviation with ``ddof=1`` (0 for a single value): the seeds are a sample."""
+    values = np.asarray(values, dtype=float)
+    return float(values.std(ddof=1)) if values.size > 1 else 0.0
+
+
+def mean_std_percent(fractions):
+    """``"88.7 % ± 1.2"``: mean and sample standard deviation in percentage points."""
+    return f"{percent(np.mean(fractions))} ± {sample_std(fractions) * 100:.1f}"
 
 
 def percent(value):

@@ -7,10 +7,12 @@ import numpy as np
 from fastnn.reproduce.formatting import (
     faster,
     markdown_table,
+    mean_std_percent,
     network_name,
     percent,
     ratio,
     ratio_words,
+    sample_std,
     seconds,
 )
 from fastnn.reproduce.speedup import LOOP, VECTORISED
@@ -158,19 +160,29 @@ def _accuracy_differences(results):
     lines = []
     for key, experiment in results.experiments.items():
         values = np.array([run.accuracy for run in results.runs[key]])
+        per_seed = ", ".join(f"seed {run.seed}: {percent(run.accuracy)}"
+                             for run in results.runs[key])
         if experiment.tutorial_accuracy is None:
+            lines.append(f"- Tutorial {key}: no figure in the tutorial to compare with "
+                         f"({per_seed}).")
             continue
-        gap = values.mean() - experiment.tutorial_accuracy
-        spread = values.std()
+        tutorial = experiment.tutorial_accuracy
+        gap = values.mean() - tutorial
+        spread = sample_std(values)
         within = abs(gap) <= max(2 * spread, 0.01)
+        if within:
+            distance = "within two standard deviations of the seeds, or 1 point"
+        elif spread > 0:
+            distance = f"{abs(gap) / spread:.1f} standard deviations"
+        else:
+            distance = "one seed only"
+        closest = values[np.argmin(np.abs(values - tutorial))]
         lines.append(
-            f"- Tutorial {key}: {percent(values.mean())} against "
-            f"{percent(experiment.tutorial_accuracy)} ({gap * 100:+.1f} points, "
-            + ("within the seed-to-seed spread or 1 point" if within else
-               f"{abs(gap) / spread:.1f} standard deviations" if spread > 0 else
-               "one seed only")
-            + "). " + _accuracy_reason(key, within, results.settings))
-    return "**Differences:**\n\n" + "\n".join(lines) if lines else ""
+            f"- Tutorial {key}: {percent(values.mean())} against {percent(tutorial)} "
+            f"({gap * 100:+.1f} points, {distance}; closest seed "
+            f"{(closest - tutorial) * 100:+.1f} points; {per_seed}). "
+            + _accuracy_reason(key, within, results.settings))
+    return "**Differences:**\n\n" + "\n".join(lines)
 
 
 def _accuracy_reason(key, within, settings):
@@ -180,8 +192,9 @@ def _accuracy_reason(key, within, settings):
     if within:
         return "The tutorial's single run is one draw from this spread."
     if key == "A":
-        return ("The tutorial reports one unseeded run (one split, one initialisation); the "
-                "min - max column shows how much a split and an initialisation move it.")
+        return ("The tutorial reports a single unseeded run (one split, one initialisation) "
+                "that cannot be recreated; the seeds here vary both, and the closest seed's "
+                "distance to the tutorial's figure shows how far one draw can land.")
     return "The tutorial reports one run with its own random draws."
 
 
@@ -227,7 +240,7 @@ def shortcut_section(results):
             final = np.array([run.final_train_loss for run in runs])
             accuracy = np.array([run.accuracy for run in runs])
             training_rows.append([loss, label, f"{np.median(final):.4g}",
-                                  f"{percent(accuracy.mean())} ± {accuracy.std() * 100:.1f}"])
+                                  mean_std_percent(accuracy)])
     epochs = results.settings.epochs_c
     return "\n\n".join([
         "Tutorial C's mse and log_loss paths put the derivative with respect to the output "

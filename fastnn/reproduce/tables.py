@@ -6,6 +6,7 @@ import numpy as np
 
 from fastnn.reproduce.formatting import (
     markdown_table,
+    mean_std_percent,
     network_name,
     percent,
     ratio,
@@ -63,7 +64,7 @@ def accuracy_table(results):
         rows.append([
             f"{experiment.title} ({experiment.accuracy_on} accuracy)", str(experiment.epochs),
             percent(tutorial) if tutorial is not None else "not stated",
-            f"{percent(values.mean())} ± {values.std() * 100:.1f}",
+            mean_std_percent(values),
             f"{percent(values.min())} - {percent(values.max())}", difference,
             results.training_backend[key]])
     return markdown_table(header, rows)
