@@ -30,7 +30,10 @@ if {"nnan", "ninf", "fast"} & FASTMATH:  # pragma: no cover - guards an edit of 
 
 CACHE = os.environ.get("FASTNN_NUMBA_CACHE", "1") != "0"
 
-JIT_OPTIONS = {"nogil": True, "fastmath": set(FASTMATH), "cache": CACHE}
+# error_model "numpy": a division by zero gives inf/NaN (refused by the model afterwards)
+# instead of a check per division, which would also stop loops from vectorising.
+JIT_OPTIONS = {"nogil": True, "fastmath": set(FASTMATH), "cache": CACHE,
+               "error_model": "numpy"}
 
 # Threads of the parallel backend; None leaves Numba's default (NUMBA_NUM_THREADS).
 _threads = os.environ.get("FASTNN_NUMBA_THREADS")

@@ -147,11 +147,7 @@ def loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, gr
         widest = max(widest, layer_sizes[layer])
     deltas = np.empty(2 * m * widest, dtype=X.dtype)
     delta = deltas[:m * layer_sizes[n_layers]].reshape((m, layer_sizes[n_layers]))
-    scale = 1.0 / m
-    for row in range(m):
-        _output_delta(loss_code, output_code, Z_out[row], Y[row], T[row], delta[row])
-        for k in range(delta.shape[1]):
-            delta[row, k] *= scale
+    _output_deltas(loss_code, output_code, Y, T, 1.0 / m, delta)
 
     end = grad.shape[0]
     for layer in range(n_layers - 1, -1, -1):
@@ -184,82 +180,106 @@ def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_
 @jit
 def _dense(A, params, w_start, n_in, n_out, Z):
     """``Z = A @ W + b`` for the layer whose weights start at ``w_start``."""
+    if w_start < 0 or n_in < 0 or n_out < 0:
+        return  # never taken: proves the indices below non-negative, so loops vectorise
     m = A.shape[0]
     b_start = w_start + n_in * n_out
-    bias = params[b_start:b_start + n_out]
     if m * n_in * n_out >= BLAS_MIN_MULTIPLY_ADDS:
         np.dot(A, params[w_start:b_start].reshape((n_in, n_out)), Z)
         for row in range(m):
-            z = Z[row]
             for j in range(n_out):
-                z[j] += bias[j]
+                Z[row, j] += params[b_start + j]
         return
     for row in range(m):
-        z = Z[row]
-        a = A[row]
         for j in range(n_out):
-            z[j] = bias[j]
+            Z[row, j] = params[b_start + j]
         # Added in input order, starting from the bias, like the reference.
         for i in range(n_in):
-            a_i = a[i]
-            w_row = params[w_start + i * n_out:w_start + (i + 1) * n_out]
+            a_i = A[row, i]
+            w_row = w_start + i * n_out
             for j in range(n_out):
-                z[j] += a_i * w_row[j]
+                Z[row, j] += a_i * params[w_row + j]
 
 
 @jit
 def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out):
     """``dW = A_prev.T @ delta`` and ``db = delta`` summed over rows, into ``grad``."""
+    if w_start < 0 or n_in < 0 or n_out < 0:
+        return  # never taken: proves the indices below non-negative, so loops vectorise
     m = A_prev.shape[0]
     b_start = w_start + n_in * n_out
-    dbias = grad[b_start:b_start + n_out]
-    dbias[:] = 0
+    for j in range(n_out):
+        grad[b_start + j] = 0.0
     for row in range(m):
-        d = delta[row]
         for j in range(n_out):
-            dbias[j] += d[j]
-    dW = grad[w_start:b_start]
+            grad[b_start + j] += delta[row, j]
     if m * n_in * n_out >= BLAS_MIN_MULTIPLY_ADDS:
-        np.dot(A_prev.T, delta, dW.reshape((n_in, n_out)))
+        np.dot(A_prev.T, delta, grad[w_start:b_start].reshape((n_in, n_out)))
         return
-    dW[:] = 0
+    for index in range(w_start, b_start):
+        grad[index] = 0.0
     for row in range(m):
-        a = A_prev[row]
-        d = delta[row]
         for i in range(n_in):
-            a_i = a[i]
-            dw_row = dW[i * n_out:(i + 1) * n_out]
+            a_i = A_prev[row, i]
+            w_row = w_start + i * n_out
             for j in range(n_out):
-                dw_row[j] += a_i * d[j]
+                grad[w_row + j] += a_i * delta[row, j]
 
 
 @jit
 def _back_delta(params, w_start, n_in, n_out, delta, previous):
     """``previous = delta @ W.T`` (before the activation's derivative)."""
+    if w_start < 0 or n_in < 0 or n_out < 0:
+        return  # never taken: proves the indices below non-negative, so loops vectorise
     m = delta.shape[0]
     b_start = w_start + n_in * n_out
     if m * n_in * n_out >= BLAS_MIN_MULTIPLY_ADDS:
         np.dot(delta, params[w_start:b_start].reshape((n_in, n_out)).T, previous)
         return
     for row in range(m):
-        d = delta[row]
-        p = previous[row]
         for i in range(n_in):
-            w_row = params[w_start + i * n_out:w_start + (i + 1) * n_out]
+            w_row = w_start + i * n_out
             total = 0.0
             for j in range(n_out):
-                total += w_row[j] * d[j]
-            p[i] = total
+                total += params[w_row + j] * delta[row, j]
+            previous[row, i] = total
 
 
 # --- activations ------------------------------------------------------------------------
 
-@jit
+# exp(x) for x <= 0 in a form LLVM vectorises (libm's exp is a scalar call): x = n ln2 + r
+# with |r| <= ln2 / 2, exp(r) by its Taylor series to r^13 (truncation < 1e-17), and 2^n
+# as two factors from a table so that results down to the subnormals stay exact powers.
+# Within 2 ulp of libm's exp over the whole range (tests/test_numba_kernels.py).
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # low bits zero: n * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_MIN = -746.0  # exp(x) rounds to 0 below about -745.13
+_POW2_NEGATIVE = np.ldexp(1.0, -np.arange(0, 540))
+_INV_FACTORIALS = tuple(1.0 / math.factorial(k) for k in range(14))
+
+
+@jit(inline="always")
+def _exp_nonpositive(x):
+    """``exp(x)`` for ``x <= 0`` (NaN-free input; callers keep NaN apart)."""
+    c = _INV_FACTORIALS
+    x = x if x >= _EXP_MIN else _EXP_MIN
+    n = np.floor(x * _LOG2E + 0.5)
+    r = (x - n * _LN2_HI) - n * _LN2_LO
+    p = c[0] + r * (c[1] + r * (c[2] + r * (c[3] + r * (c[4] + r * (c[5] + r * (
+        c[6] + r * (c[7] + r * (c[8] + r * (c[9] + r * (c[10] + r * (c[11] + r * (
+            c[12] + r * c[13]))))))))))))
+    half = np.floor(n * 0.5)
+    return p * _POW2_NEGATIVE[np.uint64(-half)] * _POW2_NEGATIVE[np.uint64(half - n)]
+
+
+@jit(inline="always")
 def _sigmoid(z):
-    if z >= 0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
+    """The reference's piecewise sigmoid: 1 / (1 + e^-z) for z >= 0, e^z / (1 + e^z) else."""
+    e = _exp_nonpositive(-abs(z))
+    numerator = 1.0 if z >= 0 else e
+    value = numerator / (1.0 + e)
+    return value if z == z else z
 
 
 @jit
@@ -270,12 +290,11 @@ def _activate_in_place(code, Z):
         return
     if code == SOFTMAX:
         for row in range(m):
-            _softmax_in_place(Z[row])
+            _softmax_in_place(Z, row)
         return
     flat = Z.reshape(m * n)
     if code == SIGMOID:
-        for k in range(m * n):
-            flat[k] = _sigmoid(flat[k])
+        _sigmoid_in_place(flat)
     elif code == TANH:
         for k in range(m * n):
             flat[k] = math.tanh(flat[k])
@@ -291,19 +310,26 @@ def _activate_in_place(code, Z):
 
 
 @jit
-def _softmax_in_place(z):
-    top = z[0]
-    for k in range(1, z.shape[0]):
-        top = max(top, z[k])
-    total = 0.0
-    for k in range(z.shape[0]):
-        z[k] = math.exp(z[k] - top)
-        total += z[k]
-    for k in range(z.shape[0]):
-        z[k] = z[k] / total
+def _sigmoid_in_place(values):
+    for k in range(values.shape[0]):
+        values[k] = _sigmoid(values[k])
 
 
 @jit
+def _softmax_in_place(Z, row):
+    n = Z.shape[1]
+    top = Z[row, 0]
+    for k in range(1, n):
+        top = max(top, Z[row, k])
+    total = 0.0
+    for k in range(n):
+        Z[row, k] = math.exp(Z[row, k] - top)
+        total += Z[row, k]
+    for k in range(n):
+        Z[row, k] = Z[row, k] / total
+
+
+@jit(inline="always")
 def _derivative(code, a):
     """``dA/dZ`` in terms of the output ``a`` (elementwise activations only)."""
     if code == SIGMOID:
@@ -336,122 +362,108 @@ def _times_derivative(code, A, G):
             g_flat[k] *= _derivative(code, a_flat[k])
 
 
-@jit
-def _chain_rule(code, a, grad_a, out):
-    """``out = dL/dz`` from ``grad_a = dL/da`` through the activation, for one row."""
-    if code == SOFTMAX:
-        weighted = 0.0
-        for k in range(a.shape[0]):
-            weighted += grad_a[k] * a[k]
-        for k in range(a.shape[0]):
-            out[k] = a[k] * (grad_a[k] - weighted)
-        return
-    for k in range(a.shape[0]):
-        out[k] = grad_a[k] * _derivative(code, a[k])
-
-
 # --- losses -----------------------------------------------------------------------------
 
-@jit
+@jit(inline="always")
 def _softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-@jit
+@jit(inline="always")
 def _clipped_log(y):
     return math.log(max(y, LOG_FLOOR))
 
 
-@jit
+@jit(inline="always")
 def _clipped_reciprocal(y):
     return 1.0 / y if y > LOG_FLOOR else 0.0
 
 
 @jit
 def _mean_loss(loss_code, output_code, Z, Y, T):
-    m = Y.shape[0]
+    """Mean over rows of the loss, from the output pre-activation ``Z`` and output ``Y``."""
+    m, n = Y.shape
     total = 0.0
     for row in range(m):
-        total += _sample_loss(loss_code, output_code, Z[row], Y[row], T[row])
+        sample = 0.0
+        if loss_code == MSE:
+            for k in range(n):
+                diff = Y[row, k] - T[row, k]
+                sample += diff * diff
+            total += 0.5 * sample
+            continue
+        top = 0.0
+        log_total = 0.0
+        if output_code == SOFTMAX:
+            top = Z[row, 0]
+            for k in range(1, n):
+                top = max(top, Z[row, k])
+            exp_total = 0.0
+            for k in range(n):
+                exp_total += math.exp(Z[row, k] - top)
+            log_total = math.log(exp_total)
+        for k in range(n):
+            if output_code == SIGMOID:
+                log_y = -_softplus(-Z[row, k])
+            elif output_code == SOFTMAX:
+                log_y = Z[row, k] - top - log_total
+            else:
+                log_y = _clipped_log(Y[row, k])
+            sample += T[row, k] * log_y
+        if loss_code == BINARY_CROSS_ENTROPY:
+            for k in range(n):
+                if output_code == SIGMOID:
+                    log_1my = -_softplus(Z[row, k])
+                else:
+                    log_1my = _clipped_log(1.0 - Y[row, k])
+                sample += (1.0 - T[row, k]) * log_1my
+        total -= sample
     return total / m
 
 
 @jit
-def _sample_loss(loss_code, output_code, z, y, t):
-    """One sample's (unaveraged) loss, from its output pre-activation ``z`` and output ``y``."""
-    n = y.shape[0]
-    total = 0.0
-    if loss_code == MSE:
-        for k in range(n):
-            diff = y[k] - t[k]
-            total += diff * diff
-        return 0.5 * total
-    log_total = 0.0
-    top = 0.0
-    if output_code == SOFTMAX:
-        top = z[0]
-        for k in range(1, n):
-            top = max(top, z[k])
-        exp_total = 0.0
-        for k in range(n):
-            exp_total += math.exp(z[k] - top)
-        log_total = math.log(exp_total)
-    for k in range(n):
-        if output_code == SIGMOID:
-            log_y = -_softplus(-z[k])
+def _output_deltas(loss_code, output_code, Y, T, scale, delta):
+    """``delta = scale * dL/dZ`` per row: the true gradient of the loss for every pair."""
+    m, n = Y.shape
+    for row in range(m):
+        if loss_code == MSE:
+            if output_code == SOFTMAX:
+                weighted = 0.0
+                for k in range(n):
+                    weighted += (Y[row, k] - T[row, k]) * Y[row, k]
+                for k in range(n):
+                    delta[row, k] = Y[row, k] * ((Y[row, k] - T[row, k]) - weighted)
+            else:
+                for k in range(n):
+                    delta[row, k] = (Y[row, k] - T[row, k]) * _derivative(output_code, Y[row, k])
+        elif output_code == SIGMOID:
+            for k in range(n):
+                if loss_code == CROSS_ENTROPY:
+                    delta[row, k] = -T[row, k] * (1.0 - Y[row, k])
+                else:
+                    delta[row, k] = Y[row, k] - T[row, k]
         elif output_code == SOFTMAX:
-            log_y = z[k] - top - log_total
+            t_sum = 0.0
+            for k in range(n):
+                t_sum += T[row, k]
+            for k in range(n):
+                delta[row, k] = Y[row, k] * t_sum - T[row, k]
+            if loss_code == BINARY_CROSS_ENTROPY:
+                weighted = 0.0
+                for k in range(n):
+                    weighted += (1.0 - T[row, k]) * _clipped_reciprocal(1.0 - Y[row, k]) \
+                        * Y[row, k]
+                for k in range(n):
+                    grad_y = (1.0 - T[row, k]) * _clipped_reciprocal(1.0 - Y[row, k])
+                    delta[row, k] += Y[row, k] * (grad_y - weighted)
         else:
-            log_y = _clipped_log(y[k])
-        total += t[k] * log_y
-    if loss_code == BINARY_CROSS_ENTROPY:
-        for k in range(n):
-            if output_code == SIGMOID:
-                log_1my = -_softplus(z[k])
-            else:
-                log_1my = _clipped_log(1.0 - y[k])
-            total += (1.0 - t[k]) * log_1my
-    return -total
-
-
-@jit
-def _output_delta(loss_code, output_code, z, y, t, delta):
-    """``delta = dL/dz`` of one sample's (unaveraged) loss; the true gradient for every pair."""
-    n = y.shape[0]
-    if loss_code == MSE:
-        grad_y = np.empty_like(delta)
-        for k in range(n):
-            grad_y[k] = y[k] - t[k]
-        _chain_rule(output_code, y, grad_y, delta)
-        return
-    if output_code == SIGMOID:
-        for k in range(n):
-            if loss_code == CROSS_ENTROPY:
-                delta[k] = -t[k] * (1.0 - y[k])
-            else:
-                delta[k] = y[k] - t[k]
-        return
-    if output_code == SOFTMAX:
-        t_sum = 0.0
-        for k in range(n):
-            t_sum += t[k]
-        for k in range(n):
-            delta[k] = y[k] * t_sum - t[k]
-        if loss_code == BINARY_CROSS_ENTROPY:
-            grad_y = np.empty_like(delta)
-            extra = np.empty_like(delta)
             for k in range(n):
-                grad_y[k] = (1.0 - t[k]) * _clipped_reciprocal(1.0 - y[k])
-            _chain_rule(SOFTMAX, y, grad_y, extra)
-            for k in range(n):
-                delta[k] += extra[k]
-        return
-    grad_y = np.empty_like(delta)
-    for k in range(n):
-        grad_y[k] = -t[k] * _clipped_reciprocal(y[k])
-        if loss_code == BINARY_CROSS_ENTROPY:
-            grad_y[k] += (1.0 - t[k]) * _clipped_reciprocal(1.0 - y[k])
-    _chain_rule(output_code, y, grad_y, delta)
+                grad_y = -T[row, k] * _clipped_reciprocal(Y[row, k])
+                if loss_code == BINARY_CROSS_ENTROPY:
+                    grad_y += (1.0 - T[row, k]) * _clipped_reciprocal(1.0 - Y[row, k])
+                delta[row, k] = grad_y * _derivative(output_code, Y[row, k])
+        for k in range(n):
+            delta[row, k] *= scale
 
 
 # --- the forward trace kept for back-propagation ------------------------------------------
