@@ -59,12 +59,13 @@ def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, b
     """
     n_samples = order.shape[0]
     grad = np.empty_like(params)
+    # The epoch's rows in visiting order, so every batch is a C-contiguous slice.
+    X_epoch, T_epoch = _gather_rows(X, T, order)
     total = 0.0
     for start in range(0, n_samples, batch_size):
         stop = min(start + batch_size, n_samples)
-        X_batch, T_batch = _gather_rows(X, T, order, start, stop)
         batch_loss = loss_and_gradient(params, layer_sizes, activation_codes, loss_code,
-                                       X_batch, T_batch, grad)
+                                       X_epoch[start:stop], T_epoch[start:stop], grad)
         if alpha != 0.0:
             batch_loss += _add_l2_penalty(params, grad, layer_sizes, alpha, stop - start)
         step_count += 1
@@ -80,15 +81,13 @@ def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, b
 
 
 @train_jit
-def _gather_rows(X, T, order, start, stop):
-    m = stop - start
-    X_batch = np.empty((m, X.shape[1]), dtype=X.dtype)
-    T_batch = np.empty((m, T.shape[1]), dtype=T.dtype)
-    for row in range(m):
-        source = order[start + row]
-        X_batch[row, :] = X[source, :]
-        T_batch[row, :] = T[source, :]
-    return X_batch, T_batch
+def _gather_rows(X, T, order):
+    X_epoch = np.empty((order.shape[0], X.shape[1]), dtype=X.dtype)
+    T_epoch = np.empty((order.shape[0], T.shape[1]), dtype=T.dtype)
+    for row in range(order.shape[0]):
+        X_epoch[row, :] = X[order[row], :]
+        T_epoch[row, :] = T[order[row], :]
+    return X_epoch, T_epoch
 
 
 @train_jit
