@@ -107,34 +107,6 @@ class TrainingOptions:
                 raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
 
 
-def _check_positive_int(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer; got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-
-
-def _check_real(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {value!r}")
-
-
-def _check_positive_real(name, value):
-    _check_real(name, value)
-    if value <= 0:
-        raise ValueError(f"{name} must be positive; got {value!r}")
-
-
-def _check_real_in(name, value, low, high, open_high=False):
-    _check_real(name, value)
-    too_high = value >= high if open_high else value > high
-    if value < low or too_high:
-        bracket = ")" if open_high else "]"
-        raise ValueError(f"{name} must be in [{low}, {high}{bracket}; got {value!r}")
-
-
 # --- optimisers -------------------------------------------------------------------------
 
 
@@ -609,3 +581,34 @@ def fit_network(backend, spec, params, X, y, options, seed=None, progress=False)
     history, _ = train_loop(one_epoch, trained, options.epochs, evaluate, tracker, monitor,
                             keep_best=keep_best, progress=progress)
     return trained, classes, history
+
+
+# --- argument checks --------------------------------------------------------------------
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+
+
+def _check_real(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value!r}")
+
+
+def _check_positive_real(name, value):
+    _check_real(name, value)
+    if value <= 0:
+        raise ValueError(f"{name} must be positive; got {value!r}")
+
+
+def _check_real_in(name, value, low, high, open_high=False):
+    _check_real(name, value)
+    too_high = value >= high if open_high else value > high
+    if value < low or too_high:
+        bracket = ")" if open_high else "]"
+        raise ValueError(f"{name} must be in [{low}, {high}{bracket}; got {value!r}")
