@@ -88,9 +88,11 @@ class _BaseMLP(BaseEstimator):
         fresh = not hasattr(self, "network_") or (not self.warm_start and not incremental)
         if fresh:
             self._initialize(X.shape[1], T.shape[1], options.batch_size)
-        elif self.network_.spec.n_outputs != T.shape[1]:
-            raise ValueError(f"y has {T.shape[1]} outputs; the fitted network has "
-                             f"{self.network_.spec.n_outputs}")
+        elif (X.shape[1], T.shape[1]) != (self.network_.spec.n_inputs,
+                                          self.network_.spec.n_outputs):
+            raise ValueError(f"X has {X.shape[1]} features and y {T.shape[1]} outputs; the "
+                             f"network being continued has {self.network_.spec.n_inputs} "
+                             f"and {self.network_.spec.n_outputs}")
         if not incremental or getattr(self, "_optimizer", None) is None:
             self._optimizer = train.make_optimizer(options, self.network_.flat_parameters.size,
                                                    self.network_.spec.dtype)
@@ -168,7 +170,8 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = len(history["loss"])
         self.t_ += n_train * len(history["loss"])
         if early_stopping:
-            self.validation_scores_.extend(history["validation_score"])
+            self.validation_scores_ = (self.validation_scores_ or []) \
+                + history["validation_score"]
             self.best_validation_score_ = tracker.best_value
             self.best_loss_ = None
         else:
@@ -279,9 +282,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def fit(self, X, y):
         """Fit on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,)."""
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
         fresh = not hasattr(self, "network_") or not self.warm_start
+        X, y = validate_data(self, X, y, dtype=np.float64, reset=fresh)
+        check_classification_targets(y)
         classes = unique_labels(y) if fresh else self.classes_
         if fresh:
             _check_two_classes(classes)
@@ -357,7 +360,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def fit(self, X, y):
         """Fit on ``X`` (n_samples, n_features) and ``y`` (n_samples,) or (n_samples, n_outputs)."""
-        X, T = self._validate_targets(X, y, reset=True)
+        fresh = not hasattr(self, "network_") or not self.warm_start
+        X, T = self._validate_targets(X, y, reset=fresh)
         return self._fit(X, T, incremental=False)
 
     def partial_fit(self, X, y):

@@ -219,6 +219,23 @@ def test_one_class_is_refused(iris):
         MLPClassifier().fit(X, np.zeros(150))
 
 
+def test_warm_start_refuses_data_of_another_width(regression):
+    X, y = regression
+    reg = MLPRegressor((4,), max_iter=2, warm_start=True, random_state=0).fit(X, y)
+    before = reg.coefs_[0].copy()
+    with pytest.raises(ValueError, match="X has 2 features"):
+        reg.fit(X[:, :2], y)
+    np.testing.assert_array_equal(reg.network_.weights[0], before)
+    assert reg.n_features_in_ == 3
+
+
+def test_warm_start_can_switch_early_stopping_on(iris):
+    X, y = iris
+    clf = MLPClassifier((4,), max_iter=3, warm_start=True, random_state=0).fit(X, y)
+    clf.set_params(early_stopping=True).fit(X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_
+
+
 def test_labels_unseen_in_fit_are_refused_by_warm_start(iris):
     X, y = iris
     clf = MLPClassifier((4,), max_iter=2, warm_start=True, random_state=0).fit(X, y)
