@@ -23,21 +23,22 @@ def labelled(rng):
     return rng.standard_normal((23, 4)), rng.integers(0, 3, 23)
 
 
-def _fitted(backend, X, y, dtype="float64", **settings):
+def _fitted(backend, X, y, dtype="float64", batch_size=5, **settings):
     net = MLP([4, 5, 3], activation="tanh", loss="cross_entropy", backend=backend,
               dtype=dtype, seed=1)
-    return net.fit(X, y, learning_rate=0.05, epochs=4, batch_size=5, alpha=0.01, seed=3,
-                   **settings)
+    return net.fit(X, y, learning_rate=0.05, epochs=4, batch_size=batch_size, alpha=0.01,
+                   seed=3, **settings)
 
 
 # --- every backend runs the same algorithm -----------------------------------------------
 
 @pytest.mark.parametrize("backend", [name for name in BACKENDS if name != "numpy"])
+@pytest.mark.parametrize("batch_size", [1, 5, None], ids=["per-sample", "mini-batch", "full"])
 @pytest.mark.parametrize("setting", list(OPTIMIZER_SETTINGS))
-def test_every_backend_trains_to_the_numpy_parameters(backend, setting, labelled):
+def test_every_backend_trains_to_the_numpy_parameters(backend, setting, batch_size, labelled):
     X, y = labelled
-    reference = _fitted("numpy", X, y, **OPTIMIZER_SETTINGS[setting])
-    other = _fitted(backend, X, y, **OPTIMIZER_SETTINGS[setting])
+    reference = _fitted("numpy", X, y, batch_size=batch_size, **OPTIMIZER_SETTINGS[setting])
+    other = _fitted(backend, X, y, batch_size=batch_size, **OPTIMIZER_SETTINGS[setting])
     assert relative_difference(other.flat_parameters, reference.flat_parameters) \
         <= TOLERANCE["float64"]
     assert relative_difference(other.history_["loss"], reference.history_["loss"]) \
