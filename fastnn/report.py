@@ -87,7 +87,7 @@ def report_markdown(frame, metadata, figures=()):
         parts.append(f"## GFLOP/s and fraction of the fp64 matmul peak, {_level_text(level)}\n\n"
                      f"{markdown_table(gflops_table(data))}")
     parts.append(_compile_markdown(frame))
-    parts.append(_not_timed_markdown(frame))
+    parts.append(_not_timed_markdown(frame, metadata))
     parts.append(_unstable_markdown(frame, metadata))
     parts.append(_method_markdown(metadata))
     return "\n".join(part for part in parts if part)
@@ -303,8 +303,8 @@ def _level_text(level):
 
 def _legend_text(metadata):
     return (f"\nTimes are medians of the rounds; {UNSTABLE_MARK} marks an unstable measurement "
-            f"(IQR above {100 * _unstable_ratio(metadata):.0f}% of the median). \"skipped\": "
-            f"see \"Points not timed\" below.\n")
+            f"(IQR above {100 * _unstable_ratio(metadata):.0f}% of the median). \"skipped\" "
+            f"and blank cells: not measured, see \"Points not timed\" below.\n")
 
 
 def _unstable_ratio(metadata):
@@ -349,10 +349,13 @@ def _compile_markdown(frame):
             "The first call of each op is timed apart too.\n\n" + markdown_table(table))
 
 
-def _not_timed_markdown(frame):
+def _not_timed_markdown(frame, metadata):
     if "status" not in frame.columns:
         return ""
     data = frame[frame["status"] != "ok"]
+    if data.empty and not metadata.get("records_skips", True):
+        return ("## Points not timed\n\nThis source records only the points it timed; "
+                "see its own log for the points it skipped (pytest: `-rs`).\n")
     if data.empty:
         return "## Points not timed\n\nNone: every point was validated and timed.\n"
     columns = ["backend", "layer_sizes", "batch_size", "op", "dtype", "status", "note"]

@@ -51,8 +51,8 @@ def comparison_markdown(table, threshold, only_old=0, only_new=0, old_name="OLD"
     """The comparison as Markdown: a summary line and a table, regressions first."""
     counts = table["verdict"].value_counts()
     order = {"regressed": 0, "improved": 1, "same": 2}
-    shown = table.assign(rank=table["verdict"].map(order)).sort_values(
-        ["rank", "change"], ascending=[True, False], kind="stable")
+    shown = table.assign(rank=table["verdict"].map(order), size=table["change"].abs()).sort_values(
+        ["rank", "size"], ascending=[True, False], kind="stable")
     cells = pd.DataFrame({
         "backend": shown["backend"], "level": shown["level"],
         "layer sizes": shown["layer_sizes"], "batch": shown["batch_size"], "op": shown["op"],

@@ -56,6 +56,8 @@ def time_vs_size_png(data, backend_order):
             ax.grid(True, which="major", alpha=0.3)
             if col == 0:
                 ax.set_ylabel("median seconds per call")
+            if row == len(ops) - 1:
+                ax.set_xlabel("layer sizes (placed by parameter count)", fontsize=8)
     _legend(fig, axes)
     fig.suptitle("Time per call vs network size (log axes)")
     return _png(fig)

@@ -63,6 +63,7 @@ def load_pytest_benchmark(path, unstable_ratio=UNSTABLE_IQR_RATIO):
                          f"benchmarks has extra_info with {', '.join(CASE_KEYS)} and stats")
     metadata = {"machine": machine, "peaks": [peak] if peak else [],
                 "source": f"pytest-benchmark file `{path}`", "left_out": left_out,
+                "records_skips": False,
                 "config": {"unstable_ratio": unstable_ratio},
                 "method": _METHOD + (f" Left out (no fastnn case in extra_info): "
                                      f"{len(left_out)} benchmark(s)." if left_out else "")}
