@@ -63,6 +63,17 @@ def test_results_json_holds_per_round_numbers_and_checks(tiny_report):
     assert abs(data["per_sample_vs_full_batch_relative_difference"]) < 1e-12
 
 
+def test_a_run_without_numba_says_so_and_drops_its_columns(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner.fastnn, "available_backends", lambda: ["python", "numpy"])
+    out = tmp_path / "report"
+    assert reproduce.reproduce(settings.TINY, out, progress=False) == 0
+    text = (out / "report.md").read_text()
+    assert "numba backend was not available" in text
+    assert "numba backend |" not in text and "loop ÷ numba" not in text
+    data = json.loads((out / "results.json").read_text())
+    assert data["backends"] == ["python", "numpy"]
+
+
 def test_cli_runs_the_quick_path_and_prints_the_headline(tmp_path, monkeypatch, capsys):
     # The real --quick settings take tens of seconds; the wiring is the same with TINY.
     monkeypatch.setattr(settings, "QUICK", settings.TINY)

@@ -65,6 +65,9 @@ class FormTiming:
 def time_tutorial_a(settings, experiment, backend_names):
     """Time tutorial A's per-sample algorithm and the full-batch form on every backend.
 
+    With ``settings.per_sample_subset`` set, per-sample passes (every backend) and the
+    pure-Python full-batch steps run on that many samples, scaled up to the whole set.
+
     Returns
     -------
     list of FormTiming
@@ -82,12 +85,16 @@ def time_tutorial_a(settings, experiment, backend_names):
         backend = backends.get(name)
         return lambda params: per_sample_pass(backend, spec, params, X[:subset], T[:subset], rate)
 
+    # The pure-Python backend's cost is linear in the samples: it may time a subset.
+    full_batch_samples = {name: subset if name == "python" else m for name in backend_names}
+
     def full_batch_case(name, steps):
         backend = backends.get(name)
+        X_used, T_used = X[:full_batch_samples[name]], T[:full_batch_samples[name]]
 
         def run(params):
             for _ in range(steps):
-                backend.train_step(spec, params, X, T, rate)
+                backend.train_step(spec, params, X_used, T_used, rate)
         return run
 
     for name in backend_names:
@@ -102,44 +109,57 @@ def time_tutorial_a(settings, experiment, backend_names):
                              dict.fromkeys(backend_names, settings.full_batch_rounds), start)
     results = [FormTiming(name, PER_SAMPLE, _scale(per_sample[name], m / subset), 1, subset,
                           experiment.epochs, m) for name in backend_names]
-    results += [FormTiming(name, FULL_BATCH, _scale(full_batch[name], 1 / steps[name]),
-                           steps[name], m, experiment.epochs, m) for name in backend_names]
+    results += [FormTiming(name, FULL_BATCH,
+                           _scale(full_batch[name], m / full_batch_samples[name] / steps[name]),
+                           steps[name], full_batch_samples[name], experiment.epochs, m)
+                for name in backend_names]
     return results
 
 
 def time_epochs(settings, experiment, backend_names):
     """Time full-batch epochs (a training step, plus the test loss where recorded).
 
+    The pure-Python backend's cost is linear in the number of samples, so with
+    ``settings.per_sample_subset`` set it runs one epoch on that many samples and the
+    time is scaled up (reported as extrapolated); it always times one epoch per round.
+
     Returns
     -------
     list of FormTiming
-        One per backend, form :data:`FULL_BATCH`; python times a single epoch per round.
+        One per backend, form :data:`FULL_BATCH`.
     """
     spec = experiment.spec
     split = experiment.data(TIMING_SEED)
     X, T = writable(split.X_train), writable(split.T_train)
     X_test, T_test = writable(split.X_test), writable(split.T_test)
     start = init_params(spec, experiment.init, TIMING_SEED)
+    m = X.shape[0]
     steps = {name: 1 if name == "python" else min(settings.epoch_timing_steps, experiment.epochs)
              for name in backend_names}
+    samples = {name: min(m, settings.per_sample_subset or m) if name == "python" else m
+               for name in backend_names}
 
     def epochs_case(name):
         backend = backends.get(name)
+        fraction = samples[name] / m
+        X_used, T_used = X[:samples[name]], T[:samples[name]]
+        test_rows = max(1, round(X_test.shape[0] * fraction))
+        X_test_used, T_test_used = X_test[:test_rows], T_test[:test_rows]
 
         def run(params):
             for _ in range(steps[name]):
                 if experiment.record_test_loss:
-                    backend.loss(spec, params, X_test, T_test)
-                backend.train_step(spec, params, X, T, experiment.learning_rate)
+                    backend.loss(spec, params, X_test_used, T_test_used)
+                backend.train_step(spec, params, X_used, T_used, experiment.learning_rate)
         return run
 
     for name in backend_names:
         _warm_up(backends.get(name), spec, start, X, T, experiment.learning_rate)
     timings = _interleave({name: epochs_case(name) for name in backend_names},
                           dict.fromkeys(backend_names, settings.full_batch_rounds), start)
-    m = X.shape[0]
-    return [FormTiming(name, FULL_BATCH, _scale(timings[name], 1 / steps[name]), steps[name], m,
-                       experiment.epochs, m) for name in backend_names]
+    return [FormTiming(name, FULL_BATCH, _scale(timings[name], m / samples[name] / steps[name]),
+                       steps[name], samples[name], experiment.epochs, m)
+            for name in backend_names]
 
 
 def per_sample_matches_full_batch(experiment, passes=2):
