@@ -6,9 +6,14 @@ network's dtype, of the right shape, with finite values.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
+
+# The dtype objects arrays of the supported dtypes carry; an identity check against
+# them is the cheapest "already the right dtype" test on the per-call fast path.
+_NATIVE_DTYPES = {name: np.dtype(name) for name in ("float64", "float32")}
 
 
 def as_float_array(values, name, dtype):
@@ -38,6 +43,30 @@ def as_float_array(values, name, dtype):
     return array
 
 
+def all_finite(values):
+    """True if every value is finite (no NaN, no infinity).
+
+    Parameters
+    ----------
+    values : float or array-like of any shape
+
+    Returns
+    -------
+    bool
+    """
+    if isinstance(values, float):
+        return math.isfinite(values)
+    array = np.asarray(values)
+    if array.dtype.kind == "f" and array.flags.c_contiguous:
+        # A NaN or infinity makes the sum of squares NaN or infinite, and one BLAS dot
+        # costs a fraction of isfinite().all() on small arrays; only a sum that
+        # overflows from large finite values needs the exact test below.
+        flat = array.reshape(-1)
+        if math.isfinite(flat.dot(flat)):
+            return True
+    return bool(np.isfinite(array).all())
+
+
 def as_inputs(X, spec):
     """Validate a batch (or one sample) of inputs.
 
@@ -52,6 +81,8 @@ def as_inputs(X, spec):
     single : bool
         True if ``X`` was one 1-D sample.
     """
+    if _is_clean(X, spec.dtype, spec.layer_sizes[0]):
+        return (X.reshape(1, -1), True) if X.ndim == 1 else (X, False)
     X = as_float_array(X, "X", spec.dtype)
     single = X.ndim == 1
     if single:
@@ -83,8 +114,13 @@ def as_training_batch(X, T, spec):
     X, single = as_inputs(X, spec)
     if X.shape[0] == 0:
         raise ValueError("empty batch: the loss is a mean over samples and needs at least one")
-    T = as_float_array(T, "T", spec.dtype)
     m, n_out = X.shape[0], spec.n_outputs
+    if _is_clean(T, spec.dtype, n_out):
+        if T.ndim == 2 and T.shape[0] == m:
+            return X, T
+        if T.ndim == 1 and single:
+            return X, T.reshape(1, n_out)
+    T = as_float_array(T, "T", spec.dtype)
     if single and T.shape == (n_out,):
         T = T.reshape(1, n_out)
     elif T.ndim == 1 and n_out == 1 and T.shape[0] == m:
@@ -123,6 +159,18 @@ def as_layer_params(weights, biases, spec):
         checked_w.append(W)
         checked_b.append(b)
     return checked_w, checked_b
+
+
+def _is_clean(values, dtype, width):
+    """True if ``values`` needs no conversion: an ndarray of ``dtype``, C-contiguous,
+    1-D of length ``width`` or 2-D with ``width`` columns, and finite.
+
+    The per-call fast path: any other input goes through the full conversion, which
+    raises the errors.
+    """
+    return (type(values) is np.ndarray and values.dtype is _NATIVE_DTYPES.get(dtype)
+            and values.flags.c_contiguous and 0 < values.ndim <= 2
+            and values.shape[-1] == width and all_finite(values))
 
 
 def check_learning_rate(learning_rate):

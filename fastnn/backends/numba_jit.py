@@ -29,15 +29,18 @@ def kernel_arguments(spec):
     loss_code : int
         The code of ``LOSS_CODES`` for ``spec.loss``.
     """
-    arguments = _ARGUMENTS.get(spec)
-    if arguments is None:
-        layer_sizes = np.array(spec.layer_sizes, dtype=np.int64)
-        codes = np.array([kernels.ACTIVATION_CODES[name] for name in spec.activations],
-                         dtype=np.int64)
-        layer_sizes.flags.writeable = False
-        codes.flags.writeable = False
-        arguments = (layer_sizes, codes, kernels.LOSS_CODES[spec.loss])
-        _ARGUMENTS[spec] = arguments
+    # Keyed by identity: hashing the frozen dataclass costs more than the kernel call
+    # on a single sample. The spec is kept in the entry, so an id is never reused.
+    entry = _ARGUMENTS.get(id(spec))
+    if entry is not None and entry[0] is spec:
+        return entry[1]
+    layer_sizes = np.array(spec.layer_sizes, dtype=np.int64)
+    codes = np.array([kernels.ACTIVATION_CODES[name] for name in spec.activations],
+                     dtype=np.int64)
+    arguments = (layer_sizes, codes, kernels.LOSS_CODES[spec.loss])
+    if len(_ARGUMENTS) >= _MAX_CACHED_SPECS:
+        _ARGUMENTS.clear()
+    _ARGUMENTS[id(spec)] = (spec, arguments)
     return arguments
 
 
@@ -81,7 +84,8 @@ class NumbaBackend(Backend):
         return self._train_step(params, layer_sizes, codes, loss_code, X, T, learning_rate)
 
 
-# NetworkSpec is frozen and hashable: its kernel arguments are built once.
+# id(spec) -> (spec, kernel arguments); cleared when it grows past the bound.
 _ARGUMENTS = {}
+_MAX_CACHED_SPECS = 4096
 
 BACKEND = NumbaBackend()

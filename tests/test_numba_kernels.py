@@ -1,0 +1,131 @@
+"""The Numba kernels beyond the shared cross-checks: their own exp, both layer paths,
+one compiled signature per dtype, NaN propagation and the kernel-cache fallback."""
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastnn import MLP
+from fastnn.spec import NetworkSpec
+from fastnn.testing import TOLERANCE, random_case, relative_difference
+
+kernels = pytest.importorskip("fastnn.backends._numba_kernels")
+numba_jit = pytest.importorskip("fastnn.backends.numba_jit")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_vectorised_sigmoid_matches_the_scalar_reference_within_two_ulp():
+    z = np.concatenate([np.linspace(-800, 800, 20001),
+                        np.random.default_rng(0).uniform(-40, 40, 20000),
+                        [0.0, -0.0, 1e-300, -1e-300, 709.0, -745.1, -745.2, np.inf, -np.inf]])
+    values = z.reshape(1, -1).copy()
+    kernels._activate_in_place(kernels.SIGMOID, values)
+    expected = np.array([1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v))
+                         for v in z])
+    normal = expected > 1e-300
+    error = np.abs(values[0] - expected)[normal] / expected[normal]
+    assert error.max() <= 2 * np.finfo(np.float64).eps
+    np.testing.assert_array_equal(values[0][~normal] < 1e-300, True)
+
+
+def test_sigmoid_keeps_nan():
+    values = np.array([[np.nan, 1.0]])
+    kernels._activate_in_place(kernels.SIGMOID, values)
+    assert np.isnan(values[0, 0]) and values[0, 1] == pytest.approx(1 / (1 + math.exp(-1)))
+
+
+@pytest.mark.parametrize("batch", [1, 3, 200])
+def test_blas_and_loop_layers_agree_with_the_reference(batch):
+    # 64 * 32 * 16 multiply-adds and more go through BLAS; fewer through the loops.
+    rng = np.random.default_rng(batch)
+    spec = NetworkSpec.create([32, 16, 4], "tanh", "softmax", "cross_entropy")
+    reference = MLP.from_spec(spec, rng.normal(0, 0.3, 32 * 16 + 16 + 16 * 4 + 4), "python")
+    net = reference.with_backend("numba")
+    X = rng.standard_normal((batch, 32))
+    T = np.eye(4)[rng.integers(0, 4, batch)]
+    assert relative_difference(net.forward(X), reference.forward(X)) <= TOLERANCE["float64"]
+    for actual, expected in zip(net.gradients(X, T)[1], reference.gradients(X, T)[1]):
+        assert relative_difference(actual, expected) <= TOLERANCE["float64"]
+
+
+def test_loss_and_gradient_contract_is_callable_from_njit_code():
+    import numba
+
+    @numba.njit
+    def mean_loss_twice(params, layer_sizes, codes, loss_code, X, T, grad):
+        first = kernels.loss_and_gradient(params, layer_sizes, codes, loss_code, X, T, grad)
+        return first + kernels.loss_and_gradient(params, layer_sizes, codes, loss_code, X, T,
+                                                 grad)
+
+    spec, params, X, T = random_case(np.random.default_rng(3), "relu", "sigmoid", "mse")
+    layer_sizes, codes, loss_code = numba_jit.kernel_arguments(spec)
+    assert layer_sizes.dtype == np.int64 and codes.dtype == np.int64
+    assert codes.shape == (spec.n_layers,)
+    grad = np.empty_like(params)
+    twice = mean_loss_twice(params, layer_sizes, codes, loss_code, X, T, grad)
+    expected_loss, expected_grad = numba_jit.BACKEND.gradients(spec, params, X, T)
+    assert twice == pytest.approx(2 * expected_loss, rel=1e-12)
+    np.testing.assert_array_equal(grad, expected_grad)
+
+
+def test_every_architecture_shares_one_compiled_signature_per_dtype():
+    rng = np.random.default_rng(4)
+    for sizes in ([3, 1], [5, 4, 3, 2], [2, 7, 7, 7, 1]):
+        for dtype in ("float64", "float32"):
+            net = MLP(sizes, activation="elu", loss="binary_cross_entropy", dtype=dtype,
+                      backend="numba", seed=0)
+            X = rng.standard_normal((4, sizes[0]))
+            net.train_step(X, rng.random((4, sizes[-1])), 0.1)
+            net.forward(X)
+    for kernel in (kernels.forward, kernels.loss_and_gradient, kernels.train_step):
+        assert len(kernel.signatures) <= 2, kernel.signatures
+
+
+def test_an_overflowing_step_is_refused_and_changes_nothing():
+    net = MLP([1, 2, 1], activation="identity", output_activation="identity", backend="numba")
+    net.set_params([[[1e300, -1e300]], [[1e10], [1e10]]], [[0.0, 0.0], [0.0]])
+    before = net.flat_parameters.copy()
+    with pytest.raises(ValueError, match="not finite"):
+        net.train_step([[1e10]], [[0.0]], 1.0)
+    with pytest.raises(ValueError, match="not finite"):
+        net.forward([[1e10]])
+    np.testing.assert_array_equal(net.flat_parameters, before)
+
+
+def test_jit_falls_back_to_no_cache_where_caching_is_impossible():
+    # Source compiled from a string has no file for Numba's cache locators.
+    namespace = {}
+    exec(compile("def double(x):\n    return 2 * x\n", "<no file>", "exec"), namespace)
+    with pytest.warns(RuntimeWarning, match="without the kernel cache"):
+        double = kernels.jit(namespace["double"])
+    assert double(21) == 42
+
+
+def _run(code, env):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_kernels_work_when_the_cache_directory_cannot_be_written(tmp_path):
+    # A cache "directory" under a regular file cannot be created, even by root.
+    blocker = tmp_path / "not_a_directory"
+    blocker.write_text("")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(blocker / "cache"),
+               PYTHONPATH=str(ROOT), FASTNN_NUMBA_CACHE="1")
+    result = _run("""
+        import numpy as np
+        from fastnn import MLP
+        net = MLP([3, 3, 1], backend="numba", seed=0)
+        print(float(net.forward(np.ones(3))[0]))
+    """, env)
+    assert result.returncode == 0, result.stderr
+    expected = MLP([3, 3, 1], backend="python", seed=0).forward(np.ones(3))[0]
+    assert float(result.stdout.split()[-1]) == pytest.approx(expected, rel=1e-12)
