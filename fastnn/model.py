@@ -7,7 +7,13 @@ import numpy as np
 from fastnn import backends
 from fastnn.params import init_params, layer_views, load_params, save_params
 from fastnn.spec import NetworkSpec
-from fastnn.validation import as_inputs, as_layer_params, as_training_batch, check_learning_rate
+from fastnn.validation import (
+    all_finite,
+    as_inputs,
+    as_layer_params,
+    as_training_batch,
+    check_learning_rate,
+)
 
 
 class MLP:
@@ -119,10 +125,11 @@ class MLP:
         -------
         ndarray, shape (n_samples, n_outputs) or (n_outputs,) for a 1-D ``X``
         """
-        X, single = as_inputs(X, self.spec)
+        spec = self.spec
+        X, single = as_inputs(X, spec)
         if X.shape[0] == 0:
-            return np.empty((0, self.spec.n_outputs), dtype=self.spec.dtype)
-        Y = self._backend.forward(self.spec, self._params, X)
+            return np.empty((0, spec.n_outputs), dtype=spec.dtype)
+        Y = self._backend.forward(spec, self._params, X)
         _check_finite(Y, "network output")
         return Y[0] if single else Y
 
@@ -140,7 +147,7 @@ class MLP:
         """
         X, T = as_training_batch(X, T, self.spec)
         loss = self._backend.loss(self.spec, self._params, X, T)
-        _check_finite(np.float64(loss), "loss")
+        _check_finite(float(loss), "loss")
         return float(loss)
 
     def gradients(self, X, T):
@@ -154,7 +161,7 @@ class MLP:
         """
         X, T = as_training_batch(X, T, self.spec)
         loss, grad = self._backend.gradients(self.spec, self._params, X, T)
-        _check_finite(np.float64(loss), "loss")
+        _check_finite(float(loss), "loss")
         _check_finite(grad, "gradient")
         dweights, dbiases = layer_views(np.asarray(grad, dtype=self.spec.dtype),
                                         self.spec.layer_sizes)
@@ -175,7 +182,7 @@ class MLP:
         X, T = as_training_batch(X, T, self.spec)
         candidate = self._params.copy()
         loss = self._backend.train_step(self.spec, candidate, X, T, rate)
-        _check_finite(np.float64(loss), "loss")
+        _check_finite(float(loss), "loss")
         _check_finite(candidate, "updated parameters")
         self._params[...] = candidate
         return float(loss)
@@ -359,6 +366,6 @@ def _read_only(arrays):
 
 
 def _check_finite(values, what):
-    if not np.isfinite(values).all():
+    if not all_finite(values):
         raise ValueError(f"the {what} is not finite (NaN or infinity): the inputs or parameters "
                          f"are too large for the network's dtype")
