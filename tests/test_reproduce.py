@@ -61,6 +61,8 @@ def test_results_json_holds_per_round_numbers_and_checks(tiny_report):
                for values in first["seconds_per_call"].values())
     assert data["threads"]["blas_threads"] == 1
     assert abs(data["per_sample_vs_full_batch_relative_difference"]) < 1e-12
+    curves = data["tutorial_c_loss_per_epoch"]
+    assert len(curves["train"]) == len(curves["test"]) == settings.TINY.epochs_c
 
 
 def test_a_run_without_numba_says_so_and_drops_its_columns(tmp_path, monkeypatch):

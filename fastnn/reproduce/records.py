@@ -34,6 +34,7 @@ def results_json(results, command):
                            "epochs": results.experiments[key].epochs,
                            "runs": [_run(run) for run in runs]}
                      for key, runs in results.runs.items()},
+        "tutorial_c_loss_per_epoch": _mean_curves(results.runs.get("C", [])),
         "shortcut_gradient_checks": [vars(check) for check in results.gradient_checks],
         "shortcut_training": {loss: {"true": [_run(run) for run in true_runs],
                                      "shortcut": [_run(run) for run in shortcut_runs]}
@@ -56,6 +57,16 @@ def _run(run):
     return {"seed": run.seed, "backend": run.backend, "accuracy": run.accuracy,
             "final_train_loss": run.final_train_loss,
             "first_train_loss": float(run.train_loss[0]) if run.train_loss.size else None}
+
+
+def _mean_curves(runs):
+    """Per epoch, the train and test loss averaged over the seeds (6 significant digits)."""
+    if not runs:
+        return None
+    curves = {"train": np.mean([run.train_loss for run in runs], axis=0)}
+    if runs[0].test_loss is not None:
+        curves["test"] = np.mean([run.test_loss for run in runs], axis=0)
+    return {name: [float(f"{value:.6g}") for value in curve] for name, curve in curves.items()}
 
 
 def _plain(value):
