@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import os
 import sys
+import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -86,15 +87,19 @@ def run(args):
     out = Path(args.out) if args.out else default_run_folder()
     with RunFolder(out, force=args.force) as staging:
         _announce(config, out)
+        start = time.perf_counter()
         result = _sweep_with_progress(config)
+        duration = time.perf_counter() - start
         frame = results_frame(result.rows)
-        metadata = {"title": f"fastnn bench: {out.name}", "source": "`fastnn bench`",
+        metadata = {"title": f"fastnn bench: {out.name}",
+                    "source": f"`fastnn bench`, a sweep of {duration:.0f} s",
+                    "duration_s": duration,
                     "command": reproduce_command(config, out), "machine": machine_info(),
                     "config": config.as_dict(), "peaks": result.peaks,
                     "python_flop_rate": result.python_flop_rate}
         write_report(staging, frame, metadata)
     print(f"\n## {headline_caption(frame)}\n\n{markdown_table(headline_table(frame))}")
-    print(f"report: {out / 'report.md'}")
+    print(f"report: {out / 'report.md'} (the sweep took {duration:.0f} s)")
     broken = frame[frame["status"].isin(["failed", "error"])]
     if len(broken):
         print(f"fastnn bench: {len(broken)} measurement(s) failed the correctness gate; "
