@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from fastnn.bench.machine import machine_info, matmul_peak, pinned_threads
+from fastnn.bench import machine
 
 
 def _threads_from_environment():
@@ -27,15 +27,12 @@ THREADS = _threads_from_environment()
 @pytest.fixture(scope="session", autouse=True)
 def bench_threads():
     """The BLAS and Numba thread counts in force: ``{"blas_threads": .., "numba_threads": ..}``."""
-    with pinned_threads(THREADS) as in_force:
+    with machine.pinned_threads(THREADS) as in_force:
         yield in_force
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     """Add fastnn's machine description and the matmul peak to the JSON file."""
-    with pinned_threads(THREADS) as in_force:
-        peak = dict(matmul_peak(), threads=THREADS, **in_force)
-    machine_info["fastnn"] = {"machine": _fastnn_machine_info(), "matmul_peak": peak}
-
-
-_fastnn_machine_info = machine_info
+    with machine.pinned_threads(THREADS) as in_force:
+        peak = dict(machine.matmul_peak(), threads=THREADS, **in_force)
+        machine_info["fastnn"] = {"machine": machine.machine_info(), "matmul_peak": peak}
