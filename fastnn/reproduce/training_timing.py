@@ -9,6 +9,7 @@ passes, and the result says so (``extrapolated``).
 from __future__ import annotations
 
 import functools
+import math
 import timeit
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from fastnn.testing import relative_difference
 PER_SAMPLE = "per-sample loop"
 FULL_BATCH = "full batch"
 TIMING_SEED = 0
+MAX_PASSES_PER_ROUND = 20
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,11 @@ def time_tutorial_a(settings, experiment, backend_names):
 
     def per_sample_case(name):
         backend = backends.get(name)
-        return lambda params: per_sample_pass(backend, spec, params, X[:subset], T[:subset], rate)
+
+        def run(params):
+            for _ in range(passes_per_round[name]):
+                per_sample_pass(backend, spec, params, X[:subset], T[:subset], rate)
+        return run
 
     # The pure-Python backend's cost is linear in the samples: it may time a subset.
     full_batch_samples = {name: subset if name == "python" else m for name in backend_names}
@@ -99,6 +105,12 @@ def time_tutorial_a(settings, experiment, backend_names):
 
     for name in backend_names:
         _warm_up(backends.get(name), spec, start, X, T, rate)
+    # Fast backends run several passes per round, so that a round is long enough to time.
+    passes_per_round = dict.fromkeys(backend_names, 1)
+    for name, one_pass in _interleave({name: per_sample_case(name) for name in backend_names},
+                                      dict.fromkeys(backend_names, 1), start).items():
+        passes_per_round[name] = min(MAX_PASSES_PER_ROUND, max(
+            1, math.ceil(settings.timing_min_time / one_pass.median)))
     per_sample_rounds = {name: settings.per_sample_rounds.get(name, 3) for name in backend_names}
     per_sample = _interleave({name: per_sample_case(name) for name in backend_names},
                              per_sample_rounds, start)
@@ -107,8 +119,10 @@ def time_tutorial_a(settings, experiment, backend_names):
     steps = {name: min(count, experiment.epochs) for name, count in steps.items()}
     full_batch = _interleave({name: full_batch_case(name, steps[name]) for name in backend_names},
                              dict.fromkeys(backend_names, settings.full_batch_rounds), start)
-    results = [FormTiming(name, PER_SAMPLE, _scale(per_sample[name], m / subset), 1, subset,
-                          experiment.epochs, m) for name in backend_names]
+    results = [FormTiming(name, PER_SAMPLE,
+                          _scale(per_sample[name], m / subset / passes_per_round[name]),
+                          passes_per_round[name], subset, experiment.epochs, m)
+               for name in backend_names]
     results += [FormTiming(name, FULL_BATCH,
                            _scale(full_batch[name], m / full_batch_samples[name] / steps[name]),
                            steps[name], full_batch_samples[name], experiment.epochs, m)
