@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fastnn.atomic import atomic_write_bytes, atomic_write_text
@@ -71,6 +72,7 @@ def report_markdown(frame, metadata, figures=()):
     parts = [f"# {title}\n", machine_markdown(metadata), _conditions_markdown(frame, metadata)]
     parts.append(f"## Headline: {headline_caption(frame)}\n\n"
                  f"{markdown_table(headline_table(frame))}\n{_legend_text(metadata)}")
+    parts.append(summary_markdown(frame))
     for name in figures:
         parts.append(f"![{name}]({name})\n")
     for level in _values(frame, "level"):
@@ -143,6 +145,53 @@ def headline_table(frame):
                 if not (baseline == "numpy" and backend == "python"):
                     table[f"{backend} vs {baseline}"] = ratios[backend].map(format_ratio)
     return table
+
+
+def summary_markdown(frame):
+    """Speedups between backend pairs over every point both timed, and the MLP overhead.
+
+    Per level, for each (faster candidate, baseline) pair among python/numpy/numba: the
+    geometric mean, range and count of points where the candidate is faster. Then the
+    median extra time of the MLP-level call over the backend-level one (validation and
+    wrapping), per backend.
+    """
+    lines = []
+    for level in _values(frame, "level"):
+        data = _timed(frame[frame["level"] == level])
+        keys = ["op", "layer_sizes", "batch_size", "dtype", "blas_threads"]
+        medians = data.pivot_table(index=keys, columns="backend", values="median_s",
+                                   aggfunc="first")
+        for candidate, baseline in (("numpy", "python"), ("numba", "python"),
+                                    ("numba", "numpy")):
+            if candidate in medians and baseline in medians:
+                ratio = (medians[baseline] / medians[candidate]).dropna()
+                if len(ratio):
+                    lines.append(
+                        f"- {_level_text(level).split(' (')[0].replace('backend', 'Backend')}: "
+                        f"`{candidate}` "
+                        f"vs `{baseline}`: "
+                        f"geometric mean {format_ratio(float(np.exp(np.log(ratio).mean())))} "
+                        f"(from {format_ratio(ratio.min())} to {format_ratio(ratio.max())}); "
+                        f"faster in {int((ratio > 1).sum())} of {len(ratio)} points.")
+    lines.extend(_overhead_lines(frame))
+    if not lines:
+        return ""
+    return "## Summary\n\n" + "\n".join(lines) + "\n"
+
+
+def _overhead_lines(frame):
+    timed = _timed(frame)
+    if set(_values(timed, "level")) < {"mlp", "backend"}:
+        return []
+    keys = ["backend", "op", "layer_sizes", "batch_size", "dtype", "blas_threads"]
+    medians = timed.pivot_table(index=keys, columns="level", values="median_s",
+                                aggfunc="first").dropna()
+    extra = (medians["mlp"] - medians["backend"]).groupby(level="backend").median()
+    parts = [f"`{name}` {format_time(max(extra[name], 0.0)) or '0'}"
+             for name in backend_order(timed) if name in extra.index]
+    return [f"- The public `MLP` call (validation, copies, finiteness checks) costs this much "
+            f"more per call than the backend method (median over the points): "
+            f"{', '.join(parts)}."]
 
 
 def time_table(data, spread=False):

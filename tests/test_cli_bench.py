@@ -44,7 +44,9 @@ def test_report_has_the_pivot_tables_and_the_machine(tiny_run):
     for heading in ("## Headline", "## Median time per call, MLP level",
                     "## Median time per call, backend level", "## Speedup against numpy",
                     "## Speedup against python", "## GFLOP/s", "**Machine:**",
-                    "![speedup.png](speedup.png)", "To reproduce: `fastnn bench"):
+                    "![speedup.png](speedup.png)", "To reproduce: `fastnn bench",
+                    "## Summary", "MLP level: `numpy` vs `python`: geometric mean",
+                    "more per call than the backend method"):
         assert heading in report
     headline = report.split("## Headline", 1)[1].split("\n\n")[1]
     assert "| layer_sizes | batch_size | python | numpy | numpy vs python |" in headline
