@@ -109,6 +109,7 @@ def test_compare_bad_threshold_exits_2(tiny_run, capsys):
     (["--threads", "two"], "thread counts must be positive"),
     (["--levels", "kernel"], "unknown level 'kernel'"),
     (["--rounds", "0"], "--rounds must be at least 1"),
+    (["--threads", "1000"], "exceeds Numba's thread pool"),
 ])
 def test_bench_bad_input_exits_2_without_files(tmp_path, capsys, options, message):
     out = tmp_path / "reports" / "run"

@@ -34,7 +34,7 @@ from fastnn.bench.cases import (
     sizes_label,
     split_list,
 )
-from fastnn.bench.machine import machine_info
+from fastnn.bench.machine import check_thread_count, machine_info
 from fastnn.bench.results import RunFolder, results_frame
 from fastnn.bench.sweep import SweepConfig, run_sweep
 from fastnn.report import headline_caption, headline_table, markdown_table, write_report
@@ -136,6 +136,8 @@ def config_from_args(args):
             raise ValueError(f"--{name.replace('_', '-')} must be a non-negative number")
     config = SweepConfig(**settings)
     config.backend_names()  # unknown or unavailable backends: ValueError now, not mid-run
+    for threads in config.threads:
+        check_thread_count(threads)
     return config
 
 

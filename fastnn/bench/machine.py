@@ -91,16 +91,21 @@ def pinned_threads(threads):
     ValueError
         If ``threads`` exceeds the Numba thread pool's size (``NUMBA_NUM_THREADS``).
     """
-    numba_max = _numba_max_threads()
-    if numba_max is not None and threads > numba_max:
-        raise ValueError(f"--threads {threads} exceeds Numba's thread pool of {numba_max} "
-                         f"(set NUMBA_NUM_THREADS to raise it)")
+    check_thread_count(threads)
     with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
         previous = _set_numba_threads(threads)
         try:
             yield current_threads()
         finally:
             _set_numba_threads(previous)
+
+
+def check_thread_count(threads):
+    """ValueError if ``threads`` exceeds the Numba thread pool (``NUMBA_NUM_THREADS``)."""
+    numba_max = _numba_max_threads()
+    if numba_max is not None and threads > numba_max:
+        raise ValueError(f"--threads {threads} exceeds Numba's thread pool of {numba_max} "
+                         f"(set NUMBA_NUM_THREADS to raise it)")
 
 
 def current_threads():
