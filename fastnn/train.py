@@ -298,6 +298,8 @@ def _run_epoch_numba(spec, params, X, T, order, options, optimizer):
     from fastnn.backends.numba_jit import kernel_arguments
 
     layer_sizes, activation_codes, loss_code = kernel_arguments(spec)
+    # Numba compiles read-only arrays (memory maps, frozen inputs) as another signature.
+    X, T = (array if array.flags.writeable else array.copy() for array in (X, T))
     first_state, second_state = _optimizer_state(optimizer, params)
     batch_size = X.shape[0] if options.batch_size is None else min(options.batch_size,
                                                                    X.shape[0])

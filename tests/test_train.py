@@ -386,3 +386,17 @@ def test_an_interrupted_fit_changes_nothing(labelled, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         net.fit(X, y, epochs=5)
     np.testing.assert_array_equal(net.flat_parameters, before)
+
+
+@pytest.mark.skipif("numba" not in BACKENDS, reason="the numba backend is not available here")
+def test_the_epoch_kernel_keeps_one_signature_per_dtype(labelled):
+    from fastnn.backends._numba_train_kernels import train_epoch
+
+    X, y = labelled
+    frozen = X.copy()
+    frozen.flags.writeable = False
+    for dtype in ("float64", "float32"):
+        for optimizer in ("sgd", "adam"):
+            MLP([4, 5, 3], loss="cross_entropy", backend="numba", dtype=dtype, seed=0).fit(
+                frozen, y.tolist(), optimizer=optimizer, learning_rate=1, alpha=0, epochs=1)
+    assert len(train_epoch.signatures) <= 2
