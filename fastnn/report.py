@@ -201,12 +201,12 @@ def time_table(data, spread=False):
         if spread and row["median_s"] > 0:
             text += f" ({100 * row['iqr_s'] / row['median_s']:.0f}%)"
         return text
-    return _cells(data, cell, ["op", "layer_sizes", "batch_size"])
+    return _cells(data, cell, _point_index(data))
 
 
 def speedup_table(data, baseline):
     """``baseline`` time / backend time; None if the baseline was not measured."""
-    ratios = _ratios(data, baseline, ["op", "layer_sizes", "batch_size"])
+    ratios = _ratios(data, baseline, _point_index(data))
     if ratios is None:
         return None
     ratios = ratios.dropna(how="all")
@@ -220,7 +220,7 @@ def gflops_table(data):
         if pd.notna(row.get("peak_fraction")):
             text += f" ({100 * row['peak_fraction']:.2g}%)"
         return text
-    return _cells(data, cell, ["op", "layer_sizes", "batch_size"])
+    return _cells(data, cell, _point_index(data))
 
 
 def markdown_table(table):
@@ -298,6 +298,13 @@ def _headline_op(data):
 
 def _mark(row):
     return UNSTABLE_MARK if bool(row.get("unstable")) else ""
+
+
+def _point_index(data):
+    """Index columns of a point: op, sizes, batch, and dtype or threads where they vary."""
+    index = ["op", "layer_sizes", "batch_size"]
+    return index + [column for column in ("dtype", "blas_threads", "numba_threads")
+                    if len(_values(data, column)) > 1]
 
 
 def _sorted_index(data, index):

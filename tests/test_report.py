@@ -104,3 +104,19 @@ def test_format_ratio_and_markdown_table():
                          index=pd.Index(["3-3-1"], name="layer_sizes"))
     assert markdown_table(table) == ("| layer_sizes | numpy | numba |\n|---|---|---|\n"
                                      "| 3-3-1 | 1 ms |  |\n")
+
+
+def test_tables_keep_dtypes_and_thread_counts_apart():
+    from fastnn.report import time_table
+
+    rows = [{"backend": backend, "level": "mlp", "layer_sizes": "3-3-1", "n_params": 16,
+             "batch_size": 1, "op": "forward", "dtype": dtype, "blas_threads": threads,
+             "numba_threads": threads, "status": "ok", "median_s": median, "iqr_s": 0.0,
+             "unstable": False}
+            for backend, dtype, threads, median in [
+                ("numpy", "float64", 1, 1e-5), ("numpy", "float32", 1, 2e-5),
+                ("numpy", "float64", 2, 3e-5), ("numpy", "float32", 2, 4e-5)]]
+    table = time_table(pd.DataFrame(rows))
+    assert list(table.index.names) == ["op", "layer_sizes", "batch_size", "dtype",
+                                       "blas_threads", "numba_threads"]
+    assert sorted(table["numpy"]) == ["10 µs", "20 µs", "30 µs", "40 µs"]
