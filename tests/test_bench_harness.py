@@ -118,6 +118,10 @@ def test_correctness_gate_refuses_to_time_a_wrong_backend(tmp_path, monkeypatch)
     sys.modules.pop("off_by_a_little", None)
 
 
+def test_backend_aliases_and_repeats_collapse():
+    assert SweepConfig(backends=("np", "numpy", "py")).backend_names() == ("numpy", "python")
+
+
 def test_unknown_backend_is_refused_before_the_sweep():
     with pytest.raises(ValueError, match="unknown backend 'nope'"):
         SweepConfig(backends=("nope",)).backend_names()

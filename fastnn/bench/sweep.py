@@ -93,7 +93,7 @@ class SweepConfig:
     def backend_names(self):
         """The backends to measure (validated: ValueError for unknown or unavailable)."""
         names = self.backends or tuple(backends.available_backends())
-        return tuple(backends.get(name).name for name in names)
+        return tuple(dict.fromkeys(backends.get(name).name for name in names))
 
     def cases(self):
         """Every (dtype, layer_sizes, batch_size, op) of one thread count, in sweep order."""
