@@ -169,3 +169,14 @@ def test_matmul_peak_is_positive_and_consistent():
     peak = matmul_peak(n=64, min_time=0.0, rounds=2)
     assert peak["gflops"] == pytest.approx(2 * 64 ** 3 / peak["seconds"] / 1e9)
     assert np.isfinite(peak["gflops"]) and peak["gflops"] > 0
+
+
+def test_pinned_threads_reach_every_blas_and_are_restored():
+    from fastnn.bench.machine import blas_libraries, pinned_threads
+
+    before = [library["num_threads"] for library in blas_libraries()]
+    with pinned_threads(1) as in_force:
+        libraries = blas_libraries()
+        assert libraries and all(library["num_threads"] == 1 for library in libraries)
+        assert in_force["blas_threads"] == 1 and in_force["numba_threads"] == 1
+    assert [library["num_threads"] for library in blas_libraries()][:len(before)] == before

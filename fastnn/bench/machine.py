@@ -92,12 +92,24 @@ def pinned_threads(threads):
         If ``threads`` exceeds the Numba thread pool's size (``NUMBA_NUM_THREADS``).
     """
     check_thread_count(threads)
+    load_blas_libraries()
     with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
         previous = _set_numba_threads(threads)
         try:
             yield current_threads()
         finally:
             _set_numba_threads(previous)
+
+
+def load_blas_libraries():
+    """Load every BLAS a timed call may use, so that thread limits reach all of them.
+
+    ``threadpoolctl`` limits only the libraries loaded when the limit is set; Numba's
+    ``np.dot`` calls SciPy's BLAS (a separate OpenBLAS), which is otherwise loaded
+    lazily, at the first compilation, after the limit.
+    """
+    with contextlib.suppress(ImportError):
+        import scipy.linalg.cython_blas  # noqa: F401
 
 
 def check_thread_count(threads):
