@@ -21,7 +21,9 @@ def headline(results):
     """Tables 1 and 2 and the literal-check summary, as printed on stdout."""
     parts = ["## 1. Feed-forward speedup (tutorial A)", speedup_table(results),
              "## 2. Training (tutorials A, B, C)", accuracy_table(results),
-             tutorial_a_time_table(results), epoch_time_table(results), checks_summary(results)]
+             "Training time, tutorial A:", tutorial_a_time_table(results),
+             "Training time, tutorials B and C (full batch):", epoch_time_table(results),
+             checks_summary(results)]
     return "\n\n".join(parts) + "\n"
 
 
