@@ -15,8 +15,8 @@ from fastnn.spec import NetworkSpec
 TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
 
 
-def relative_difference(actual, expected):
-    """Norm-wise relative difference ``max|actual - expected| / max|expected|``.
+def relative_difference(actual, expected, floor=0.0):
+    """Norm-wise relative difference ``max|actual - expected| / max(max|expected|, floor)``.
 
     Norm-wise rather than elementwise so that entries that are tiny by cancellation
     (a gradient component near zero) do not dominate.
@@ -24,6 +24,10 @@ def relative_difference(actual, expected):
     Parameters
     ----------
     actual, expected : array-like of the same shape, or floats
+    floor : float
+        Smallest scale to divide by. With ``floor=1`` values whose magnitude is below 1
+        (a gradient that saturation makes ~1e-16, a loss of 1e-300) are compared by
+        absolute difference, as rounding of O(1) terms makes them only that accurate.
 
     Returns
     -------
@@ -36,11 +40,39 @@ def relative_difference(actual, expected):
         raise ValueError(f"shapes differ: {actual.shape} vs {expected.shape}")
     if actual.size == 0:
         return 0.0
-    scale = np.max(np.abs(expected))
+    scale = max(np.max(np.abs(expected)), floor)
     error = np.max(np.abs(actual - expected))
     if scale == 0:
         return float(error)
     return float(error / scale)
+
+
+def near_log_clip(spec, Y, margin=1e-6):
+    """Whether a log loss is evaluated where its clipped log is ill-conditioned.
+
+    For output activations without a stable log form (all but sigmoid; softmax for the
+    ``log(1 - y)`` term) the loss uses ``log(max(y, LOG_FLOOR))``. Where ``y`` (or
+    ``1 - y``) is within ``margin`` of 0, its slope ``1 / y`` magnifies rounding without
+    bound and jumps to 0 at the clip, so backends that round differently legitimately
+    disagree there.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    Y : ndarray, shape (m, n_outputs)
+        The network's output.
+
+    Returns
+    -------
+    bool
+    """
+    if spec.loss == "mse":
+        return False
+    Y = np.asarray(Y, dtype=np.float64)
+    clipped_log_y = spec.output_activation not in ("sigmoid", "softmax")
+    clipped_log_1my = spec.loss == "binary_cross_entropy" and spec.output_activation != "sigmoid"
+    return bool((clipped_log_y and np.any(np.abs(Y) < margin))
+                or (clipped_log_1my and np.any(np.abs(1 - Y) < margin)))
 
 
 def numerical_gradients(spec, params, X, T, backend="numpy", step=1e-6):

@@ -33,8 +33,8 @@ def pytest_terminal_summary(terminalreporter):
         total = sum(FUZZ_OUTCOMES.values())
         terminalreporter.section("fuzz outcomes")
         for outcome, count in sorted(FUZZ_OUTCOMES.items()):
-            terminalreporter.write_line(f"{outcome:<40} {count:>7} ({count / total:.1%})")
-        terminalreporter.write_line(f"{'total cases':<40} {total:>7}")
+            terminalreporter.write_line(f"{outcome:<52} {count:>7} ({count / total:.1%})")
+        terminalreporter.write_line(f"{'total cases':<52} {total:>7}")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from fastnn import MLP
 from fastnn.params import flatten
 from fastnn.spec import HIDDEN_ACTIVATIONS, LOSSES, OUTPUT_ACTIVATIONS
-from fastnn.testing import TOLERANCE, relative_difference
+from fastnn.testing import TOLERANCE, near_log_clip, relative_difference
 
 EXTREME_VALUES = [0.0, -0.0, 1.0, -1.0, 5e-324, -5e-324, 2.2e-308, 1e-300, 1e30, -1e30,
                   1e150, 1e300, -1e300, np.nan, np.inf, -np.inf]
@@ -138,6 +138,7 @@ def _assert_unchanged(value, snapshot):
 @given(case=calls())
 def test_public_api_matches_the_reference_or_fails_cleanly(backend, case):
     reference, op, X, T, rate = case
+    untouched = reference.copy()
     other = reference.with_backend(backend)
     expected = _outcome(reference, op, X, T, rate)
     actual = _outcome(other, op, X, T, rate)
@@ -149,5 +150,10 @@ def test_public_api_matches_the_reference_or_fails_cleanly(backend, case):
         assert expected[1] is actual[1], f"{backend} raised {actual[1]}, reference {expected[1]}"
         FUZZ_OUTCOMES[f"{op}: clean error"] += 1
         return
-    assert relative_difference(actual[1], expected[1]) <= 1e3 * TOLERANCE["float64"]
+    if op != "forward" and near_log_clip(untouched.spec, untouched.forward(X)):
+        # The clipped log's slope is discontinuous there (see near_log_clip).
+        FUZZ_OUTCOMES[f"{op}: at the log clip edge, not compared"] += 1
+        return
+    # floor=1: saturated gradients are ~1e-16 and only absolutely accurate.
+    assert relative_difference(actual[1], expected[1], floor=1.0) <= 10 * TOLERANCE["float64"]
     FUZZ_OUTCOMES[f"{op}: matches reference"] += 1

@@ -2,13 +2,13 @@
 
 import numpy as np
 from conftest import FAST_BACKENDS
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from fastnn import MLP
 from fastnn.spec import HIDDEN_ACTIVATIONS, LOSSES, OUTPUT_ACTIVATIONS
-from fastnn.testing import TOLERANCE, relative_difference
+from fastnn.testing import TOLERANCE, near_log_clip, relative_difference
 
 layer_sizes = st.lists(st.integers(1, 8), min_size=2, max_size=4)
 
@@ -30,16 +30,21 @@ def networks_and_batches(draw):
 @settings(max_examples=60, deadline=None)
 @given(networks_and_batches())
 def test_backends_agree_on_arbitrary_inputs(case):
+    # Arbitrary inputs reach saturation, where gradients are ~1e-16 and only
+    # absolutely accurate (hence floor=1), and the clip edge of the clipped logs,
+    # which is discontinuous (near_log_clip; tested in test_gradients.py).
     net, X, T = case
     expected_output = net.forward(X)
+    assume(not near_log_clip(net.spec, expected_output))
     expected_loss, expected_w, expected_b = net.gradients(X, T)
     for backend in FAST_BACKENDS:
         other = net.with_backend(backend)
-        assert relative_difference(other.forward(X), expected_output) <= TOLERANCE["float64"]
+        assert relative_difference(other.forward(X), expected_output,
+                                   floor=1.0) <= TOLERANCE["float64"]
         loss, dweights, dbiases = other.gradients(X, T)
-        assert relative_difference(loss, expected_loss) <= 1e-9
+        assert relative_difference(loss, expected_loss, floor=1.0) <= 1e-9
         for actual, expected in zip(dweights + dbiases, expected_w + expected_b):
-            assert relative_difference(actual, expected) <= 1e-8
+            assert relative_difference(actual, expected, floor=1.0) <= 1e-9
 
 
 @settings(max_examples=60, deadline=None)
