@@ -116,6 +116,8 @@ def test_single_threaded_pins_and_restores_numba_threads():
     before = numba.get_num_threads()
     with timing.single_threaded() as settings:
         assert settings["blas_threads"] == 1
+        assert settings["blas_libraries"]
+        assert all(entry.endswith(": 1") for entry in settings["blas_libraries"])
         assert numba.get_num_threads() == 1
     assert numba.get_num_threads() == before
 

@@ -333,7 +333,8 @@ def _run_details(results, command):
         f"- Python {machine['python']}, NumPy {machine['numpy']}, Numba {machine['numba']}, "
         f"fastnn {machine['fastnn']}",
         f"- threads: BLAS pools pinned to {results.threads.get('blas_threads')} "
-        f"(threadpoolctl), Numba threads {results.threads.get('numba_threads')}",
+        f"(threadpoolctl: {'; '.join(results.threads.get('blas_libraries', [])) or '-'}), "
+        f"Numba threads {results.threads.get('numba_threads')}",
         f"- backends: {', '.join(results.backends)}",
         f"- numba first call (compile or cache load, not in the timings): {compile_text}",
         "- plots: " + ", ".join(f"`{name}` ({text})" for name, text in PLOTS.items()),

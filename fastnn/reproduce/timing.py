@@ -102,12 +102,21 @@ def single_threaded():
     Yields
     ------
     dict
-        ``{"blas_threads": 1, "numba_threads": 1 or None}`` (None: Numba not importable).
+        ``{"blas_threads": 1, "numba_threads": 1 or None, "blas_libraries": [...]}``
+        (None: Numba not importable); the libraries as threadpoolctl sees them, pinned.
     """
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_info, threadpool_limits
 
+    # threadpoolctl limits only the libraries already loaded; Numba's np.dot uses SciPy's
+    # own OpenBLAS, which would otherwise load lazily, after the limit, at compile time.
+    with contextlib.suppress(ImportError):
+        import scipy.linalg.cython_blas  # noqa: F401
     settings = {"blas_threads": 1, "numba_threads": None}
     with threadpool_limits(limits=1):
+        settings["blas_libraries"] = [
+            f"{pool.get('internal_api')} ({_short_path(pool.get('filepath', ''))}): "
+            f"{pool.get('num_threads')}"
+            for pool in threadpool_info()]
         try:
             import numba
         except ImportError:
@@ -120,3 +129,9 @@ def single_threaded():
             yield settings
         finally:
             numba.set_num_threads(previous)
+
+
+def _short_path(filepath):
+    """The library's folder and file name: which package's copy of BLAS it is."""
+    parts = filepath.replace("\\", "/").split("/")
+    return "/".join(parts[-2:])
