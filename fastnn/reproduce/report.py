@@ -236,7 +236,8 @@ def _tutorial_a_time_differences(results):
         f"{passes} passes of the same algorithm take {per_sample_text}.",
         f"- The full-batch form (the same arithmetic, one call per pass instead of one per "
         f"image) takes {seconds(full[fastest])} on {fastest}: "
-        f"{ratio(per_sample['numpy'] / full[fastest])} less than the per-sample loop on numpy. "
+        f"{ratio(per_sample['numpy'] / full[fastest])} less time than the per-sample loop on "
+        f"numpy. "
         f"The per-sample loop pays a Python call and small-array overhead per image, "
         f"{seconds(per_sample['numpy'] / passes / results.tutorial_a_timings[0].training_samples)}"
         f" per image on numpy.",
