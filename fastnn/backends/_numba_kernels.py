@@ -9,7 +9,7 @@ row maximum subtracted, softplus / log-softmax forms of the log for the sigmoid 
 softmax outputs, ``LOG_FLOOR`` clip and clipped reciprocal for every other output.
 
 A layer ``Z = A_prev @ W + b`` runs through BLAS (``np.dot``) when it is large
-(``m * n_in * n_out >= BLAS_MIN_MULTIPLY_ADDS``) and through fused loops otherwise;
+(see ``BLAS_CROSSOVER``) and through fused loops otherwise;
 the loops add in the same order as the pure-Python reference.
 
 Public kernels (all arrays C-contiguous, one float dtype; ``layer_sizes`` and
@@ -50,10 +50,16 @@ LOSS_CODES = {
     "binary_cross_entropy": BINARY_CROSS_ENTROPY,
 }
 
-# A layer with at least this many multiply-adds (rows * n_in * n_out) goes to BLAS;
-# below it the call overhead of np.dot outweighs its speed. Measured on the project
-# machine with benchmarks/test_numba_targets.py::test_blas_threshold_table.
-BLAS_MIN_MULTIPLY_ADDS = 32768
+# The three matrix products of a layer go to BLAS (np.dot) or to fused loops, by the
+# crossover measured on the project machine (benchmarks/test_numba_targets.py::
+# test_blas_crossover prints the table). Per product:
+# (multiply-adds from which one row uses BLAS, rows from which a batch may,
+#  multiply-adds from which such a batch does). Small row counts favour the loops
+# (np.dot's call and packing overhead); the weight gradient of one row is an outer
+# product, where the loops always win; the back-propagated delta is a reduction the
+# loops cannot vectorise without reordering sums, so BLAS wins it early.
+FORWARD_LAYER, WEIGHT_GRADIENT, BACK_DELTA = range(3)
+BLAS_CROSSOVER = ((4096, 8, 2048), (2**62, 2, 8192), (1024, 1, 1024))
 
 
 def jit(function=None, **overrides):
@@ -97,7 +103,7 @@ def forward(params, layer_sizes, activation_codes, X):
         else:
             offset = (layer % 2) * m * widest
             Z = buffers[offset:offset + m * n_out].reshape((m, n_out))
-        _dense(A, params, start, n_in, n_out, Z)
+        _dense(A, params, start, n_in, n_out, Z, _use_blas(m, n_in, n_out, FORWARD_LAYER))
         _activate_in_place(activation_codes[layer], Z)
         A = Z
         start += n_in * n_out + n_out
@@ -154,11 +160,13 @@ def loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, gr
         n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
         w_start = end - n_in * n_out - n_out
         A_prev = X if layer == 0 else _layer_rows(trace, layer_sizes, m, layer)
-        _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out)
+        _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out,
+                         _use_blas(m, n_in, n_out, WEIGHT_GRADIENT))
         if layer > 0:
             offset = ((n_layers - layer) % 2) * m * widest
             previous = deltas[offset:offset + m * n_in].reshape((m, n_in))
-            _back_delta(params, w_start, n_in, n_out, delta, previous)
+            _back_delta(params, w_start, n_in, n_out, delta, previous,
+                        _use_blas(m, n_in, n_out, BACK_DELTA))
             _times_derivative(activation_codes[layer - 1], A_prev, previous)
             delta = previous
         end = w_start
@@ -178,13 +186,13 @@ def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_
 # --- layers -----------------------------------------------------------------------------
 
 @jit
-def _dense(A, params, w_start, n_in, n_out, Z):
+def _dense(A, params, w_start, n_in, n_out, Z, use_blas):
     """``Z = A @ W + b`` for the layer whose weights start at ``w_start``."""
     if w_start < 0 or n_in < 0 or n_out < 0:
         return  # never taken: proves the indices below non-negative, so loops vectorise
     m = A.shape[0]
     b_start = w_start + n_in * n_out
-    if m * n_in * n_out >= BLAS_MIN_MULTIPLY_ADDS:
+    if use_blas:
         np.dot(A, params[w_start:b_start].reshape((n_in, n_out)), Z)
         for row in range(m):
             for j in range(n_out):
@@ -202,7 +210,7 @@ def _dense(A, params, w_start, n_in, n_out, Z):
 
 
 @jit
-def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out):
+def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out, use_blas):
     """``dW = A_prev.T @ delta`` and ``db = delta`` summed over rows, into ``grad``."""
     if w_start < 0 or n_in < 0 or n_out < 0:
         return  # never taken: proves the indices below non-negative, so loops vectorise
@@ -213,7 +221,7 @@ def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out):
     for row in range(m):
         for j in range(n_out):
             grad[b_start + j] += delta[row, j]
-    if m * n_in * n_out >= BLAS_MIN_MULTIPLY_ADDS:
+    if use_blas:
         np.dot(A_prev.T, delta, grad[w_start:b_start].reshape((n_in, n_out)))
         return
     for index in range(w_start, b_start):
@@ -227,13 +235,13 @@ def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out):
 
 
 @jit
-def _back_delta(params, w_start, n_in, n_out, delta, previous):
+def _back_delta(params, w_start, n_in, n_out, delta, previous, use_blas):
     """``previous = delta @ W.T`` (before the activation's derivative)."""
     if w_start < 0 or n_in < 0 or n_out < 0:
         return  # never taken: proves the indices below non-negative, so loops vectorise
     m = delta.shape[0]
     b_start = w_start + n_in * n_out
-    if m * n_in * n_out >= BLAS_MIN_MULTIPLY_ADDS:
+    if use_blas:
         np.dot(delta, params[w_start:b_start].reshape((n_in, n_out)).T, previous)
         return
     for row in range(m):
@@ -243,6 +251,15 @@ def _back_delta(params, w_start, n_in, n_out, delta, previous):
             for j in range(n_out):
                 total += params[w_row + j] * delta[row, j]
             previous[row, i] = total
+
+
+@jit(inline="always")
+def _use_blas(m, n_in, n_out, product):
+    single_row, min_rows, min_multiply_adds = BLAS_CROSSOVER[product]
+    multiply_adds = m * n_in * n_out
+    if m == 1:
+        return multiply_adds >= single_row
+    return m >= min_rows and multiply_adds >= min_multiply_adds
 
 
 # --- activations ------------------------------------------------------------------------
@@ -499,10 +516,12 @@ def _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out):
         n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
         A_next = _layer_rows(trace, layer_sizes, m, layer + 1)
         if layer == n_layers - 1:
-            _dense(A, params, start, n_in, n_out, Z_out)
+            _dense(A, params, start, n_in, n_out, Z_out,
+                   _use_blas(m, n_in, n_out, FORWARD_LAYER))
             A_next[:, :] = Z_out
         else:
-            _dense(A, params, start, n_in, n_out, A_next)
+            _dense(A, params, start, n_in, n_out, A_next,
+                   _use_blas(m, n_in, n_out, FORWARD_LAYER))
         _activate_in_place(activation_codes[layer], A_next)
         A = A_next
         start += n_in * n_out + n_out
