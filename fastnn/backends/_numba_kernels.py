@@ -28,6 +28,9 @@ import warnings
 
 import numba
 import numpy as np
+from llvmlite import ir as llvm_ir
+from numba import types
+from numba.extending import intrinsic
 
 from fastnn import config
 from fastnn.functions import ELU_ALPHA, LEAKY_RELU_SLOPE, LOG_FLOOR
@@ -266,14 +269,22 @@ def _use_blas(m, n_in, n_out, product):
 
 # exp(x) for x <= 0 in a form LLVM vectorises (libm's exp is a scalar call): x = n ln2 + r
 # with |r| <= ln2 / 2, exp(r) by its Taylor series to r^13 (truncation < 1e-17), and 2^n
-# as two factors from a table so that results down to the subnormals stay exact powers.
-# Within 2 ulp of libm's exp over the whole range (tests/test_numba_kernels.py).
+# built from its IEEE bits, as two factors so that results down to the subnormals stay
+# exact powers of two. Within 2 ulp of libm's exp (tests/test_numba_kernels.py).
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # low bits zero: n * _LN2_HI is exact
 _LN2_LO = 1.90821492927058770002e-10
 _EXP_MIN = -746.0  # exp(x) rounds to 0 below about -745.13
-_POW2_NEGATIVE = np.ldexp(1.0, -np.arange(0, 540))
 _INV_FACTORIALS = tuple(1.0 / math.factorial(k) for k in range(14))
+
+
+@intrinsic
+def _float64_from_bits(typingctx, bits):
+    """Reinterpret an int64 as the float64 with the same bits (no conversion)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], llvm_ir.DoubleType())
+
+    return types.float64(types.int64), codegen
 
 
 @jit(inline="always")
@@ -286,8 +297,10 @@ def _exp_nonpositive(x):
     p = c[0] + r * (c[1] + r * (c[2] + r * (c[3] + r * (c[4] + r * (c[5] + r * (
         c[6] + r * (c[7] + r * (c[8] + r * (c[9] + r * (c[10] + r * (c[11] + r * (
             c[12] + r * c[13]))))))))))))
-    half = np.floor(n * 0.5)
-    return p * _POW2_NEGATIVE[np.uint64(-half)] * _POW2_NEGATIVE[np.uint64(half - n)]
+    k = np.int64(n)
+    half = k >> 1
+    return (p * _float64_from_bits((half + 1023) << 52)
+            * _float64_from_bits((k - half + 1023) << 52))
 
 
 @jit(inline="always")

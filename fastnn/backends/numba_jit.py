@@ -67,21 +67,32 @@ class NumbaBackend(Backend):
 
     def forward(self, spec, params, X):
         layer_sizes, codes, _ = kernel_arguments(spec)
-        return self._forward(params, layer_sizes, codes, X)
+        return self._forward(params, layer_sizes, codes, _writable(X))
 
     def loss(self, spec, params, X, T):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
-        return self._loss(params, layer_sizes, codes, loss_code, X, T)
+        return self._loss(params, layer_sizes, codes, loss_code, _writable(X), _writable(T))
 
     def gradients(self, spec, params, X, T):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
         grad = np.empty_like(params)
-        loss = self._loss_and_gradient(params, layer_sizes, codes, loss_code, X, T, grad)
+        loss = self._loss_and_gradient(params, layer_sizes, codes, loss_code, _writable(X),
+                                       _writable(T), grad)
         return loss, grad
 
     def train_step(self, spec, params, X, T, learning_rate):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
-        return self._train_step(params, layer_sizes, codes, loss_code, X, T, learning_rate)
+        return self._train_step(params, layer_sizes, codes, loss_code, _writable(X),
+                                _writable(T), learning_rate)
+
+
+def _writable(array):
+    """``array``, or a copy of it if it is read-only.
+
+    Numba types a read-only array apart from a writable one, so a read-only input would
+    compile every kernel a second time (seconds); a copy costs microseconds.
+    """
+    return array if array.flags.writeable else array.copy()
 
 
 # id(spec) -> (spec, kernel arguments); cleared when it grows past the bound.
