@@ -68,7 +68,8 @@ def test_target1_single_sample_forward(benchmark, bench_threads):
     _check_same(nets["numba"].forward(x), nets["numpy"].forward(x))
     public = _interleaved({name: (lambda net=net: net.forward(x)) for name, net in nets.items()},
                           rounds=41)
-    spec, params, X = nets["numba"].spec, nets["numba"].flat_parameters, x.reshape(1, -1)
+    # A writable copy: a read-only array would be a second compiled signature.
+    spec, params, X = nets["numba"].spec, np.array(nets["numba"].flat_parameters), x[None]
     layer_sizes, codes, _ = kernel_arguments(spec)
     numpy_backend = get("numpy")
     raw = _interleaved({"numpy": lambda: numpy_backend.forward(spec, params, X),

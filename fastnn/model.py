@@ -130,8 +130,10 @@ class MLP:
         if X.shape[0] == 0:
             return np.empty((0, spec.n_outputs), dtype=spec.dtype)
         Y = self._backend.forward(spec, self._params, X)
+        if single:
+            Y = Y[0]
         _check_finite(Y, "network output")
-        return Y[0] if single else Y
+        return Y
 
     def loss(self, X, T):
         """Mean loss over the samples.

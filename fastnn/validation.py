@@ -54,17 +54,11 @@ def all_finite(values):
     -------
     bool
     """
+    if type(values) is np.ndarray and values.flags.c_contiguous and values.dtype.kind == "f":
+        return _finite_float_array(values)
     if isinstance(values, float):
         return math.isfinite(values)
-    array = np.asarray(values)
-    if array.dtype.kind == "f" and array.flags.c_contiguous:
-        # A NaN or infinity makes the sum of squares NaN or infinite, and one BLAS dot
-        # costs a fraction of isfinite().all() on small arrays; only a sum that
-        # overflows from large finite values needs the exact test below.
-        flat = array.reshape(-1)
-        if math.isfinite(flat.dot(flat)):
-            return True
-    return bool(np.isfinite(array).all())
+    return bool(np.isfinite(values).all())
 
 
 def as_inputs(X, spec):
@@ -82,7 +76,7 @@ def as_inputs(X, spec):
         True if ``X`` was one 1-D sample.
     """
     if _is_clean(X, spec.dtype, spec.layer_sizes[0]):
-        return (X.reshape(1, -1), True) if X.ndim == 1 else (X, False)
+        return (X[np.newaxis], True) if X.ndim == 1 else (X, False)
     X = as_float_array(X, "X", spec.dtype)
     single = X.ndim == 1
     if single:
@@ -119,7 +113,7 @@ def as_training_batch(X, T, spec):
         if T.ndim == 2 and T.shape[0] == m:
             return X, T
         if T.ndim == 1 and single:
-            return X, T.reshape(1, n_out)
+            return X, T[np.newaxis]
     T = as_float_array(T, "T", spec.dtype)
     if single and T.shape == (n_out,):
         T = T.reshape(1, n_out)
@@ -170,7 +164,16 @@ def _is_clean(values, dtype, width):
     """
     return (type(values) is np.ndarray and values.dtype is _NATIVE_DTYPES.get(dtype)
             and values.flags.c_contiguous and 0 < values.ndim <= 2
-            and values.shape[-1] == width and all_finite(values))
+            and values.shape[-1] == width and _finite_float_array(values))
+
+
+def _finite_float_array(array):
+    """:func:`all_finite` for a C-contiguous float ndarray."""
+    flat = array if array.ndim == 1 else array.reshape(-1)
+    # A NaN or infinity makes the sum of squares NaN or infinite, and one BLAS dot
+    # costs a fraction of isfinite().all() on small arrays; only a sum that overflows
+    # from large finite values needs the exact test.
+    return math.isfinite(flat.dot(flat)) or bool(np.isfinite(array).all())
 
 
 def check_learning_rate(learning_rate):

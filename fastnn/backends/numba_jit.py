@@ -67,17 +67,20 @@ class NumbaBackend(Backend):
 
     def forward(self, spec, params, X):
         layer_sizes, codes, _ = kernel_arguments(spec)
-        return self._forward(params, layer_sizes, codes, _writable(X))
+        if not X.flags.writeable:
+            X = X.copy()  # see _writable
+        return self._forward(_writable(params), layer_sizes, codes, X)
 
     def loss(self, spec, params, X, T):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
-        return self._loss(params, layer_sizes, codes, loss_code, _writable(X), _writable(T))
+        return self._loss(_writable(params), layer_sizes, codes, loss_code, _writable(X),
+                          _writable(T))
 
     def gradients(self, spec, params, X, T):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
         grad = np.empty_like(params)
-        loss = self._loss_and_gradient(params, layer_sizes, codes, loss_code, _writable(X),
-                                       _writable(T), grad)
+        loss = self._loss_and_gradient(_writable(params), layer_sizes, codes, loss_code,
+                                       _writable(X), _writable(T), grad)
         return loss, grad
 
     def train_step(self, spec, params, X, T, learning_rate):
@@ -89,8 +92,9 @@ class NumbaBackend(Backend):
 def _writable(array):
     """``array``, or a copy of it if it is read-only.
 
-    Numba types a read-only array apart from a writable one, so a read-only input would
-    compile every kernel a second time (seconds); a copy costs microseconds.
+    Numba types a read-only array apart from a writable one, so a read-only input (or a
+    read-only parameter view) would compile every kernel a second time (seconds); a copy
+    costs microseconds.
     """
     return array if array.flags.writeable else array.copy()
 
