@@ -8,8 +8,6 @@ Environment overrides (read once, at import):
 
 ``FASTNN_NUMBA_CACHE``
     ``0`` turns the on-disk kernel cache off (default on).
-``FASTNN_NUMBA_THREADS``
-    Threads for the ``numba_parallel`` backend (default: Numba's own default).
 """
 
 from __future__ import annotations
@@ -35,28 +33,32 @@ CACHE = os.environ.get("FASTNN_NUMBA_CACHE", "1") != "0"
 JIT_OPTIONS = {"nogil": True, "fastmath": set(FASTMATH), "cache": CACHE,
                "error_model": "numpy"}
 
-# Threads of the parallel backend; None leaves Numba's default (NUMBA_NUM_THREADS).
-_threads = os.environ.get("FASTNN_NUMBA_THREADS")
-NUMBA_THREADS = int(_threads) if _threads else None
 
 
 @contextmanager
 def single_threaded():
-    """Pin BLAS (every loaded BLAS library) and Numba to one thread inside the block.
+    """Pin every BLAS library and Numba to one thread inside the block (for timings).
+
+    The kernels' ``np.dot`` calls SciPy's BLAS, which threadpoolctl can only limit once
+    it is loaded, so it is loaded first.
 
     Yields
     ------
     dict
-        The settings in force, for recording next to timings:
+        The settings in force, to record next to timings:
         ``{"blas_threads": 1, "numba_threads": 1}``.
     """
     import numba
-    from threadpoolctl import threadpool_limits
+    import scipy.linalg.cython_blas  # noqa: F401
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     previous = numba.get_num_threads()
     with threadpool_limits(limits=1):
         numba.set_num_threads(1)
         try:
-            yield {"blas_threads": 1, "numba_threads": numba.get_num_threads()}
+            blas = {info["num_threads"] for info in threadpool_info()
+                    if info["user_api"] == "blas"}
+            yield {"blas_threads": max(blas, default=None),
+                   "numba_threads": numba.get_num_threads()}
         finally:
             numba.set_num_threads(previous)

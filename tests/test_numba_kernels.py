@@ -129,3 +129,20 @@ def test_kernels_work_when_the_cache_directory_cannot_be_written(tmp_path):
     assert result.returncode == 0, result.stderr
     expected = MLP([3, 3, 1], backend="python", seed=0).forward(np.ones(3))[0]
     assert float(result.stdout.split()[-1]) == pytest.approx(expected, rel=1e-12)
+
+
+def test_single_threaded_pins_every_blas_and_numba():
+    from threadpoolctl import threadpool_info
+
+    from fastnn import config
+
+    with config.single_threaded() as in_force:
+        assert in_force == {"blas_threads": 1, "numba_threads": 1}
+        blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
+        assert blas and all(info["num_threads"] == 1 for info in blas)
+
+
+def test_fastmath_never_assumes_away_nan_or_infinity():
+    from fastnn import config
+
+    assert not {"nnan", "ninf", "fast"} & set(config.JIT_OPTIONS["fastmath"])
