@@ -18,7 +18,8 @@ Public kernels (all arrays C-contiguous, one float dtype; ``layer_sizes`` and
 ``forward(params, layer_sizes, activation_codes, X) -> Y``
 ``loss(params, layer_sizes, activation_codes, loss_code, X, T) -> float``
 ``loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, grad) -> float``
-``train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate) -> float``
+``train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate, grad)
+-> float``
 """
 
 from __future__ import annotations
@@ -177,9 +178,13 @@ def loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, gr
 
 
 @jit
-def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate):
-    """One gradient-descent step on the mean loss, in place; returns the loss before it."""
-    grad = np.empty_like(params)
+def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate, grad):
+    """One gradient-descent step on the mean loss, in place; returns the loss before it.
+
+    ``grad`` (shape and dtype of ``params``) is scratch space for the gradient: the
+    caller allocates it, with NumPy's allocator, which backs large arrays with huge
+    pages (Numba's would fault in every 4 KiB page of a fresh buffer, each step).
+    """
     mean_loss = loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, grad)
     for index in range(params.shape[0]):
         params[index] -= learning_rate * grad[index]

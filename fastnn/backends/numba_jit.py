@@ -86,7 +86,7 @@ class NumbaBackend(Backend):
     def train_step(self, spec, params, X, T, learning_rate):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
         return self._train_step(params, layer_sizes, codes, loss_code, _writable(X),
-                                _writable(T), learning_rate)
+                                _writable(T), learning_rate, np.empty_like(params))
 
 
 def _writable(array):
