@@ -18,8 +18,10 @@ Public kernels (all arrays C-contiguous, one float dtype; ``layer_sizes`` and
 ``forward(params, layer_sizes, activation_codes, X) -> Y``
 ``loss(params, layer_sizes, activation_codes, loss_code, X, T) -> float``
 ``loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, grad) -> float``
-``train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate, grad)
+``gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad, workspace)
 -> float``
+``train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate, grad,
+workspace) -> float``
 """
 
 from __future__ import annotations
@@ -144,18 +146,27 @@ def loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, gr
     float
         The mean loss.
     """
+    workspace = np.empty(X.shape[0] * _workspace_per_row(layer_sizes), dtype=X.dtype)
+    return gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad, workspace)
+
+
+@jit
+def gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad, workspace):
+    """:func:`loss_and_gradient` with the caller's scratch space.
+
+    ``workspace`` has at least ``m * workspace_per_row(layer_sizes)`` values of the
+    dtype of ``params``. Callers that allocate it with NumPy get huge pages for large
+    batches, where Numba's allocator faults in every 4 KiB page of a fresh buffer.
+    """
     m = X.shape[0]
     n_layers = layer_sizes.shape[0] - 1
-    trace, Z_out = _trace_buffers(layer_sizes, X)
+    trace, Z_out, deltas = _split_workspace(workspace, layer_sizes, m)
     _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out)
     Y = _layer_rows(trace, layer_sizes, m, n_layers)
     output_code = activation_codes[n_layers - 1]
     mean_loss = _mean_loss(loss_code, output_code, Z_out, Y, T)
 
-    widest = 0
-    for layer in range(1, n_layers + 1):
-        widest = max(widest, layer_sizes[layer])
-    deltas = np.empty(2 * m * widest, dtype=X.dtype)
+    widest = deltas.shape[0] // (2 * m)
     delta = deltas[:m * layer_sizes[n_layers]].reshape((m, layer_sizes[n_layers]))
     _output_deltas(loss_code, output_code, Y, T, 1.0 / m, delta)
 
@@ -178,14 +189,15 @@ def loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, gr
 
 
 @jit
-def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate, grad):
+def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate, grad,
+               workspace):
     """One gradient-descent step on the mean loss, in place; returns the loss before it.
 
-    ``grad`` (shape and dtype of ``params``) is scratch space for the gradient: the
-    caller allocates it, with NumPy's allocator, which backs large arrays with huge
-    pages (Numba's would fault in every 4 KiB page of a fresh buffer, each step).
+    ``grad`` (shape and dtype of ``params``) and ``workspace`` are the caller's scratch
+    space, as in :func:`gradient_into`.
     """
-    mean_loss = loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, grad)
+    mean_loss = gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad,
+                              workspace)
     for index in range(params.shape[0]):
         params[index] -= learning_rate * grad[index]
     return mean_loss
@@ -502,6 +514,37 @@ def _output_deltas(loss_code, output_code, Y, T, scale, delta):
 
 
 # --- the forward trace kept for back-propagation ------------------------------------------
+
+def workspace_per_row(layer_sizes):
+    """Scratch values per row of ``X`` that :func:`gradient_into` needs (Python side)."""
+    hidden_and_output = [int(size) for size in layer_sizes[1:]]
+    return sum(hidden_and_output) + hidden_and_output[-1] + 2 * max(hidden_and_output)
+
+
+@jit
+def _workspace_per_row(layer_sizes):
+    units = 0
+    widest = 0
+    for layer in range(1, layer_sizes.shape[0]):
+        units += layer_sizes[layer]
+        widest = max(widest, layer_sizes[layer])
+    return units + layer_sizes[-1] + 2 * widest
+
+
+@jit
+def _split_workspace(workspace, layer_sizes, m):
+    """Every layer's activation (flat), the output's Z (m, n_out), two deltas (flat)."""
+    units = 0
+    widest = 0
+    for layer in range(1, layer_sizes.shape[0]):
+        units += layer_sizes[layer]
+        widest = max(widest, layer_sizes[layer])
+    n_out = layer_sizes[-1]
+    trace = workspace[:m * units]
+    Z_out = workspace[m * units:m * (units + n_out)].reshape((m, n_out))
+    deltas = workspace[m * (units + n_out):m * (units + n_out + 2 * widest)]
+    return trace, Z_out, deltas
+
 
 @jit
 def _trace_buffers(layer_sizes, X):

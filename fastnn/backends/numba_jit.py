@@ -51,7 +51,7 @@ class NumbaBackend(Backend):
     dtypes = ("float64", "float32")
     _forward = staticmethod(kernels.forward)
     _loss = staticmethod(kernels.loss)
-    _loss_and_gradient = staticmethod(kernels.loss_and_gradient)
+    _gradient_into = staticmethod(kernels.gradient_into)
     _train_step = staticmethod(kernels.train_step)
 
     def prepare(self, spec):
@@ -79,14 +79,24 @@ class NumbaBackend(Backend):
     def gradients(self, spec, params, X, T):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
         grad = np.empty_like(params)
-        loss = self._loss_and_gradient(_writable(params), layer_sizes, codes, loss_code,
-                                       _writable(X), _writable(T), grad)
+        loss = self._gradient_into(_writable(params), layer_sizes, codes, loss_code,
+                                   _writable(X), _writable(T), grad, _workspace(spec, X))
         return loss, grad
 
     def train_step(self, spec, params, X, T, learning_rate):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
         return self._train_step(params, layer_sizes, codes, loss_code, _writable(X),
-                                _writable(T), learning_rate, np.empty_like(params))
+                                _writable(T), learning_rate, np.empty_like(params),
+                                _workspace(spec, X))
+
+
+def _workspace(spec, X):
+    """Scratch space for the gradient kernels, from NumPy's allocator (huge pages)."""
+    per_row = _WORKSPACE_PER_ROW.get(spec.layer_sizes)
+    if per_row is None:
+        per_row = _WORKSPACE_PER_ROW[spec.layer_sizes] = kernels.workspace_per_row(
+            spec.layer_sizes)
+    return np.empty(X.shape[0] * per_row, dtype=X.dtype)
 
 
 def _writable(array):
@@ -102,5 +112,6 @@ def _writable(array):
 # id(spec) -> (spec, kernel arguments); cleared when it grows past the bound.
 _ARGUMENTS = {}
 _MAX_CACHED_SPECS = 4096
+_WORKSPACE_PER_ROW = {}
 
 BACKEND = NumbaBackend()
