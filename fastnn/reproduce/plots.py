@@ -27,12 +27,14 @@ def speedup_figure(results):
     positions = np.arange(len(results.speedup_rows))
     tutorial = [row.tutorial.get("loop") / row.tutorial["vectorised"]
                 if row.tutorial.get("vectorised") else np.nan for row in results.speedup_rows]
-    axes.bar(positions, tutorial, width, label="tutorial's figure (vectorised)", color="0.7",
-             hatch="//")
+    bars = axes.bar(positions, tutorial, width, label="tutorial's figure (vectorised)",
+                    color="0.7", hatch="//")
+    axes.bar_label(bars, labels=[_label(value) for value in tutorial], fontsize=7)
     for index, name in enumerate(implementations, start=1):
         speedups = [row.speedup(name) for row in results.speedup_rows]
-        axes.bar(positions + index * width, speedups, width,
-                 label=labels.get(name, f"{name} backend"))
+        bars = axes.bar(positions + index * width, speedups, width,
+                        label=labels.get(name, f"{name} backend"))
+        axes.bar_label(bars, labels=[_label(value) for value in speedups], fontsize=7)
     axes.axhline(1.0, color="black", linewidth=0.8)
     axes.set_yscale("log")
     axes.set_xticks(positions + width * len(implementations) / 2)
@@ -81,6 +83,10 @@ def shortcut_figure(results):
         axes.set_title(f"64-64-10, sigmoid output, {loss}, lr 0.1", fontsize=10)
         axes.legend(fontsize=8)
     return figure
+
+
+def _label(speedup):
+    return "" if np.isnan(speedup) else f"{speedup:.3g}×"
 
 
 def _figure(width, height):
