@@ -58,14 +58,14 @@ LOSS_CODES = {
 
 # The three matrix products of a layer go to BLAS (np.dot) or to fused loops, by the
 # crossover measured on the project machine (benchmarks/test_numba_targets.py::
-# test_blas_crossover prints the table). Per product:
+# test_blas_crossover prints the per-product table; whole gradients and forward passes
+# were compared end to end for the choice). Per product:
 # (multiply-adds from which one row uses BLAS, rows from which a batch may,
-#  multiply-adds from which such a batch does). Small row counts favour the loops
-# (np.dot's call and packing overhead); the weight gradient of one row is an outer
-# product, where the loops always win; the back-propagated delta is a reduction the
-# loops cannot vectorise without reordering sums, so BLAS wins it early.
+#  multiply-adds from which such a batch does). Small products and small row counts
+# favour the loops (np.dot's call and packing overhead); the back-propagated delta is a
+# reduction the loops cannot vectorise without reordering sums, so BLAS wins it early.
 FORWARD_LAYER, WEIGHT_GRADIENT, BACK_DELTA = range(3)
-BLAS_CROSSOVER = ((4096, 8, 2048), (2**62, 2, 8192), (1024, 1, 1024))
+BLAS_CROSSOVER = ((4096, 8, 2048), (4096, 2, 8192), (1024, 1, 1024))
 
 
 def jit(function=None, **overrides):
