@@ -332,7 +332,7 @@ def _run_details(results, command):
         f"{machine.get('load_average_end')} (the cores are shared with other work: "
         "medians and IQRs, interleaved rounds)",
         f"- Python {machine['python']}, NumPy {machine['numpy']}, Numba {machine['numba']}, "
-        f"fastnn {machine['fastnn']}",
+        f"fastnn {machine['fastnn']} (git {machine.get('git') or 'unknown'})",
         f"- threads: BLAS pools pinned to {results.threads.get('blas_threads')} "
         f"(threadpoolctl: {'; '.join(results.threads.get('blas_libraries', [])) or '-'}), "
         f"Numba threads {results.threads.get('numba_threads')}",

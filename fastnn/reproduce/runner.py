@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -107,6 +108,7 @@ def machine_info():
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "load_average": _load_average(),
+        "git": _git_revision(),
     }
     try:
         import numba
@@ -132,6 +134,20 @@ def _cpu_model():
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def _git_revision():
+    """The checkout's commit, ``+ local changes`` if the package differs from it; None
+    outside a git checkout."""
+    package = os.path.dirname(os.path.abspath(fastnn.__file__))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=package,
+                                capture_output=True, text=True, timeout=10, check=True)
+        status = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=package,
+                                capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() + (" + local changes" if status.stdout.strip() else "")
 
 
 def _load_average():
