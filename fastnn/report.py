@@ -372,6 +372,12 @@ def _conditions_markdown(frame, metadata):
     source = metadata.get("source")
     if source:
         lines.append(f"**Source:** {source}.  ")
+    revision = metadata.get("revision")
+    if revision:
+        modified = revision.get("modified") or []
+        lines.append(f"**fastnn source:** git commit `{revision['commit'][:12]}`"
+                     + (f", with local changes to {', '.join(modified)}" if modified else "")
+                     + ".  ")
     peaks = metadata.get("peaks") or []
     for peak in peaks:
         lines.append(f"**fp64 matmul peak** ({peak['n']}x{peak['n']} `np.dot`, "

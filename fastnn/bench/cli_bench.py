@@ -34,7 +34,7 @@ from fastnn.bench.cases import (
     sizes_label,
     split_list,
 )
-from fastnn.bench.machine import check_thread_count, machine_info
+from fastnn.bench.machine import check_thread_count, machine_info, source_revision
 from fastnn.bench.results import RunFolder, results_frame
 from fastnn.bench.sweep import SweepConfig, run_sweep
 from fastnn.report import headline_caption, headline_table, markdown_table, write_report
@@ -95,6 +95,7 @@ def run(args):
                     "source": f"`fastnn bench`, a sweep of {duration:.0f} s",
                     "duration_s": duration,
                     "command": reproduce_command(config, out), "machine": machine_info(),
+                    "revision": source_revision(),
                     "config": config.as_dict(), "peaks": result.peaks,
                     "python_flop_rate": result.python_flop_rate}
         write_report(staging, frame, metadata)

@@ -6,7 +6,9 @@ import contextlib
 import datetime
 import os
 import platform
+import subprocess
 import timeit
+from pathlib import Path
 
 import numpy as np
 import threadpoolctl
@@ -41,6 +43,28 @@ def machine_info():
         "backends": fastnn.available_backends(),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def source_revision():
+    """The git commit of the fastnn source that runs, and its locally modified files.
+
+    Returns
+    -------
+    dict or None
+        ``{"commit": str, "modified": list of str}``; None outside a git checkout.
+    """
+    import fastnn
+
+    root = Path(fastnn.__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
+                                 "--", "fastnn"], cwd=root, capture_output=True, text=True,
+                                timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "modified": [line[3:] for line in status.splitlines()]}
 
 
 def cpu_model():
