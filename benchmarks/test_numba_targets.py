@@ -72,12 +72,21 @@ def test_target1_single_sample_forward(benchmark, bench_threads):
     spec, params, X = nets["numba"].spec, np.array(nets["numba"].flat_parameters), x[None]
     layer_sizes, codes, _ = kernel_arguments(spec)
     numpy_backend = get("numpy")
+    # The kernel the backend calls, into an output allocated by NumPy (as the backend
+    # does; cheaper than returning an array allocated inside the kernel, also recorded).
+    n_out = spec.layer_sizes[-1]
     raw = _interleaved({"numpy": lambda: numpy_backend.forward(spec, params, X),
-                        "numba": lambda: kernels.forward(params, layer_sizes, codes, X)},
+                        "numba": lambda: kernels.forward_into(params, layer_sizes, codes, X,
+                                                              np.empty((1, n_out)))},
                        rounds=41)
+    allocating = _interleaved({"numpy": lambda: numpy_backend.forward(spec, params, X),
+                               "numba": lambda: kernels.forward(params, layer_sizes, codes, X)},
+                              rounds=21)
     _record("1 single-sample forward 100-100-50-10", "net.forward(x)", public, target=4.0)
     _record("1 single-sample forward 100-100-50-10", "raw kernel vs numpy backend.forward",
             raw, target=6.0)
+    _record("1 single-sample forward 100-100-50-10",
+            "raw kernel returning its own array (kernels.forward)", allocating)
     benchmark.extra_info.update(bench_threads, ratio=public["ratio"], raw_ratio=raw["ratio"])
     benchmark(nets["numba"].forward, x)
 

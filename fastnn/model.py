@@ -13,6 +13,7 @@ from fastnn.validation import (
     as_layer_params,
     as_training_batch,
     check_learning_rate,
+    plain_inputs,
 )
 
 
@@ -126,6 +127,16 @@ class MLP:
         ndarray, shape (n_samples, n_outputs) or (n_outputs,) for a 1-D ``X``
         """
         spec = self.spec
+        forward_checked = getattr(self._backend, "forward_checked", None)
+        if forward_checked is not None:
+            # The backend tests X and the output for NaN and infinity in the same pass.
+            X2d, single = plain_inputs(X, spec)
+            if X2d is not None:
+                Y, finite = forward_checked(spec, self._params, X2d)
+                if not finite:
+                    as_inputs(X, spec)  # raises if X is not finite
+                    _check_finite(Y, "network output")
+                return Y[0] if single else Y
         X, single = as_inputs(X, spec)
         if X.shape[0] == 0:
             return np.empty((0, spec.n_outputs), dtype=spec.dtype)

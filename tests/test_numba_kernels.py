@@ -84,7 +84,7 @@ def test_every_architecture_shares_one_compiled_signature_per_dtype():
             X = rng.standard_normal((4, sizes[0]))
             net.train_step(X, rng.random((4, sizes[-1])), 0.1)
             net.forward(X)
-    for kernel in (kernels.forward, kernels.gradient_into, kernels.train_step):
+    for kernel in (kernels.forward_into, kernels.gradient_into, kernels.train_step):
         assert len(kernel.signatures) <= 2, kernel.signatures
 
 
@@ -146,3 +146,46 @@ def test_fastmath_never_assumes_away_nan_or_infinity():
     from fastnn import config
 
     assert not {"nnan", "ninf", "fast"} & set(config.JIT_OPTIONS["fastmath"])
+
+
+@pytest.mark.parametrize("n_in", [1, 7, 8, 9, 17, 24])
+def test_both_layer_paths_agree_for_any_input_width(n_in):
+    # The loops take eight inputs per pass, then the rest one by one.
+    rng = np.random.default_rng(n_in)
+    n_out = 5
+    A, params = rng.standard_normal((3, n_in)), rng.standard_normal(n_in * n_out + n_out + 2)
+    Z_loops, Z_blas = np.empty((3, n_out)), np.empty((3, n_out))
+    kernels._dense(A, params, 2, n_in, n_out, Z_loops, False)
+    kernels._dense(A, params, 2, n_in, n_out, Z_blas, True)
+    expected = A @ params[2:2 + n_in * n_out].reshape(n_in, n_out) + params[2 + n_in * n_out:]
+    assert relative_difference(Z_loops, expected) <= 1e-13
+    assert relative_difference(Z_blas, expected) <= 1e-13
+
+
+def test_forward_into_reports_an_infinite_input_that_the_output_hides():
+    spec = NetworkSpec.create([2, 1], "sigmoid")
+    layer_sizes, codes, _ = numba_jit.kernel_arguments(spec)
+    params = np.array([1.0, 1.0, 0.0])
+    Y = np.empty((1, 1))
+    assert kernels.forward_into(params, layer_sizes, codes, np.array([[1.0, 2.0]]), Y)
+    assert not kernels.forward_into(params, layer_sizes, codes, np.array([[np.inf, 2.0]]), Y)
+    assert Y[0, 0] == 1.0  # sigmoid(inf): finite, so the input itself must be tested
+    assert not kernels.forward_into(params, layer_sizes, codes, np.array([[np.nan, 2.0]]), Y)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_fast_forward_path_still_refuses_non_finite_inputs(bad):
+    net = MLP([3, 4, 1], activation="sigmoid", backend="numba", seed=0)
+    for X in (np.array([bad, 0.0, 1.0]), np.array([[0.0, 1.0, 2.0], [bad, 0.0, 1.0]])):
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            net.forward(X)
+
+
+def test_fast_forward_path_refuses_a_non_finite_output_and_accepts_huge_finite_inputs():
+    net = MLP([1, 2, 1], activation="identity", output_activation="identity", backend="numba")
+    net.set_params([[[1e300, -1e300]], [[1e10], [1e10]]], [[0.0, 0.0], [0.0]])
+    with pytest.raises(ValueError, match="network output is not finite"):
+        net.forward(np.array([1e10]))
+    with np.errstate(over="raise", invalid="raise"):  # the finiteness tests do not warn
+        assert np.isfinite(MLP([2, 1], backend="numpy").forward(np.array([1e300, -1e300]))).all()
+        assert np.isfinite(net.forward(np.array([1e-300]))).all()

@@ -16,6 +16,7 @@ Public kernels (all arrays C-contiguous, one float dtype; ``layer_sizes`` and
 ``activation_codes`` int64, one activation code per weight layer):
 
 ``forward(params, layer_sizes, activation_codes, X) -> Y``
+``forward_into(params, layer_sizes, activation_codes, X, Y) -> bool (X and Y finite)``
 ``loss(params, layer_sizes, activation_codes, loss_code, X, T) -> float``
 ``loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, grad) -> float``
 ``gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad, workspace)
@@ -64,8 +65,10 @@ LOSS_CODES = {
 #  multiply-adds from which such a batch does). Small products and small row counts
 # favour the loops (np.dot's call and packing overhead); the back-propagated delta is a
 # reduction the loops cannot vectorise without reordering sums, so BLAS wins it early.
+# One row's forward layer stays in the loops up to 16384 multiply-adds since they take
+# eight inputs per pass (100x50: 0.40 us loops, 0.48 us BLAS; 100x100: 0.95 / 0.98 us).
 FORWARD_LAYER, WEIGHT_GRADIENT, BACK_DELTA = range(3)
-BLAS_CROSSOVER = ((4096, 8, 2048), (4096, 2, 8192), (1024, 1, 1024))
+BLAS_CROSSOVER = ((16384, 8, 2048), (4096, 2, 8192), (1024, 1, 1024))
 
 
 def jit(function=None, **overrides):
@@ -94,6 +97,20 @@ def jit(function=None, **overrides):
 @jit
 def forward(params, layer_sizes, activation_codes, X):
     """Network output, shape (m, layer_sizes[-1])."""
+    Y = np.empty((X.shape[0], layer_sizes[-1]), dtype=X.dtype)
+    forward_into(params, layer_sizes, activation_codes, X, Y)
+    return Y
+
+
+@jit
+def forward_into(params, layer_sizes, activation_codes, X, Y):
+    """Write the network output into ``Y`` (m, layer_sizes[-1]); True if ``X`` and ``Y``
+    are finite.
+
+    The finiteness test rides along with the forward pass, so the caller need not scan
+    its arrays again; ``X`` is tested itself because a saturating activation can turn an
+    infinite input into a finite output.
+    """
     m = X.shape[0]
     n_layers = layer_sizes.shape[0] - 1
     widest = 0
@@ -105,7 +122,7 @@ def forward(params, layer_sizes, activation_codes, X):
     for layer in range(n_layers):
         n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
         if layer == n_layers - 1:
-            Z = np.empty((m, n_out), dtype=X.dtype)
+            Z = Y
         else:
             offset = (layer % 2) * m * widest
             Z = buffers[offset:offset + m * n_out].reshape((m, n_out))
@@ -113,7 +130,17 @@ def forward(params, layer_sizes, activation_codes, X):
         _activate_in_place(activation_codes[layer], Z)
         A = Z
         start += n_in * n_out + n_out
-    return A
+    return _all_finite(X.reshape(X.size)) and _all_finite(Y.reshape(Y.size))
+
+
+@jit(inline="always")
+def _all_finite(values):
+    finite = True
+    for k in range(values.shape[0]):
+        # x - x is 0 for every finite x and NaN for infinity and NaN (no fastmath
+        # flag here lets LLVM fold it away); a branch-free AND vectorises.
+        finite &= values[k] - values[k] == 0.0
+    return finite
 
 
 @jit
@@ -221,10 +248,27 @@ def _dense(A, params, w_start, n_in, n_out, Z, use_blas):
     for row in range(m):
         for j in range(n_out):
             Z[row, j] = params[b_start + j]
-        # Added in input order, starting from the bias, like the reference.
-        for i in range(n_in):
-            a_i = A[row, i]
-            w_row = w_start + i * n_out
+        # Added in input order, starting from the bias, like the reference; eight
+        # inputs per pass over the row (same order of additions) so that Z's row is
+        # loaded and stored an eighth as often.
+        i = 0
+        while i + 8 <= n_in:
+            w = w_start + i * n_out
+            a0, a1, a2, a3 = A[row, i], A[row, i + 1], A[row, i + 2], A[row, i + 3]
+            a4, a5, a6, a7 = A[row, i + 4], A[row, i + 5], A[row, i + 6], A[row, i + 7]
+            for j in range(n_out):
+                z = Z[row, j] + a0 * params[w + j]
+                z += a1 * params[w + n_out + j]
+                z += a2 * params[w + 2 * n_out + j]
+                z += a3 * params[w + 3 * n_out + j]
+                z += a4 * params[w + 4 * n_out + j]
+                z += a5 * params[w + 5 * n_out + j]
+                z += a6 * params[w + 6 * n_out + j]
+                Z[row, j] = z + a7 * params[w + 7 * n_out + j]
+            i += 8
+        for rest in range(i, n_in):
+            a_i = A[row, rest]
+            w_row = w_start + rest * n_out
             for j in range(n_out):
                 Z[row, j] += a_i * params[w_row + j]
 

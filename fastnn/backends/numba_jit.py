@@ -49,7 +49,7 @@ class NumbaBackend(Backend):
 
     name = "numba"
     dtypes = ("float64", "float32")
-    _forward = staticmethod(kernels.forward)
+    _forward_into = staticmethod(kernels.forward_into)
     _loss = staticmethod(kernels.loss)
     _gradient_into = staticmethod(kernels.gradient_into)
     _train_step = staticmethod(kernels.train_step)
@@ -66,10 +66,32 @@ class NumbaBackend(Backend):
         self.train_step(tiny, params, X, X, 0.1)
 
     def forward(self, spec, params, X):
-        layer_sizes, codes, _ = kernel_arguments(spec)
         if not X.flags.writeable:
             X = X.copy()  # see _writable
-        return self._forward(_writable(params), layer_sizes, codes, X)
+        return self.forward_checked(spec, params, X)[0]
+
+    def forward_checked(self, spec, params, X):
+        """:meth:`forward` of a writable ``X``, and whether ``X`` and the output are finite.
+
+        The test rides along with the forward pass, so the model skips its own scans
+        of the input and the output (see ``MLP.forward``).
+
+        Parameters
+        ----------
+        spec : NetworkSpec
+        params : ndarray, shape (n_params,)
+        X : ndarray, shape (m, n_inputs), writable (see :func:`_writable`)
+
+        Returns
+        -------
+        Y : ndarray, shape (m, n_outputs)
+        finite : bool
+        """
+        layer_sizes, codes, _ = kernel_arguments(spec)
+        if not params.flags.writeable:
+            params = params.copy()  # see _writable
+        Y = np.empty((X.shape[0], spec.layer_sizes[-1]), dtype=X.dtype)
+        return Y, self._forward_into(params, layer_sizes, codes, X, Y)
 
     def loss(self, spec, params, X, T):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
