@@ -87,6 +87,7 @@ def run(args):
     out = Path(args.out) if args.out else default_run_folder()
     with RunFolder(out, force=args.force) as staging:
         _announce(config, out)
+        revision = source_revision()  # before the sweep: the code it imports and measures
         start = time.perf_counter()
         result = _sweep_with_progress(config)
         duration = time.perf_counter() - start
@@ -95,7 +96,7 @@ def run(args):
                     "source": f"`fastnn bench`, a sweep of {duration:.0f} s",
                     "duration_s": duration,
                     "command": reproduce_command(config, out), "machine": machine_info(),
-                    "revision": source_revision(),
+                    "revision": revision,
                     "config": config.as_dict(), "peaks": result.peaks,
                     "python_flop_rate": result.python_flop_rate}
         write_report(staging, frame, metadata)
