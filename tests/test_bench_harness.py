@@ -180,3 +180,21 @@ def test_pinned_threads_reach_every_blas_and_are_restored():
         assert libraries and all(library["num_threads"] == 1 for library in libraries)
         assert in_force["blas_threads"] == 1 and in_force["numba_threads"] == 1
     assert [library["num_threads"] for library in blas_libraries()][:len(before)] == before
+
+
+def test_results_json_keeps_full_precision_and_missing_values(tmp_path):
+    import pandas as pd
+
+    from fastnn.bench.results import load_results, write_results
+
+    frame = pd.DataFrame([{"backend": "numpy", "level": "mlp", "layer_sizes": "3-3-1",
+                           "batch_size": 1, "op": "forward", "dtype": "float64",
+                           "blas_threads": 1, "numba_threads": None, "status": "ok",
+                           "median_s": 1.234567890123e-06, "max_rel_diff": 1.2e-15,
+                           "unstable": np.bool_(True), "note": ""}])
+    write_results(tmp_path, frame, {"machine": {}})
+    loaded, _ = load_results(tmp_path)
+    row = loaded.iloc[0]
+    assert row["median_s"] == 1.234567890123e-06 and row["max_rel_diff"] == 1.2e-15
+    assert bool(row["unstable"])
+    assert pd.isna(row["numba_threads"])

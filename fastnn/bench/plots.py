@@ -72,7 +72,9 @@ def speedup_png(data, backend_order, baseline="numpy"):
     """
     ops = list(dict.fromkeys(data["op"]))
     others = [name for name in backend_order if name != baseline]
-    fig, axes = plt.subplots(len(ops), 1, squeeze=False, figsize=(10, 2.9 * len(ops) + 0.6))
+    groups = data.drop_duplicates(["layer_sizes", "batch_size"]).shape[0]
+    fig, axes = plt.subplots(len(ops), 1, squeeze=False,
+                             figsize=(max(10.0, 1.1 * groups + 2), 2.9 * len(ops) + 0.6))
     for row, op in enumerate(ops):
         ax = axes[row][0]
         subset = data[data["op"] == op]

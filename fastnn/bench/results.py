@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fastnn.atomic import atomic_write_text
@@ -51,8 +52,20 @@ def results_document(frame, metadata):
     -------
     dict
     """
-    rows = json.loads(frame.to_json(orient="records"))
+    # Not DataFrame.to_json: it rounds to 10 decimal places, which turns a 1e-15
+    # relative difference into 0 and keeps only a few digits of a microsecond.
+    rows = [{key: _json_value(value) for key, value in row.items()}
+            for row in frame.to_dict(orient="records")]
     return {"format": RESULTS_FORMAT, "version": RESULTS_VERSION, **metadata, "rows": rows}
+
+
+def _json_value(value):
+    """A JSON-ready Python value: NumPy scalars unwrapped, NaN and NA as None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (not isinstance(value, (str, bool, list, dict)) and pd.isna(value)):
+        return None
+    return value
 
 
 def write_results(folder, frame, metadata):
