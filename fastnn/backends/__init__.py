@@ -43,6 +43,17 @@ def available_backends():
     return [name for name in _MODULES if _load(name) is not None]
 
 
+def unavailable_backends():
+    """Registered backends that cannot be used here, with the reason.
+
+    Returns
+    -------
+    dict of str to str
+        Backend name -> the import error that removed it.
+    """
+    return {name: _import_errors[name] for name in _MODULES if _load(name) is None}
+
+
 def canonical_name(name):
     """The registry name for ``name`` or one of its aliases; ValueError if unknown."""
     if not isinstance(name, str):

@@ -34,23 +34,10 @@ def info_text(machine):
     lines.append(("numba threads", "n/a" if machine["numba_threads_max"] is None
                   else f"{machine['numba_threads_max']} (NUMBA_NUM_THREADS)"))
     lines.append(("backends", ", ".join(machine["backends"])))
-    for name, reason in unavailable_backends().items():
+    for name, reason in backends.unavailable_backends().items():
         lines.append(("unavailable", f"{name}: {reason}"))
     width = max(len(name) for name, _ in lines)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in lines)
-
-
-def unavailable_backends():
-    """Registered backends that cannot be used here, with the reason."""
-    available = set(backends.available_backends())
-    reasons = {}
-    for name in backends._MODULES:  # the registry has no public list of registered names
-        if name not in available:
-            try:
-                backends.get(name)
-            except ValueError as exc:
-                reasons[name] = str(exc)
-    return reasons
 
 
 def _blas_line(library):
