@@ -3,6 +3,10 @@
 import os
 from collections import Counter
 
+# scikit-learn runs its array-API estimator checks only when SciPy was imported with
+# this set; without it they are skipped rather than run.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import numpy as np
 import pytest
 from hypothesis import settings
