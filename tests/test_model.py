@@ -162,6 +162,7 @@ def test_bad_input_raises_and_changes_nothing(case, backend, batch):
     np.testing.assert_array_equal(net.flat_parameters, before)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_a_step_that_overflows_is_refused_and_changes_nothing():
     net = MLP([1, 1], output_activation="identity", backend="numpy")
     net.set_params([[[1e300]]], [[0.0]])
