@@ -13,7 +13,7 @@ Environment overrides (read once, at import):
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 # Fast-math flags for the kernels. Never 'nnan' or 'ninf': the model refuses NaN and
 # infinity after the fact, so the kernels must propagate them faithfully.
@@ -36,29 +36,69 @@ JIT_OPTIONS = {"nogil": True, "fastmath": set(FASTMATH), "cache": CACHE,
 
 
 @contextmanager
-def single_threaded():
-    """Pin every BLAS library and Numba to one thread inside the block (for timings).
+def pinned_threads(threads, user_api=None, with_pools=False):
+    """Limit the thread pools and Numba to ``threads`` threads inside the block (for timings).
 
-    The kernels' ``np.dot`` calls SciPy's BLAS, which threadpoolctl can only limit once
-    it is loaded, so it is loaded first.
+    ``threadpoolctl`` limits only the libraries loaded when the limit is set; the kernels'
+    ``np.dot`` calls SciPy's BLAS (a separate OpenBLAS), which would otherwise load lazily,
+    at the first compilation, after the limit, so it is loaded first.
+
+    Parameters
+    ----------
+    threads : int
+    user_api : {None, "blas", "openmp"}
+        The pools to limit, as ``threadpoolctl.threadpool_limits`` takes it (None: all).
+    with_pools : bool
+        Also yield ``"pools"``: the ``threadpoolctl.threadpool_info`` entries once
+        limited, taken before Numba's own thread pool starts (which may load an OpenMP
+        runtime of its own).
 
     Yields
     ------
     dict
-        The settings in force, to record next to timings:
-        ``{"blas_threads": 1, "numba_threads": 1}``.
+        The counts in force, to record next to timings:
+        ``{"blas_threads": int or None, "numba_threads": int or None}`` (None where there
+        is no such pool), and ``"pools"`` (list of dict) if asked for.
     """
-    import numba
-    import scipy.linalg.cython_blas  # noqa: F401
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    previous = numba.get_num_threads()
-    with threadpool_limits(limits=1):
-        numba.set_num_threads(1)
+    with suppress(ImportError):
+        import scipy.linalg.cython_blas  # noqa: F401
+    with threadpool_limits(limits=threads, user_api=user_api):
+        pools = threadpool_info()
+        previous = _set_numba_threads(threads)
         try:
-            blas = {info["num_threads"] for info in threadpool_info()
-                    if info["user_api"] == "blas"}
-            yield {"blas_threads": max(blas, default=None),
-                   "numba_threads": numba.get_num_threads()}
+            in_force = threads_in_force()
+            yield dict(in_force, pools=pools) if with_pools else in_force
         finally:
-            numba.set_num_threads(previous)
+            _set_numba_threads(previous)
+
+
+def threads_in_force():
+    """The BLAS and Numba thread counts in force now (None where there is no such pool)."""
+    from threadpoolctl import threadpool_info
+
+    blas = [pool["num_threads"] for pool in threadpool_info()
+            if pool.get("user_api") == "blas" and pool.get("num_threads")]
+    numba = numba_module()
+    return {"blas_threads": max(blas) if blas else None,
+            "numba_threads": None if numba is None else int(numba.get_num_threads())}
+
+
+def numba_module():
+    """The ``numba`` module, or None where it cannot be imported."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba
+
+
+def _set_numba_threads(threads):
+    """Set Numba's thread count; returns the previous one (None without Numba)."""
+    numba = numba_module()
+    if numba is None or threads is None:
+        return None
+    previous = int(numba.get_num_threads())
+    numba.set_num_threads(threads)
+    return previous

@@ -17,7 +17,7 @@ from fastnn.bench import plots
 from fastnn.bench.cases import OPS
 from fastnn.bench.machine import blas_summary
 from fastnn.bench.results import write_results
-from fastnn.bench.timing import UNSTABLE_IQR_RATIO
+from fastnn.timing import UNSTABLE_IQR_RATIO
 
 PLOTS = {
     "time_vs_size.png": plots.time_vs_size_png,

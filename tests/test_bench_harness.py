@@ -11,8 +11,8 @@ from fastnn import backends
 from fastnn.bench.cases import flop_count, parse_layer_sizes, parse_positive_ints
 from fastnn.bench.results import RunFolder
 from fastnn.bench.sweep import SweepConfig, run_sweep
-from fastnn.bench.timing import calibrate, summarise
 from fastnn.params import parameter_count
+from fastnn.timing import calibrate, summarise
 
 TINY = {"layer_sizes": ((3, 3, 1),), "batch_sizes": (2,), "rounds": 2, "min_time": 0.0,
         "peak_size": 64, "levels": ("mlp", "backend")}

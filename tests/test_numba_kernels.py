@@ -131,12 +131,12 @@ def test_kernels_work_when_the_cache_directory_cannot_be_written(tmp_path):
     assert float(result.stdout.split()[-1]) == pytest.approx(expected, rel=1e-12)
 
 
-def test_single_threaded_pins_every_blas_and_numba():
+def test_pinned_threads_pins_every_blas_and_numba():
     from threadpoolctl import threadpool_info
 
     from fastnn import config
 
-    with config.single_threaded() as in_force:
+    with config.pinned_threads(1) as in_force:
         assert in_force == {"blas_threads": 1, "numba_threads": 1}
         blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
         assert blas and all(info["num_threads"] == 1 for info in blas)

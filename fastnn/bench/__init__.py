@@ -4,14 +4,15 @@ Modules, one concern each:
 
 - :mod:`fastnn.bench.cases`: the benchmarked cases (layer sizes, batches, ops), FLOP counts
   and the parsing of their command-line spellings;
-- :mod:`fastnn.bench.timing`: calibrated loop counts (``timeit.Timer.autorange``), rounds and
-  their summary statistics;
 - :mod:`fastnn.bench.machine`: machine information, thread pinning, the matmul peak;
 - :mod:`fastnn.bench.sweep`: the sweep itself, with its correctness gate;
 - :mod:`fastnn.bench.results`: the tidy results table, its files and the run folder;
 - :mod:`fastnn.bench.compare`: two runs side by side;
 - :mod:`fastnn.bench.pytest_json`: pytest-benchmark JSON files as results tables;
 - ``cli_*``: the subcommands.
+
+Calibration, rounds and their statistics come from :mod:`fastnn.timing`, thread
+pinning from :mod:`fastnn.config`; both are shared with :mod:`fastnn.reproduce`.
 """
 
 from fastnn.bench.cases import OPS, flop_count, parse_layer_sizes

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import threadpoolctl
 
-from fastnn.bench.timing import calibrate, time_rounds
+from fastnn import config
+from fastnn.timing import calibrate, time_rounds
 
 
 def machine_info():
@@ -100,9 +101,11 @@ def blas_summary(blas):
                      for lib in blas)
 
 
-@contextlib.contextmanager
 def pinned_threads(threads):
     """Limit BLAS and Numba to ``threads`` threads inside the block.
+
+    :func:`fastnn.config.pinned_threads` on the BLAS pools only, after checking
+    ``threads`` against the Numba thread pool.
 
     Yields
     ------
@@ -116,24 +119,7 @@ def pinned_threads(threads):
         If ``threads`` exceeds the Numba thread pool's size (``NUMBA_NUM_THREADS``).
     """
     check_thread_count(threads)
-    load_blas_libraries()
-    with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
-        previous = _set_numba_threads(threads)
-        try:
-            yield current_threads()
-        finally:
-            _set_numba_threads(previous)
-
-
-def load_blas_libraries():
-    """Load every BLAS a timed call may use, so that thread limits reach all of them.
-
-    ``threadpoolctl`` limits only the libraries loaded when the limit is set; Numba's
-    ``np.dot`` calls SciPy's BLAS (a separate OpenBLAS), which is otherwise loaded
-    lazily, at the first compilation, after the limit.
-    """
-    with contextlib.suppress(ImportError):
-        import scipy.linalg.cython_blas  # noqa: F401
+    return config.pinned_threads(threads, user_api="blas")
 
 
 def check_thread_count(threads):
@@ -142,13 +128,6 @@ def check_thread_count(threads):
     if numba_max is not None and threads > numba_max:
         raise ValueError(f"--threads {threads} exceeds Numba's thread pool of {numba_max} "
                          f"(set NUMBA_NUM_THREADS to raise it)")
-
-
-def current_threads():
-    """The BLAS and Numba thread counts in force now (None where there is no such pool)."""
-    blas = [lib["num_threads"] for lib in blas_libraries() if lib.get("num_threads")]
-    return {"blas_threads": max(blas) if blas else None,
-            "numba_threads": _get_numba_threads()}
 
 
 def matmul_peak(n=1024, min_time=0.1, rounds=3):
@@ -172,34 +151,12 @@ def matmul_peak(n=1024, min_time=0.1, rounds=3):
     return {"n": n, "seconds": seconds, "gflops": 2.0 * n ** 3 / seconds / 1e9}
 
 
-def _numba_module():
-    try:
-        import numba
-    except ImportError:
-        return None
-    return numba
-
-
 def _numba_version():
-    numba = _numba_module()
+    numba = config.numba_module()
     return None if numba is None else numba.__version__
 
 
 def _numba_max_threads():
-    numba = _numba_module()
+    numba = config.numba_module()
     return None if numba is None else int(numba.config.NUMBA_NUM_THREADS)
 
-
-def _get_numba_threads():
-    numba = _numba_module()
-    return None if numba is None else int(numba.get_num_threads())
-
-
-def _set_numba_threads(threads):
-    """Set Numba's thread count; returns the previous one (None without Numba)."""
-    numba = _numba_module()
-    if numba is None or threads is None:
-        return None
-    previous = int(numba.get_num_threads())
-    numba.set_num_threads(threads)
-    return previous

@@ -12,8 +12,8 @@ import math
 
 from fastnn.bench.cases import flop_count, parse_layer_sizes
 from fastnn.bench.results import read_json
-from fastnn.bench.timing import UNSTABLE_IQR_RATIO
 from fastnn.params import parameter_count
+from fastnn.timing import UNSTABLE_IQR_RATIO
 
 CASE_KEYS = ("backend", "layer_sizes", "batch_size", "op", "dtype")
 STAT_KEYS = ("min", "median", "q1", "q3", "iqr", "mean", "rounds", "iterations")

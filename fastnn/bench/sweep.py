@@ -35,10 +35,10 @@ from fastnn.bench.cases import (
     sizes_label,
 )
 from fastnn.bench.machine import matmul_peak, pinned_threads
-from fastnn.bench.timing import UNSTABLE_IQR_RATIO, calibrate, summarise, time_rounds
 from fastnn.model import MLP
 from fastnn.params import flatten, parameter_count
 from fastnn.testing import TOLERANCE, relative_difference
+from fastnn.timing import UNSTABLE_IQR_RATIO, calibrate, summarise, time_rounds
 
 # The statistics columns of a timed row; None in rows that were not timed.
 STAT_COLUMNS = ("number", "rounds", "min_s", "median_s", "q1_s", "q3_s", "iqr_s", "mean_s",

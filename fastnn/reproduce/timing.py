@@ -1,9 +1,11 @@
-"""Timing with the standard library's ``timeit``: calibrated, interleaved, pinned to one thread.
+"""The reproduction's timings: raw per-round values, interleaved in a rotating order.
 
-Every case is calibrated once (``Timer.autorange``'s doubling rule with a configurable
-minimum), then the cases are timed round by round, interleaved and in a rotating order,
-so a burst of load from other processes on this shared machine hits all of them alike.
-The summary is the median per call with the interquartile range.
+Calibration, the interleaved rounds and their statistics are :mod:`fastnn.timing`'s;
+thread pinning is :mod:`fastnn.config`'s. What is the reproduction's own: a
+:class:`Timing` keeps every round's value (``results.json`` records them, and per-pass
+times are scaled from them), the rounds rotate their starting case so a burst of load
+from other processes on this shared machine hits all cases alike, and the thread
+settings record every library threadpoolctl sees.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import timeit
 from dataclasses import dataclass
+from functools import cached_property
 
-import numpy as np
+from fastnn import config
+from fastnn.timing import calibrate, summarise, time_rounds
 
 
 @dataclass(frozen=True)
@@ -29,38 +33,26 @@ class Timing:
     per_call: tuple
     number: int
 
+    @cached_property
+    def _summary(self):
+        return summarise(self.per_call, self.number)
+
     @property
     def median(self):
-        return float(np.median(self.per_call))
+        return self._summary.median
 
     @property
     def q1(self):
-        return float(np.percentile(self.per_call, 25))
+        return self._summary.q1
 
     @property
     def q3(self):
-        return float(np.percentile(self.per_call, 75))
+        return self._summary.q3
 
     @property
     def relative_iqr(self):
         """Interquartile range over the median."""
-        return (self.q3 - self.q1) / self.median if self.median > 0 else 0.0
-
-
-def calibrate(function, min_time):
-    """Calls per round so that one round lasts at least ``min_time`` seconds.
-
-    The rule of ``timeit.Timer.autorange`` (1, 2, 5, 10, 20, 50, ...) with its 0.2 s
-    made a parameter, so a quick run can use shorter rounds.
-    """
-    timer = timeit.Timer(function)
-    multiplier = 1
-    while True:
-        for factor in (1, 2, 5):
-            number = multiplier * factor
-            if timer.timeit(number) >= min_time:
-                return number
-        multiplier *= 10
+        return self._summary.iqr / self.median if self.median > 0 else 0.0
 
 
 def interleaved(functions, rounds, min_time):
@@ -78,26 +70,18 @@ def interleaved(functions, rounds, min_time):
     -------
     dict of str -> Timing
     """
-    numbers = {name: calibrate(function, min_time) for name, function in functions.items()}
-    timers = {name: timeit.Timer(function) for name, function in functions.items()}
-    names = list(functions)
-    per_call = {name: [] for name in names}
-    for round_index in range(rounds):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            per_call[name].append(timers[name].timeit(numbers[name]) / numbers[name])
-    return {name: Timing(tuple(per_call[name]), numbers[name]) for name in names}
-
-
-def time_repeated(function, rounds):
-    """Seconds of ``rounds`` separate calls of a long-running ``function`` (number=1)."""
-    timer = timeit.Timer(function)
-    return Timing(tuple(timer.repeat(repeat=rounds, number=1)), 1)
+    timers = [timeit.Timer(function) for function in functions.values()]
+    numbers = [calibrate(timer, min_time) for timer in timers]
+    per_call = time_rounds(timers, numbers, rounds, rotate=True)
+    return {name: Timing(tuple(times.tolist()), number)
+            for name, times, number in zip(functions, per_call, numbers)}
 
 
 @contextlib.contextmanager
 def single_threaded():
     """Pin BLAS/OpenMP pools and Numba to one thread; yields what was set.
+
+    :func:`fastnn.config.pinned_threads` with one thread, recording every library.
 
     Yields
     ------
@@ -105,30 +89,13 @@ def single_threaded():
         ``{"blas_threads": 1, "numba_threads": 1 or None, "blas_libraries": [...]}``
         (None: Numba not importable); the libraries as threadpoolctl sees them, pinned.
     """
-    from threadpoolctl import threadpool_info, threadpool_limits
-
-    # threadpoolctl limits only the libraries already loaded; Numba's np.dot uses SciPy's
-    # own OpenBLAS, which would otherwise load lazily, after the limit, at compile time.
-    with contextlib.suppress(ImportError):
-        import scipy.linalg.cython_blas  # noqa: F401
-    settings = {"blas_threads": 1, "numba_threads": None}
-    with threadpool_limits(limits=1):
-        settings["blas_libraries"] = [
+    with config.pinned_threads(1, with_pools=True) as in_force:
+        pools = in_force.pop("pools")
+        in_force["blas_libraries"] = [
             f"{pool.get('internal_api')} ({_short_path(pool.get('filepath', ''))}): "
             f"{pool.get('num_threads')}"
-            for pool in threadpool_info()]
-        try:
-            import numba
-        except ImportError:
-            yield settings
-            return
-        previous = numba.get_num_threads()
-        numba.set_num_threads(1)
-        settings["numba_threads"] = 1
-        try:
-            yield settings
-        finally:
-            numba.set_num_threads(previous)
+            for pool in pools]
+        yield in_force
 
 
 def _short_path(filepath):
