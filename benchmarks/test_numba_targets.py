@@ -9,7 +9,9 @@ per-round ratio ``numpy_time / numba_time`` and its interquartile range. Outputs
 checked against the numpy backend before anything is timed, and Numba compiles
 outside the timed region (the compile cost is target 5, measured in subprocesses).
 
-The tables go to ``reports/numba_targets.md`` and ``reports/numba_targets.json``.
+The tables go to a new ``reports/numba_targets-<UTC date-time>.md`` and ``.json`` per
+run, so a run never replaces the committed ``reports/numba_targets.*``; to refresh those
+on purpose, name them: ``FASTNN_TARGETS_REPORT=reports/numba_targets``.
 With ``FASTNN_UPDATE_SELECTION_TABLE=1`` the grid also rewrites
 ``fastnn/backends/fastest_table.json``, the measured table behind
 ``fastnn.fastest_backend``.
@@ -40,7 +42,8 @@ from fastnn.datasets import tutorial_a_digits
 from fastnn.testing import relative_difference
 
 ROOT = Path(__file__).resolve().parent.parent
-REPORT = ROOT / "reports" / "numba_targets"
+# Where the tables go: an explicit path (replaced), or a new timestamped file per run.
+REPORT_ENV = "FASTNN_TARGETS_REPORT"
 GRID_SIZES = [(3, 3, 1), (64, 30, 10), (100, 100, 50, 10), (784, 256, 128, 10),
               (1024, 1024, 1024, 10)]
 GRID_BATCHES = [1, 32, 256, 2048]
@@ -314,7 +317,8 @@ def _write_report(results, threads):
     lines = ["# numba backend: issue 3 targets", "",
              f"Threads: {threads}. Ratio = numpy time / numba time (higher: numba faster); "
              "median over interleaved rounds, [IQR].",
-             "Reproduce: `pytest benchmarks/test_numba_targets.py`", ""]
+             f"Reproduce: `{REPORT_ENV}=reports/numba_targets "
+             "pytest benchmarks/test_numba_targets.py`", ""]
     for section, rows in results.items():
         lines += [f"## {section}", ""]
         if section.startswith("5 "):
@@ -331,10 +335,21 @@ def _write_report(results, threads):
                       f"[{row['ratio_q1']:.2f}, {row['ratio_q3']:.2f}] | "
                       f"{_target(row)} | {_met(row)} |" for row in rows]
         lines.append("")
-    REPORT.parent.mkdir(exist_ok=True)
-    atomic_write_text(REPORT.with_suffix(".md"), "\n".join(lines))
-    atomic_write_text(REPORT.with_suffix(".json"),
-                      json.dumps({"threads": threads, "sections": results}, indent=1))
+    report, explicit = _report_stem()
+    report.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(report.with_suffix(".md"), "\n".join(lines), overwrite=explicit)
+    atomic_write_text(report.with_suffix(".json"),
+                      json.dumps({"threads": threads, "sections": results}, indent=1),
+                      overwrite=explicit)
+
+
+def _report_stem():
+    """The report's path without suffix, and whether the caller named it (may replace it)."""
+    chosen = os.environ.get(REPORT_ENV)
+    if chosen:
+        return Path(chosen), True
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return ROOT / "reports" / f"numba_targets-{stamp}", False
 
 
 def _seconds(value):
