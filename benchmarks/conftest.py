@@ -12,6 +12,8 @@ import os
 import pytest
 
 from fastnn.bench import machine
+from fastnn.bench.cases import sizes_label
+from fastnn.bench.suite import prepare_point
 
 
 def _threads_from_environment():
@@ -29,6 +31,26 @@ def bench_threads():
     """The BLAS and Numba thread counts in force: ``{"blas_threads": .., "numba_threads": ..}``."""
     with machine.pinned_threads(THREADS) as in_force:
         yield in_force
+
+
+@pytest.fixture
+def time_point(benchmark, bench_threads):
+    """Time one op of the public MLP call on one case with pytest-benchmark.
+
+    The point is validated against the reference backend and warmed up (Numba
+    compiles) outside the timed region; the pure-Python backend is skipped where one
+    call would take too long (the skip reason says so).
+    """
+
+    def run(op, backend, layer_sizes, batch_size):
+        call, info = prepare_point(backend, layer_sizes, batch_size, op)
+        if call is None:
+            pytest.skip(info)
+        benchmark.group = f"{op} {sizes_label(layer_sizes)} x{batch_size}"
+        benchmark.extra_info.update(info, **bench_threads)
+        benchmark(call)
+
+    return run
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

@@ -21,12 +21,17 @@ the same updates in the same order.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from fastnn.params import layer_slices
+from fastnn.validation import (
+    as_float_array,
+    check_positive_int,
+    check_positive_real,
+    check_real_in,
+)
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
@@ -88,20 +93,20 @@ class TrainingOptions:
         if not isinstance(self.optimizer, str) or self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; "
                              f"available: {', '.join(OPTIMIZERS)}")
-        _check_positive_real("learning_rate", self.learning_rate)
-        _check_positive_int("epochs", self.epochs)
+        check_positive_real("learning_rate", self.learning_rate)
+        check_positive_int("epochs", self.epochs)
         if self.batch_size is not None:
-            _check_positive_int("batch_size", self.batch_size)
-        _check_real_in("alpha", self.alpha, 0.0, math.inf)
-        _check_real_in("momentum", self.momentum, 0.0, 1.0, open_high=True)
-        _check_real_in("beta_1", self.beta_1, 0.0, 1.0, open_high=True)
-        _check_real_in("beta_2", self.beta_2, 0.0, 1.0, open_high=True)
-        _check_positive_real("epsilon", self.epsilon)
-        _check_real_in("validation_fraction", self.validation_fraction, 0.0, 1.0,
+            check_positive_int("batch_size", self.batch_size)
+        check_real_in("alpha", self.alpha, 0.0, math.inf)
+        check_real_in("momentum", self.momentum, 0.0, 1.0, open_high=True)
+        check_real_in("beta_1", self.beta_1, 0.0, 1.0, open_high=True)
+        check_real_in("beta_2", self.beta_2, 0.0, 1.0, open_high=True)
+        check_positive_real("epsilon", self.epsilon)
+        check_real_in("validation_fraction", self.validation_fraction, 0.0, 1.0,
                        open_high=True)
-        _check_real_in("tol", self.tol, 0.0, math.inf)
+        check_real_in("tol", self.tol, 0.0, math.inf)
         if self.patience is not None:
-            _check_positive_int("patience", self.patience)
+            check_positive_int("patience", self.patience)
         for name in ("nesterov", "shuffle"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
@@ -465,7 +470,6 @@ def encode_targets(y, spec, n_samples):
     T : ndarray, shape (n_samples, n_outputs), dtype spec.dtype
     classes : ndarray, shape (n_classes,), or None for a target matrix
     """
-    from fastnn.validation import as_float_array
 
     y = np.asarray(y)
     if y.ndim == 0 or y.ndim > 2 or y.shape[0] != n_samples:
@@ -583,34 +587,3 @@ def fit_network(backend, spec, params, X, y, options, seed=None, progress=False)
     history, _ = train_loop(one_epoch, trained, options.epochs, evaluate, tracker, monitor,
                             keep_best=keep_best, progress=progress)
     return trained, classes, history
-
-
-# --- argument checks --------------------------------------------------------------------
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer; got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-
-
-def _check_real(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {value!r}")
-
-
-def _check_positive_real(name, value):
-    _check_real(name, value)
-    if value <= 0:
-        raise ValueError(f"{name} must be positive; got {value!r}")
-
-
-def _check_real_in(name, value, low, high, open_high=False):
-    _check_real(name, value)
-    too_high = value >= high if open_high else value > high
-    if value < low or too_high:
-        bracket = ")" if open_high else "]"
-        raise ValueError(f"{name} must be in [{low}, {high}{bracket}; got {value!r}")

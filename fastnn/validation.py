@@ -38,7 +38,7 @@ def as_float_array(values, name, dtype):
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be numeric (int, bool or float); got dtype {array.dtype}")
     array = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(array).all():
+    if not all_finite(array):
         raise ValueError(f"{name} contains NaN or infinity")
     return array
 
@@ -219,9 +219,37 @@ _SCALES = {dtype: np.full(4096, 2.0 ** -16, dtype=dtype) for dtype in _NATIVE_DT
 
 def check_learning_rate(learning_rate):
     """Return ``learning_rate`` as a float if it is a positive finite real number."""
-    if isinstance(learning_rate, (bool, np.bool_)) or not isinstance(learning_rate, numbers.Real):
-        raise TypeError(f"learning rate must be a real number; got {learning_rate!r}")
-    rate = float(learning_rate)
-    if not (np.isfinite(rate) and rate > 0):
-        raise ValueError(f"learning rate must be a positive finite number; got {learning_rate!r}")
-    return rate
+    check_positive_real("learning rate", learning_rate)
+    return float(learning_rate)
+
+
+def check_positive_int(name, value):
+    """Raise unless ``value`` is an integer (not a bool) of at least 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+
+
+def check_real(name, value):
+    """Raise unless ``value`` is a finite real number (not a bool)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value!r}")
+
+
+def check_positive_real(name, value):
+    """Raise unless ``value`` is a finite real number above 0."""
+    check_real(name, value)
+    if value <= 0:
+        raise ValueError(f"{name} must be positive; got {value!r}")
+
+
+def check_real_in(name, value, low, high, open_high=False):
+    """Raise unless ``value`` is a finite real number in [low, high] (or [low, high))."""
+    check_real(name, value)
+    too_high = value >= high if open_high else value > high
+    if value < low or too_high:
+        bracket = ")" if open_high else "]"
+        raise ValueError(f"{name} must be in [{low}, {high}{bracket}; got {value!r}")
