@@ -80,6 +80,44 @@ def get(name):
     return backend
 
 
+def backends_where(**capabilities):
+    """Available backends whose declared capabilities match, slowest first.
+
+    Parameters
+    ----------
+    **capabilities
+        Attribute values of :class:`fastnn.backends.base.Backend`, e.g.
+        ``backends_where(is_baseline=True)`` or ``backends_where(is_reference=False)``.
+
+    Returns
+    -------
+    list of str
+    """
+    return [name for name in available_backends()
+            if all(getattr(_load(name), key) == value for key, value in capabilities.items())]
+
+
+def reference_backend(time_limited_ok=True):
+    """The backend the others are checked against.
+
+    Parameters
+    ----------
+    time_limited_ok : bool
+        False where the reference would be too slow for the case: the first
+        baseline backend that is not time-limited stands in for it.
+
+    Returns
+    -------
+    str
+    """
+    for name in backends_where(is_reference=True):
+        if time_limited_ok or not _load(name).is_time_limited:
+            return name
+    for name in backends_where(is_baseline=True, is_time_limited=False):
+        return name
+    raise ValueError("no reference backend is available")
+
+
 def fastest_backend(layer_sizes, batch_size=1, op="forward", dtype="float64"):
     """The name of the backend expected to be fastest for this case.
 

@@ -1,9 +1,14 @@
-"""The interface every backend implements.
+"""The interface every backend implements, and the capabilities it declares.
 
 A backend is stateless: it receives the network description, the flat parameter
 buffer and clean, validated arrays (C-contiguous, of the network's dtype, finite,
 2-D with at least one row for losses). Validation happens once, in
 :class:`fastnn.MLP`; backends assume clean input.
+
+A backend also *declares what it is* (class attributes below). Reports, selection,
+``fastnn reproduce`` and training read these declarations; no code outside
+``fastnn/backends/`` asks for a backend by name to decide what to do with it
+(scikit-learn's estimator tags play the same role there).
 """
 
 from __future__ import annotations
@@ -16,12 +21,34 @@ class Backend:
     ----------
     name : str
         The registry name.
+    description : str
+        One line for reports and ``fastnn info``.
     dtypes : tuple of str
         The parameter dtypes this backend computes in.
+    is_reference : bool
+        The readable reference every other backend is checked against (the
+        correctness gate compares with it wherever it runs in reasonable time).
+    is_baseline : bool
+        Reports give every other backend's speedup against this one (the reference
+        and the plain vectorised backend).
+    is_time_limited : bool
+        Slow enough that harnesses estimate its time per call first and skip the
+        points above a limit (``fastnn bench --python-limit``).
+    compiles : bool
+        :meth:`prepare` compiles code; harnesses report its cost apart from run time.
+    runs_epochs : bool
+        Offers :meth:`train_epoch`: a whole training epoch (every mini-batch and
+        optimiser step) in one call. Training hands such a backend whole epochs.
     """
 
     name = "base"
+    description = ""
     dtypes = ("float64",)
+    is_reference = False
+    is_baseline = False
+    is_time_limited = False
+    compiles = False
+    runs_epochs = False
 
     def prepare(self, spec):
         """Do any one-off work for ``spec`` (compilation, warm-up) ahead of timing."""
@@ -68,6 +95,31 @@ class Backend:
         loss, grad = self.gradients(spec, params, X, T)
         params -= learning_rate * grad
         return loss
+
+    def train_epoch(self, spec, params, X, T, order, options, optimizer):
+        """One training epoch in one call (only where :attr:`runs_epochs` is True).
+
+        Computes exactly what :func:`fastnn.train.run_epoch` computes batch by batch.
+
+        Parameters
+        ----------
+        spec : NetworkSpec
+        params : ndarray, shape (n_params,)
+            Updated in place.
+        X : ndarray, shape (n_samples, n_inputs)
+        T : ndarray, shape (n_samples, n_outputs)
+        order : ndarray of int64, shape (n_samples,)
+            The rows in the order this epoch visits them.
+        options : fastnn.train.TrainingOptions
+        optimizer : an optimiser of :mod:`fastnn.optimizers`
+            Its state is updated in place.
+
+        Returns
+        -------
+        float
+            The epoch's training loss.
+        """
+        raise NotImplementedError(f"backend {self.name!r} does not run whole epochs")
 
     def __repr__(self):
         return f"<fastnn backend {self.name!r}>"

@@ -48,7 +48,10 @@ class NumbaBackend(Backend):
     """The ``@njit`` kernels, float64 and float32; BLAS inside the kernels for large layers."""
 
     name = "numba"
+    description = "Numba JIT kernels; BLAS inside the kernels for large layers"
     dtypes = ("float64", "float32")
+    compiles = True
+    runs_epochs = True
     _forward_into = staticmethod(kernels.forward_into)
     _loss = staticmethod(kernels.loss)
     _gradient_into = staticmethod(kernels.gradient_into)

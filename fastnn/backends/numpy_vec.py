@@ -13,7 +13,9 @@ class NumpyBackend(Backend):
     """``Z = A_prev @ W + b``, ``A = f(Z)`` with the tables of :mod:`fastnn.functions`."""
 
     name = "numpy"
+    description = "vectorised NumPy, one matrix product per layer"
     dtypes = ("float64", "float32")
+    is_baseline = True
 
     def forward(self, spec, params, X):
         weights, biases = layer_views(params, spec.layer_sizes)

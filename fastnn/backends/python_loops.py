@@ -19,7 +19,11 @@ class PythonBackend(Backend):
     """Nested loops over lists; float64 only."""
 
     name = "python"
+    description = "pure Python loops over lists and floats: the readable reference"
     dtypes = ("float64",)
+    is_reference = True
+    is_baseline = True
+    is_time_limited = True
 
     def forward(self, spec, params, X):
         weights, biases = _unpack(spec.layer_sizes, params.tolist())
