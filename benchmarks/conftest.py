@@ -11,9 +11,9 @@ import os
 
 import pytest
 
-from fastnn.bench import machine
 from fastnn.bench.cases import sizes_label
 from fastnn.bench.suite import prepare_point
+from fastnn.reporting import machine
 
 
 def _threads_from_environment():

@@ -38,7 +38,7 @@ from fastnn.backends import _numba_kernels as kernels
 from fastnn.backends import get
 from fastnn.backends.numba_jit import kernel_arguments
 from fastnn.backends.selection import TABLE_PATH, grid_key
-from fastnn.datasets import tutorial_a_digits
+from fastnn.reproduce.datasets import tutorial_a_digits
 from fastnn.testing import relative_difference
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,10 +9,10 @@ import pytest
 
 from fastnn import backends
 from fastnn.bench.cases import flop_count, parse_layer_sizes, parse_positive_ints
-from fastnn.bench.results import RunFolder
 from fastnn.bench.sweep import SweepConfig, run_sweep
 from fastnn.params import parameter_count
-from fastnn.timing import calibrate, summarise
+from fastnn.reporting.run_folder import RunFolder
+from fastnn.reporting.timing import calibrate, summarise
 
 TINY = {"layer_sizes": ((3, 3, 1),), "batch_sizes": (2,), "rounds": 2, "min_time": 0.0,
         "peak_size": 64, "levels": ("mlp", "backend")}
@@ -164,7 +164,7 @@ def test_run_folder_under_a_file_is_a_clear_error(tmp_path):
 
 
 def test_matmul_peak_is_positive_and_consistent():
-    from fastnn.bench.machine import matmul_peak
+    from fastnn.reporting.machine import matmul_peak
 
     peak = matmul_peak(n=64, min_time=0.0, rounds=2)
     assert peak["gflops"] == pytest.approx(2 * 64 ** 3 / peak["seconds"] / 1e9)
@@ -172,7 +172,7 @@ def test_matmul_peak_is_positive_and_consistent():
 
 
 def test_pinned_threads_reach_every_blas_and_are_restored():
-    from fastnn.bench.machine import blas_libraries, pinned_threads
+    from fastnn.reporting.machine import blas_libraries, pinned_threads
 
     before = [library["num_threads"] for library in blas_libraries()]
     with pinned_threads(1) as in_force:
@@ -185,7 +185,7 @@ def test_pinned_threads_reach_every_blas_and_are_restored():
 def test_results_json_keeps_full_precision_and_missing_values(tmp_path):
     import pandas as pd
 
-    from fastnn.bench.results import load_results, write_results
+    from fastnn.reporting.results import load_results, write_results
 
     frame = pd.DataFrame([{"backend": "numpy", "level": "mlp", "layer_sizes": "3-3-1",
                            "batch_size": 1, "op": "forward", "dtype": "float64",

@@ -147,7 +147,7 @@ def test_a_failed_run_leaves_no_partial_files(tmp_path, monkeypatch, failure, st
 
 
 def test_a_failure_while_writing_the_report_leaves_no_partial_files(tmp_path, monkeypatch):
-    from fastnn import report
+    from fastnn.bench import report
 
     def broken_plot(data, order):
         raise ValueError("the plot broke")

@@ -5,7 +5,7 @@ import pytest
 from conftest import BACKENDS
 from sklearn.model_selection import train_test_split
 
-from fastnn import datasets
+from fastnn.reproduce import datasets
 
 
 def test_tutorial_a_example_is_written_out_by_in_and_transposed_for_fastnn():

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from fastnn.cli import main
-from fastnn.report import format_ratio, format_time, markdown_table
+from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
 
 
 def _benchmark(backend, median, sizes="64-30-10", batch=32, op="forward", iqr=None):
@@ -107,7 +107,7 @@ def test_format_ratio_and_markdown_table():
 
 
 def test_tables_keep_dtypes_and_thread_counts_apart():
-    from fastnn.report import time_table
+    from fastnn.bench.report import time_table
 
     rows = [{"backend": backend, "level": "mlp", "layer_sizes": "3-3-1", "n_params": 16,
              "batch_size": 1, "op": "forward", "dtype": dtype, "blas_threads": threads,

@@ -10,8 +10,8 @@ from fastnn.bench.cases import (
     OPS,
     sizes_label,
 )
-from fastnn.bench.results import load_results
-from fastnn.report import headline_table, markdown_table
+from fastnn.bench.report import headline_table, markdown_table
+from fastnn.reporting.results import load_results
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "reports" / "baseline"

@@ -7,7 +7,8 @@ import pytest
 import fastnn
 from fastnn import reproduce
 from fastnn.cli import main
-from fastnn.reproduce import output, runner, settings
+from fastnn.reporting import run_folder as output
+from fastnn.reproduce import runner, settings
 
 REPORT_FILES = {"report.md", "results.json", "speedup.png", "loss_tutorial_a.png",
                 "loss_tutorial_b.png", "loss_tutorial_c.png", "loss_tutorial_c_shortcuts.png"}
@@ -139,10 +140,10 @@ def test_a_failed_run_leaves_the_previous_report_untouched(tmp_path, monkeypatch
 
 def test_report_folder_replaces_the_old_report_as_a_whole(tmp_path):
     out = tmp_path / "nested" / "report"
-    with output.report_folder(out) as folder:
+    with output.RunFolder(out, replaces=output.REPORT_SUFFIXES) as folder:
         folder.write_text("report.md", "first")
         folder.write_text("old.png", "stale")
-    with output.report_folder(out) as folder:
+    with output.RunFolder(out, replaces=output.REPORT_SUFFIXES) as folder:
         folder.write_text("report.md", "second")
         assert (out / "report.md").read_text() == "first"  # not yet replaced
     assert sorted(path.name for path in out.iterdir()) == ["report.md"]

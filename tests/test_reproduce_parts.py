@@ -7,7 +7,8 @@ from conftest import BACKENDS
 from fastnn import MLP, backends
 from fastnn.functions import output_delta
 from fastnn.params import init_params
-from fastnn.reproduce import timing, training_timing, tutorial_code
+from fastnn.reporting import machine, timing
+from fastnn.reproduce import training_timing, tutorial_code
 from fastnn.reproduce.settings import TINY
 from fastnn.reproduce.training import experiments, per_sample_pass, train
 from fastnn.spec import NetworkSpec
@@ -114,7 +115,7 @@ def test_single_threaded_pins_and_restores_numba_threads():
     import numba  # a required dependency
 
     before = numba.get_num_threads()
-    with timing.single_threaded() as settings:
+    with machine.single_threaded() as settings:
         assert settings["blas_threads"] == 1
         assert settings["blas_libraries"]
         assert all(entry.endswith(": 1") for entry in settings["blas_libraries"])
@@ -153,6 +154,6 @@ def test_ratio_reason_explains_the_tutorials_ratio_by_the_two_gains():
     (None, "-"), (4.2e-8, "42 ns"), (40e-6, "40 µs"), (0.0411, "41.1 ms"), (2.46, "2.46 s"),
     (275.4, "4.59 min"), (3 * 3600, "3 h")])
 def test_seconds_picks_a_unit_with_three_digits(value, expected):
-    from fastnn.reproduce.formatting import seconds
+    from fastnn.reproduce.tables import seconds
 
     assert seconds(value) == expected

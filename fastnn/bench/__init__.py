@@ -2,20 +2,23 @@
 
 Modules, one concern each:
 
-- :mod:`fastnn.bench.cases`: the benchmarked cases (layer sizes, batches, ops), FLOP counts
+- :mod:`fastnn.bench.ops`: the benchmarked operations, one dispatch table;
+- :mod:`fastnn.bench.cases`: the benchmarked cases (layer sizes, batches), FLOP counts
   and the parsing of their command-line spellings;
-- :mod:`fastnn.bench.machine`: machine information, thread pinning, the matmul peak;
-- :mod:`fastnn.bench.sweep`: the sweep itself, with its correctness gate;
-- :mod:`fastnn.bench.results`: the tidy results table, its files and the run folder;
+- :mod:`fastnn.bench.gate`: the correctness gate before timing (sweep and suite);
+- :mod:`fastnn.bench.sweep`: the sweep itself;
+- :mod:`fastnn.bench.suite`: the pytest-benchmark suite's prepared calls;
+- :mod:`fastnn.bench.report`: ``report.md`` and its figures (:mod:`fastnn.bench.plots`);
 - :mod:`fastnn.bench.compare`: two runs side by side;
-- :mod:`fastnn.bench.pytest_json`: pytest-benchmark JSON files as results tables;
+- :mod:`fastnn.bench.pytest_json`: pytest-benchmark JSON files as result rows;
 - ``cli_*``: the subcommands.
 
-Calibration, rounds and their statistics come from :mod:`fastnn.timing`, thread
-pinning from :mod:`fastnn.config`; both are shared with :mod:`fastnn.reproduce`.
+The run folder, machine record, timing loop, result rows, formatters and figure helpers
+are the reporting core's (:mod:`fastnn.reporting`), shared with :mod:`fastnn.reproduce`.
 """
 
-from fastnn.bench.cases import OPS, flop_count, parse_layer_sizes
+from fastnn.bench.cases import flop_count, parse_layer_sizes
+from fastnn.bench.ops import OPS
 from fastnn.bench.sweep import SweepConfig, run_sweep
 
 __all__ = ["OPS", "SweepConfig", "flop_count", "parse_layer_sizes", "run_sweep"]

@@ -1,4 +1,4 @@
-"""The benchmarked cases: layer sizes, batch sizes, operations, their FLOP counts and data.
+"""The benchmarked cases: layer sizes, batch sizes, their FLOP counts and data.
 
 Command-line spellings are parsed here too, so that ``fastnn bench`` and the
 pytest-benchmark suite agree on what ``100-100-50-10`` means.
@@ -10,19 +10,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastnn.bench.ops import OP_TABLE, OPS
 from fastnn.params import init_params, parameter_count
+from fastnn.reporting.formatting import sizes_label
 from fastnn.spec import NetworkSpec, check_name, validate_dtype, validate_layer_sizes
 
-OPS = ("forward", "gradients", "train_step")
 LEVELS = ("mlp", "backend")
 
 DEFAULT_LAYER_SIZES = ((3, 3, 1), (64, 30, 10), (100, 100, 50, 10), (784, 256, 128, 10))
 DEFAULT_BATCH_SIZES = (1, 32, 256)
 DEFAULT_DTYPES = ("float64",)
-
-# The step size of timed training steps: small, so that thousands of repeated steps on
-# the same batch keep the parameters (and so the work per step) essentially unchanged.
-LEARNING_RATE = 0.01
 
 
 @dataclass(frozen=True)
@@ -98,17 +95,7 @@ def flop_count(layer_sizes, batch_size, op):
     check_name("op", op, OPS)
     products = [2 * batch_size * n_in * n_out
                 for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:])]
-    if op == "forward":
-        return sum(products)
-    gradients = 2 * sum(products) + sum(products[1:])
-    if op == "gradients":
-        return gradients
-    return gradients + 2 * parameter_count(layer_sizes)
-
-
-def sizes_label(layer_sizes):
-    """``(100, 100, 50, 10)`` -> ``"100-100-50-10"``."""
-    return "-".join(str(size) for size in layer_sizes)
+    return OP_TABLE[op].flops(products, parameter_count(layer_sizes))
 
 
 def parse_layer_sizes(text):

@@ -34,10 +34,13 @@ from fastnn.bench.cases import (
     sizes_label,
     split_list,
 )
-from fastnn.bench.machine import check_thread_count, machine_info, source_revision
-from fastnn.bench.results import RunFolder, results_frame
+from fastnn.bench.report import headline_caption, headline_table, write_report
 from fastnn.bench.sweep import SweepConfig, run_sweep
-from fastnn.report import headline_caption, headline_table, markdown_table, write_report
+from fastnn.reporting.formatting import markdown_table
+from fastnn.reporting.machine import check_thread_count, machine_info, source_revision
+from fastnn.reporting.roles import BackendRoles
+from fastnn.reporting.rows import results_frame
+from fastnn.reporting.run_folder import RunFolder
 
 HELP = "time the backends across sizes, batches and ops; write tables and plots into reports/"
 
@@ -98,7 +101,8 @@ def run(args):
                     "command": reproduce_command(config, out), "machine": machine_info(),
                     "revision": revision,
                     "config": config.as_dict(), "peaks": result.peaks,
-                    "python_flop_rate": result.python_flop_rate}
+                    "backend_roles": BackendRoles.of_registry().as_dict(),
+                    "time_limited_flop_rates": result.flop_rates}
         write_report(staging, frame, metadata)
     print(f"\n## {headline_caption(frame)}\n\n{markdown_table(headline_table(frame))}")
     print(f"report: {out / 'report.md'} (the sweep took {duration:.0f} s)")

@@ -16,8 +16,8 @@ import pandas as pd
 
 from fastnn.atomic import atomic_write_text
 from fastnn.bench.compare import compare_runs, only_in_one, parse_threshold
-from fastnn.bench.results import load_results
-from fastnn.report import format_ratio, format_time, markdown_table
+from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
+from fastnn.reporting.results import load_results
 
 HELP = "compare two saved runs; exit status 1 if anything regressed beyond --threshold"
 

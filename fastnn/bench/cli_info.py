@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastnn import backends
-from fastnn.bench.machine import machine_info
+from fastnn.reporting.machine import machine_info
 
 HELP = "versions, CPU, thread pools and the backends available"
 
@@ -19,7 +19,7 @@ def run(args):
 
 
 def info_text(machine):
-    """The machine information as aligned ``name: value`` lines."""
+    """The machine record (as a dict) as aligned ``name: value`` lines."""
     lines = [
         ("fastnn", machine["fastnn"]),
         ("python", f"{machine['python']} ({machine['python_implementation']})"),

@@ -14,8 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastnn.bench.pytest_json import load_pytest_benchmark
-from fastnn.bench.results import RunFolder, results_frame
-from fastnn.report import write_report
+from fastnn.bench.report import write_report
+from fastnn.reporting.rows import results_frame
+from fastnn.reporting.run_folder import RunFolder
 
 HELP = "render a pytest-benchmark JSON file (pytest benchmarks/) into a report folder"
 

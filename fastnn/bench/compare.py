@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fastnn.bench.results import KEY_COLUMNS
+from fastnn.reporting.rows import KEY_COLUMNS
 
 
 def parse_threshold(text):
@@ -36,7 +36,7 @@ def compare_runs(old, new, threshold=0.10):
     Parameters
     ----------
     old, new : pandas.DataFrame
-        Results tables (see :mod:`fastnn.bench.results`).
+        Results tables (see :mod:`fastnn.reporting.rows`).
     threshold : float
         Allowed slowdown as a fraction (0.1 for 10 %).
 

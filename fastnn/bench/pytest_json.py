@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 
-from fastnn.bench.cases import flop_count, parse_layer_sizes
-from fastnn.bench.results import read_json
+from fastnn.bench.cases import flop_count, parse_layer_sizes, sizes_label
 from fastnn.params import parameter_count
-from fastnn.timing import UNSTABLE_IQR_RATIO
+from fastnn.reporting.machine import MachineRecord
+from fastnn.reporting.results import read_json
+from fastnn.reporting.rows import Row
+from fastnn.reporting.timing import UNSTABLE_IQR_RATIO, Summary
 
 CASE_KEYS = ("backend", "layer_sizes", "batch_size", "op", "dtype")
 STAT_KEYS = ("min", "median", "q1", "q3", "iqr", "mean", "rounds", "iterations")
@@ -30,7 +32,7 @@ def load_pytest_benchmark(path, unstable_ratio=UNSTABLE_IQR_RATIO):
 
     Returns
     -------
-    rows : list of dict
+    rows : list of Row
     metadata : dict
         ``machine``, ``peaks``, ``source``, ``left_out`` (names of benchmarks without
         a fastnn case in ``extra_info``).
@@ -90,39 +92,36 @@ def _row(benchmark, peak, unstable_ratio):
     except (TypeError, ValueError):
         return None
     median = float(stats["median"])
-    gflops = flops / median / 1e9 if median > 0 else None
-    return {
-        "backend": str(info["backend"]), "level": str(info.get("level", "mlp")),
-        "layer_sizes": "-".join(map(str, sizes)), "n_params": parameter_count(sizes),
-        "batch_size": batch, "op": str(info["op"]), "dtype": str(info["dtype"]),
-        "activation": info.get("activation"), "loss": info.get("loss"), "flops": flops,
-        "blas_threads": info.get("blas_threads"), "numba_threads": info.get("numba_threads"),
-        "status": "ok", "note": "", "reference": info.get("reference"),
-        "max_rel_diff": info.get("max_rel_diff"), "compile_s": info.get("compile_s"),
-        "first_call_s": info.get("first_call_s"), "number": int(stats["iterations"]),
-        "rounds": int(stats["rounds"]), "min_s": float(stats["min"]), "median_s": median,
-        "q1_s": float(stats["q1"]), "q3_s": float(stats["q3"]), "iqr_s": float(stats["iqr"]),
-        "mean_s": float(stats["mean"]),
-        "unstable": bool(median > 0 and float(stats["iqr"]) / median > unstable_ratio),
-        "gflops": gflops, "peak_gflops": peak["gflops"] if peak else None,
-        "peak_fraction": gflops / peak["gflops"] if peak and gflops else None,
-        "group": benchmark.get("group"), "name": benchmark.get("fullname"),
-    }
+    summary = Summary(number=int(stats["iterations"]), rounds=int(stats["rounds"]),
+                      min=float(stats["min"]), median=median, q1=float(stats["q1"]),
+                      q3=float(stats["q3"]), iqr=float(stats["iqr"]), mean=float(stats["mean"]),
+                      unstable=bool(median > 0 and float(stats["iqr"]) / median
+                                    > unstable_ratio))
+    row = Row(backend=str(info["backend"]), level=str(info.get("level", "mlp")),
+              layer_sizes=sizes_label(sizes), n_params=parameter_count(sizes),
+              batch_size=batch, op=str(info["op"]), dtype=str(info["dtype"]),
+              activation=info.get("activation"), loss=info.get("loss"), flops=flops,
+              blas_threads=info.get("blas_threads"), numba_threads=info.get("numba_threads"),
+              reference=info.get("reference"), max_rel_diff=info.get("max_rel_diff"),
+              compile_s=info.get("compile_s"), first_call_s=info.get("first_call_s"),
+              extra={"group": benchmark.get("group"), "name": benchmark.get("fullname")})
+    return row.timed(summary, peak["gflops"] if peak else None)
 
 
 def _machine(info, date):
-    """Our machine-info keys from pytest-benchmark's (plus ours, if the conftest added them)."""
+    """The machine record: ours if the conftest added it, else from pytest-benchmark's keys."""
     ours = info.get("fastnn")
     if isinstance(ours, dict) and isinstance(ours.get("machine"), dict):
-        machine = dict(ours["machine"])
+        record = MachineRecord.from_dict(ours["machine"])
     else:
         cpu = info.get("cpu") if isinstance(info.get("cpu"), dict) else {}
-        machine = {"cpu_model": cpu.get("brand_raw") or info.get("processor") or "unknown",
-                   "logical_cores": cpu.get("count"), "python": info.get("python_version"),
-                   "system": f"{info.get('system', '')} {info.get('release', '')}".strip()}
+        record = MachineRecord(
+            cpu_model=cpu.get("brand_raw") or info.get("processor") or "unknown",
+            logical_cores=cpu.get("count"), python=info.get("python_version") or "?",
+            system=f"{info.get('system', '')} {info.get('release', '')}".strip())
     if date:
-        machine["date_utc"] = date
-    return machine
+        record.date_utc = date
+    return record.as_dict()
 
 
 def _is_number(value):

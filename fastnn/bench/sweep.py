@@ -2,47 +2,43 @@
 
 For every point (thread count, dtype, layer sizes, batch size, op):
 
-1. a correctness gate: each backend's result on the case is compared with the
-   reference (the pure-Python backend where it runs in reasonable time, else NumPy) and
-   only a backend within :data:`fastnn.testing.TOLERANCE` is timed;
+1. a correctness gate (:mod:`fastnn.bench.gate`): each backend's result on the case is
+   compared with the reference (the backend declared ``is_reference`` where it runs in
+   reasonable time, else the registry's stand-in) and only a backend within
+   :data:`fastnn.testing.TOLERANCE` is timed;
 2. warm-up: ``backend.prepare(spec)`` (Numba compiles here) and the first call are timed
    once and recorded apart from the run time (``compile_s``, ``first_call_s``);
-3. calibrated loop counts and several rounds, interleaved across backends and levels so
-   that a burst of noise from other processes hits them all alike.
+3. calibrated loop counts and several rounds (:mod:`fastnn.reporting.timing`),
+   interleaved across backends and levels so that a burst of noise from other processes
+   hits them all alike.
 
-Each (backend, level) gives one row, also when skipped or failed: the report says why.
+Each (backend, level) gives one :class:`~fastnn.reporting.rows.Row`, also when skipped or
+failed: the report says why. :func:`measure_point` measures one point on its own, for a
+harness that hands points out one at a time (a remote worker).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 import timeit
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from fastnn import backends
 from fastnn.bench.cases import (
     DEFAULT_BATCH_SIZES,
     DEFAULT_DTYPES,
     DEFAULT_LAYER_SIZES,
-    LEARNING_RATE,
     LEVELS,
     OPS,
     flop_count,
     make_case,
     sizes_label,
 )
-from fastnn.bench.machine import matmul_peak, pinned_threads
-from fastnn.model import MLP
-from fastnn.params import flatten, parameter_count
-from fastnn.testing import TOLERANCE, relative_difference
-from fastnn.timing import UNSTABLE_IQR_RATIO, calibrate, summarise, time_rounds
-
-# The statistics columns of a timed row; None in rows that were not timed.
-STAT_COLUMNS = ("number", "rounds", "min_s", "median_s", "q1_s", "q3_s", "iqr_s", "mean_s",
-                "unstable", "gflops", "peak_fraction")
+from fastnn.bench.gate import Warmups, checked_call, reference_result
+from fastnn.params import parameter_count
+from fastnn.reporting.machine import matmul_peak, pinned_threads
+from fastnn.reporting.rows import Row
+from fastnn.reporting.timing import UNSTABLE_IQR_RATIO, calibrate, summarise, time_rounds
 
 
 @dataclass(frozen=True)
@@ -67,8 +63,8 @@ class SweepConfig:
     min_time : float
         Target seconds per round for the loop-count calibration.
     python_limit : float
-        The pure-Python backend runs a point only if its estimated time per call is at
-        most this many seconds.
+        A time-limited backend (the pure-Python one) runs a point only if its estimated
+        time per call is at most this many seconds.
     unstable_ratio : float
         IQR / median above which a row is flagged unstable.
     peak_size : int
@@ -105,6 +101,7 @@ class SweepConfig:
         return len(self.threads) * len(self.cases())
 
     def as_dict(self):
+        """The settings as ``results.json`` records them."""
         data = dataclasses.asdict(self)
         data["layer_sizes"] = [sizes_label(sizes) for sizes in self.layer_sizes]
         data["backends"] = list(self.backend_names())
@@ -113,11 +110,20 @@ class SweepConfig:
 
 @dataclass
 class SweepResult:
-    """The rows of a sweep and what was measured along the way."""
+    """The rows of a sweep and what was measured along the way.
+
+    Attributes
+    ----------
+    rows : list of Row
+    peaks : list of dict
+        The matmul peak per thread count.
+    flop_rates : dict of str -> float
+        Forward FLOP/s of each time-limited backend, to estimate its time per call.
+    """
 
     rows: list = field(default_factory=list)
     peaks: list = field(default_factory=list)
-    python_flop_rate: float | None = None
+    flop_rates: dict = field(default_factory=dict)
 
 
 def run_sweep(config, progress=None):
@@ -135,73 +141,136 @@ def run_sweep(config, progress=None):
     """
     names = config.backend_names()
     result = SweepResult()
-    warmups = _Warmups()
+    warmups = Warmups()
     for threads in config.threads:
         with pinned_threads(threads) as in_force:
-            if result.python_flop_rate is None:
-                result.python_flop_rate = python_flop_rate()
+            if not result.flop_rates:
+                result.flop_rates = time_limited_flop_rates()
             peak = dict(matmul_peak(config.peak_size, config.min_time), threads=threads,
                         **in_force)
             result.peaks.append(peak)
             for dtype, sizes, batch, op in config.cases():
                 case = make_case(sizes, batch, dtype, config.seed)
-                result.rows.extend(_measure_point(config, names, case, op, in_force, peak,
-                                                  result.python_flop_rate, warmups))
+                result.rows.extend(measure_point(config, names, case, op, in_force, peak,
+                                                 result.flop_rates, warmups))
                 if progress is not None:
                     progress(f"{sizes_label(sizes)} x{batch} {op} {dtype} t{threads}")
     return result
 
 
-def python_flop_rate():
-    """FLOP/s of the pure-Python forward pass here, to estimate its time on bigger points."""
+def time_limited_flop_rates():
+    """Forward FLOP/s of every time-limited backend here, measured on a small case.
+
+    Returns
+    -------
+    dict of str -> float
+    """
     case = make_case((64, 30, 10), 8)
-    engine = backends.get("python")
-    timer = timeit.Timer(lambda: engine.forward(case.spec, case.params, case.X))
-    number = calibrate(timer, 0.02)
-    (per_call,) = time_rounds([timer], [number], 3)
-    return flop_count(case.spec.layer_sizes, case.batch_size, "forward") / float(per_call.min())
+    rates = {}
+    for name in backends.backends_where(is_time_limited=True):
+        engine = backends.get(name)
+        timer = timeit.Timer(lambda engine=engine: engine.forward(case.spec, case.params, case.X))
+        number = calibrate(timer, 0.02)
+        (per_call,) = time_rounds([timer], [number], 3)
+        rates[name] = flop_count(case.spec.layer_sizes, case.batch_size, "forward") \
+            / float(per_call.min())
+    return rates
 
 
-def python_estimate(layer_sizes, batch_size, op, flop_rate):
-    """Estimated seconds per pure-Python call of ``op`` on this case."""
-    return flop_count(layer_sizes, batch_size, op) / flop_rate
+def time_estimates(layer_sizes, batch_size, op, flop_rates):
+    """Estimated seconds per call of ``op`` of each time-limited backend on this case."""
+    flops = flop_count(layer_sizes, batch_size, op)
+    return {name: flops / rate for name, rate in flop_rates.items()}
 
 
-# --- one point --------------------------------------------------------------------------
+def reference_for(estimates, limit):
+    """The reference of a point: the declared one if it runs within ``limit`` here."""
+    reference = backends.reference_backend(time_limited_ok=True)
+    return backends.reference_backend(
+        time_limited_ok=estimates.get(reference, 0.0) <= limit)
 
-def _measure_point(config, names, case, op, threads, peak, flop_rate, warmups):
+
+def skip_reason(name, spec, estimates, limit):
+    """Why backend ``name`` is not timed on this point, or ``""`` if it is.
+
+    Parameters
+    ----------
+    name : str
+    spec : NetworkSpec
+    estimates : dict of str -> float
+        Estimated seconds per call of the time-limited backends (:func:`time_estimates`).
+    limit : float
+    """
+    backend = backends.get(name)
+    if spec.dtype not in backend.dtypes:
+        return f"{name} computes in {', '.join(backend.dtypes)} only"
+    if backend.is_time_limited and estimates.get(name, 0.0) > limit:
+        return (f"{name} estimated at {estimates[name]:.2g} s per call (> {limit:g} s "
+                f"limit, --python-limit)")
+    return ""
+
+
+def measure_point(config, names, case, op, threads, peak, flop_rates, warmups=None):
+    """Gate and time every backend and level on one case and op.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    names : sequence of str
+        The backends.
+    case : fastnn.bench.cases.Case
+    op : str
+    threads : dict
+        ``{"blas_threads": .., "numba_threads": ..}`` in force.
+    peak : dict
+        The matmul peak at these threads (``gflops``).
+    flop_rates : dict of str -> float
+        See :func:`time_limited_flop_rates`.
+    warmups : Warmups or None
+
+    Returns
+    -------
+    list of Row
+        One per backend and level.
+    """
+    warmups = warmups or Warmups()
     spec = case.spec
-    estimate = python_estimate(spec.layer_sizes, case.batch_size, op, flop_rate)
-    python_runs = estimate <= config.python_limit
-    reference = "python" if python_runs else "numpy"
+    estimates = time_estimates(spec.layer_sizes, case.batch_size, op, flop_rates)
+    reference = reference_for(estimates, config.python_limit)
     expected = reference_result(reference, case, op)
-    tolerance = TOLERANCE[spec.dtype]
     rows, timed = [], []
     for name in names:
-        skip = skip_reason(name, spec, estimate, python_runs, config.python_limit)
+        skip = skip_reason(name, spec, estimates, config.python_limit)
         for level in config.levels:
-            row = _base_row(name, level, case, op, threads, reference)
+            row = case_row(name, level, case, op, threads, reference)
             rows.append(row)
             if skip:
-                row.update(status="skipped", note=skip)
+                row.not_timed("skipped", skip)
                 continue
-            row["compile_s"] = warmups.prepare(name, spec)
-            call, extract = make_call(name, level, case, op)
+            row.compile_s = warmups.prepare(name, spec)
             try:
-                start = time.perf_counter()
-                actual = extract(call())
-                row["first_call_s"] = time.perf_counter() - start
-                row["max_rel_diff"] = relative_difference(actual, expected)
+                checked = checked_call(name, level, case, op, reference, expected)
             except Exception as exc:  # a broken backend is reported, not fatal to the run
-                row.update(status="error", note=f"{type(exc).__name__}: {exc}")
+                row.not_timed("error", f"{type(exc).__name__}: {exc}")
                 continue
-            if not row["max_rel_diff"] <= tolerance:
-                row.update(status="failed", note=f"differs from the {reference} reference by "
-                           f"{row['max_rel_diff']:.2e} > {tolerance:.0e}; not timed")
+            row.first_call_s, row.max_rel_diff = checked.first_call_s, checked.max_rel_diff
+            if not checked.passed:
+                row.not_timed("failed", f"{checked.note}; not timed")
                 continue
-            timed.append((row, timeit.Timer(call)))
+            timed.append((row, timeit.Timer(checked.call)))
     _time_interleaved(config, timed, peak)
     return rows
+
+
+def case_row(name, level, case, op, threads, reference):
+    """The :class:`Row` of one backend and level on a case, before it is measured."""
+    spec = case.spec
+    return Row(backend=name, level=level, layer_sizes=case.sizes_label,
+               n_params=parameter_count(spec.layer_sizes), batch_size=case.batch_size,
+               op=op, dtype=spec.dtype, activation=spec.activation, loss=spec.loss,
+               flops=flop_count(spec.layer_sizes, case.batch_size, op),
+               blas_threads=threads["blas_threads"], numba_threads=threads["numba_threads"],
+               reference=reference)
 
 
 def _time_interleaved(config, timed, peak):
@@ -210,120 +279,4 @@ def _time_interleaved(config, timed, peak):
     numbers = [calibrate(timer, config.min_time) for _, timer in timed]
     per_call = time_rounds([timer for _, timer in timed], numbers, config.rounds)
     for (row, _), times, number in zip(timed, per_call, numbers):
-        summary = summarise(times, number, config.unstable_ratio)
-        row.update(summary.as_dict())
-        row["gflops"] = row["flops"] / summary.median / 1e9
-        row["peak_gflops"] = peak["gflops"]
-        row["peak_fraction"] = row["gflops"] / peak["gflops"]
-        row["status"] = "ok"
-
-
-def skip_reason(name, spec, estimate, python_runs, limit):
-    """Why backend ``name`` is not timed on this point, or ``""`` if it is.
-
-    Parameters
-    ----------
-    name : str
-    spec : NetworkSpec
-    estimate : float
-        Estimated seconds per pure-Python call.
-    python_runs : bool
-        Whether the estimate is within ``limit``.
-    limit : float
-    """
-    backend = backends.get(name)
-    if spec.dtype not in backend.dtypes:
-        return f"{name} computes in {', '.join(backend.dtypes)} only"
-    if name == "python" and not python_runs:
-        return (f"pure Python estimated at {estimate:.2g} s per call (> {limit:g} s "
-                f"limit, --python-limit)")
-    return ""
-
-
-def _base_row(name, level, case, op, threads, reference):
-    spec = case.spec
-    row = {
-        "backend": name, "level": level, "layer_sizes": case.sizes_label,
-        "n_params": parameter_count(spec.layer_sizes), "batch_size": case.batch_size,
-        "op": op, "dtype": spec.dtype, "activation": spec.activation, "loss": spec.loss,
-        "flops": flop_count(spec.layer_sizes, case.batch_size, op),
-        "blas_threads": threads["blas_threads"], "numba_threads": threads["numba_threads"],
-        "status": "", "note": "", "reference": reference, "max_rel_diff": None,
-        "compile_s": None, "first_call_s": None, "peak_gflops": None,
-    }
-    row.update(dict.fromkeys(STAT_COLUMNS))
-    return row
-
-
-class _Warmups:
-    """``backend.prepare(spec)`` timed once per backend and spec (compilation for Numba)."""
-
-    def __init__(self):
-        self._seconds = {}
-
-    def prepare(self, name, spec):
-        key = (name, spec)
-        if key not in self._seconds:
-            start = time.perf_counter()
-            backends.get(name).prepare(spec)
-            self._seconds[key] = time.perf_counter() - start
-        return self._seconds[key]
-
-
-# --- the timed calls and their checked results -------------------------------------------
-
-def make_call(name, level, case, op):
-    """The timed call and a function turning its return value into a flat result.
-
-    Returns
-    -------
-    call : callable with no arguments
-    extract : callable, return value of ``call`` -> ndarray, shape (k,)
-    """
-    X, T = case.X, case.T
-    if level == "mlp":
-        net = MLP.from_spec(case.spec, case.params, backend=name)
-        if op == "forward":
-            return (lambda: net.forward(X)), np.ravel
-        if op == "gradients":
-            return (lambda: net.gradients(X, T)), _flat_layer_gradients
-        return (lambda: net.train_step(X, T, LEARNING_RATE)), \
-            (lambda loss: np.concatenate([[loss], net.flat_parameters]))
-    engine, spec = backends.get(name), case.spec
-    params = case.params.copy()
-    if op == "forward":
-        return (lambda: engine.forward(spec, params, X)), np.ravel
-    if op == "gradients":
-        return (lambda: engine.gradients(spec, params, X, T)), _flat_gradients
-    return (lambda: engine.train_step(spec, params, X, T, LEARNING_RATE)), \
-        (lambda loss: np.concatenate([[loss], params]))
-
-
-def reference_result(reference, case, op):
-    """The reference backend's flat result, computed in float64 from the case's values.
-
-    Returns
-    -------
-    ndarray, shape (k,)
-        As the ``extract`` of :func:`make_call` returns it.
-    """
-    spec = dataclasses.replace(case.spec, dtype="float64")
-    params = case.params.astype(np.float64)
-    X, T = case.X.astype(np.float64), case.T.astype(np.float64)
-    engine = backends.get(reference)
-    if op == "forward":
-        return np.ravel(engine.forward(spec, params, X))
-    if op == "gradients":
-        return _flat_gradients(engine.gradients(spec, params, X, T))
-    loss = engine.train_step(spec, params, X, T, LEARNING_RATE)
-    return np.concatenate([[loss], params])
-
-
-def _flat_gradients(loss_and_grad):
-    loss, grad = loss_and_grad
-    return np.concatenate([[loss], np.ravel(grad)])
-
-
-def _flat_layer_gradients(loss_dweights_dbiases):
-    loss, dweights, dbiases = loss_dweights_dbiases
-    return np.concatenate([[loss], flatten(dweights, dbiases, "float64")])
+        row.timed(summarise(times, number, config.unstable_ratio), peak["gflops"])

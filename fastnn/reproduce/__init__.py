@@ -56,14 +56,16 @@ def reproduce(settings, out, command="fastnn reproduce", progress=True):
     int
         0, or 1 if a literal check failed (the report is written either way).
     """
-    from fastnn.reproduce.output import report_folder
+    from fastnn.reporting.run_folder import REPORT_SUFFIXES, RunFolder
     from fastnn.reproduce.plots import all_figures
     from fastnn.reproduce.records import results_json
     from fastnn.reproduce.report import report_markdown
     from fastnn.reproduce.runner import print_progress, run_all
     from fastnn.reproduce.tables import headline
 
-    with report_folder(out) as folder:
+    # The one documented exception to "never replace without --force": reproduce owns
+    # its report folder and replaces it as a whole (and refuses a folder of anything else).
+    with RunFolder(out, replaces=REPORT_SUFFIXES) as folder:
         results = run_all(settings, print_progress if progress else None)
         for name, figure in all_figures(results).items():
             folder.write_figure(name, figure)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastnn.datasets import TUTORIAL_A_INPUT, tutorial_a_example, tutorial_a_network
 from fastnn.functions import softmax
 from fastnn.model import MLP
+from fastnn.reproduce.datasets import TUTORIAL_A_INPUT, tutorial_a_example, tutorial_a_network
 from fastnn.reproduce.tutorial_code import (
     descend_quartic,
     descend_sum_of_squares,

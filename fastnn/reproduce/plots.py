@@ -1,9 +1,14 @@
-"""The report's figures (matplotlib, Agg canvas, no global pyplot state)."""
+"""The report's figures: matplotlib ``Figure`` objects, no global pyplot state.
+
+Each function returns a Figure; the single-panel ones draw into a caller's ``ax`` when
+given one.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from fastnn.reporting.figures import axes_or_new, new_figure
 from fastnn.reproduce.speedup import LOOP, VECTORISED
 
 
@@ -18,9 +23,9 @@ def all_figures(results):
     }
 
 
-def speedup_figure(results):
+def speedup_figure(results, ax=None):
     """Per network, the speedup of every implementation over the tutorial's loop (log scale)."""
-    figure, axes = _figure(9, 4.5)
+    figure, axes = axes_or_new(ax, 9, 4.5)
     implementations = [VECTORISED] + list(results.backends)
     labels = {VECTORISED: "tutorial's vectorised code"}
     width = 0.8 / (len(implementations) + 1)
@@ -45,9 +50,9 @@ def speedup_figure(results):
     return figure
 
 
-def loss_figure(results, key, loss_name):
+def loss_figure(results, key, loss_name, ax=None):
     """Training loss per epoch for every seed (and test loss where recorded)."""
-    figure, axes = _figure(7, 4.5)
+    figure, axes = axes_or_new(ax, 7, 4.5)
     for run in results.runs[key]:
         line, = axes.plot(run.train_loss, linewidth=1, label=f"seed {run.seed}: train")
         if run.test_loss is not None:
@@ -65,32 +70,27 @@ def loss_figure(results, key, loss_name):
 
 def shortcut_figure(results):
     """True-gradient against shortcut training loss, one panel per loss."""
-    from matplotlib.figure import Figure
-
     losses = list(results.shortcut_runs)
-    figure = Figure(figsize=(5 * len(losses), 4.5), layout="constrained")
+    figure = new_figure(5 * len(losses), 4.5, layout="constrained")
     for index, loss in enumerate(losses, start=1):
-        axes = figure.add_subplot(1, len(losses), index)
-        true_runs, shortcut_runs = results.shortcut_runs[loss]
-        for runs, label, color in ((true_runs, "true gradient (fastnn)", "tab:blue"),
-                                   (shortcut_runs, "tutorial C's shortcut", "tab:red")):
-            for number, run in enumerate(runs):
-                axes.plot(run.train_loss, color=color, linewidth=1,
-                          label=label if number == 0 else None)
-        axes.set_yscale("log")
-        axes.set_xlabel("epoch")
-        axes.set_ylabel(f"mean {loss} loss (training)")
-        axes.set_title(f"64-64-10, sigmoid output, {loss}, lr 0.1", fontsize=10)
-        axes.legend(fontsize=8)
+        plot_shortcut_losses(figure.add_subplot(1, len(losses), index), results, loss)
     return figure
+
+
+def plot_shortcut_losses(ax, results, loss):
+    """One panel: training loss of the true-gradient and the shortcut runs for ``loss``."""
+    true_runs, shortcut_runs = results.shortcut_runs[loss]
+    for runs, label, color in ((true_runs, "true gradient (fastnn)", "tab:blue"),
+                               (shortcut_runs, "tutorial C's shortcut", "tab:red")):
+        for number, run in enumerate(runs):
+            ax.plot(run.train_loss, color=color, linewidth=1,
+                    label=label if number == 0 else None)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"mean {loss} loss (training)")
+    ax.set_title(f"64-64-10, sigmoid output, {loss}, lr 0.1", fontsize=10)
+    ax.legend(fontsize=8)
 
 
 def _label(speedup):
     return "" if np.isnan(speedup) else f"{speedup:.3g}×"
-
-
-def _figure(width, height):
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), layout="constrained")
-    return figure, figure.add_subplot(1, 1, 1)

@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 
+from fastnn.reporting.roles import BackendRoles
+
 
 def results_json(results, command):
     """The results as indented JSON (per-round timings, per-seed accuracies and losses)."""
@@ -18,9 +20,12 @@ def results_json(results, command):
         "started": results.started,
         "elapsed_seconds": results.elapsed,
         "machine": results.machine,
+        "revision": results.revision,
+        "load_average_end": results.load_average_end,
         "threads": results.threads,
         "backends": results.backends,
-        "numba_first_call_seconds": results.compile_seconds,
+        "backend_roles": BackendRoles.of_registry(results.backends).as_dict(),
+        "first_call_seconds": results.compile_seconds,
         "speedup": [{"layer_sizes": list(row.layer_sizes), "tutorial_seconds": row.tutorial,
                      "seconds_per_call": {name: list(t.per_call) for name, t in
                                           row.timings.items()}}

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastnn.reproduce.formatting import (
+from fastnn import backends
+from fastnn.reporting.formatting import (
     faster,
-    markdown_table,
+    format_ratio,
+    markdown_rows,
     mean_std_percent,
-    network_name,
     percent,
-    ratio,
     ratio_words,
     sample_std,
-    seconds,
+    sizes_label,
 )
+from fastnn.reporting.machine import MachineRecord, revision_text
 from fastnn.reproduce.speedup import LOOP, VECTORISED
 from fastnn.reproduce.tables import (
     accuracy_table,
     checks_summary,
     checks_table,
     epoch_time_table,
+    seconds,
     speedup_table,
     tutorial_a_time_table,
 )
@@ -98,7 +100,7 @@ def _speedup_differences(results):
         loop = row.timings[LOOP].median
         if tutorial_loop:
             lines.append(
-                f"- {network_name(row.layer_sizes)}: the loop takes {seconds(loop)} here "
+                f"- {sizes_label(row.layer_sizes)}: the loop takes {seconds(loop)} here "
                 f"against the tutorial's {seconds(tutorial_loop)} "
                 f"({faster(tutorial_loop / loop)} here); per multiply-add "
                 f"{seconds(loop / row.multiply_adds)} here, "
@@ -108,7 +110,7 @@ def _speedup_differences(results):
     growth_vec = large.timings[VECTORISED].median / small.timings[VECTORISED].median
     work = large.multiply_adds / small.multiply_adds
     lines += [
-        f"- Going from {network_name(small.layer_sizes)} to {network_name(large.layer_sizes)} "
+        f"- Going from {sizes_label(small.layer_sizes)} to {sizes_label(large.layer_sizes)} "
         f"multiplies the work by {work:.0f}; the loop's time grows {growth_loop:.0f}-fold, the "
         f"tutorial's vectorised code's only {growth_vec:.1f}-fold. The loop pays Python's "
         f"interpreter and NumPy's scalar indexing per multiply-add; the vectorised time of "
@@ -116,20 +118,25 @@ def _speedup_differences(results):
         f"the CPU and the Python/NumPy versions (here Python {results.machine['python']}, "
         f"NumPy {results.machine['numpy']}); compare the ratios.",
         f"- The tutorial's \"500 fold\" (41 ms / 84 µs = 488×) is "
-        f"{ratio(large.speedup(VECTORISED))} here for the tutorial's own code: "
+        f"{format_ratio(large.speedup(VECTORISED))} here for the tutorial's own code: "
         f"{ratio_words(large.speedup(VECTORISED) / 488)} the tutorial's. "
         + _ratio_reason(large),
     ]
-    if "numba" in results.backends:
+    for name in compiled_backends(results.backends):
         lines.append(
-            f"- Numba beyond the tutorial: on {network_name(large.layer_sizes)} the numba "
-            f"backend is {faster(large.speedup('numba'))} than the loop and "
-            f"{faster(large.timings[VECTORISED].median / large.timings['numba'].median)} "
-            f"than the tutorial's vectorised code; on {network_name(small.layer_sizes)}, where "
+            f"- {name.capitalize()} beyond the tutorial: on {sizes_label(large.layer_sizes)} "
+            f"the {name} backend is {faster(large.speedup(name))} than the loop and "
+            f"{faster(large.timings[VECTORISED].median / large.timings[name].median)} "
+            f"than the tutorial's vectorised code; on {sizes_label(small.layer_sizes)}, where "
             f"NumPy's per-call overhead dominates, "
-            f"{faster(small.timings[VECTORISED].median / small.timings['numba'].median)} "
+            f"{faster(small.timings[VECTORISED].median / small.timings[name].median)} "
             f"than the vectorised code.")
     return "\n".join(lines)
+
+
+def compiled_backends(names):
+    """The backends of ``names`` that declare they compile (Numba's)."""
+    return [name for name in names if backends.get(name).compiles]
 
 
 def _ratio_reason(row):
@@ -142,8 +149,9 @@ def _ratio_reason(row):
     return (f"Against the tutorial's machine the loop runs {faster(loop_gain)} and the "
             f"vectorised code {faster(vec_gain)}: the ratio moves by the quotient of the two "
             f"(vectorised gain over loop gain), "
-            f"{ratio(vec_gain / loop_gain)}. The interpreter-bound loop and the call-overhead-"
-            f"bound vectorised call do not speed up alike between machines and versions.")
+            f"{format_ratio(vec_gain / loop_gain)}. The interpreter-bound loop and the "
+            f"call-overhead-bound vectorised call do not speed up alike between machines and "
+            f"versions.")
 
 
 def _training_notes(results):
@@ -229,6 +237,7 @@ def _tutorial_a_time_differences(results):
     per_sample = {name: by_key[(name, PER_SAMPLE)].total for name in results.backends}
     full = {name: by_key[(name, FULL_BATCH)].total for name in results.backends}
     fastest = min(full, key=full.get)
+    vectorised = backends.reference_backend(time_limited_ok=False)
     passes = results.experiments["A"].epochs
     per_sample_text = ", ".join(f"{name} ≈ {seconds(value)}" for name, value in per_sample.items())
     lines = [
@@ -236,13 +245,18 @@ def _tutorial_a_time_differences(results):
         f"{passes} passes of the same algorithm take {per_sample_text}.",
         f"- The full-batch form (the same arithmetic, one call per pass instead of one per "
         f"image) takes {seconds(full[fastest])} on {fastest}: "
-        f"{ratio(per_sample['numpy'] / full[fastest])} less time than the per-sample loop on "
-        f"numpy. "
+        f"{format_ratio(per_sample[vectorised] / full[fastest])} less time than the per-sample "
+        f"loop on {vectorised}. "
         f"The per-sample loop pays a Python call and small-array overhead per image, "
-        f"{seconds(per_sample['numpy'] / passes / results.tutorial_a_timings[0].training_samples)}"
-        f" per image on numpy.",
+        f"{seconds(per_sample[vectorised] / passes / samples_per_pass(results))}"
+        f" per image on {vectorised}.",
     ]
     return "**Differences:**\n\n" + "\n".join(lines)
+
+
+def samples_per_pass(results):
+    """Training samples of one pass of tutorial A."""
+    return results.tutorial_a_timings[0].training_samples
 
 
 def shortcut_section(results):
@@ -268,11 +282,11 @@ def shortcut_section(results):
         "tutorial C's set-up with a sigmoid output.",
         f"Gradient on {20} training images against central finite differences of the loss "
         "(relative difference, norm-wise):",
-        markdown_table(["loss", "fastnn's gradient", "tutorial C's gradient"], gradient_rows),
+        markdown_rows(["loss", "fastnn's gradient", "tutorial C's gradient"], gradient_rows),
         f"Training {epochs} epochs at lr 0.1 from the same seeds (loss: fastnn's mean loss, "
         "the quantity both claim to minimise; median over seeds):",
-        markdown_table(["loss", "gradient", "final training loss", "test accuracy"],
-                       training_rows),
+        markdown_rows(["loss", "gradient", "final training loss", "test accuracy"],
+                      training_rows),
         _shortcut_reading(results),
     ])
 
@@ -313,31 +327,37 @@ def _intro(results, command):
         text += ("\n\n**This is a reduced run** (`--quick` or test settings): fewer epochs, "
                  "seeds and timing rounds than the tutorials; accuracies are not comparable "
                  "with the tutorials'. Run `fastnn reproduce` for the real figures.")
-    if "numba" not in results.backends:
-        text += "\n\nThe numba backend was not available in this run; its columns are missing."
+    for name in backends.backends_where(compiles=True):
+        if name not in results.backends:
+            text += (f"\n\nThe {name} backend was not available in this run; its columns "
+                     f"are missing.")
     return text
 
 
 def _run_details(results, command):
-    machine = results.machine
+    machine = MachineRecord.from_dict(results.machine)
     settings = results.settings
-    compile_text = ", ".join(f"{network}: {seconds(value)}"
-                             for network, value in results.compile_seconds.items()) or "-"
+    compile_lines = [
+        f"- {name} first call (compile or cache load, not in the timings): "
+        + (", ".join(f"{network}: {seconds(value)}" for network, value in per_network.items())
+           or "-")
+        for name, per_network in results.compile_seconds.items()]
     lines = [
         f"- command: `{command}`; settings: {settings.label}; seeds: "
         f"{', '.join(str(seed) for seed in settings.seeds)}",
         f"- started {results.started}; took {results.elapsed:.0f} s",
-        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}; "
-        f"load average at start {machine['load_average']}, at end "
-        f"{machine.get('load_average_end')} (the cores are shared with other work: "
+        f"- machine: {machine.cpu_model}, {machine.logical_cores} cores, {machine.platform}; "
+        f"load average at start {machine.load_average}, at end "
+        f"{results.load_average_end} (the cores are shared with other work: "
         "medians and IQRs, interleaved rounds)",
-        f"- Python {machine['python']}, NumPy {machine['numpy']}, Numba {machine['numba']}, "
-        f"fastnn {machine['fastnn']} (git {machine.get('git') or 'unknown'})",
+        f"- Python {machine.python}, NumPy {machine.numpy}, "
+        f"Numba {machine.numba or 'not installed'}, "
+        f"fastnn {machine.fastnn} (git {revision_text(results.revision, 7) or 'unknown'})",
         f"- threads: BLAS pools pinned to {results.threads.get('blas_threads')} "
         f"(threadpoolctl: {'; '.join(results.threads.get('blas_libraries', [])) or '-'}), "
         f"Numba threads {results.threads.get('numba_threads')}",
         f"- backends: {', '.join(results.backends)}",
-        f"- numba first call (compile or cache load, not in the timings): {compile_text}",
+        *compile_lines,
         "- plots: " + ", ".join(f"`{name}` ({text})" for name, text in PLOTS.items()),
         "- raw numbers: `results.json`",
     ]

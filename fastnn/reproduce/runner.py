@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import datetime
-import os
-import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
 import fastnn
+from fastnn import backends
+from fastnn.reporting.machine import load_average, machine_info, single_threaded, source_revision
 from fastnn.reproduce import shortcuts, speedup, training, training_timing
 from fastnn.reproduce.literal import run_checks
 from fastnn.reproduce.settings import SPEEDUP_NETWORKS
-from fastnn.reproduce.timing import single_threaded
 
 
 @dataclass
 class Results:
-    """Everything a report shows. Filled in by :func:`run_all`."""
+    """Everything a report shows. Filled in by :func:`run_all`.
+
+    ``machine`` is the shared machine record (:class:`fastnn.reporting.machine.MachineRecord`
+    as a dict), ``revision`` the source's git commit.
+    """
 
     settings: object
     started: str
     machine: dict
+    revision: dict | None = None
     threads: dict = field(default_factory=dict)
     backends: list = field(default_factory=list)
     checks: list = field(default_factory=list)
@@ -40,6 +41,7 @@ class Results:
     gradient_checks: list = field(default_factory=list)
     shortcut_runs: dict = field(default_factory=dict)
     elapsed: float = 0.0
+    load_average_end: list | None = None
 
     @property
     def checks_passed(self):
@@ -61,7 +63,7 @@ def run_all(settings, progress=None):
     """
     say = progress or (lambda message: None)
     start = time.perf_counter()
-    results = Results(settings, _utc_now(), machine_info())
+    results = Results(settings, _utc_now(), machine_info(), source_revision())
     with single_threaded() as threads:
         results.threads = threads
         results.backends = fastnn.available_backends()
@@ -94,67 +96,15 @@ def run_all(settings, progress=None):
         results.shortcut_runs = shortcuts.compare_training(
             settings.epochs_c, settings.seeds, results.training_backend["C"])
     results.elapsed = time.perf_counter() - start
-    results.machine["load_average_end"] = _load_average()
+    results.load_average_end = load_average()
     return results
 
 
-def machine_info():
-    """Python, library versions, CPU model and core count."""
-    info = {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "fastnn": fastnn.__version__,
-        "platform": platform.platform(),
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "load_average": _load_average(),
-        "git": _git_revision(),
-    }
-    try:
-        import numba
-        info["numba"] = numba.__version__
-    except ImportError:
-        info["numba"] = "not installed"
-    return info
-
-
 def _fastest(timings):
-    """The backend with the shortest median full-batch pass (python only if it is alone)."""
+    """The backend with the shortest median full-batch pass (a time-limited one only if alone)."""
     candidates = [t for t in timings if t.form == training_timing.FULL_BATCH]
-    compiled = [t for t in candidates if t.backend != "python"] or candidates
-    return min(compiled, key=lambda t: t.per_pass.median).backend
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _git_revision():
-    """The checkout's commit, ``+ local changes`` if the package differs from it; None
-    outside a git checkout."""
-    package = os.path.dirname(os.path.abspath(fastnn.__file__))
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=package,
-                                capture_output=True, text=True, timeout=10, check=True)
-        status = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=package,
-                                capture_output=True, text=True, timeout=10, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit.stdout.strip() + (" + local changes" if status.stdout.strip() else "")
-
-
-def _load_average():
-    try:
-        return [round(value, 2) for value in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
+    fast = [t for t in candidates if not backends.get(t.backend).is_time_limited] or candidates
+    return min(fast, key=lambda t: t.per_pass.median).backend
 
 
 def _utc_now():

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastnn import backends
-from fastnn.datasets import tutorial_c_digits
 from fastnn.params import init_params
+from fastnn.reproduce.datasets import tutorial_c_digits
 from fastnn.reproduce.training import Experiment, RunResult, accuracy, train, writable
 from fastnn.reproduce.tutorial_code import shortcut_gradients
 from fastnn.spec import NetworkSpec
@@ -53,8 +53,11 @@ def sigmoid_output_experiment(loss, epochs):
                       epochs, lambda seed: tutorial_c_digits(), "test", True, None)
 
 
-def gradient_checks(backend_name="numpy"):
+def gradient_checks(backend_name=None):
     """Both gradients on tutorial C's first 20 training images, against finite differences.
+
+    ``backend_name`` computes the true gradient (default: the vectorised reference,
+    :func:`fastnn.backends.reference_backend` without time-limited backends).
 
     Returns
     -------
@@ -63,12 +66,14 @@ def gradient_checks(backend_name="numpy"):
     split = tutorial_c_digits()
     X = writable(split.X_train[:GRADIENT_CHECK_SAMPLES])
     T = writable(split.T_train[:GRADIENT_CHECK_SAMPLES])
+    vectorised = backends.reference_backend(time_limited_ok=False)
+    backend_name = backend_name or vectorised
     checks = []
     for loss in SHORTCUT_LOSSES:
         experiment = sigmoid_output_experiment(loss, 1)
         spec = experiment.spec
         params = init_params(spec, experiment.init, 0)
-        numerical = numerical_gradients(spec, params, X, T, backend="numpy")
+        numerical = numerical_gradients(spec, params, X, T, backend=vectorised)
         _, true = backends.get(backend_name).gradients(spec, params, X, T)
         shortcut = shortcut_gradients(spec, params, X, T)
         checks.append(GradientCheck(loss, relative_difference(true, numerical),
@@ -85,9 +90,10 @@ def train_with_shortcut(experiment, seed):
     Returns
     -------
     RunResult
-        ``backend`` is ``"tutorial C shortcut (numpy)"``.
+        ``backend`` is ``"tutorial C shortcut (<backend>)"``, on the vectorised reference.
     """
-    spec, numpy_backend = experiment.spec, backends.get("numpy")
+    spec = experiment.spec
+    vectorised_backend = backends.get(backends.reference_backend(time_limited_ok=False))
     split = experiment.data(seed)
     X, T = writable(split.X_train), writable(split.T_train)
     X_test, T_test = writable(split.X_test), writable(split.T_test)
@@ -95,12 +101,12 @@ def train_with_shortcut(experiment, seed):
     train_loss = np.empty(experiment.epochs)
     test_loss = np.empty(experiment.epochs)
     for epoch in range(experiment.epochs):
-        test_loss[epoch] = numpy_backend.loss(spec, params, X_test, T_test)
-        train_loss[epoch] = numpy_backend.loss(spec, params, X, T)
+        test_loss[epoch] = vectorised_backend.loss(spec, params, X_test, T_test)
+        train_loss[epoch] = vectorised_backend.loss(spec, params, X, T)
         params -= experiment.learning_rate * shortcut_gradients(spec, params, X, T)
-    return RunResult(seed, "tutorial C shortcut (numpy)", train_loss, test_loss,
-                     accuracy(numpy_backend, spec, params, split, "test"),
-                     numpy_backend.loss(spec, params, X, T))
+    return RunResult(seed, f"tutorial C shortcut ({vectorised_backend.name})", train_loss,
+                     test_loss, accuracy(vectorised_backend, spec, params, split, "test"),
+                     vectorised_backend.loss(spec, params, X, T))
 
 
 def compare_training(epochs, seeds, backend_name):

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastnn import backends
-from fastnn.datasets import (
+from fastnn.reporting import timing
+from fastnn.reporting.formatting import sizes_label
+from fastnn.reproduce.datasets import (
     TUTORIAL_A_INPUT,
     timing_network,
     tutorial_a_example,
     tutorial_a_network,
 )
-from fastnn.reproduce import timing
 from fastnn.reproduce.tutorial_code import looped_forward, vectorised_forward
 from fastnn.testing import relative_difference
 
@@ -71,15 +72,16 @@ def measure(settings, layer_sizes_list, backend_names):
     Returns
     -------
     rows : list of SpeedupRow
-    compile_seconds : dict of str -> float
-        Per network (``"3-3-1"``), the first call of the numba backend (prepare plus
-        one forward), if numba is among ``backend_names``.
+    compile_seconds : dict of str -> dict of str -> float
+        Per backend that declares it compiles, per network (``"3-3-1"``), its first call
+        (prepare plus one forward).
     """
-    rows, compile_seconds = [], {}
+    compiling = [name for name in backend_names if backends.get(name).compiles]
+    rows, compile_seconds = [], {name: {} for name in compiling}
     for layer_sizes in layer_sizes_list:
         functions, first_call = _cases(layer_sizes, backend_names)
-        if "numba" in first_call:
-            compile_seconds["-".join(map(str, layer_sizes))] = first_call["numba"]
+        for name in compiling:
+            compile_seconds[name][sizes_label(layer_sizes)] = first_call[name]
         timings = timing.interleaved(functions, settings.timing_rounds, settings.timing_min_time)
         rows.append(SpeedupRow(tuple(layer_sizes), _multiply_adds(layer_sizes), timings,
                                TUTORIAL_TIMES.get(tuple(layer_sizes), {})))
@@ -112,7 +114,8 @@ def _network_and_input(layer_sizes):
     """Tutorial A's own 3-3-1 example and input, or seeded random ones of the given sizes."""
     if tuple(layer_sizes) == (3, 3, 1):
         w, b = tutorial_a_example()
-        return w, b, tutorial_a_network("numpy"), np.array(TUTORIAL_A_INPUT)
+        vectorised = backends.reference_backend(time_limited_ok=False)
+        return w, b, tutorial_a_network(vectorised), np.array(TUTORIAL_A_INPUT)
     w, b, net = timing_network(layer_sizes)
     return w, b, net, np.random.default_rng(1).random(layer_sizes[0])
 

@@ -1,17 +1,21 @@
-"""The report's tables; :func:`headline` is what ``fastnn reproduce`` prints."""
+"""The report's tables; :func:`headline` is what ``fastnn reproduce`` prints.
+
+Formatting is the reporting core's (:mod:`fastnn.reporting.formatting`); which backends
+get a speedup column is read from what they declare (time-limited ones do not).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from fastnn.reproduce.formatting import (
-    markdown_table,
+from fastnn import backends
+from fastnn.reporting.formatting import (
+    format_ratio,
+    format_time,
+    markdown_rows,
     mean_std_percent,
-    network_name,
     percent,
-    ratio,
-    seconds,
-    timing_cell,
+    sizes_label,
 )
 from fastnn.reproduce.speedup import LOOP, VECTORISED
 from fastnn.reproduce.training_timing import FULL_BATCH, PER_SAMPLE
@@ -30,26 +34,24 @@ def headline(results):
 def speedup_table(results):
     """Table 1: per network, the tutorial's times, this run's times and the speedups."""
     names = results.backends
+    fast = fast_backends(names)
     header = (["network", "tutorial: loop", "tutorial: vectorised", "tutorial: speedup",
                "loop (tutorial's code)", "vectorised (tutorial's code)"]
               + [f"{name} backend" for name in names]
-              + ["loop ÷ vectorised", "loop ÷ numpy"]
-              + (["loop ÷ numba"] if "numba" in names else []))
+              + ["loop ÷ vectorised"] + [f"loop ÷ {name}" for name in fast])
     rows = []
     for row in results.speedup_rows:
         tutorial_loop = row.tutorial.get("loop")
         tutorial_vec = row.tutorial.get("vectorised")
-        tutorial_speedup = (ratio(tutorial_loop / tutorial_vec)
+        tutorial_speedup = (format_ratio(tutorial_loop / tutorial_vec)
                             if tutorial_loop and tutorial_vec else "-")
-        cells = [network_name(row.layer_sizes), seconds(tutorial_loop), seconds(tutorial_vec),
+        cells = [sizes_label(row.layer_sizes), seconds(tutorial_loop), seconds(tutorial_vec),
                  tutorial_speedup, timing_cell(row.timings[LOOP]),
                  timing_cell(row.timings[VECTORISED])]
         cells += [timing_cell(row.timings[name]) for name in names]
-        cells += [ratio(row.speedup(VECTORISED)), ratio(row.speedup("numpy"))]
-        if "numba" in names:
-            cells.append(ratio(row.speedup("numba")))
+        cells += [format_ratio(row.speedup(name)) for name in (VECTORISED, *fast)]
         rows.append(cells)
-    return markdown_table(header, rows)
+    return markdown_rows(header, rows)
 
 
 def accuracy_table(results):
@@ -69,7 +71,7 @@ def accuracy_table(results):
             mean_std_percent(values),
             f"{percent(values.min())} - {percent(values.max())}", difference,
             results.training_backend[key]])
-    return markdown_table(header, rows)
+    return markdown_rows(header, rows)
 
 
 def tutorial_a_time_table(results):
@@ -84,7 +86,7 @@ def tutorial_a_time_table(results):
         per_sample, full = by_key[(name, PER_SAMPLE)], by_key[(name, FULL_BATCH)]
         rows.append([name, timing_cell(per_sample.per_pass), _total_cell(per_sample),
                      timing_cell(full.per_pass), _total_cell(full)])
-    return markdown_table(header, rows)
+    return markdown_rows(header, rows)
 
 
 def epoch_time_table(results):
@@ -93,10 +95,10 @@ def epoch_time_table(results):
     rows = []
     for key, timings in results.epoch_timings.items():
         for timing in timings:
-            network = network_name(results.experiments[key].spec.layer_sizes)
+            network = sizes_label(results.experiments[key].spec.layer_sizes)
             rows.append([f"tutorial {key} ({network})", timing.backend,
                          timing_cell(timing.per_pass), _total_cell(timing)])
-    return markdown_table(header, rows)
+    return markdown_rows(header, rows)
 
 
 def _total_cell(timing):
@@ -109,11 +111,28 @@ def _total_cell(timing):
     return f"≈ {text} (extrapolated from {measured} per round)"
 
 
+def fast_backends(names):
+    """The backends of ``names`` that are not time-limited: their speedup is worth a column."""
+    return [name for name in names if not backends.get(name).is_time_limited]
+
+
+def seconds(value):
+    """A duration for the reproduce report: ``-`` where there is none."""
+    return format_time(value, missing="-")
+
+
+def timing_cell(timing):
+    """Median with the IQR as a percentage of it (no IQR for a single round)."""
+    iqr = timing.relative_iqr * 100
+    return f"{seconds(timing.median)} ({iqr:.0f}%)" if len(timing.per_call) > 1 \
+        else seconds(timing.median)
+
+
 def checks_table(results):
     """Section 3: every literal check."""
     rows = [[check.name, check.computed_by, check.tutorial, check.computed,
              "yes" if check.passed else "**NO**"] for check in results.checks]
-    return markdown_table(["check", "computed by", "tutorial", "this run", "agrees"], rows)
+    return markdown_rows(["check", "computed by", "tutorial", "this run", "agrees"], rows)
 
 
 def checks_summary(results):

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastnn import backends
-from fastnn.datasets import Split, gaussian_clouds, tutorial_a_digits, tutorial_c_digits
 from fastnn.params import init_params
+from fastnn.reproduce.datasets import Split, gaussian_clouds, tutorial_a_digits, tutorial_c_digits
 from fastnn.spec import NetworkSpec
 
 

@@ -1,23 +1,21 @@
 """Training times per backend: tutorial A's per-sample algorithm, and the full-batch form.
 
-Rounds are interleaved across backends (one round of each backend, then the next
-round), so a burst of load from other processes hits every backend alike. Where only
-part of a run is timed, the total is the measured time per pass times the number of
-passes, and the result says so (``extrapolated``).
+Rounds are interleaved across backends by the shared timing loop
+(:func:`fastnn.reporting.timing.time_rounds`), one round of each backend and then the
+next, every round from the same starting parameters. Backends that declare themselves
+time-limited (pure Python) run fewer rounds and, in quick runs, on a subset of the
+samples. Where only part of a run is timed, the total is the measured time per pass
+times the number of passes, and the result says so (``extrapolated``).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import timeit
 from dataclasses import dataclass
-
-import numpy as np
 
 from fastnn import backends
 from fastnn.params import init_params
-from fastnn.reproduce.timing import Timing
+from fastnn.reporting.timing import Timing, fresh_state_timer, time_rounds
 from fastnn.reproduce.training import per_sample_pass, writable
 from fastnn.testing import relative_difference
 
@@ -68,7 +66,8 @@ def time_tutorial_a(settings, experiment, backend_names):
     """Time tutorial A's per-sample algorithm and the full-batch form on every backend.
 
     With ``settings.per_sample_subset`` set, per-sample passes (every backend) and the
-    pure-Python full-batch steps run on that many samples, scaled up to the whole set.
+    time-limited backends' full-batch steps run on that many samples, scaled up to the
+    whole set.
 
     Returns
     -------
@@ -91,8 +90,8 @@ def time_tutorial_a(settings, experiment, backend_names):
                 per_sample_pass(backend, spec, params, X[:subset], T[:subset], rate)
         return run
 
-    # The pure-Python backend's cost is linear in the samples: it may time a subset.
-    full_batch_samples = {name: subset if name == "python" else m for name in backend_names}
+    # A time-limited backend's cost is linear in the samples: it may time a subset.
+    full_batch_samples = {name: subset if _time_limited(name) else m for name in backend_names}
 
     def full_batch_case(name, steps):
         backend = backends.get(name)
@@ -111,10 +110,10 @@ def time_tutorial_a(settings, experiment, backend_names):
                                       dict.fromkeys(backend_names, 1), start).items():
         passes_per_round[name] = min(MAX_PASSES_PER_ROUND, max(
             1, math.ceil(settings.timing_min_time / one_pass.median)))
-    per_sample_rounds = {name: settings.per_sample_rounds.get(name, 3) for name in backend_names}
+    per_sample_rounds = {name: settings.per_sample_rounds[name] for name in backend_names}
     per_sample = _interleave({name: per_sample_case(name) for name in backend_names},
                              per_sample_rounds, start)
-    steps = {name: settings.full_batch_steps.get(name, 10) or experiment.epochs
+    steps = {name: settings.full_batch_steps[name] or experiment.epochs
              for name in backend_names}
     steps = {name: min(count, experiment.epochs) for name, count in steps.items()}
     full_batch = _interleave({name: full_batch_case(name, steps[name]) for name in backend_names},
@@ -133,7 +132,7 @@ def time_tutorial_a(settings, experiment, backend_names):
 def time_epochs(settings, experiment, backend_names):
     """Time full-batch epochs (a training step, plus the test loss where recorded).
 
-    The pure-Python backend's cost is linear in the number of samples, so with
+    A time-limited backend's cost is linear in the number of samples, so with
     ``settings.per_sample_subset`` set it runs one epoch on that many samples and the
     time is scaled up (reported as extrapolated); it always times one epoch per round.
 
@@ -148,9 +147,9 @@ def time_epochs(settings, experiment, backend_names):
     X_test, T_test = writable(split.X_test), writable(split.T_test)
     start = init_params(spec, experiment.init, TIMING_SEED)
     m = X.shape[0]
-    steps = {name: 1 if name == "python" else min(settings.epoch_timing_steps, experiment.epochs)
-             for name in backend_names}
-    samples = {name: min(m, settings.per_sample_subset or m) if name == "python" else m
+    steps = {name: 1 if _time_limited(name)
+             else min(settings.epoch_timing_steps, experiment.epochs) for name in backend_names}
+    samples = {name: min(m, settings.per_sample_subset or m) if _time_limited(name) else m
                for name in backend_names}
 
     def epochs_case(name):
@@ -179,13 +178,13 @@ def time_epochs(settings, experiment, backend_names):
 def per_sample_matches_full_batch(experiment, passes=2):
     """Relative difference between tutorial A's per-sample passes and full-batch steps.
 
-    Both start from the same parameters and run ``passes`` updates on the numpy
-    backend; a difference at rounding level shows they are the same algorithm.
+    Both start from the same parameters and run ``passes`` updates on the vectorised
+    reference backend; a difference at rounding level shows they are the same algorithm.
     """
     spec = experiment.spec
     split = experiment.data(TIMING_SEED)
     X, T = writable(split.X_train), writable(split.T_train)
-    backend = backends.get("numpy")
+    backend = backends.get(backends.reference_backend(time_limited_ok=False))
     per_sample = init_params(spec, experiment.init, TIMING_SEED)
     full_batch = per_sample.copy()
     for _ in range(passes):
@@ -203,16 +202,15 @@ def _warm_up(backend, spec, params, X, T, learning_rate):
 
 
 def _interleave(cases, rounds, start):
-    """Time ``case(params)`` from a fresh copy of ``start``, round by round across cases."""
-    per_call = {name: [] for name in cases}
-    for round_index in range(max(rounds.values())):
-        for name, case in cases.items():
-            if round_index < rounds[name]:
-                params = start.copy()
-                per_call[name].append(timeit.Timer(functools.partial(case, params)).timeit(1))
-    return {name: Timing(tuple(values), 1) for name, values in per_call.items()}
+    """Time ``case(params)`` once per round from a fresh copy of ``start``, interleaved."""
+    timers = [fresh_state_timer(case, start.copy) for case in cases.values()]
+    per_call = time_rounds(timers, [1] * len(timers), [rounds[name] for name in cases])
+    return {name: Timing(tuple(times.tolist()), 1) for name, times in zip(cases, per_call)}
 
 
 def _scale(timing, factor):
-    return Timing(tuple(float(np.float64(value) * factor) for value in timing.per_call),
-                  timing.number)
+    return timing.scaled(factor)
+
+
+def _time_limited(name):
+    return backends.get(name).is_time_limited

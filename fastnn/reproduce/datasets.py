@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastnn import backends
 from fastnn.model import MLP
 
 TUTORIAL_A_INPUT = (1.5, 2.0, 3.0)
@@ -153,9 +154,10 @@ def timing_network(layer_sizes, seed=0):
         The same weights in the tutorial's layout, for its looped and vectorised code.
     biases : list of ndarray, shapes (n_out,)
     net : MLP
-        The network on the numpy backend (``with_backend`` gives the others).
+        The network on the vectorised reference backend (``with_backend`` gives the others).
     """
-    net = MLP(layer_sizes, activation="sigmoid", loss="mse", backend="numpy",
+    net = MLP(layer_sizes, activation="sigmoid", loss="mse",
+              backend=backends.reference_backend(time_limited_ok=False),
               init="uniform01", seed=seed)
     weights_out_in = [np.ascontiguousarray(W.T) for W in net.weights]
     biases = [np.array(b) for b in net.biases]

@@ -2,31 +2,36 @@
 
 The same report is made from a ``fastnn bench`` sweep and from a pytest-benchmark JSON
 file (``fastnn report``): both arrive here as a tidy results table, one row per
-measurement (see :mod:`fastnn.bench.results`).
+measurement (see :mod:`fastnn.reporting.rows`). Which backends get speedup columns, and
+in which order they appear, comes from what the backends declared
+(:class:`fastnn.reporting.roles.BackendRoles`), never from their names.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from fastnn.atomic import atomic_write_bytes, atomic_write_text
 from fastnn.bench import plots
-from fastnn.bench.cases import OPS
-from fastnn.bench.machine import blas_summary
-from fastnn.bench.results import write_results
-from fastnn.timing import UNSTABLE_IQR_RATIO
+from fastnn.bench.ops import OPS
+from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
+from fastnn.reporting.machine import MachineRecord
+from fastnn.reporting.results import write_results
+from fastnn.reporting.roles import BackendRoles
+from fastnn.reporting.rows import STATUSES
+from fastnn.reporting.timing import UNSTABLE_IQR_RATIO
 
+# File name -> figure function (timed rows, backends slowest first) -> Figure.
 PLOTS = {
-    "time_vs_size.png": plots.time_vs_size_png,
-    "speedup.png": plots.speedup_png,
-    "batch_scaling.png": plots.batch_scaling_png,
+    "time_vs_size.png": plots.time_vs_size_figure,
+    "speedup.png": lambda data, order: plots.speedup_figure(data, order, _plot_baseline(order)),
+    "batch_scaling.png": plots.batch_scaling_figure,
 }
 # Marks a median whose IQR exceeds the unstable threshold.
 UNSTABLE_MARK = "†"
-KNOWN_BACKENDS = ("python", "numpy", "numba")
+
+__all__ = ["PLOTS", "format_ratio", "format_time", "headline_caption", "headline_table",
+           "markdown_table", "report_markdown", "write_report"]
 
 
 def write_report(folder, frame, metadata):
@@ -34,30 +39,29 @@ def write_report(folder, frame, metadata):
 
     Parameters
     ----------
-    folder : path-like
-        An existing folder (normally the staging folder of a
-        :class:`fastnn.bench.results.RunFolder`).
+    folder : fastnn.reporting.run_folder.Staging
+        The staging folder of a :class:`fastnn.reporting.run_folder.RunFolder`.
     frame : pandas.DataFrame
         One row per measurement.
     metadata : dict
-        ``machine``, ``config``, ``peaks``, ``source``, ``title``.
+        ``machine``, ``config``, ``peaks``, ``source``, ``title``, ``backend_roles``.
 
     Returns
     -------
     list of str
         The names of the files written.
     """
-    folder = Path(folder)
     write_results(folder, frame, metadata)
+    roles = _roles(frame, metadata)
     selection = headline_selection(frame)
     timed = _timed(selection)
     figures = []
     if len(timed):
-        order = backend_order(frame)
+        order = backend_order(frame, roles)
         for name, draw in PLOTS.items():
-            atomic_write_bytes(folder / name, draw(timed, order))
+            folder.write_figure(name, draw(timed, order))
             figures.append(name)
-    atomic_write_text(folder / "report.md", report_markdown(frame, metadata, figures))
+    folder.write_text("report.md", report_markdown(frame, metadata, figures))
     return ["results.csv", "results.json", "report.md", *figures]
 
 
@@ -69,25 +73,27 @@ def report_markdown(frame, metadata, figures=()):
     str
     """
     title = metadata.get("title", "fastnn benchmark report")
+    roles = _roles(frame, metadata)
     parts = [f"# {title}\n", machine_markdown(metadata), _conditions_markdown(frame, metadata)]
     parts.append(f"## Headline: {headline_caption(frame)}\n\n"
-                 f"{markdown_table(headline_table(frame))}\n{_legend_text(metadata)}")
-    parts.append(summary_markdown(frame))
+                 f"{markdown_table(headline_table(frame, roles))}\n{_legend_text(metadata)}")
+    parts.append(summary_markdown(frame, roles))
     for name in figures:
         parts.append(f"![{name}]({name})\n")
     for level in _values(frame, "level"):
         data = frame[frame["level"] == level]
         parts.append(f"## Median time per call, {_level_text(level)}\n\n"
                      f"In brackets: the IQR of the rounds as a percentage of the median.\n\n"
-                     f"{markdown_table(time_table(data, spread=True))}")
-        for baseline in ("numpy", "python"):
-            table = speedup_table(data, baseline)
+                     f"{markdown_table(time_table(data, spread=True, roles=roles))}")
+        # The fastest baseline first: the comparison most readers want.
+        for baseline in reversed(roles.baselines()):
+            table = speedup_table(data, baseline, roles)
             if table is not None:
                 parts.append(f"## Speedup against {baseline}, {_level_text(level)}\n\n"
                              f"Above 1: faster than the {baseline} backend.\n\n"
                              f"{markdown_table(table)}")
         parts.append(f"## GFLOP/s and fraction of the fp64 matmul peak, {_level_text(level)}\n\n"
-                     f"{markdown_table(gflops_table(data))}")
+                     f"{markdown_table(gflops_table(data, roles))}")
     parts.append(_compile_markdown(frame))
     parts.append(_not_timed_markdown(frame, metadata))
     parts.append(_unstable_markdown(frame, metadata))
@@ -124,45 +130,54 @@ def headline_caption(frame):
     return ", ".join(parts)
 
 
-def headline_table(frame):
+def headline_table(frame, roles=None):
     """Median time per call of one op, per layer size and batch, with speedups.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    roles : BackendRoles or None
+        Default: the registry's.
 
     Returns
     -------
     pandas.DataFrame of str
-        Index (layer sizes, batch); a column per backend, then ``X vs python`` and
-        ``X vs numpy`` speedup columns.
+        Index (layer sizes, batch); a column per backend, then ``X vs B`` speedup columns
+        for every baseline ``B`` (slowest first) and every backend ``X`` after it.
     """
+    roles = roles or _roles(frame, {})
     data = headline_selection(frame)
     op = _headline_op(data)
     data = data[data["op"] == op] if op else data
     table = _cells(data, lambda row: format_time(row["median_s"]) + _mark(row),
-                   ["layer_sizes", "batch_size"])
-    for baseline in ("python", "numpy"):
-        ratios = _ratios(data, baseline, ["layer_sizes", "batch_size"])
+                   ["layer_sizes", "batch_size"], roles)
+    for baseline in roles.baselines():
+        ratios = _ratios(data, baseline, ["layer_sizes", "batch_size"], roles)
         if ratios is not None:
             for backend in ratios.columns:
-                if not (baseline == "numpy" and backend == "python"):
+                if not roles.slower_than(backend, baseline):
                     table[f"{backend} vs {baseline}"] = ratios[backend].map(format_ratio)
     return table
 
 
-def summary_markdown(frame):
+def summary_markdown(frame, roles=None):
     """Speedups between backend pairs over every point both timed, and the MLP overhead.
 
-    Per level, for each (faster candidate, baseline) pair among python/numpy/numba: the
-    geometric mean, range and count of points where the candidate is faster. Then the
-    median extra time of the MLP-level call over the backend-level one (validation and
-    wrapping), per backend.
+    Per level, for each baseline and each backend after it in the slowest-first order:
+    the geometric mean, range and count of points where the candidate is faster. Then
+    the median extra time of the MLP-level call over the backend-level one (validation
+    and wrapping), per backend.
     """
+    roles = roles or _roles(frame, {})
+    pairs = [(candidate, baseline) for baseline in roles.baselines()
+             for candidate in roles.order if roles.slower_than(baseline, candidate)]
     lines = []
     for level in _values(frame, "level"):
         data = _timed(frame[frame["level"] == level])
         keys = ["op", "layer_sizes", "batch_size", "dtype", "blas_threads"]
         medians = data.pivot_table(index=keys, columns="backend", values="median_s",
                                    aggfunc="first")
-        for candidate, baseline in (("numpy", "python"), ("numba", "python"),
-                                    ("numba", "numpy")):
+        for candidate, baseline in pairs:
             if candidate in medians and baseline in medians:
                 ratio = (medians[baseline] / medians[candidate]).dropna()
                 if len(ratio):
@@ -173,13 +188,13 @@ def summary_markdown(frame):
                         f"geometric mean {format_ratio(float(np.exp(np.log(ratio).mean())))} "
                         f"(from {format_ratio(ratio.min())} to {format_ratio(ratio.max())}); "
                         f"faster in {int((ratio > 1).sum())} of {len(ratio)} points.")
-    lines.extend(_overhead_lines(frame))
+    lines.extend(_overhead_lines(frame, roles))
     if not lines:
         return ""
     return "## Summary\n\n" + "\n".join(lines) + "\n"
 
 
-def _overhead_lines(frame):
+def _overhead_lines(frame, roles):
     timed = _timed(frame)
     if set(_values(timed, "level")) < {"mlp", "backend"}:
         return []
@@ -188,53 +203,39 @@ def _overhead_lines(frame):
                                 aggfunc="first").dropna()
     extra = (medians["mlp"] - medians["backend"]).groupby(level="backend").median()
     parts = [f"`{name}` {format_time(max(extra[name], 0.0)) or '0'}"
-             for name in backend_order(timed) if name in extra.index]
+             for name in backend_order(timed, roles) if name in extra.index]
     return [f"- The public `MLP` call (validation, copies, finiteness checks) costs this much "
             f"more per call than the backend method (median over the points): "
             f"{', '.join(parts)}."]
 
 
-def time_table(data, spread=False):
+def time_table(data, spread=False, roles=None):
     """Median time per call, index (op, layer sizes, batch), a column per backend."""
     def cell(row):
         text = format_time(row["median_s"]) + _mark(row)
         if spread and row["median_s"] > 0:
             text += f" ({100 * row['iqr_s'] / row['median_s']:.0f}%)"
         return text
-    return _cells(data, cell, _point_index(data))
+    return _cells(data, cell, _point_index(data), roles)
 
 
-def speedup_table(data, baseline):
+def speedup_table(data, baseline, roles=None):
     """``baseline`` time / backend time; None if the baseline was not measured."""
-    ratios = _ratios(data, baseline, _point_index(data))
+    ratios = _ratios(data, baseline, _point_index(data), roles)
     if ratios is None:
         return None
     ratios = ratios.dropna(how="all")
     return None if ratios.empty or ratios.columns.empty else ratios.map(format_ratio)
 
 
-def gflops_table(data):
+def gflops_table(data, roles=None):
     """GFLOP/s of each timed point and its fraction of the measured fp64 matmul peak."""
     def cell(row):
         text = f"{row['gflops']:.3g}"
         if pd.notna(row.get("peak_fraction")):
             text += f" ({100 * row['peak_fraction']:.2g}%)"
         return text
-    return _cells(data, cell, _point_index(data))
-
-
-def markdown_table(table):
-    """A pipe table of a DataFrame of strings, the index as the leading columns."""
-    if table is None or table.empty:
-        return "(no measurements)\n"
-    flat = table.reset_index()
-    header = [str(column) for column in flat.columns]
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
-    for values in flat.itertuples(index=False):
-        lines.append("| " + " | ".join("" if pd.isna(value) else str(value)
-                                      for value in values) + " |")
-    return "\n".join(lines) + "\n"
+    return _cells(data, cell, _point_index(data), roles)
 
 
 def machine_markdown(metadata):
@@ -242,44 +243,18 @@ def machine_markdown(metadata):
     machine = metadata.get("machine") or {}
     if not machine:
         return "Machine: not recorded.\n"
-    return (f"**Machine:** {machine_summary(machine)}.  \n"
-            f"**Date (UTC):** {machine.get('date_utc', 'not recorded')}.\n")
+    record = MachineRecord.from_dict(machine)
+    return (f"**Machine:** {record.summary()}.  \n"
+            f"**Date (UTC):** {record.date_utc or 'not recorded'}.\n")
 
 
-def machine_summary(machine):
-    """``"AMD EPYC, 2 cores, Linux ..., Python 3.11, NumPy 2.4, Numba 0.68, BLAS openblas"``."""
-    return (f"{machine.get('cpu_model', 'unknown CPU')}, "
-            f"{machine.get('usable_cores', machine.get('logical_cores', '?'))} cores, "
-            f"{machine.get('system', '')}, Python {machine.get('python', '?')}, "
-            f"NumPy {machine.get('numpy', '?')}, Numba {machine.get('numba') or 'not installed'}, "
-            f"BLAS {blas_summary(machine.get('blas'))}, fastnn {machine.get('fastnn', '?')}")
-
-
-def backend_order(frame):
-    """Backends slowest-first as the registry lists them, then any others."""
+def backend_order(frame, roles=None):
+    """The backends of ``frame``, slowest first as their roles list them, then any others."""
+    roles = roles or _roles(frame, {})
     present = _values(frame, "backend")
-    return [name for name in KNOWN_BACKENDS if name in present] + \
-        [name for name in present if name not in KNOWN_BACKENDS]
+    return [name for name in roles.order if name in present] + \
+        [name for name in present if name not in roles.order]
 
-
-def format_time(seconds):
-    """``1.23e-05`` -> ``"12.3 µs"``."""
-    if seconds is None or pd.isna(seconds):
-        return ""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
-
-
-def format_ratio(ratio):
-    """``12.345`` -> ``"12.3×"``; empty for a missing ratio."""
-    if ratio is None or pd.isna(ratio):
-        return ""
-    return f"{ratio:.3g}×"
-
-
-# --- helpers -------------------------------------------------------------------------------
 
 def _timed(data):
     return data[data["status"] == "ok"]
@@ -318,7 +293,16 @@ def _sorted_index(data, index):
     return ordered[index]
 
 
-def _cells(data, format_ok, index):
+def _roles(frame, metadata):
+    return BackendRoles.from_metadata(metadata, _values(frame, "backend"))
+
+
+def _plot_baseline(order):
+    """The speedup plot's baseline: the fastest baseline that is not time-limited."""
+    return BackendRoles.of_registry(order).vectorised_baseline() or order[0]
+
+
+def _cells(data, format_ok, index, roles=None):
     """A pivot of formatted cells: timed rows through ``format_ok``, others their status."""
     if data.empty:
         return pd.DataFrame()
@@ -327,13 +311,13 @@ def _cells(data, format_ok, index):
     table = data.assign(cell=texts).pivot_table(index=index, columns="backend", values="cell",
                                                 aggfunc="first")
     rows = pd.MultiIndex.from_frame(_sorted_index(data, index))
-    columns = [name for name in backend_order(data) if name in table.columns]
+    columns = [name for name in backend_order(data, roles) if name in table.columns]
     table = table.reindex(index=rows, columns=columns)
     table.columns.name = None
     return table
 
 
-def _ratios(data, baseline, index):
+def _ratios(data, baseline, index, roles=None):
     timed = _timed(data)
     if baseline not in _values(timed, "backend"):
         return None
@@ -341,14 +325,14 @@ def _ratios(data, baseline, index):
                                 aggfunc="first")
     ratios = medians.rdiv(medians[baseline], axis=0).drop(columns=baseline)
     rows = pd.MultiIndex.from_frame(_sorted_index(data, index))
-    columns = [name for name in backend_order(data) if name in ratios.columns]
+    columns = [name for name in backend_order(data, roles) if name in ratios.columns]
     ratios = ratios.reindex(index=rows, columns=columns)
     ratios.columns.name = None
     return ratios
 
 
 def _status_text(status):
-    return {"skipped": "skipped", "failed": "FAILED gate", "error": "error"}.get(status, status)
+    return STATUSES.get(status, status)
 
 
 def _level_text(level):

@@ -1,7 +1,9 @@
-"""Calibrated loop counts, interleaved rounds and their summary statistics.
+"""The one timing loop: calibrated loop counts, interleaved rounds, their statistics.
 
-Shared by the benchmark harness (:mod:`fastnn.bench`) and the reproduction
-(:mod:`fastnn.reproduce`). The loop count comes from the standard library's
+Shared by the benchmark harness (:mod:`fastnn.bench`), the reproduction
+(:mod:`fastnn.reproduce`) and the matmul peak. Rounds are interleaved across the
+cases timed together (one round of each, then the next), so that a burst of noise
+from other processes hits them all alike. The loop count comes from the standard library's
 ``timeit.Timer.autorange`` (the 1, 2, 5, 10, 20, 50, ... ladder ``python -m timeit``
 uses); its callback stops the ladder early once a round lasts ``min_time`` seconds, so
 that quick runs and tests can use a shorter round than autorange's fixed 0.2 s.
@@ -9,7 +11,9 @@ that quick runs and tests can use a shorter round than autorange's fixed 0.2 s.
 
 from __future__ import annotations
 
+import timeit
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -89,23 +93,110 @@ def time_rounds(timers, numbers, rounds, rotate=False):
     timers : list of timeit.Timer
     numbers : list of int
         Calls per round for each timer.
-    rounds : int
+    rounds : int or list of int
+        Rounds of every timer, or of each one: a timer with fewer rounds (a slow
+        reference) sits out the later rounds.
     rotate : bool
         Start each round one timer later than the previous one (round ``r`` runs
         ``timers[r % n:] + timers[:r % n]``), so that no timer always runs first.
 
     Returns
     -------
-    list of ndarray, each shape (rounds,)
+    list of ndarray, shape (rounds of that timer,)
         Per-call seconds of each round, per timer.
     """
-    times = [np.empty(rounds) for _ in timers]
+    counts = [rounds] * len(timers) if isinstance(rounds, int) else list(rounds)
+    times = [np.empty(count) for count in counts]
     order = list(range(len(timers)))
-    for round_index in range(rounds):
+    for round_index in range(max(counts, default=0)):
         shift = round_index % len(order) if rotate and order else 0
         for index in order[shift:] + order[:shift]:
-            times[index][round_index] = timers[index].timeit(numbers[index]) / numbers[index]
+            if round_index < counts[index]:
+                times[index][round_index] = \
+                    timers[index].timeit(numbers[index]) / numbers[index]
     return times
+
+
+def fresh_state_timer(run, make_state):
+    """A ``timeit.Timer`` of ``run(state)`` with a new ``make_state()`` before each round.
+
+    The state is made in the timer's setup, outside the timed region: a training pass
+    that updates its parameters in place starts every round from the same point.
+    """
+    holder = {}
+
+    def setup():
+        holder["state"] = make_state()
+
+    return timeit.Timer(lambda: run(holder["state"]), setup=setup)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call, one value per round, and their statistics.
+
+    Where :class:`Summary` keeps the statistics only, a Timing keeps every round
+    (``fastnn reproduce`` records them, and scales them to per-pass times).
+
+    Attributes
+    ----------
+    per_call : tuple of float
+    number : int
+        Calls per round.
+    """
+
+    per_call: tuple
+    number: int
+
+    @cached_property
+    def summary(self):
+        return summarise(self.per_call, self.number)
+
+    @property
+    def median(self):
+        return self.summary.median
+
+    @property
+    def q1(self):
+        return self.summary.q1
+
+    @property
+    def q3(self):
+        return self.summary.q3
+
+    @property
+    def relative_iqr(self):
+        """Interquartile range over the median."""
+        return self.summary.iqr / self.median if self.median > 0 else 0.0
+
+    def scaled(self, factor):
+        """The same rounds multiplied by ``factor`` (e.g. from a subset to a whole pass)."""
+        return Timing(tuple(float(np.float64(value) * factor) for value in self.per_call),
+                      self.number)
+
+
+def interleaved(functions, rounds, min_time, rotate=True):
+    """Time several zero-argument callables against each other, calibrated and interleaved.
+
+    Parameters
+    ----------
+    functions : dict of str -> callable
+    rounds : int
+        Timed rounds per callable (after one calibration).
+    min_time : float
+        Seconds per round, at least.
+    rotate : bool
+        See :func:`time_rounds`.
+
+    Returns
+    -------
+    dict of str -> Timing
+    """
+    timers = [timeit.Timer(function) for function in functions.values()]
+    numbers = [calibrate(timer, min_time) for timer in timers]
+    per_call = time_rounds(timers, numbers, rounds, rotate=rotate)
+    return {name: Timing(tuple(times.tolist()), number)
+            for name, times, number in zip(functions, per_call, numbers)}
 
 
 def summarise(per_call, number, unstable_ratio=UNSTABLE_IQR_RATIO):
