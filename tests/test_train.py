@@ -7,6 +7,8 @@ from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
 from fastnn import MLP, train
+from fastnn.hyperparameters import TrainingOptions
+from fastnn.optimizers import make_optimizer
 from fastnn.testing import TOLERANCE, relative_difference
 
 OPTIMIZER_SETTINGS = {
@@ -60,8 +62,8 @@ def test_float32_training_agrees_with_numpy(backend, labelled):
 @pytest.mark.parametrize("setting", list(OPTIMIZER_SETTINGS))
 def test_optimisers_make_scikit_learns_updates(setting, rng):
     params = rng.standard_normal(6)
-    options = train.TrainingOptions(learning_rate=0.1, **OPTIMIZER_SETTINGS[setting])
-    ours = train.make_optimizer(options, 6, params.dtype)
+    options = TrainingOptions(learning_rate=0.1, **OPTIMIZER_SETTINGS[setting])
+    ours = make_optimizer(options, 6, params.dtype)
     if options.optimizer == "adam":
         theirs = AdamOptimizer([params.copy()], 0.1, beta_1=0.85, beta_2=0.99)
     else:
