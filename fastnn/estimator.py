@@ -98,7 +98,7 @@ class _BaseMLP(BaseEstimator):
                              f"and {self.network_.spec.n_outputs}")
         if not incremental or getattr(self, "_optimizer", None) is None:
             self._optimizer = make_optimizer(options, self.network_.flat_parameters.size,
-                                                   self.network_.spec.dtype)
+                                             self.network_.spec.dtype)
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
             train_index, val_index = train.validation_split(
