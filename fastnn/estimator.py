@@ -28,9 +28,12 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from fastnn import backends, train
+from fastnn.hyperparameters import HYPERPARAMETERS, TrainingOptions
 from fastnn.model import MLP
+from fastnn.optimizers import make_optimizer
 from fastnn.params import init_params
 from fastnn.spec import HIDDEN_ACTIVATIONS, NetworkSpec
+from fastnn.validation import check_bool
 
 SOLVERS = ("sgd", "adam")
 
@@ -94,8 +97,8 @@ class _BaseMLP(BaseEstimator):
                              f"network being continued has {self.network_.spec.n_inputs} "
                              f"and {self.network_.spec.n_outputs}")
         if not incremental or getattr(self, "_optimizer", None) is None:
-            self._optimizer = train.make_optimizer(options, self.network_.flat_parameters.size,
-                                                   self.network_.spec.dtype)
+            self._optimizer = make_optimizer(options, self.network_.flat_parameters.size,
+                                             self.network_.spec.dtype)
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
             train_index, val_index = train.validation_split(
@@ -121,7 +124,7 @@ class _BaseMLP(BaseEstimator):
             return figures
 
         monitor = "validation_score" if early_stopping else "loss"
-        tracker = self._tracker(early_stopping)
+        tracker = self._tracker(options, early_stopping)
         epochs = 1 if incremental else options.epochs
         try:
             history, stopped = train.train_loop(one_epoch, params, epochs, evaluate, tracker,
@@ -153,9 +156,9 @@ class _BaseMLP(BaseEstimator):
         self.best_validation_score_ = -np.inf if self.early_stopping else None
         self._optimizer = None
 
-    def _tracker(self, early_stopping):
+    def _tracker(self, options, early_stopping):
         """scikit-learn's rule: stop after more than n_iter_no_change epochs without gain."""
-        tracker = train.ImprovementTracker(self.tol, self.n_iter_no_change + 1,
+        tracker = train.ImprovementTracker(options.tol, options.patience,
                                            higher_is_better=early_stopping)
         previous_best = self.best_validation_score_ if early_stopping else self.best_loss_
         if previous_best is not None:
@@ -200,8 +203,7 @@ class _BaseMLP(BaseEstimator):
                              f"got {self.activation!r}")
         self._hidden_sizes()
         for name in ("shuffle", "nesterovs_momentum", "early_stopping", "warm_start"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
+            check_bool(name, getattr(self, name))
         _check_int("n_iter_no_change", self.n_iter_no_change, minimum=1)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -211,18 +213,24 @@ class _BaseMLP(BaseEstimator):
         if self.backend != "auto":
             backends.canonical_name(self.backend)
         _check_int("max_iter", self.max_iter, minimum=1)
-        momentum_on = self.solver == "sgd" and self.momentum > 0
-        return train.TrainingOptions(
-            optimizer="adam" if self.solver == "adam" else
-            ("momentum" if momentum_on else "sgd"),
-            learning_rate=self.learning_rate_init,
-            epochs=self.max_iter,
-            batch_size=self._batch_size(n_samples), alpha=self.alpha,
-            momentum=self.momentum, nesterov=bool(self.nesterovs_momentum),
-            beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
-            shuffle=bool(self.shuffle),
-            validation_fraction=self.validation_fraction if self.early_stopping else 0.0,
-            tol=self.tol)
+        # Each option is set from the scikit-learn parameter the table names; these
+        # convert the ones whose meaning differs.
+        converters = {
+            "optimizer": self._optimizer_name,
+            "batch_size": lambda batch_size: self._batch_size(n_samples),
+            "validation_fraction": lambda fraction: fraction if self.early_stopping else 0.0,
+            # scikit-learn stops once more than n_iter_no_change epochs did not improve.
+            "patience": lambda n_iter_no_change: n_iter_no_change + 1,
+        }
+        return TrainingOptions(**{
+            option.name: converters.get(option.name, _unchanged)(getattr(self, option.sklearn))
+            for option in HYPERPARAMETERS if option.sklearn is not None})
+
+    def _optimizer_name(self, solver):
+        """scikit-learn's solver as a fastnn optimiser: ``sgd`` with momentum is momentum."""
+        if solver == "adam":
+            return "adam"
+        return "momentum" if self.momentum > 0 else "sgd"
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -400,6 +408,10 @@ def _check_int(name, value, minimum):
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {value!r}")
     return True
+
+
+def _unchanged(value):
+    return value
 
 
 def _generator(random_state):

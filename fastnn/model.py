@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastnn import backends
+from fastnn.hyperparameters import TrainingOptions, takes_training_options
 from fastnn.params import init_params, layer_views, load_params, save_params
 from fastnn.spec import NetworkSpec
 from fastnn.validation import (
@@ -207,10 +208,8 @@ class MLP:
     classes_ = None
     history_ = None
 
-    def fit(self, X, y, *, optimizer="adam", learning_rate=0.001, epochs=200, batch_size=None,
-            alpha=0.0, momentum=0.9, nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-            shuffle=True, validation_fraction=0.0, patience=None, tol=0.0, seed=None,
-            progress=False):
+    @takes_training_options
+    def fit(self, X, y, *, seed=None, progress=False, **options):
         """Train the network; the algorithm is described in :mod:`fastnn.train`.
 
         Training runs on a copy of the parameters, committed at the end: bad arguments,
@@ -223,29 +222,7 @@ class MLP:
             A target matrix, or class labels (one-hot encoded for several outputs; for
             one output, the probability of the second of two classes). 1-D numeric ``y``
             for a single-output mse network is a regression target.
-        optimizer : {"sgd", "momentum", "adam"}
-        learning_rate : float
-        epochs : int
-        batch_size : int or None
-            Rows per update; None: full batch; 1: per sample.
-        alpha : float
-            L2 penalty ``alpha * ||W||^2 / (2 * batch rows)`` on the weights.
-        momentum : float
-            For ``optimizer="momentum"``, in [0, 1).
-        nesterov : bool
-            Nesterov's momentum.
-        beta_1, beta_2, epsilon : float
-            Adam's settings.
-        shuffle : bool
-            A new sample order every epoch.
-        validation_fraction : float
-            Fraction of the samples held out for ``val_loss`` (and, for classifiers,
-            ``val_accuracy``) after every epoch.
-        patience : int or None
-            Stop after this many epochs without the monitored loss (``val_loss`` with
-            a validation set, else ``loss``) improving by more than ``tol``; with a
-            validation set the best epoch's parameters are kept.
-        tol : float
+        {training_options}
         seed : int, numpy.random.Generator or None
             Seeds ``numpy.random.default_rng`` for the shuffles and the split.
         progress : bool
@@ -259,11 +236,7 @@ class MLP:
         """
         from fastnn import train
 
-        options = train.TrainingOptions(
-            optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
-            batch_size=batch_size, alpha=alpha, momentum=momentum, nesterov=nesterov,
-            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, shuffle=shuffle,
-            validation_fraction=validation_fraction, patience=patience, tol=tol)
+        options = TrainingOptions(**options)
         X, _ = as_inputs(X, self.spec)
         if X.shape[0] == 0:
             raise ValueError("X has no samples; fit needs at least one")

@@ -1,4 +1,4 @@
-"""Training: optimisers, mini-batches, an L2 penalty, early stopping and a history.
+"""Training: mini-batches, an L2 penalty, early stopping and a history.
 
 One epoch visits every training sample once, in mini-batches of ``batch_size`` rows
 (the last batch may be smaller), in a fresh order from ``numpy.random.default_rng``
@@ -12,186 +12,22 @@ number of rows in the batch. This is scikit-learn's ``MLPClassifier`` convention
 losses (each taken before its step) weighted by batch size, as in scikit-learn's
 ``loss_curve_``.
 
-The python and numpy backends run an epoch here, one backend call per batch. On the
-numba backend the whole epoch (every batch and every optimiser step) runs in one
-compiled kernel, :func:`fastnn.backends._numba_train_kernels.train_epoch`, which computes
-the same updates in the same order.
+The optimisers are in :mod:`fastnn.optimizers`, the hyperparameters (defaults, checks)
+in :mod:`fastnn.hyperparameters`. A backend that runs whole epochs (``runs_epochs``, such
+as the numba backend's one compiled kernel per epoch) gets each epoch in one call to its
+``train_epoch`` and computes the same updates in the same order; other backends run an
+epoch here, one backend call per batch.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
+from fastnn.optimizers import make_optimizer
 from fastnn.params import layer_slices
-from fastnn.validation import (
-    as_float_array,
-    check_positive_int,
-    check_positive_real,
-    check_real_in,
-)
-
-OPTIMIZERS = ("sgd", "momentum", "adam")
-
-# Integer codes of the optimisers inside the numba epoch kernel.
-OPTIMIZER_CODES = {"sgd": 0, "momentum": 1, "adam": 2}
-
-
-# --- options ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrainingOptions:
-    """Validated settings of a training run.
-
-    Attributes
-    ----------
-    optimizer : {"sgd", "momentum", "adam"}
-    learning_rate : float
-    epochs : int
-    batch_size : int or None
-        None: the whole training set in one batch.
-    alpha : float
-        L2 penalty (see the module docstring).
-    momentum : float
-        Momentum coefficient in [0, 1) (optimizer ``"momentum"``).
-    nesterov : bool
-        Nesterov's momentum (optimizer ``"momentum"``).
-    beta_1, beta_2 : float
-        Adam's decay rates of the first and second moment estimates, in [0, 1).
-    epsilon : float
-        Adam's denominator offset.
-    shuffle : bool
-        Visit the samples in a new random order every epoch.
-    validation_fraction : float
-        Fraction of the samples held out to validate after every epoch (0: none).
-    patience : int or None
-        Stop after this many epochs in a row without an improvement of more than
-        ``tol`` of the monitored value; None: never stop early.
-    tol : float
-        Smallest change that counts as an improvement.
-    """
-
-    optimizer: str = "adam"
-    learning_rate: float = 0.001
-    epochs: int = 200
-    batch_size: int | None = None
-    alpha: float = 0.0
-    momentum: float = 0.9
-    nesterov: bool = False
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    epsilon: float = 1e-8
-    shuffle: bool = True
-    validation_fraction: float = 0.0
-    patience: int | None = None
-    tol: float = 0.0
-
-    def __post_init__(self):
-        if not isinstance(self.optimizer, str) or self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; "
-                             f"available: {', '.join(OPTIMIZERS)}")
-        check_positive_real("learning_rate", self.learning_rate)
-        check_positive_int("epochs", self.epochs)
-        if self.batch_size is not None:
-            check_positive_int("batch_size", self.batch_size)
-        check_real_in("alpha", self.alpha, 0.0, math.inf)
-        check_real_in("momentum", self.momentum, 0.0, 1.0, open_high=True)
-        check_real_in("beta_1", self.beta_1, 0.0, 1.0, open_high=True)
-        check_real_in("beta_2", self.beta_2, 0.0, 1.0, open_high=True)
-        check_positive_real("epsilon", self.epsilon)
-        check_real_in("validation_fraction", self.validation_fraction, 0.0, 1.0,
-                       open_high=True)
-        check_real_in("tol", self.tol, 0.0, math.inf)
-        if self.patience is not None:
-            check_positive_int("patience", self.patience)
-        for name in ("nesterov", "shuffle"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
-
-
-# --- optimisers -------------------------------------------------------------------------
-
-
-class SGD:
-    """Plain gradient descent: ``params -= learning_rate * grad``."""
-
-    name = "sgd"
-
-    def __init__(self, n_params, dtype, options):
-        self.learning_rate = options.learning_rate
-        self.step_count = 0
-
-    def step(self, params, grad):
-        """Update ``params`` (shape (n_params,)) in place from ``grad`` (same shape)."""
-        self.step_count += 1
-        params -= self.learning_rate * grad
-
-
-class Momentum:
-    """Gradient descent with (optionally Nesterov's) momentum, as scikit-learn's ``sgd``.
-
-    ``velocity = momentum * velocity - learning_rate * grad``, then
-    ``params += velocity`` or, with Nesterov, ``params += momentum * velocity -
-    learning_rate * grad``.
-    """
-
-    name = "momentum"
-
-    def __init__(self, n_params, dtype, options):
-        self.learning_rate = options.learning_rate
-        self.momentum = options.momentum
-        self.nesterov = bool(options.nesterov)
-        self.velocity = np.zeros(n_params, dtype=dtype)
-        self.step_count = 0
-
-    def step(self, params, grad):
-        self.step_count += 1
-        self.velocity[...] = self.momentum * self.velocity - self.learning_rate * grad
-        if self.nesterov:
-            params += self.momentum * self.velocity - self.learning_rate * grad
-        else:
-            params += self.velocity
-
-
-class Adam:
-    """Adam (Kingma & Ba) with bias correction folded into the step size, as scikit-learn."""
-
-    name = "adam"
-
-    def __init__(self, n_params, dtype, options):
-        self.learning_rate = options.learning_rate
-        self.beta_1 = options.beta_1
-        self.beta_2 = options.beta_2
-        self.epsilon = options.epsilon
-        self.first_moment = np.zeros(n_params, dtype=dtype)
-        self.second_moment = np.zeros(n_params, dtype=dtype)
-        self.step_count = 0
-
-    def step(self, params, grad):
-        self.step_count += 1
-        self.first_moment[...] = self.beta_1 * self.first_moment + (1 - self.beta_1) * grad
-        self.second_moment[...] = (self.beta_2 * self.second_moment
-                                   + (1 - self.beta_2) * (grad * grad))
-        rate = adam_step_size(self.learning_rate, self.beta_1, self.beta_2, self.step_count)
-        params -= rate * self.first_moment / (np.sqrt(self.second_moment) + self.epsilon)
-
-
-def adam_step_size(learning_rate, beta_1, beta_2, step_count):
-    """Adam's bias-corrected step size after ``step_count`` steps."""
-    t = float(step_count)
-    return learning_rate * math.sqrt(1.0 - beta_2 ** t) / (1.0 - beta_1 ** t)
-
-
-OPTIMIZER_CLASSES = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
-
-
-def make_optimizer(options, n_params, dtype):
-    """A fresh optimiser (zero state) for a flat buffer of ``n_params`` values of ``dtype``."""
-    return OPTIMIZER_CLASSES[options.optimizer](n_params, dtype, options)
-
+from fastnn.validation import as_float_array
 
 # --- batches, split, penalty ------------------------------------------------------------
 
@@ -275,17 +111,19 @@ def run_epoch(backend, spec, params, X, T, order, options, optimizer, mask):
     X : ndarray, shape (n_samples, n_inputs)
     T : ndarray, shape (n_samples, n_outputs)
     order : ndarray of int64, shape (n_samples,)
-    options : TrainingOptions
-    optimizer : SGD, Momentum or Adam
+    options : fastnn.hyperparameters.TrainingOptions
+    optimizer : fastnn.optimizers.Optimizer
+        Its state is updated in place.
     mask : ndarray of bool, shape (n_params,)
+        :func:`weight_mask` (not used by a backend that runs whole epochs).
 
     Returns
     -------
     float
         The epoch's training loss (batch losses weighted by batch size).
     """
-    if backend.name == "numba":
-        return _run_epoch_numba(spec, params, X, T, order, options, optimizer)
+    if backend.runs_epochs:
+        return backend.train_epoch(spec, params, X, T, order, options, optimizer)
     total = 0.0
     for start, stop in batch_bounds(X.shape[0], options.batch_size):
         rows = order[start:stop]
@@ -295,39 +133,6 @@ def run_epoch(backend, spec, params, X, T, order, options, optimizer, mask):
         optimizer.step(params, grad)
         total += loss * (stop - start)
     return total / X.shape[0]
-
-
-def _run_epoch_numba(spec, params, X, T, order, options, optimizer):
-    # Imported here: numba is optional for the other backends.
-    from fastnn.backends._numba_train_kernels import train_epoch
-    from fastnn.backends.numba_jit import kernel_arguments
-
-    layer_sizes, activation_codes, loss_code = kernel_arguments(spec)
-    # Numba compiles read-only arrays (memory maps, frozen inputs) as another signature.
-    X, T = (array if array.flags.writeable else array.copy() for array in (X, T))
-    first_state, second_state = _optimizer_state(optimizer, params)
-    batch_size = X.shape[0] if options.batch_size is None else min(options.batch_size,
-                                                                   X.shape[0])
-    # Plain Python scalars of fixed types: one compiled signature per array dtype.
-    loss = train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order,
-                       int(batch_size), OPTIMIZER_CODES[optimizer.name],
-                       float(options.learning_rate), float(options.alpha),
-                       float(options.momentum), bool(options.nesterov), float(options.beta_1),
-                       float(options.beta_2), float(options.epsilon),
-                       first_state, second_state, int(optimizer.step_count))
-    optimizer.step_count += len(range(0, X.shape[0], batch_size))
-    return float(loss)
-
-
-def _optimizer_state(optimizer, params):
-    """The (up to two) state buffers the epoch kernel updates, in a fixed signature."""
-    if optimizer.name == "adam":
-        return optimizer.first_moment, optimizer.second_moment
-    if optimizer.name == "momentum":
-        return optimizer.velocity, optimizer.velocity
-    # Plain SGD has no state; small placeholders keep one compiled signature.
-    empty = np.zeros(1, dtype=params.dtype)
-    return empty, empty
 
 
 # --- stopping and the loop --------------------------------------------------------------
@@ -443,10 +248,17 @@ def train_loop(run_one_epoch, params, epochs, evaluate, tracker, monitor,
 # --- targets: class labels or a target matrix -------------------------------------------
 
 
+def is_classification_loss(loss):
+    """Whether the loss named ``loss`` compares outputs with classes (not with numbers)."""
+    # Issue 10: becomes ``fastnn.functions.LOSSES[loss].classification`` once the loss
+    # table has that flag; this is the one place in training that names losses.
+    return loss in ("cross_entropy", "binary_cross_entropy")
+
+
 def is_classifier(spec, classes=None):
     """Whether ``predict`` gives class labels: trained on labels, or a classification loss."""
     return classes is not None or spec.output_activation == "softmax" \
-        or spec.loss in ("cross_entropy", "binary_cross_entropy")
+        or is_classification_loss(spec.loss)
 
 
 def encode_targets(y, spec, n_samples):
@@ -476,7 +288,7 @@ def encode_targets(y, spec, n_samples):
         raise ValueError(f"y must have shape ({n_samples},) (labels) or ({n_samples}, "
                          f"{spec.n_outputs}) (targets) to match X's {n_samples} samples; "
                          f"got {y.shape}")
-    labels = y.ndim == 1 and (spec.n_outputs > 1 or spec.loss != "mse"
+    labels = y.ndim == 1 and (spec.n_outputs > 1 or is_classification_loss(spec.loss)
                               or y.dtype.kind not in "biuf")
     if not labels:
         T = as_float_array(y.reshape(n_samples, -1), "y", spec.dtype)
@@ -544,7 +356,7 @@ def fit_network(backend, spec, params, X, y, options, seed=None, progress=False)
         Validated inputs.
     y : array-like, shape (n_samples,) or (n_samples, n_outputs)
         Labels or targets (see :func:`encode_targets`).
-    options : TrainingOptions
+    options : fastnn.hyperparameters.TrainingOptions
     seed : int, numpy.random.Generator or None
     progress : bool
 

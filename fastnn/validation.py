@@ -253,3 +253,9 @@ def check_real_in(name, value, low, high, open_high=False):
     if value < low or too_high:
         bracket = ")" if open_high else "]"
         raise ValueError(f"{name} must be in [{low}, {high}{bracket}; got {value!r}")
+
+
+def check_bool(name, value):
+    """Raise unless ``value`` is True or False (a Python or NumPy bool)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")

@@ -7,6 +7,8 @@ from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
 from fastnn import MLP, train
+from fastnn.hyperparameters import TrainingOptions
+from fastnn.optimizers import make_optimizer
 from fastnn.testing import TOLERANCE, relative_difference
 
 OPTIMIZER_SETTINGS = {
@@ -60,8 +62,8 @@ def test_float32_training_agrees_with_numpy(backend, labelled):
 @pytest.mark.parametrize("setting", list(OPTIMIZER_SETTINGS))
 def test_optimisers_make_scikit_learns_updates(setting, rng):
     params = rng.standard_normal(6)
-    options = train.TrainingOptions(learning_rate=0.1, **OPTIMIZER_SETTINGS[setting])
-    ours = train.make_optimizer(options, 6, params.dtype)
+    options = TrainingOptions(learning_rate=0.1, **OPTIMIZER_SETTINGS[setting])
+    ours = make_optimizer(options, 6, params.dtype)
     if options.optimizer == "adam":
         theirs = AdamOptimizer([params.copy()], 0.1, beta_1=0.85, beta_2=0.99)
     else:
@@ -400,3 +402,47 @@ def test_the_epoch_kernel_keeps_one_signature_per_dtype(labelled):
             MLP([4, 5, 3], loss="cross_entropy", backend="numba", dtype=dtype, seed=0).fit(
                 frozen, y.tolist(), optimizer=optimizer, learning_rate=1, alpha=0, epochs=1)
     assert len(train_epoch.signatures) <= 2
+
+
+# --- backends that run whole epochs -------------------------------------------------------
+
+def test_a_backend_that_runs_epochs_gets_the_whole_epoch(labelled):
+    """run_epoch reads the capability, never the backend's name or private modules."""
+    from fastnn import backends
+
+    numpy_backend = backends.get("numpy")
+
+    class EpochBackend(type(numpy_backend)):
+        name = "epochs"
+        runs_epochs = True
+        calls = []
+
+        def train_epoch(self, spec, params, X, T, order, options, optimizer):
+            self.calls.append((X.shape[0], list(order), options.batch_size, optimizer.name))
+            return 0.5
+
+        def gradients(self, spec, params, X, T):
+            raise AssertionError("a backend that runs epochs is not called per batch")
+
+    X, y = labelled
+    net = MLP([4, 5, 3], loss="cross_entropy", backend="numpy", seed=0)
+    T, _ = train.encode_targets(y, net.spec, X.shape[0])
+    options = TrainingOptions(optimizer="momentum", batch_size=5)
+    optimizer = make_optimizer(options, net.flat_parameters.size, "float64")
+    order = np.arange(23, dtype=np.int64)[::-1].copy()
+    loss = train.run_epoch(EpochBackend(), net.spec, net.flat_parameters.copy(), X, T, order,
+                           options, optimizer, train.weight_mask(net.spec.layer_sizes))
+    assert loss == 0.5
+    assert EpochBackend.calls == [(23, list(order), 5, "momentum")]
+
+
+def test_training_imports_no_backend_module():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(train))
+    imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names]
+    assert not [module for module in imported if module.startswith("fastnn.backends")]
+    assert ".name ==" not in inspect.getsource(train)

@@ -1,11 +1,15 @@
-"""The ``@njit`` epoch kernel of the numba backend's training loop. Assumes clean input.
+"""The numba backend's training epoch: one ``@njit`` kernel per epoch, and its wrapper.
 
-One call runs a whole epoch of :mod:`fastnn.train`: every mini-batch (rows gathered in
-the epoch's order), the L2 penalty and the optimiser step, with the same formulas in the
-same order as the Python optimisers there, so both paths give the same parameters to
-rounding. The gradient comes from the numba backend's ``loss_and_gradient``.
+:func:`run_epoch` (what ``NumbaBackend.train_epoch`` calls) translates an epoch of
+:mod:`fastnn.train` into the kernel's arguments; :func:`train_epoch` then runs every
+mini-batch (rows gathered in the epoch's order), the L2 penalty and the optimiser step,
+with the same formulas in the same order as the optimisers of :mod:`fastnn.optimizers`,
+so both paths give the same parameters to rounding. The gradient comes from the numba
+backend's ``loss_and_gradient``. The kernel assumes clean input.
 
-Optimiser codes (``fastnn.train.OPTIMIZER_CODES``): 0 sgd, 1 momentum, 2 adam.
+The optimiser and its hyperparameters reach the kernel as integers generated from the
+optimiser table (``OPTIMIZER_CODES``, ``SETTING_CODES``), which Numba freezes as
+constants when it compiles.
 """
 
 from __future__ import annotations
@@ -15,8 +19,15 @@ import math
 import numpy as np
 
 from fastnn.backends._numba_kernels import jit, loss_and_gradient
+from fastnn.backends.numba_jit import kernel_arguments
+from fastnn.optimizers import OPTIMIZER_CODES, SETTING_CODES
 
-SGD, MOMENTUM, ADAM = range(3)
+# The optimisers the kernel has a step for, and where their hyperparameters are in
+# the settings array.
+SGD, MOMENTUM, ADAM = (OPTIMIZER_CODES[name] for name in ("sgd", "momentum", "adam"))
+LEARNING_RATE, MOMENTUM_COEFFICIENT, NESTEROV, BETA_1, BETA_2, EPSILON = (
+    SETTING_CODES[name]
+    for name in ("learning_rate", "momentum", "nesterov", "beta_1", "beta_2", "epsilon"))
 
 # Numba's default (Python) error model checks every float division for zero, which
 # keeps LLVM from vectorising the optimiser loops (10x slower Adam steps). The
@@ -24,10 +35,43 @@ SGD, MOMENTUM, ADAM = range(3)
 train_jit = jit(error_model="numpy")
 
 
+def run_epoch(spec, params, X, T, order, options, optimizer):
+    """One training epoch in the compiled kernel: ``NumbaBackend.train_epoch``.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    params : ndarray, shape (n_params,)
+        Updated in place.
+    X : ndarray, shape (n_samples, n_inputs)
+    T : ndarray, shape (n_samples, n_outputs)
+    order : ndarray of int64, shape (n_samples,)
+    options : fastnn.hyperparameters.TrainingOptions
+        ``batch_size`` and ``alpha`` are read here; the optimiser holds the rest.
+    optimizer : fastnn.optimizers.Optimizer
+        Its state and step count are updated in place.
+
+    Returns
+    -------
+    float
+        The epoch's training loss.
+    """
+    layer_sizes, activation_codes, loss_code = kernel_arguments(spec)
+    # Numba compiles read-only arrays (memory maps, frozen inputs) as another signature.
+    X, T = (array if array.flags.writeable else array.copy() for array in (X, T))
+    n_samples = X.shape[0]
+    batch_size = n_samples if options.batch_size is None else min(options.batch_size, n_samples)
+    # Plain Python scalars of fixed types: one compiled signature per array dtype.
+    loss = train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order,
+                       int(batch_size), OPTIMIZER_CODES[optimizer.name], float(options.alpha),
+                       optimizer.settings(), optimizer.state, int(optimizer.step_count))
+    optimizer.step_count += len(range(0, n_samples, batch_size))
+    return float(loss)
+
+
 @train_jit
 def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, batch_size,
-                optimizer_code, learning_rate, alpha, momentum, nesterov, beta_1, beta_2,
-                epsilon, first_state, second_state, step_count):
+                optimizer_code, alpha, settings, state, step_count):
     """One epoch of mini-batch training, updating ``params`` and the optimiser state in place.
 
     Parameters
@@ -43,11 +87,14 @@ def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, b
     batch_size : int
         Rows per batch, 1 .. n_samples; the last batch may be smaller.
     optimizer_code : int
-    learning_rate, alpha, momentum, beta_1, beta_2, epsilon : float
-    nesterov : bool
-    first_state, second_state : ndarray, shape (n_params,)
-        Adam's first and second moments; momentum's velocity (both arguments the same
-        array); unused by sgd.
+        ``OPTIMIZER_CODES[optimizer.name]``.
+    alpha : float
+        The L2 penalty.
+    settings : ndarray of float64, shape (n_settings,)
+        The optimiser's hyperparameters at ``SETTING_CODES`` (``Optimizer.settings``).
+    state : ndarray, shape (n_buffers, n_params)
+        The optimiser's state buffers (``Optimizer.state``): momentum's velocity; Adam's
+        first and second moments; none for sgd.
     step_count : int
         Optimiser steps taken before this epoch (Adam's bias correction).
 
@@ -70,12 +117,15 @@ def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, b
             batch_loss += _add_l2_penalty(params, grad, layer_sizes, alpha, stop - start)
         step_count += 1
         if optimizer_code == SGD:
-            _sgd_step(params, grad, learning_rate)
+            _sgd_step(params, grad, settings[LEARNING_RATE])
         elif optimizer_code == MOMENTUM:
-            _momentum_step(params, grad, first_state, learning_rate, momentum, nesterov)
+            _momentum_step(params, grad, state[0], settings[LEARNING_RATE],
+                           settings[MOMENTUM_COEFFICIENT], settings[NESTEROV] != 0.0)
+        elif optimizer_code == ADAM:
+            _adam_step(params, grad, state[0], state[1], settings[LEARNING_RATE],
+                       settings[BETA_1], settings[BETA_2], settings[EPSILON], step_count)
         else:
-            _adam_step(params, grad, first_state, second_state, learning_rate, beta_1, beta_2,
-                       epsilon, step_count)
+            raise ValueError("the epoch kernel has no step for this optimizer code")
         total += batch_loss * (stop - start)
     return total / n_samples
 

@@ -114,6 +114,11 @@ class NumbaBackend(Backend):
                                 _writable(T), learning_rate, np.empty_like(params),
                                 _workspace(spec, X))
 
+    def train_epoch(self, spec, params, X, T, order, options, optimizer):
+        from fastnn.backends import _numba_train_kernels  # it imports this module
+
+        return _numba_train_kernels.run_epoch(spec, params, X, T, order, options, optimizer)
+
 
 def _workspace(spec, X):
     """Scratch space for the gradient kernels, from NumPy's allocator (huge pages)."""
