@@ -32,6 +32,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "command_help",
+    "readme_code",
 ]
 
 templates_path = ["_templates"]
