@@ -97,7 +97,7 @@ class Backend:
         return loss
 
     def train_epoch(self, spec, params, X, T, order, options, optimizer):
-        """One training epoch in one call (only where :attr:`runs_epochs` is True).
+        """One training epoch in one call (only where ``runs_epochs`` is True).
 
         Computes exactly what :func:`fastnn.train.run_epoch` computes batch by batch.
 
@@ -110,7 +110,7 @@ class Backend:
         T : ndarray, shape (n_samples, n_outputs)
         order : ndarray of int64, shape (n_samples,)
             The rows in the order this epoch visits them.
-        options : fastnn.train.TrainingOptions
+        options : fastnn.hyperparameters.TrainingOptions
         optimizer : an optimiser of :mod:`fastnn.optimizers`
             Its state is updated in place.
 
