@@ -108,8 +108,9 @@ def to_sklearn(net):
     sklearn.neural_network.MLPClassifier or MLPRegressor
         With ``coefs_``, ``intercepts_``, ``n_layers_``, ``n_outputs_``,
         ``out_activation_``, ``n_features_in_`` and, for a classifier, ``classes_`` and
-        the label binarizer: ``predict`` and ``predict_proba`` work; ``fit`` starts afresh
-        as usual (set ``warm_start=True`` to continue from these parameters).
+        the label binarizer: ``predict``, ``predict_proba`` and ``score`` work, and
+        ``fit`` starts afresh as usual. The optimiser's state is not made up: continuing
+        to train (``warm_start=True``, ``partial_fit``) is not supported on the result.
 
     Raises
     ------
@@ -133,10 +134,6 @@ def to_sklearn(net):
     estimator.n_layers_ = len(spec.layer_sizes)
     estimator.n_outputs_ = spec.n_outputs
     estimator.n_features_in_ = spec.n_inputs
-    # Attributes fit() sets that scikit-learn's own code or users read back.
-    estimator.n_iter_ = 0
-    estimator.t_ = 0
-    estimator.loss_curve_ = []
     return estimator
 
 
