@@ -355,3 +355,10 @@ def test_from_onnx_reads_matmul_add_and_constant_nodes():
     np.testing.assert_array_equal(net.weights[0], np.arange(6.0).reshape(3, 2))
     np.testing.assert_array_equal(net.biases[0], [0.5, -0.5])
     assert (net.spec.output_activation, net.spec.loss) == ("sigmoid", "binary_cross_entropy")
+
+
+def test_from_onnx_walks_long_chains_without_recursion():
+    identities = [helper.make_node("Identity", [f"i{k}"], [f"i{k + 1}"]) for k in range(3000)]
+    nodes = [helper.make_node("Gemm", ["x", "W", "b"], ["i0"]), *identities,
+             helper.make_node("Identity", ["i3000"], ["y"])]
+    assert from_onnx(graph_model(nodes, W), backend="numpy").spec.layer_sizes == (3, 2)

@@ -307,7 +307,7 @@ class _GraphReader:
     def _step(self, tensor, first):
         """The next link after ``tensor``: ``(kind, value, output tensor)``, or None at the end."""
         consumers = self._consumers.get(tensor, [])
-        if self._only_tail_after(tensor, set()) and not (first and consumers):
+        if self._only_tail_after(tensor) and not (first and consumers):
             return None
         if len(consumers) == 1:
             return self._single(consumers[0], tensor, first)
@@ -324,15 +324,18 @@ class _GraphReader:
         raise ValueError(f"the ONNX graph branches at tensor {tensor!r} (into "
                          f"{', '.join(ops)}); fastnn reads a chain of dense layers")
 
-    def _only_tail_after(self, tensor, seen):
+    def _only_tail_after(self, tensor):
         """Whether every node downstream of ``tensor`` is post-processing (:data:`TAIL_OPS`)."""
-        for node in self._consumers.get(tensor, []):
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            if not _is_tail(node) or not all(self._only_tail_after(name, seen)
-                                             for name in node.output):
-                return False
+        # A stack, not recursion: a long chain of nodes must not exhaust Python's stack.
+        stack, seen = [tensor], set()
+        while stack:
+            for node in self._consumers.get(stack.pop(), []):
+                if id(node) in seen:
+                    continue
+                if not _is_tail(node):
+                    return False
+                seen.add(id(node))
+                stack.extend(node.output)
         return True
 
     def _single(self, node, tensor, first):

@@ -8,7 +8,7 @@ scikit-learn stores what fastnn does: ``coefs_[l]`` of shape ``(n_in, n_out)``,
 >>> import numpy as np
 >>> from sklearn.neural_network import MLPRegressor
 >>> X, y = np.arange(8.0).reshape(4, 2), np.arange(4.0)
->>> regressor = MLPRegressor(hidden_layer_sizes=(3,), max_iter=5, random_state=0)
+>>> regressor = MLPRegressor(hidden_layer_sizes=(3,), solver="lbfgs", random_state=0)
 >>> net = from_sklearn(regressor.fit(X, y), backend="numpy")
 >>> bool(np.allclose(net.forward(X)[:, 0], regressor.predict(X), rtol=1e-12))
 True
