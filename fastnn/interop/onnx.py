@@ -69,7 +69,7 @@ SUPPORTED = ("MatMul, Gemm, Add, " + ", ".join(ACTIVATION_NODES)
              + ", Identity, x * Sigmoid(x) (silu)")
 
 
-def from_onnx(source, backend="auto", dtype=None, loss=None, max_bytes=MAX_MODEL_BYTES):
+def from_onnx(source, backend="auto", dtype=None, loss=None, max_bytes=None):
     """A fastnn network computing what an ONNX graph of dense layers computes.
 
     Parameters
@@ -83,8 +83,8 @@ def from_onnx(source, backend="auto", dtype=None, loss=None, max_bytes=MAX_MODEL
         None: the loss a fastnn-written model records, else the one the output
         activation is normally trained with (softmax: ``cross_entropy``, sigmoid:
         ``binary_cross_entropy``, exp: ``poisson``, else ``mse``).
-    max_bytes : int
-        Larger models are refused before they are read.
+    max_bytes : int or None
+        Larger models are refused before they are read; None: :data:`MAX_MODEL_BYTES`.
 
     Returns
     -------
@@ -107,7 +107,7 @@ def from_onnx(source, backend="auto", dtype=None, loss=None, max_bytes=MAX_MODEL
         For a source of another type.
     """
     onnx = import_optional("onnx", purpose="fastnn.MLP.from_onnx")
-    model = _parse(onnx, source, max_bytes)
+    model = _parse(onnx, source, MAX_MODEL_BYTES if max_bytes is None else max_bytes)
     reader = _GraphReader(onnx, model.graph)
     layers, classes = reader.read()
     metadata = {entry.key: entry.value for entry in model.metadata_props}
