@@ -1,0 +1,216 @@
+"""Exchange networks with PyTorch: a ``torch.nn.Sequential`` of ``Linear`` layers and
+activation modules.
+
+``Linear`` stores its weight as ``(n_out, n_in)``; fastnn as ``(n_in, n_out)``: the
+converters transpose. PyTorch is optional (``pip install "fastnn[torch]"``) and imported
+only when a function here is called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fastnn.functions import ELU_ALPHA, LEAKY_RELU_SLOPE
+from fastnn.interop._network import DenseLayer, build_network, network_layers
+from fastnn.optional import import_optional
+
+# torch.nn.Softplus returns z itself above its threshold, where fastnn computes
+# log(1 + e^z) = z + log1p(e^-z): the two differ by less than e^-threshold, relatively
+# below 1e-10 from PyTorch's default 20 on (and below float32's resolution). Smaller
+# thresholds change the function and are refused. to_torch writes 40: above 37,
+# z + e^-z rounds to z in float64, so PyTorch's shortcut is then exact.
+MIN_SOFTPLUS_THRESHOLD = 20.0
+EXACT_SOFTPLUS_THRESHOLD = 40.0
+
+TORCH_DTYPES = {"float64": "float64", "float32": "float32"}
+
+
+@dataclass(frozen=True)
+class TorchActivation:
+    """How one fastnn activation is spelled in ``torch.nn``.
+
+    Attributes
+    ----------
+    name : str
+        fastnn's name.
+    module : str
+        The ``torch.nn`` class.
+    settings : dict
+        Keyword arguments :func:`to_torch` builds the module with.
+    accepts : dict
+        For :func:`from_torch`: attribute -> (test, description of the accepted values).
+    """
+
+    name: str
+    module: str
+    settings: dict = field(default_factory=dict)
+    accepts: dict = field(default_factory=dict)
+
+
+TORCH_ACTIVATIONS = (
+    TorchActivation("sigmoid", "Sigmoid"),
+    TorchActivation("tanh", "Tanh"),
+    TorchActivation("relu", "ReLU"),
+    TorchActivation("leaky_relu", "LeakyReLU", {"negative_slope": LEAKY_RELU_SLOPE},
+                    {"negative_slope": (lambda value: value == LEAKY_RELU_SLOPE,
+                                        str(LEAKY_RELU_SLOPE))}),
+    TorchActivation("elu", "ELU", {"alpha": ELU_ALPHA},
+                    {"alpha": (lambda value: value == ELU_ALPHA, str(ELU_ALPHA))}),
+    TorchActivation("softplus", "Softplus",
+                    {"beta": 1.0, "threshold": EXACT_SOFTPLUS_THRESHOLD},
+                    {"beta": (lambda value: value == 1, "1"),
+                     "threshold": (lambda value: value >= MIN_SOFTPLUS_THRESHOLD,
+                                   f">= {MIN_SOFTPLUS_THRESHOLD:g}")}),
+    TorchActivation("silu", "SiLU"),
+    TorchActivation("identity", "Identity"),
+    TorchActivation("softmax", "Softmax", {"dim": -1},
+                    {"dim": (lambda value: value in (-1, 1), "-1 or 1 (a batch's last axis)")}),
+)
+BY_NAME = {activation.name: activation for activation in TORCH_ACTIVATIONS}
+BY_MODULE = {activation.module: activation for activation in TORCH_ACTIVATIONS}
+
+
+def from_torch(module, backend="auto", dtype=None, loss=None):
+    """A fastnn network computing what a ``torch.nn.Sequential`` of dense layers computes.
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+        ``Linear`` layers (with or without bias), each followed by at most one activation
+        module: ``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU(0.01)``, ``ELU(1.0)``,
+        ``Softplus(beta=1)`` (threshold >= 20; see :data:`MIN_SOFTPLUS_THRESHOLD`),
+        ``SiLU``, ``Identity``, ``Softmax(dim=-1 or 1)``; no activation is the identity.
+        Nested ``Sequential`` containers are read in order. Every hidden layer must
+        use the same activation.
+    backend : str
+    dtype : {"float64", "float32"} or None
+        None: the dtype of the parameters.
+    loss : str or None
+        None: the loss the output activation is normally trained with (softmax:
+        ``cross_entropy``, sigmoid: ``binary_cross_entropy``, else ``mse``).
+
+    Returns
+    -------
+    MLP
+        ``net.forward(X)`` equals ``module(X)`` for ``X`` of shape (n_samples, n_inputs).
+
+    Raises
+    ------
+    ValueError
+        A module or setting fastnn lacks (named in the message), two activations in a
+        row, an activation before the first ``Linear``, or hidden layers with different
+        activations.
+    TypeError
+        If ``module`` is not a ``torch.nn.Sequential``.
+    """
+    torch = import_optional("torch", purpose="fastnn.MLP.from_torch")
+    if not isinstance(module, torch.nn.Sequential):
+        raise TypeError(f"from_torch reads a torch.nn.Sequential of Linear and activation "
+                        f"modules; got {type(module).__name__}")
+    layers = _dense_layers(_flattened(module, torch.nn.Sequential), torch.nn)
+    return build_network(layers, source="the torch Sequential", loss=loss, dtype=dtype,
+                         backend=backend)
+
+
+def to_torch(net):
+    """A ``torch.nn.Sequential`` computing what ``net`` computes.
+
+    Parameters
+    ----------
+    net : MLP
+
+    Returns
+    -------
+    torch.nn.Sequential
+        ``Linear`` layers of the network's dtype (float64 or float32), each followed
+        by its activation module (none for identity), in eval mode.
+
+    Raises
+    ------
+    ValueError
+        If PyTorch has no module for one of the network's activations (``exp``).
+    """
+    torch = import_optional("torch", purpose="fastnn.MLP.to_torch")
+    dtype = getattr(torch, TORCH_DTYPES[net.spec.dtype])
+    modules = []
+    for layer in network_layers(net):
+        modules.append(_linear(layer, dtype, torch))
+        if layer.activation != "identity":
+            modules.append(_activation_module(layer.activation, torch.nn))
+    return torch.nn.Sequential(*modules).eval()
+
+
+def _flattened(module, sequential):
+    for child in module.children():
+        if isinstance(child, sequential):
+            yield from _flattened(child, sequential)
+        else:
+            yield child
+
+
+def _dense_layers(children, nn):
+    layers = []
+    pending = None  # (weights, bias) of a Linear whose activation is not yet known
+    for child in children:
+        if type(child) is nn.Linear:
+            if pending is not None:
+                layers.append(DenseLayer(*pending, "identity"))
+            pending = _linear_parameters(child)
+            continue
+        activation = _activation_name(child, nn)
+        if activation == "identity":
+            continue
+        if pending is None:
+            raise ValueError(f"torch module {type(child).__name__} ({activation}) does not "
+                             f"follow a Linear layer; fastnn reads one activation after each "
+                             f"Linear")
+        layers.append(DenseLayer(*pending, activation))
+        pending = None
+    if pending is not None:
+        layers.append(DenseLayer(*pending, "identity"))
+    return layers
+
+
+def _linear_parameters(linear):
+    weights = linear.weight.detach().cpu().numpy().T.copy()
+    if linear.bias is None:
+        bias = np.zeros(weights.shape[1], dtype=weights.dtype)
+    else:
+        bias = linear.bias.detach().cpu().numpy().copy()
+    return weights, bias
+
+
+def _activation_name(module, nn):
+    class_name = type(module).__name__
+    known = BY_MODULE.get(class_name)
+    # An exact class match: a subclass may compute something else in its forward.
+    if known is None or type(module) is not getattr(nn, class_name):
+        raise ValueError(f"torch module {class_name!r} is not supported; fastnn reads Linear "
+                         f"and {', '.join(BY_MODULE)}")
+    for attribute, (accepted, description) in known.accepts.items():
+        value = getattr(module, attribute)
+        if not accepted(value):
+            raise ValueError(f"torch module {class_name}({attribute}={value!r}) is not "
+                             f"supported: fastnn's {known.name} needs {attribute} "
+                             f"{description}")
+    return known.name
+
+
+def _activation_module(name, nn):
+    known = BY_NAME.get(name)
+    if known is None:
+        raise ValueError(f"PyTorch has no torch.nn module for fastnn's {name!r} activation "
+                         f"(supported: {', '.join(BY_NAME)})")
+    return getattr(nn, known.module)(**known.settings)
+
+
+def _linear(layer, dtype, torch):
+    n_in, n_out = layer.weights.shape
+    # skip_init: no random initial values are drawn (the global torch RNG is untouched).
+    linear = torch.nn.utils.skip_init(torch.nn.Linear, n_in, n_out, dtype=dtype)
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer.weights.T)))
+        linear.bias.copy_(torch.from_numpy(layer.bias))
+    return linear
