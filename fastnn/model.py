@@ -306,6 +306,53 @@ class MLP:
         state["_backend"] = backends.get(state["_backend"])
         self.__dict__.update(state)
 
+    # --- model exchange (fastnn.interop; torch / onnx are imported only when used) ------
+
+    @classmethod
+    def from_sklearn(cls, estimator, backend="auto", dtype=None):
+        """A network computing what a fitted scikit-learn ``MLPClassifier`` /
+        ``MLPRegressor`` computes; see :func:`fastnn.interop.sklearn.from_sklearn`."""
+        from fastnn.interop.sklearn import from_sklearn
+
+        return from_sklearn(estimator, backend=backend, dtype=dtype)
+
+    def to_sklearn(self):
+        """A populated scikit-learn ``MLPClassifier`` / ``MLPRegressor`` predicting what this
+        network computes; see :func:`fastnn.interop.sklearn.to_sklearn`."""
+        from fastnn.interop.sklearn import to_sklearn
+
+        return to_sklearn(self)
+
+    @classmethod
+    def from_torch(cls, module, backend="auto", dtype=None, loss=None):
+        """A network computing what a ``torch.nn.Sequential`` of ``Linear`` and activation
+        modules computes (needs ``fastnn[torch]``); see :func:`fastnn.interop.torch.from_torch`."""
+        from fastnn.interop.torch import from_torch
+
+        return from_torch(module, backend=backend, dtype=dtype, loss=loss)
+
+    def to_torch(self):
+        """This network as a ``torch.nn.Sequential`` (needs ``fastnn[torch]``); see
+        :func:`fastnn.interop.torch.to_torch`."""
+        from fastnn.interop.torch import to_torch
+
+        return to_torch(self)
+
+    @classmethod
+    def from_onnx(cls, source, backend="auto", dtype=None, loss=None, max_bytes=None):
+        """A network read from an ONNX model (a path or its bytes; needs ``fastnn[onnx]``);
+        see :func:`fastnn.interop.onnx.from_onnx`."""
+        from fastnn.interop.onnx import from_onnx
+
+        return from_onnx(source, backend=backend, dtype=dtype, loss=loss, max_bytes=max_bytes)
+
+    def to_onnx(self, path=None):
+        """This network as ONNX model bytes, also written atomically to ``path`` if given
+        (needs ``fastnn[onnx]``); see :func:`fastnn.interop.onnx.to_onnx`."""
+        from fastnn.interop.onnx import to_onnx
+
+        return to_onnx(self, path)
+
     # --- copies and files -----------------------------------------------------------
 
     def with_backend(self, backend):
