@@ -10,6 +10,8 @@ examples:
   fastnn bench                                   the default report
   fastnn bench --quick                           a smaller sweep, under a minute
   fastnn bench --sizes 100-100-50-10 --batches 1,256 --backends numpy,numba --out reports/mine
+  fastnn bench --quick --peers torch,jax,onnxruntime,sklearn   race fastnn against the peers
+  fastnn bench --model my_net.onnx --batches 1,64 --peers onnxruntime   your own network
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ from fastnn.bench.cases import (
     sizes_label,
     split_list,
 )
+from fastnn.bench.peers import peer_names, peer_versions, peers_metadata
+from fastnn.bench.peers.report import peer_console_text, without_peers
 from fastnn.bench.report import headline_caption, headline_table, write_report
 from fastnn.bench.sweep import SweepConfig, run_sweep
+from fastnn.bench.user_model import load_model
 from fastnn.reporting.formatting import markdown_table
 from fastnn.reporting.machine import check_thread_count, machine_info, source_revision
 from fastnn.reporting.roles import BackendRoles
@@ -82,6 +87,12 @@ def add_arguments(parser):
                         help="replace the run folder if it exists (e.g. a saved baseline)")
     parser.add_argument("--quick", action="store_true",
                         help="a smaller sweep that finishes in under a minute")
+    parser.add_argument("--peers", action="append", metavar="NAME",
+                        help="peer libraries to race: torch, jax, onnxruntime, sklearn "
+                             "(any subset; one not installed is reported as such)")
+    parser.add_argument("--model", metavar="FILE",
+                        help="time your own network (.npz from MLP.save, or .onnx) instead "
+                             "of the benchmark networks, over --batches")
 
 
 def run(args):
@@ -96,15 +107,20 @@ def run(args):
         duration = time.perf_counter() - start
         frame = results_frame(result.rows)
         metadata = {"title": f"fastnn bench: {out.name}",
-                    "source": f"`fastnn bench`, a sweep of {duration:.0f} s",
+                    "source": f"`fastnn bench`, a sweep of {duration:.0f} s"
+                              + (f", of the network in {config.model}" if config.model else ""),
                     "duration_s": duration,
-                    "command": reproduce_command(config, out), "machine": machine_info(),
+                    "command": reproduce_command(config, out),
+                    "machine": machine_info(peers=peer_versions(config.peers)),
+                    "peers": peers_metadata(config.peers),
                     "revision": revision,
                     "config": config.as_dict(), "peaks": result.peaks,
                     "backend_roles": BackendRoles.of_registry().as_dict(),
                     "time_limited_flop_rates": result.flop_rates}
         write_report(staging, frame, metadata)
-    print(f"\n## {headline_caption(frame)}\n\n{markdown_table(headline_table(frame))}")
+    backend_frame = without_peers(frame, metadata)
+    print(f"\n## {headline_caption(backend_frame)}\n\n"
+          f"{markdown_table(headline_table(backend_frame))}{peer_console_text(frame, metadata)}")
     print(f"report: {out / 'report.md'} (the sweep took {duration:.0f} s)")
     broken = frame[frame["status"].isin(["failed", "error"])]
     if len(broken):
@@ -131,6 +147,10 @@ def config_from_args(args):
         settings["threads"] = parse_positive_ints(args.threads, "thread counts")
     if args.levels:
         settings["levels"] = parse_names(args.levels, LEVELS, "level")
+    if args.peers:
+        settings["peers"] = peer_names(split_list(args.peers))
+    if args.model:
+        settings.update(_model_settings(args))
     for name, value in (("rounds", args.rounds), ("min_time", args.min_time),
                         ("python_limit", args.python_limit)):
         if value is not None:
@@ -147,6 +167,17 @@ def config_from_args(args):
     return config
 
 
+def _model_settings(args):
+    """The settings of ``--model FILE``: its path, layer sizes and (default) dtype."""
+    if args.sizes:
+        raise ValueError("--model and --sizes exclude each other: the model's sizes are timed")
+    net = load_model(args.model)
+    settings = {"model": str(args.model), "layer_sizes": (net.spec.layer_sizes,)}
+    if not args.dtypes:
+        settings["dtypes"] = (net.spec.dtype,)
+    return settings
+
+
 def default_run_folder():
     """``reports/bench-YYYYMMDD-HHMMSS`` (UTC): a new folder per run, never a baseline."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -156,6 +187,7 @@ def default_run_folder():
 def reproduce_command(config, out):
     """The ``fastnn bench`` command line that repeats this sweep."""
     parts = ["fastnn bench",
+             f"--model {config.model}" if config.model else
              "--sizes " + ",".join(sizes_label(sizes) for sizes in config.layer_sizes),
              "--batches " + ",".join(map(str, config.batch_sizes)),
              "--backends " + ",".join(config.backend_names()),
@@ -163,13 +195,15 @@ def reproduce_command(config, out):
              "--threads " + ",".join(map(str, config.threads)),
              "--levels " + ",".join(config.levels), f"--rounds {config.rounds}",
              f"--min-time {config.min_time:g}", f"--python-limit {config.python_limit:g}",
+             *([f"--peers {','.join(config.peers)}"] if config.peers else []),
              f"--out {out}"]
     return " ".join(parts)
 
 
 def _announce(config, out):
     print(f"fastnn bench: {config.n_points()} points x backends "
-          f"{', '.join(config.backend_names())}, levels {', '.join(config.levels)} -> {out}",
+          f"{', '.join(config.backend_names())}, levels {', '.join(config.levels)}"
+          + (f", peers {', '.join(config.peers)}" if config.peers else "") + f" -> {out}",
           file=sys.stderr)
 
 

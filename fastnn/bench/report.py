@@ -14,6 +14,7 @@ import pandas as pd
 
 from fastnn.bench import plots
 from fastnn.bench.ops import OPS
+from fastnn.bench.peers import report as peer_report
 from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
 from fastnn.reporting.machine import MachineRecord
 from fastnn.reporting.results import write_results
@@ -52,6 +53,8 @@ def write_report(folder, frame, metadata):
         The names of the files written.
     """
     write_results(folder, frame, metadata)
+    peer_figures = peer_report.peer_figures(frame, metadata)
+    frame_with_peers, frame = frame, peer_report.without_peers(frame, metadata)
     roles = _roles(frame, metadata)
     selection = headline_selection(frame)
     timed = _timed(selection)
@@ -61,8 +64,10 @@ def write_report(folder, frame, metadata):
         for name, draw in PLOTS.items():
             folder.write_figure(name, draw(timed, order))
             figures.append(name)
-    folder.write_text("report.md", report_markdown(frame, metadata, figures))
-    return ["results.csv", "results.json", "report.md", *figures]
+    for name, figure in peer_figures.items():  # placed by the peers' section
+        folder.write_figure(name, figure)
+    folder.write_text("report.md", report_markdown(frame_with_peers, metadata, figures))
+    return ["results.csv", "results.json", "report.md", *figures, *peer_figures]
 
 
 def report_markdown(frame, metadata, figures=()):
@@ -73,11 +78,15 @@ def report_markdown(frame, metadata, figures=()):
     str
     """
     title = metadata.get("title", "fastnn benchmark report")
+    peers_part = peer_report.peer_markdown(frame, metadata)
+    frame_with_peers, frame = frame, peer_report.without_peers(frame, metadata)
     roles = _roles(frame, metadata)
-    parts = [f"# {title}\n", machine_markdown(metadata), _conditions_markdown(frame, metadata)]
+    parts = [f"# {title}\n", machine_markdown(metadata),
+             _conditions_markdown(frame_with_peers, metadata)]
     parts.append(f"## Headline: {headline_caption(frame)}\n\n"
                  f"{markdown_table(headline_table(frame, roles))}\n{_legend_text(metadata)}")
     parts.append(summary_markdown(frame, roles))
+    parts.append(peers_part)
     for name in figures:
         parts.append(f"![{name}]({name})\n")
     for level in _values(frame, "level"):

@@ -19,6 +19,7 @@ harness that hands points out one at a time (a remote worker).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import timeit
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from fastnn.bench.cases import (
     sizes_label,
 )
 from fastnn.bench.gate import Warmups, checked_call, reference_result
+from fastnn.bench.peers.measure import PEER_LEVEL, measure_peers
+from fastnn.bench.user_model import model_case
 from fastnn.params import parameter_count
 from fastnn.reporting.machine import matmul_peak, pinned_threads
 from fastnn.reporting.rows import Row
@@ -70,6 +73,11 @@ class SweepConfig:
     peak_size : int
         Matrix size of the fp64 matmul peak measurement.
     seed : int
+    peers : tuple of str
+        Peer libraries timed against the backends (:mod:`fastnn.bench.peers`).
+    model : str or None
+        A user's network file (``.npz`` or ``.onnx``) timed instead of the benchmark
+        networks; ``layer_sizes`` then holds its sizes.
     """
 
     layer_sizes: tuple = DEFAULT_LAYER_SIZES
@@ -85,6 +93,8 @@ class SweepConfig:
     unstable_ratio: float = UNSTABLE_IQR_RATIO
     peak_size: int = 1024
     seed: int = 0
+    peers: tuple = ()
+    model: str | None = None
 
     def backend_names(self):
         """The backends to measure (validated: ValueError for unknown or unavailable)."""
@@ -95,6 +105,12 @@ class SweepConfig:
         """Every (dtype, layer_sizes, batch_size, op) of one thread count, in sweep order."""
         return [(dtype, sizes, batch, op) for dtype in self.dtypes
                 for sizes in self.layer_sizes for batch in self.batch_sizes for op in self.ops]
+
+    def make_case(self, layer_sizes, batch_size, dtype):
+        """The case of one point: the user's network if ``model`` is set, else the benchmark's."""
+        if self.model is not None:
+            return model_case(self.model, batch_size, dtype, self.seed)
+        return make_case(layer_sizes, batch_size, dtype, self.seed)
 
     def n_points(self):
         """Number of points in the sweep (all thread counts)."""
@@ -150,7 +166,7 @@ def run_sweep(config, progress=None):
                         **in_force)
             result.peaks.append(peak)
             for dtype, sizes, batch, op in config.cases():
-                case = make_case(sizes, batch, dtype, config.seed)
+                case = config.make_case(sizes, batch, dtype)
                 result.rows.extend(measure_point(config, names, case, op, in_force, peak,
                                                  result.flop_rates, warmups))
                 if progress is not None:
@@ -258,7 +274,11 @@ def measure_point(config, names, case, op, threads, peak, flop_rates, warmups=No
                 row.not_timed("failed", f"{checked.note}; not timed")
                 continue
             timed.append((row, timeit.Timer(checked.call)))
-    _time_interleaved(config, timed, peak)
+    with contextlib.ExitStack() as peer_pins:  # the peers' threads, until they are timed
+        rows.extend(measure_peers(
+            config.peers, case, op, threads, reference, expected, timed, peer_pins,
+            lambda name: case_row(name, PEER_LEVEL, case, op, threads, reference)))
+        _time_interleaved(config, timed, peak)
     return rows
 
 

@@ -101,11 +101,16 @@ class MachineRecord:
         return (f"{self.cpu_model}, {self.cores if self.cores is not None else '?'} cores, "
                 f"{self.system}, Python {self.python}, NumPy {self.numpy}, "
                 f"Numba {self.numba or 'not installed'}, BLAS {blas_summary(self.blas)}, "
-                f"fastnn {self.fastnn}")
+                f"fastnn {self.fastnn}" + peers_summary(self.peers))
 
 
-def machine_record():
+def machine_record(peers=None):
     """The record of this machine, now.
+
+    Parameters
+    ----------
+    peers : dict of str -> str, or None
+        The peer libraries of the run and their versions (they are not imported here).
 
     Returns
     -------
@@ -130,14 +135,22 @@ def machine_record():
         blas=blas_libraries(),
         numba_threads_max=_numba_max_threads(),
         backends=fastnn.available_backends(),
+        peers=dict(peers or {}),
         load_average=load_average(),
         date_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
 
 
-def machine_info():
+def machine_info(peers=None):
     """:func:`machine_record` as a dict (the ``machine`` entry of ``results.json``)."""
-    return machine_record().as_dict()
+    return machine_record(peers).as_dict()
+
+
+def peers_summary(peers):
+    """``", peers: torch 2.13.0, jax 0.10.2"``; empty without peers."""
+    if not peers:
+        return ""
+    return ", peers: " + ", ".join(f"{name} {version or '?'}" for name, version in peers.items())
 
 
 def source_revision():

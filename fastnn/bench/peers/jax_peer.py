@@ -1,0 +1,152 @@
+"""JAX as a peer: jitted forward, gradient and training-step functions written from the
+network's weights (``fastnn.interop`` has no JAX exporter: JAX has no model object).
+
+Threads: XLA reads its CPU threading from the ``XLA_FLAGS`` environment variable once,
+when ``jax`` is first imported. fastnn imports JAX only when a JAX peer is first
+prepared, and sets ``XLA_FLAGS`` just before that (adding to any flags already there):
+``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`` for one thread,
+``--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads=N`` for N. The count
+holds for the rest of the process: a later pass with another thread count records the
+one in force. If ``jax`` was imported before (by the caller, or a test), fastnn cannot
+pin it and records that; set ``XLA_FLAGS`` yourself before importing JAX in that case.
+Float64 needs ``jax_enable_x64``, which is switched on at the same time.
+
+Inputs are put on the device once, outside the timed region (what a JAX user holds);
+every timed call blocks until its result is ready.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from fastnn.bench.ops import LEARNING_RATE
+from fastnn.bench.peers.base import Peer, PeerCall, PeerThreads
+from fastnn.bench.peers.losses import ArrayFunctions, mean_loss
+from fastnn.functions import ELU_ALPHA, LEAKY_RELU_SLOPE
+from fastnn.optional import import_optional
+from fastnn.params import flatten
+
+XLA_FLAGS = "XLA_FLAGS"
+THREAD_FLAG = "--xla_cpu_multi_thread_eigen"
+
+# The thread count fastnn set in XLA_FLAGS before importing jax (None: it did not).
+_PINNED = {"threads": None, "how": ""}
+
+
+def xla_thread_flags(threads):
+    """The ``XLA_FLAGS`` words that hold XLA's CPU computations to ``threads`` threads."""
+    eigen = "false" if threads == 1 else "true"
+    return f"{THREAD_FLAG}={eigen} intra_op_parallelism_threads={threads}"
+
+
+class JaxPeer(Peer):
+    """JAX on the CPU, ``jax.jit``; forward, gradients (``value_and_grad``), train_step."""
+
+    def pinned(self, threads):
+        import contextlib
+
+        _import_jax(threads)
+        return contextlib.nullcontext(PeerThreads(_PINNED["threads"], None, _PINNED["how"]))
+
+    def build(self, net, case, op, threads):
+        jax = _import_jax(threads)
+        jnp = jax.numpy
+        spec = net.spec
+        hidden, output = ACTIVATIONS[spec.activation](jax), ACTIVATIONS[spec.output_activation](jax)
+        params = [(jnp.asarray(weights), jnp.asarray(bias))
+                  for weights, bias in zip(net.weights, net.biases)]
+        X, T = jax.device_put(case.X), jax.device_put(case.T)
+        functions = _functions(jax)
+
+        def pre_output(params, X):
+            A = X
+            for weights, bias in params[:-1]:
+                A = hidden(A @ weights + bias)
+            weights, bias = params[-1]
+            return A @ weights + bias
+
+        def loss_of(params, X, T):
+            Z = pre_output(params, X)
+            return mean_loss(spec.loss, spec.output_activation, Z, output(Z), T, functions)
+
+        if op == "forward":
+            forward = jax.jit(lambda params, X: output(pre_output(params, X)))
+            call = _warmed(lambda: forward(params, X).block_until_ready())
+            return PeerCall(call, lambda Y: np.ravel(np.asarray(Y)))
+        value_and_grad = jax.value_and_grad(loss_of)
+        if op == "gradients":
+            gradients = jax.jit(value_and_grad)
+            call = _warmed(lambda: jax.block_until_ready(gradients(params, X, T)))
+            return PeerCall(call, lambda result: _loss_and_flat(*result))
+
+        def step(params, X, T):
+            loss, grads = value_and_grad(params, X, T)
+            return loss, jax.tree_util.tree_map(lambda p, g: p - LEARNING_RATE * g,
+                                                params, grads)
+
+        step = jax.jit(step)
+        state = {"params": params}
+
+        def train_step():
+            loss, state["params"] = jax.block_until_ready(step(state["params"], X, T))
+            return loss
+
+        _warmed(lambda: jax.block_until_ready(step(params, X, T)))  # compiles, leaves state
+        return PeerCall(train_step, lambda loss: _loss_and_flat(loss, state["params"]))
+
+
+def _warmed(call):
+    """``call`` after one call: jit compiles there, timed as the peer's setup."""
+    call()
+    return call
+
+
+def _import_jax(threads):
+    """Import JAX, first setting ``XLA_FLAGS`` to ``threads`` if it is not imported yet."""
+    if "jax" not in sys.modules and _PINNED["threads"] is None:
+        flags = os.environ.get(XLA_FLAGS, "")
+        if THREAD_FLAG in flags:
+            _PINNED["how"] = f"XLA_FLAGS set by the caller: {flags!r}"
+        else:
+            os.environ[XLA_FLAGS] = f"{flags} {xla_thread_flags(threads)}".strip()
+            _PINNED["threads"] = threads
+            _PINNED["how"] = (f"XLA_FLAGS={xla_thread_flags(threads)!r}, set before jax "
+                              f"was imported")
+    elif not _PINNED["how"]:
+        _PINNED["how"] = ("not pinned: jax was imported before fastnn could set XLA_FLAGS "
+                          "(set it before importing jax)")
+    jax = import_optional("jax", extra="peers", purpose="fastnn bench --peers jax")
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def _functions(jax):
+    jnp = jax.numpy
+    return ArrayFunctions(
+        log_sigmoid=jax.nn.log_sigmoid, log_softmax=lambda Z: jax.nn.log_softmax(Z, axis=-1),
+        log=jnp.log, clip_below=jnp.maximum, total=jnp.sum)
+
+
+def _loss_and_flat(loss, params):
+    weights = [np.asarray(weights) for weights, _ in params]
+    biases = [np.asarray(bias) for _, bias in params]
+    return np.concatenate([[float(loss)], flatten(weights, biases, "float64")])
+
+
+# fastnn's activations in jax.numpy (:mod:`fastnn.functions` holds their definitions);
+# each entry takes the jax module, imported late.
+ACTIVATIONS = {
+    "sigmoid": lambda jax: jax.nn.sigmoid,
+    "tanh": lambda jax: jax.numpy.tanh,
+    "relu": lambda jax: jax.nn.relu,
+    "leaky_relu": lambda jax: lambda Z: jax.numpy.where(Z > 0, Z, LEAKY_RELU_SLOPE * Z),
+    "elu": lambda jax: lambda Z: jax.nn.elu(Z, ELU_ALPHA),
+    "softplus": lambda jax: lambda Z: jax.numpy.logaddexp(0, Z),
+    "silu": lambda jax: lambda Z: Z * jax.nn.sigmoid(Z),
+    "identity": lambda jax: lambda Z: Z,
+    "exp": lambda jax: jax.numpy.exp,
+    "softmax": lambda jax: lambda Z: jax.nn.softmax(Z, axis=-1),
+}

@@ -1,0 +1,90 @@
+"""The peers' part of one sweep point: build, gate, and hand the timers to the sweep.
+
+:func:`measure_peers` is called by :func:`fastnn.bench.sweep.measure_point` with the
+point's reference result and its list of timers, so that the peers are timed in the
+same interleaved rounds as the backends. Every peer asked for gives a row for each op
+it declares: timed, or skipped (not installed, or an activation or dtype it lacks),
+failed (the gate), or an error, with the reason.
+"""
+
+from __future__ import annotations
+
+import timeit
+
+from fastnn.bench.peers import get
+from fastnn.bench.peers.base import Unsupported, gated_call
+from fastnn.model import MLP
+
+# The level of a peer row: its library's public call, as the MLP level is fastnn's.
+PEER_LEVEL = "mlp"
+
+
+def measure_peers(names, case, op, threads, reference, expected, timed, pins, new_row):
+    """Gate the peers on one point and append the ones that pass to ``timed``.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Peer names.
+    case : fastnn.bench.cases.Case
+    op : str
+    threads : dict
+        The counts in force (``blas_threads``, ``numba_threads``); the peers are pinned
+        to the same count.
+    reference : str
+        The reference backend of the point.
+    expected : ndarray, shape (k,)
+        Its flat result.
+    timed : list of (Row, timeit.Timer)
+        The point's timers; the peers' are appended.
+    pins : contextlib.ExitStack
+        Holds the peers' thread settings until the point is timed.
+    new_row : callable, peer name -> Row
+        A blank row of this point.
+
+    Returns
+    -------
+    list of Row
+    """
+    count = threads.get("blas_threads") or threads.get("numba_threads") or 1
+    net = MLP.from_spec(case.spec, case.params, backend=reference)
+    rows = []
+    for name in names:
+        peer = get(name)
+        if op not in peer.ops:
+            continue
+        row = new_row(peer.name)
+        rows.append(row)
+        timer = _gated_timer(peer, row, net, case, op, count, reference, expected, pins)
+        if timer is not None:
+            timed.append((row, timer))
+    return rows
+
+
+def _gated_timer(peer, row, net, case, op, count, reference, expected, pins):
+    """The timer of a peer that passed the gate; None (and the row says why) otherwise."""
+    if not peer.installed():
+        row.not_timed("skipped", peer.missing_note())
+        return None
+    reason = peer.skip_reason(case.spec, op)
+    if reason:
+        row.not_timed("skipped", f"unsupported: {reason}")
+        return None
+    row.extra["peer_version"] = peer.version()
+    try:
+        peer_threads = pins.enter_context(peer.pinned(count))
+        row.extra.update(peer_threads.columns())
+        prepared = peer.prepare(net, case, op, count)
+        row.compile_s = prepared.setup_s
+        checked = gated_call(prepared, case.spec.dtype, reference, expected)
+    except Unsupported as exc:
+        row.not_timed("skipped", f"unsupported: {exc}")
+        return None
+    except Exception as exc:  # a broken peer is reported, not fatal to the run
+        row.not_timed("error", f"{type(exc).__name__}: {exc}")
+        return None
+    row.first_call_s, row.max_rel_diff = checked.first_call_s, checked.max_rel_diff
+    if not checked.passed:
+        row.not_timed("failed", f"{checked.note}; not timed")
+        return None
+    return timeit.Timer(checked.call)

@@ -1,0 +1,259 @@
+"""The peers' part of the bench report: fastnn's best backend against each peer.
+
+Reads the rows of a run (:mod:`fastnn.reporting.rows`) and the peers it recorded
+(``metadata["peers"]``, from :func:`fastnn.bench.peers.peers_metadata`); a run without
+peers gives nothing here. For every point, fastnn's contender is its fastest backend at
+the MLP level (the public call, as the peers' rows are their libraries' public calls;
+the backend level where the run has no MLP level).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from fastnn.bench.ops import OPS
+from fastnn.bench.peers.plots import peer_ratio_figure
+from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
+from fastnn.reporting.rows import STATUSES
+
+FIGURE = "peers.png"
+# The columns naming one point of a sweep (without backend and level).
+POINT = ["op", "layer_sizes", "batch_size", "dtype", "blas_threads"]
+FASTNN = "fastnn"
+
+
+def peer_names(frame, metadata):
+    """The peers of a run, in the order asked for (those with rows in ``frame``)."""
+    present = set(frame["backend"]) if "backend" in frame.columns else set()
+    return [name for name in (metadata.get("peers") or {}) if name in present]
+
+
+def without_peers(frame, metadata):
+    """The backends' rows only."""
+    peers = peer_names(frame, metadata)
+    return frame[~frame["backend"].isin(peers)] if peers else frame
+
+
+def comparison_frame(frame, metadata):
+    """One row per peer measurement, next to fastnn's best backend on the same point.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        The peers' rows with ``fastnn_backend``, ``fastnn_median_s``, ``fastnn_iqr_s``
+        and ``ratio`` (peer time / fastnn's time: above 1, fastnn is faster); None
+        without peers.
+    """
+    peers = peer_names(frame, metadata)
+    if not peers:
+        return None
+    ours = without_peers(frame, metadata)
+    ours = ours[ours["status"] == "ok"]
+    levels = list(dict.fromkeys(ours["level"]))
+    if levels:
+        ours = ours[ours["level"] == ("mlp" if "mlp" in levels else levels[0])]
+    best = ours.loc[ours.groupby(POINT, dropna=False)["median_s"].idxmin()] if len(ours) \
+        else ours
+    best = best[POINT + ["backend", "median_s", "iqr_s"]].rename(
+        columns={"backend": "fastnn_backend", "median_s": "fastnn_median_s",
+                 "iqr_s": "fastnn_iqr_s"})
+    theirs = frame[frame["backend"].isin(peers)]
+    merged = theirs.merge(best, on=POINT, how="left")
+    merged["ratio"] = np.where(merged["status"] == "ok",
+                               merged["median_s"] / merged["fastnn_median_s"], np.nan)
+    merged["_peer"] = merged["backend"].map(peers.index)
+    merged["_op"] = merged["op"].map(lambda op: OPS.index(op) if op in OPS else len(OPS))
+    merged = merged.sort_values(["_op", "n_params", "batch_size", "_peer"], kind="stable")
+    return merged.drop(columns=["_peer", "_op"]).reset_index(drop=True)
+
+
+def point_table(comparison):
+    """fastnn's best backend and each peer per point: medians (IQR %) and time ratios.
+
+    Returns
+    -------
+    pandas.DataFrame of str
+        Index (op, layer sizes, batch, and dtype or threads where they vary); columns
+        ``fastnn best``, then per peer its time and ``peer / fastnn``.
+    """
+    index = _index(comparison)
+    table = {}
+    for key, group in comparison.groupby(index, sort=False, dropna=False):
+        first = group.iloc[0]
+        cells = {"fastnn best": _fastnn_cell(first)}
+        for _, row in group.iterrows():
+            cells[row["backend"]] = _time_cell(row["median_s"], row["iqr_s"]) \
+                if row["status"] == "ok" else STATUSES.get(row["status"], row["status"])
+            cells[f"{row['backend']} / fastnn"] = format_ratio(row["ratio"], missing="")
+        table[key] = cells
+    frame = pd.DataFrame.from_dict(table, orient="index")
+    frame.index = pd.MultiIndex.from_tuples(frame.index, names=index) if len(index) > 1 \
+        else pd.Index(frame.index, name=index[0])
+    return frame.fillna("")
+
+
+def winners_table(comparison):
+    """Who wins where: per op and layer sizes (rows) and batch size (columns), the winner.
+
+    The winner is the fastest of fastnn's best backend and the timed peers; its margin is
+    the runner-up's time over its own.
+
+    Returns
+    -------
+    pandas.DataFrame of str
+    """
+    index = [column for column in _index(comparison) if column != "batch_size"]
+    cells = {}
+    for key, group in comparison.groupby(index + ["batch_size"], sort=False, dropna=False):
+        times = {row["backend"]: row["median_s"] for _, row in group.iterrows()
+                 if row["status"] == "ok"}
+        first = group.iloc[0]
+        if pd.notna(first["fastnn_median_s"]):
+            times[f"{FASTNN} ({first['fastnn_backend']})"] = first["fastnn_median_s"]
+        cells[key] = _winner_cell(times)
+    series = pd.Series(cells)
+    series.index.names = index + ["batch_size"]
+    table = series.unstack("batch_size")
+    table.columns = [f"batch {batch}" for batch in table.columns]
+    return table.reindex(pd.MultiIndex.from_frame(
+        comparison[index].drop_duplicates()) if len(index) > 1
+        else pd.Index(comparison[index[0]].drop_duplicates(), name=index[0])).fillna("")
+
+
+def peer_figures(frame, metadata):
+    """``{"peers.png": Figure}`` when peers were timed, else empty."""
+    comparison = comparison_frame(frame, metadata)
+    if comparison is None or not comparison["ratio"].notna().any():
+        return {}
+    return {FIGURE: peer_ratio_figure(comparison, peer_names(frame, metadata))}
+
+
+def peer_markdown(frame, metadata):
+    """The report's ``## Peers`` section; empty for a run without peers."""
+    comparison = comparison_frame(frame, metadata)
+    if comparison is None:
+        return ""
+    parts = ["## Peers: fastnn against other libraries\n",
+             "The same network and parameters in each peer (built through fastnn.interop; "
+             "JAX written from the weights), checked against the reference like the "
+             "backends, then timed in the same interleaved rounds. fastnn's side is its "
+             "fastest backend on each point at the MLP level (the public call). Times are "
+             "medians (in brackets: the IQR as a percentage of the median); `peer / fastnn` "
+             "above 1 means fastnn is faster.\n",
+             _peers_list(frame, metadata), _tally_markdown(comparison)]
+    if comparison["ratio"].notna().any():
+        parts.append(f"### Who wins where\n\n{markdown_table(winners_table(comparison))}")
+        parts.append(f"![{FIGURE}]({FIGURE})\n")
+    parts.append(f"### Per point\n\n{markdown_table(point_table(comparison))}")
+    parts.append(_setup_markdown(comparison))
+    parts.append(_peers_not_timed(comparison))
+    return "\n".join(part for part in parts if part)
+
+
+def peer_console_text(frame, metadata):
+    """What ``fastnn bench`` prints about the peers after the headline (may be empty)."""
+    comparison = comparison_frame(frame, metadata)
+    if comparison is None:
+        return ""
+    text = "\n## Who wins where (fastnn's best backend vs the peers)\n\n"
+    if comparison["ratio"].notna().any():
+        text += markdown_table(winners_table(comparison))
+    return "\n".join(part for part in (text, _tally_markdown(comparison),
+                                        _peers_list(frame, metadata)) if part)
+
+
+# --- pieces ------------------------------------------------------------------------------
+
+def _index(comparison):
+    varying = [column for column in ("dtype", "blas_threads")
+               if comparison[column].nunique(dropna=False) > 1]
+    return ["op", "layer_sizes", "batch_size"] + varying
+
+
+def _time_cell(median, iqr):
+    text = format_time(median)
+    if median and pd.notna(iqr):
+        text += f" ({100 * iqr / median:.0f}%)"
+    return text
+
+
+def _fastnn_cell(row):
+    if pd.isna(row["fastnn_median_s"]):
+        return "not timed"
+    return f"{row['fastnn_backend']} {_time_cell(row['fastnn_median_s'], row['fastnn_iqr_s'])}"
+
+
+def _winner_cell(times):
+    if not times:
+        return "nothing timed"
+    ordered = sorted(times.items(), key=lambda item: item[1])
+    winner, fastest = ordered[0]
+    if len(ordered) == 1:
+        return f"{winner} (alone)"
+    return f"{winner} by {format_ratio(ordered[1][1] / fastest)}"
+
+
+def _tally_markdown(comparison):
+    lines = []
+    for peer, group in comparison.groupby("backend", sort=False):
+        ratios = group["ratio"].dropna()
+        if len(ratios):
+            lines.append(f"- vs `{peer}`: fastnn faster at {int((ratios > 1).sum())} of "
+                         f"{len(ratios)} points; peer / fastnn geometric mean "
+                         f"{format_ratio(float(np.exp(np.log(ratios).mean())))} (from "
+                         f"{format_ratio(ratios.min())} to {format_ratio(ratios.max())}).")
+        else:
+            lines.append(f"- vs `{peer}`: no point timed (see below).")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _peers_list(frame, metadata):
+    recorded = metadata.get("peers") or {}
+    peers = frame[frame["backend"].isin(list(recorded))]
+    lines = []
+    for name, info in recorded.items():
+        if not info.get("installed", True):
+            lines.append(f"- `{name}`: {info.get('note') or 'not installed'}.")
+            continue
+        rows = peers[peers["backend"] == name]
+        how = _distinct(rows, "peer_pinning")
+        threads = _distinct(rows, "peer_threads")
+        lines.append(f"- `{name}` {info.get('version') or '?'}: {info.get('description', '')}; "
+                     f"ops {', '.join(info.get('ops', []))}; threads "
+                     f"{', '.join(map(_int_text, threads)) or 'n/a'}"
+                     + (f" ({'; '.join(how)})" if how else "") + ".")
+    return ("### Peers in this run\n\n" + "\n".join(lines) + "\n") if lines else ""
+
+
+def _setup_markdown(comparison):
+    data = comparison.dropna(subset=["compile_s"])
+    if data.empty:
+        return ""
+    table = data.groupby(["backend", "op"], sort=False).agg(
+        setup=("compile_s", "median"), slowest_setup=("compile_s", "max"),
+        first_call=("first_call_s", "median")).map(format_time)
+    table.columns = ["setup (median)", "setup (slowest)", "first call (median)"]
+    return ("### Setup and first-call cost (not in the timings above)\n\n"
+            "Setup: building the peer's model from fastnn's parameters and warming it up "
+            "(ONNX Runtime's session creation; JAX's jit compilation and first run).\n\n"
+            + markdown_table(table))
+
+
+def _peers_not_timed(comparison):
+    data = comparison[comparison["status"] != "ok"]
+    if data.empty:
+        return ""
+    table = data.groupby(["backend", "status", "note"], sort=False).size().rename("points")
+    return ("### Peer points not timed\n\n"
+            + markdown_table(table.to_frame().astype(str)))
+
+
+def _distinct(rows, column):
+    if column not in rows.columns:
+        return []
+    return [value for value in dict.fromkeys(rows[column]) if pd.notna(value) and value != ""]
+
+
+def _int_text(value):
+    return str(int(value)) if isinstance(value, (int, float, np.number)) else str(value)
