@@ -138,8 +138,11 @@ class Peer:
         return ""
 
     def pinned(self, threads):
-        """A context manager holding this peer's threads at ``threads`` (default: none)."""
-        return contextlib.nullcontext()
+        """A context manager holding this peer's threads at ``threads``; yields PeerThreads.
+
+        The default pins nothing and says so.
+        """
+        return contextlib.nullcontext(PeerThreads(None, None, "not pinned by fastnn"))
 
     def prepare(self, net, case, op, threads):
         """Build and warm up the call, timing that apart.

@@ -45,6 +45,10 @@ def xla_thread_flags(threads):
 class JaxPeer(Peer):
     """JAX on the CPU, ``jax.jit``; forward, gradients (``value_and_grad``), train_step."""
 
+    def unsupported(self, spec, op):
+        missing = [name for name in dict.fromkeys(spec.activations) if name not in ACTIVATIONS]
+        return f"no JAX spelling of the {', '.join(missing)} activation" if missing else ""
+
     def pinned(self, threads):
         import contextlib
 

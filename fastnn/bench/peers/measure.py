@@ -55,14 +55,31 @@ def measure_peers(names, case, op, threads, reference, expected, timed, pins, ne
             continue
         row = new_row(peer.name)
         rows.append(row)
-        timer = _gated_timer(peer, row, net, case, op, count, reference, expected, pins)
-        if timer is not None:
-            timed.append((row, timer))
+        checked = gated_peer_call(peer, row, net, case, op, count, reference, expected, pins)
+        if checked is not None:
+            timed.append((row, timeit.Timer(checked.call)))
     return rows
 
 
-def _gated_timer(peer, row, net, case, op, count, reference, expected, pins):
-    """The timer of a peer that passed the gate; None (and the row says why) otherwise."""
+def gated_peer_call(peer, row, net, case, op, count, reference, expected, pins):
+    """The call of a peer that passed the gate; None (and ``row`` says why) otherwise.
+
+    Parameters
+    ----------
+    peer : fastnn.bench.peers.base.Peer
+    row : Row
+        Filled in: threads, setup and first-call seconds, the difference, or the reason.
+    net : fastnn.MLP
+        The case's network.
+    case, op, reference, expected, pins
+        As :func:`measure_peers`.
+    count : int
+        The thread count to pin the peer to.
+
+    Returns
+    -------
+    fastnn.bench.gate.CheckedCall or None
+    """
     if not peer.installed():
         row.not_timed("skipped", peer.missing_note())
         return None
@@ -87,4 +104,4 @@ def _gated_timer(peer, row, net, case, op, count, reference, expected, pins):
     if not checked.passed:
         row.not_timed("failed", f"{checked.note}; not timed")
         return None
-    return timeit.Timer(checked.call)
+    return checked

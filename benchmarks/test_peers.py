@@ -1,0 +1,65 @@
+"""pytest-benchmark: fastnn's backends and the peer libraries on the issue's cases.
+
+Each case is one pytest-benchmark group, so that its table lists fastnn's backends and
+the peers (PyTorch, JAX, ONNX Runtime, scikit-learn) side by side with their ratios to
+the fastest. Every call passes the correctness gate first (the peers' as in
+``fastnn bench --peers``); a peer that is not installed, or lacks the op, is skipped
+with the reason. Peers are pinned to the session's thread count (FASTNN_BENCH_THREADS).
+
+    pytest benchmarks/test_peers.py --benchmark-group-by=group
+"""
+
+import contextlib
+
+import pytest
+
+from fastnn import backends
+from fastnn.bench.cases import flop_count, make_case, sizes_label
+from fastnn.bench.gate import reference_result
+from fastnn.bench.peers import PEERS
+from fastnn.bench.peers.measure import PEER_LEVEL, gated_peer_call
+from fastnn.bench.suite import BACKENDS
+from fastnn.bench.sweep import case_row
+from fastnn.model import MLP
+
+# (op, layer sizes, batch): 1-row inference, a large batch, and a full-batch training
+# step on the digits network (1797 rows).
+CASES = [("forward", (100, 100, 50, 10), 1), ("forward", (784, 256, 128, 10), 256),
+         ("train_step", (64, 30, 10), 1797)]
+
+
+def _case_id(case):
+    op, sizes, batch = case
+    return f"{op}-{sizes_label(sizes)}-x{batch}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_fastnn(time_point, case, backend):
+    op, sizes, batch = case
+    time_point(op, backend, sizes, batch)
+
+
+@pytest.mark.parametrize("peer", list(PEERS))
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_peer(benchmark, bench_threads, case, peer):
+    op, sizes, batch = case
+    point = make_case(sizes, batch)
+    reference = backends.reference_backend(time_limited_ok=False)  # big cases: the fast one
+    row = case_row(peer, PEER_LEVEL, point, op, bench_threads, reference)
+    count = bench_threads.get("blas_threads") or 1
+    with contextlib.ExitStack() as pins:
+        checked = gated_peer_call(PEERS[peer], row, MLP.from_spec(point.spec, point.params),
+                                  point, op, count, reference,
+                                  reference_result(reference, point, op), pins)
+        if checked is None:
+            if row.status == "failed":
+                pytest.fail(f"{peer} {op} on {point.sizes_label}: {row.note}")
+            pytest.skip(row.note or f"{peer} does not time {op}")
+        benchmark.group = f"{op} {sizes_label(sizes)} x{batch}"
+        benchmark.extra_info.update(
+            backend=peer, level=PEER_LEVEL, layer_sizes=point.sizes_label, batch_size=batch,
+            op=op, dtype="float64", flops=flop_count(sizes, batch, op), reference=reference,
+            max_rel_diff=checked.max_rel_diff, compile_s=row.compile_s,
+            first_call_s=checked.first_call_s, **bench_threads, **row.extra)
+        benchmark(checked.call)

@@ -1,0 +1,210 @@
+"""``fastnn bench --peers``: the adapters, their gate, their rows and the report's section.
+
+PyTorch, ONNX Runtime and scikit-learn are installed wherever the tests run (the
+``dev`` extra); JAX is not (its tests are in test_peers_jax.py, run by ``tox -e peers``).
+No test here imports JAX: a missing peer is simulated.
+"""
+
+import contextlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fastnn.bench import peers
+from fastnn.bench.cases import make_case
+from fastnn.bench.gate import reference_result
+from fastnn.bench.peers import PEERS, Peer, PeerCall, gated_call
+from fastnn.bench.peers.measure import measure_peers
+from fastnn.bench.sweep import SweepConfig, case_row, measure_point
+from fastnn.cli import main
+from fastnn.model import MLP
+from fastnn.reporting.machine import MachineRecord
+from fastnn.spec import NetworkSpec
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TINY = ["bench", "--quick", "--sizes", "3-3-1", "--batches", "1,4", "--backends", "numpy",
+        "--rounds", "1", "--min-time", "0.0005"]
+INSTALLED = ("torch", "onnxruntime", "sklearn")
+THREADS = {"blas_threads": 1, "numba_threads": 1}
+PEAK = {"gflops": 1.0}
+
+
+class _NotInstalled(Peer):
+    def installed(self):
+        return False
+
+
+@pytest.fixture(scope="module")
+def peer_run(tmp_path_factory):
+    """A tiny sweep with three installed peers and one missing (a stand-in for JAX)."""
+    folder = tmp_path_factory.mktemp("runs") / "peers"
+    absent = _NotInstalled("absent", "no_such_module", "no-such-dist", "peers")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(PEERS, "absent", absent)
+        assert main([*TINY, "--peers", ",".join(INSTALLED) + ",absent",
+                     "--out", str(folder)]) == 0
+    return folder
+
+
+def test_peer_rows_are_gated_timed_and_pinned(peer_run):
+    table = pd.read_csv(peer_run / "results.csv")
+    rows = table[table["backend"].isin(INSTALLED)]
+    # torch: 3 ops x 2 batches; onnxruntime and sklearn: forward x 2 batches.
+    assert sorted(rows.groupby("backend").size().items()) == [
+        ("onnxruntime", 2), ("sklearn", 2), ("torch", 6)]
+    assert set(rows["status"]) == {"ok"}
+    assert (rows["median_s"] > 0).all() and (rows["max_rel_diff"] <= 1e-10).all()
+    assert (rows["peer_threads"] == 1).all() and (rows["blas_threads"] == 1).all()
+    assert rows["compile_s"].notna().all() and rows["first_call_s"].notna().all()
+    assert set(rows["level"]) == {"mlp"}
+    torch_rows = rows[rows["backend"] == "torch"]
+    assert torch_rows["peer_pinning"].str.contains("torch.set_num_threads\\(1\\)").all()
+
+
+def test_a_missing_peer_is_reported_not_dropped(peer_run):
+    table = pd.read_csv(peer_run / "results.csv")
+    missing = table[table["backend"] == "absent"]
+    assert len(missing) == 2 and set(missing["status"]) == {"skipped"}
+    assert missing["note"].str.contains("absent is not installed").all()
+    report = (peer_run / "report.md").read_text()
+    assert "`absent`: absent is not installed" in report
+
+
+def test_report_has_the_peer_tables_plot_and_versions(peer_run):
+    report = (peer_run / "report.md").read_text()
+    for text in ("## Peers: fastnn against other libraries", "### Who wins where",
+                 "![peers.png](peers.png)", "### Per point", "| fastnn best |",
+                 "torch / fastnn", "vs `onnxruntime`: fastnn faster at",
+                 "### Setup and first-call cost", "--peers torch,onnxruntime,sklearn,absent"):
+        assert text in report
+    assert (peer_run / "peers.png").read_bytes().startswith(PNG_SIGNATURE)
+    # The backends' own tables are unchanged by the peers: no peer column there.
+    headline = report.split("## Headline", 1)[1].split("\n\n")[1]
+    assert "torch" not in headline
+    document = json.loads((peer_run / "results.json").read_text())
+    versions = document["machine"]["peers"]
+    assert set(versions) == set(INSTALLED) and all(versions.values())
+    assert document["peers"]["absent"]["installed"] is False
+    assert "peers: torch" in MachineRecord.from_dict(document["machine"]).summary()
+
+
+def test_unknown_peer_is_a_usage_error_naming_the_known_ones(tmp_path, capsys):
+    assert main([*TINY, "--peers", "torch,tensorflow", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown peer 'tensorflow'; known peers: torch, jax, onnxruntime, sklearn" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_aliases_name_the_same_peer():
+    assert peers.peer_names(["pytorch", "torch", "ort", "scikit-learn"]) == (
+        "torch", "onnxruntime", "sklearn")
+
+
+class _WrongPeer(Peer):
+    """An adapter whose forward is off by 1e-3: the gate must refuse it."""
+
+    calls = 0
+
+    def build(self, net, case, op, threads):
+        def forward():
+            type(self).calls += 1
+            return net.forward(case.X) + 1e-3
+        return PeerCall(forward, np.ravel)
+
+
+def test_the_gate_refuses_a_wrong_peer_and_does_not_time_it(monkeypatch):
+    monkeypatch.setitem(PEERS, "wrong", _WrongPeer("wrong", "numpy", "numpy", "peers"))
+    _WrongPeer.calls = 0
+    config = SweepConfig(backends=("numpy",), levels=("mlp",), rounds=2, min_time=0.0005,
+                         peers=("wrong", "sklearn"))
+    rows = measure_point(config, ("numpy",), make_case((4, 3, 2), 5), "forward", THREADS,
+                         PEAK, {})
+    by_name = {row.backend: row for row in rows}
+    wrong = by_name["wrong"]
+    assert wrong.status == "failed" and wrong.median_s is None
+    assert "differs from the" in wrong.note and "not timed" in wrong.note
+    assert _WrongPeer.calls == 1  # the gate's call only
+    assert by_name["sklearn"].status == "ok" and by_name["numpy"].status == "ok"
+
+
+@pytest.mark.parametrize("activation, output, loss", [
+    ("sigmoid", "sigmoid", "mse"),
+    ("tanh", "softmax", "cross_entropy"),
+    ("relu", "sigmoid", "binary_cross_entropy"),
+    ("leaky_relu", "identity", "mse"),
+    ("elu", "softmax", "binary_cross_entropy"),
+    ("identity", "tanh", "cross_entropy"),
+])
+@pytest.mark.parametrize("op", ["forward", "gradients", "train_step"])
+def test_torch_matches_the_reference_for_every_loss(activation, output, loss, op):
+    case = _case(activation, output, loss)
+    prepared = PEERS["torch"].prepare(MLP.from_spec(case.spec, case.params), case, op, 1)
+    checked = gated_call(prepared, "float64", "python", reference_result("python", case, op))
+    assert checked.passed, checked.note
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "sklearn", "torch"])
+def test_forward_peers_match_in_float32(name):
+    case = make_case((5, 4, 3), 6, dtype="float32")
+    prepared = PEERS[name].prepare(MLP.from_spec(case.spec, case.params), case, "forward", 1)
+    checked = gated_call(prepared, "float32", "python", reference_result("python", case,
+                                                                          "forward"))
+    assert checked.passed, checked.note
+
+
+@pytest.mark.parametrize("name, activation, reason", [
+    ("onnxruntime", "elu", "no float64 kernel for Elu"),
+    ("sklearn", "leaky_relu", "no 'leaky_relu' hidden activation"),
+])
+def test_unsupported_points_are_skipped_not_errors(name, activation, reason):
+    case = _case(activation, "sigmoid", "mse")
+    rows = _peer_rows(name, case, "forward")
+    assert rows[0].status == "skipped" and reason in rows[0].note
+
+
+def test_forward_only_peers_give_no_rows_for_other_ops():
+    case = make_case((3, 3, 1), 2)
+    assert _peer_rows("onnxruntime", case, "gradients") == []
+
+
+def test_torch_threads_are_restored_after_the_point():
+    import torch
+
+    before = torch.get_num_threads()
+    with PEERS["torch"].pinned(1) as threads:
+        assert torch.get_num_threads() == 1 and threads.intra == 1
+    assert torch.get_num_threads() == before
+
+
+def test_peer_metadata_says_what_is_missing():
+    absent = _NotInstalled("absent", "no_such_module", "no-such-dist", "peers")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(PEERS, "absent", absent)
+        data = peers.peers_metadata(["absent", "sklearn"])
+        assert peers.peer_versions(["absent", "sklearn"]) == {"sklearn": data["sklearn"]["version"]}
+    assert data["absent"] == {"installed": False, "version": None, "ops": ["forward"],
+                              "dtypes": ["float64", "float32"], "description": "",
+                              "note": 'absent is not installed (pip install "fastnn[peers]" '
+                                      'or pip install no-such-dist)'}
+
+
+def _case(activation, output, loss, sizes=(5, 4, 3), batch=6):
+    spec = NetworkSpec.create(sizes, activation, output, loss, "float64")
+    rng = np.random.default_rng(1)
+    net = MLP(sizes, activation=activation, output_activation=output, loss=loss, seed=2,
+              backend="numpy")
+    X = rng.random((batch, sizes[0]))
+    T = np.eye(sizes[-1])[rng.integers(sizes[-1], size=batch)] if output == "softmax" \
+        else rng.random((batch, sizes[-1]))
+    from fastnn.bench.cases import Case
+    return Case(spec, net.flat_parameters.copy(), X, T)
+
+
+def _peer_rows(name, case, op):
+    timed = []
+    with contextlib.ExitStack() as pins:
+        return measure_peers([name], case, op, THREADS, "python",
+                             reference_result("python", case, op), timed, pins,
+                             lambda peer: case_row(peer, "mlp", case, op, THREADS, "python"))

@@ -1,0 +1,70 @@
+"""The JAX peer (``tox -e peers``; skipped where JAX is not installed).
+
+JAX reads its thread flags once, at import: this file checks what fastnn recorded about
+them, whichever came first in this process (fastnn's import, or another's).
+"""
+
+import contextlib
+
+import numpy as np
+import pytest
+
+from fastnn.bench.cases import Case, make_case
+from fastnn.bench.gate import reference_result
+from fastnn.bench.peers import PEERS, gated_call
+from fastnn.bench.peers.jax_peer import xla_thread_flags
+from fastnn.bench.peers.measure import measure_peers
+from fastnn.bench.sweep import case_row
+from fastnn.model import MLP
+
+pytest.importorskip("jax")
+
+THREADS = {"blas_threads": 1, "numba_threads": 1}
+
+
+def test_thread_flags():
+    assert xla_thread_flags(1) == ("--xla_cpu_multi_thread_eigen=false "
+                                   "intra_op_parallelism_threads=1")
+    assert xla_thread_flags(2).startswith("--xla_cpu_multi_thread_eigen=true")
+
+
+@pytest.mark.parametrize("activation, output, loss", [
+    ("sigmoid", "sigmoid", "mse"),
+    ("tanh", "softmax", "cross_entropy"),
+    ("relu", "sigmoid", "binary_cross_entropy"),
+    ("elu", "softmax", "binary_cross_entropy"),
+    ("leaky_relu", "identity", "mse"),
+])
+@pytest.mark.parametrize("op", ["forward", "gradients", "train_step"])
+def test_jax_matches_the_reference(activation, output, loss, op):
+    net = MLP([5, 4, 3], activation=activation, output_activation=output, loss=loss, seed=2,
+              backend="numpy")
+    rng = np.random.default_rng(0)
+    X = rng.random((6, 5))
+    T = np.eye(3)[rng.integers(3, size=6)] if output == "softmax" else rng.random((6, 3))
+    case = Case(net.spec, net.flat_parameters.copy(), X, T)
+    prepared = PEERS["jax"].prepare(net, case, op, 1)
+    assert prepared.setup_s > 0
+    checked = gated_call(prepared, "float64", "python", reference_result("python", case, op))
+    assert checked.passed, checked.note
+
+
+def test_jax_float32_forward():
+    case = make_case((5, 4, 3), 6, dtype="float32")
+    prepared = PEERS["jax"].prepare(MLP.from_spec(case.spec, case.params), case, "forward", 1)
+    checked = gated_call(prepared, "float32", "python",
+                         reference_result("python", case, "forward"))
+    assert checked.passed, checked.note
+
+
+def test_jax_rows_record_their_threads():
+    case = make_case((3, 3, 1), 2)
+    with contextlib.ExitStack() as pins:
+        rows = measure_peers(["jax"], case, "train_step", THREADS, "python",
+                             reference_result("python", case, "train_step"), [], pins,
+                             lambda name: case_row(name, "mlp", case, "train_step", THREADS,
+                                                   "python"))
+    (row,) = rows
+    assert row.status == "" and row.max_rel_diff <= 1e-10  # gated, waiting to be timed
+    how = row.extra["peer_pinning"]
+    assert "XLA_FLAGS" in how or "not pinned" in how
