@@ -227,7 +227,8 @@ def skip_reason(name, spec, estimates, limit):
 
 
 def measure_point(config, names, case, op, threads, peak, flop_rates, warmups=None):
-    """Gate and time every backend and level on one case and op.
+    """Gate and time every backend and level, and every peer of ``config.peers``
+    (:mod:`fastnn.bench.peers`), on one case and op, in the same interleaved rounds.
 
     Parameters
     ----------
