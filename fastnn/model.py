@@ -311,10 +311,10 @@ class MLP:
     @classmethod
     def from_sklearn(cls, estimator, backend="auto", dtype=None):
         """A network computing what a fitted scikit-learn ``MLPClassifier`` /
-        ``MLPRegressor`` computes; see :func:`fastnn.interop.sklearn.from_sklearn`."""
-        from fastnn.interop.sklearn import from_sklearn
+        ``MLPRegressor`` computes; see :func:`fastnn.interop.sklearn.read_sklearn`."""
+        from fastnn.interop.sklearn import read_sklearn
 
-        return from_sklearn(estimator, backend=backend, dtype=dtype)
+        return cls._from_parts(read_sklearn(estimator, dtype=dtype), backend)
 
     def to_sklearn(self):
         """A populated scikit-learn ``MLPClassifier`` / ``MLPRegressor`` predicting what this
@@ -326,10 +326,10 @@ class MLP:
     @classmethod
     def from_torch(cls, module, backend="auto", dtype=None, loss=None):
         """A network computing what a ``torch.nn.Sequential`` of ``Linear`` and activation
-        modules computes (needs ``fastnn[torch]``); see :func:`fastnn.interop.torch.from_torch`."""
-        from fastnn.interop.torch import from_torch
+        modules computes (needs ``fastnn[torch]``); see :func:`fastnn.interop.torch.read_torch`."""
+        from fastnn.interop.torch import read_torch
 
-        return from_torch(module, backend=backend, dtype=dtype, loss=loss)
+        return cls._from_parts(read_torch(module, dtype=dtype, loss=loss), backend)
 
     def to_torch(self):
         """This network as a ``torch.nn.Sequential`` (needs ``fastnn[torch]``); see
@@ -341,10 +341,18 @@ class MLP:
     @classmethod
     def from_onnx(cls, source, backend="auto", dtype=None, loss=None, max_bytes=None):
         """A network read from an ONNX model (a path or its bytes; needs ``fastnn[onnx]``);
-        see :func:`fastnn.interop.onnx.from_onnx`."""
-        from fastnn.interop.onnx import from_onnx
+        see :func:`fastnn.interop.onnx.read_onnx`."""
+        from fastnn.interop.onnx import read_onnx
 
-        return from_onnx(source, backend=backend, dtype=dtype, loss=loss, max_bytes=max_bytes)
+        parts = read_onnx(source, dtype=dtype, loss=loss, max_bytes=max_bytes)
+        return cls._from_parts(parts, backend)
+
+    @classmethod
+    def _from_parts(cls, parts, backend):
+        """A network from what an interop reader returned (spec, parameters, classes)."""
+        net = cls.from_spec(parts.spec, parts.params, backend)
+        net.classes_ = parts.classes
+        return net
 
     def to_onnx(self, path=None):
         """This network as ONNX model bytes, also written atomically to ``path`` if given

@@ -18,9 +18,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 import fastnn
-from fastnn.interop.onnx import MAX_MODEL_BYTES, from_onnx, to_onnx
+from fastnn import MLP
+from fastnn.interop.onnx import MAX_MODEL_BYTES, to_onnx
 from fastnn.interop.torch import BY_NAME as TORCH_ACTIVATIONS
 from fastnn.spec import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+
+from_onnx = MLP.from_onnx
 
 BACKENDS = fastnn.available_backends()
 DTYPES = ["float64", "float32"]

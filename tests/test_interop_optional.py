@@ -34,9 +34,9 @@ def test_a_missing_package_names_the_extra_to_install():
 
 @pytest.mark.parametrize("package, extra, convert", [
     ("onnx", "onnx", lambda net: fastnn.interop.onnx.to_onnx(net)),
-    ("onnx", "onnx", lambda net: fastnn.interop.onnx.from_onnx(b"")),
+    ("onnx", "onnx", lambda net: fastnn.MLP.from_onnx(b"")),
     ("torch", "torch", lambda net: fastnn.interop.torch.to_torch(net)),
-    ("torch", "torch", lambda net: fastnn.interop.torch.from_torch(None)),
+    ("torch", "torch", lambda net: fastnn.MLP.from_torch(None)),
 ])
 def test_converters_without_their_package_say_what_to_install(monkeypatch, package, extra,
                                                               convert):

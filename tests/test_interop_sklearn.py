@@ -10,8 +10,11 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.utils.validation import check_is_fitted
 
 import fastnn
-from fastnn.interop.sklearn import from_sklearn, to_sklearn
+from fastnn import MLP
+from fastnn.interop.sklearn import to_sklearn
 from fastnn.spec import HIDDEN_ACTIVATIONS, LOSSES, OUTPUT_ACTIVATIONS
+
+from_sklearn = MLP.from_sklearn
 
 BACKENDS = fastnn.available_backends()
 FLOAT32_BACKENDS = [name for name in BACKENDS if "float32" in fastnn.backends.get(name).dtypes]

@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.interop.torch import BY_NAME, from_torch, to_torch
+from fastnn import MLP
+from fastnn.interop.torch import BY_NAME, to_torch
 from fastnn.spec import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+
+from_torch = MLP.from_torch
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

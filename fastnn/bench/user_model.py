@@ -1,7 +1,7 @@
 """A user's own network as the benchmarked case: ``fastnn bench --model FILE``.
 
 The file is an ``.npz`` written by :meth:`fastnn.MLP.save` or an ``.onnx`` model
-:func:`fastnn.interop.onnx.from_onnx` reads. Its layer sizes, activations and loss are
+:func:`fastnn.interop.onnx.read_onnx` reads. Its layer sizes, activations and loss are
 timed over the batch sizes asked for, with seeded inputs; targets suit the loss
 (one-hot rows for a softmax output, values in [0, 1) otherwise).
 """

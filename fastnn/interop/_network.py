@@ -2,7 +2,7 @@
 that turn one into a :class:`fastnn.MLP` (or a network into one).
 
 Every reader (scikit-learn, PyTorch, ONNX) first collects :class:`DenseLayer` objects and
-only then calls :func:`build_network`, which validates everything before it creates the
+only then calls :func:`network_parts`, which validates everything before it creates the
 network: a bad model raises and leaves nothing half-built.
 """
 
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastnn.model import MLP
 from fastnn.params import flatten
 from fastnn.spec import NetworkSpec
 
@@ -32,6 +31,24 @@ FLOAT_DTYPES = ("float64", "float32")
 
 
 @dataclass(frozen=True)
+class NetworkParts:
+    """What a converter reads: everything :class:`fastnn.MLP` needs to build a network.
+
+    Attributes
+    ----------
+    spec : NetworkSpec
+    params : ndarray, shape (n_params,)
+        The flat parameter buffer, of ``spec.dtype``.
+    classes : ndarray, shape (n_classes,), or None
+        The network's ``classes_``.
+    """
+
+    spec: NetworkSpec
+    params: np.ndarray
+    classes: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class DenseLayer:
     """One weight layer: ``A = activation(A_prev @ weights + bias)``.
 
@@ -48,9 +65,12 @@ class DenseLayer:
     activation: str
 
 
-def build_network(layers, *, source, loss=None, dtype=None, backend="auto",
-                  hidden_activation=None, classes=None):
-    """Validate ``layers`` and build the network they describe.
+def network_parts(layers, *, source, loss=None, dtype=None, hidden_activation=None,
+                  classes=None):
+    """Validate ``layers`` and return the parts of the network they describe.
+
+    :class:`fastnn.MLP` builds the network from them (``MLP.from_onnx`` and the
+    others), so that this package never imports the model it feeds.
 
     Parameters
     ----------
@@ -62,7 +82,6 @@ def build_network(layers, *, source, loss=None, dtype=None, backend="auto",
         None: :data:`DEFAULT_LOSS` for the output activation, else ``"mse"``.
     dtype : {"float64", "float32"} or None
         None: the dtype of the parameters (which must agree).
-    backend : str
     hidden_activation : str or None
         The hidden activation of a network without hidden layers (where no layer says
         it); None: :data:`NO_HIDDEN_ACTIVATION`.
@@ -71,7 +90,7 @@ def build_network(layers, *, source, loss=None, dtype=None, backend="auto",
 
     Returns
     -------
-    MLP
+    NetworkParts
 
     Raises
     ------
@@ -95,9 +114,7 @@ def build_network(layers, *, source, loss=None, dtype=None, backend="auto",
         raise ValueError(f"{source}: the parameters contain NaN or infinity (or values too "
                          f"large for {spec.dtype})")
     classes = _checked_classes(classes, spec, source)
-    net = MLP.from_spec(spec, params, backend)
-    net.classes_ = classes
-    return net
+    return NetworkParts(spec, params, classes)
 
 
 def network_layers(net):

@@ -27,7 +27,7 @@ import numpy as np
 import fastnn
 from fastnn.atomic import atomic_write_bytes
 from fastnn.functions import ELU_ALPHA, LEAKY_RELU_SLOPE
-from fastnn.interop._network import DenseLayer, build_network, network_layers
+from fastnn.interop._network import DenseLayer, network_layers, network_parts
 from fastnn.optional import import_optional
 
 # Files (or bytes) above this size are refused before they are read: the largest
@@ -39,7 +39,7 @@ MAX_MODEL_BYTES = 256 * 2**20
 TARGET_OPSET = 13
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
-# Model metadata to_onnx writes and from_onnx reads back (JSON values).
+# Model metadata to_onnx writes and read_onnx reads back (JSON values).
 METADATA_LOSS = "fastnn.loss"
 METADATA_CLASSES = "fastnn.classes"
 
@@ -69,14 +69,13 @@ SUPPORTED = ("MatMul, Gemm, Add, " + ", ".join(ACTIVATION_NODES)
              + ", Identity, x * Sigmoid(x) (silu)")
 
 
-def from_onnx(source, backend="auto", dtype=None, loss=None, max_bytes=None):
-    """A fastnn network computing what an ONNX graph of dense layers computes.
+def read_onnx(source, dtype=None, loss=None, max_bytes=None):
+    """The network an ONNX graph of dense layers computes (behind ``MLP.from_onnx``).
 
     Parameters
     ----------
     source : str, os.PathLike, bytes, bytearray, memoryview or onnx.ModelProto
         A ``.onnx`` file or its contents.
-    backend : str
     dtype : {"float64", "float32"} or None
         None: the dtype of the weights.
     loss : str or None
@@ -88,11 +87,11 @@ def from_onnx(source, backend="auto", dtype=None, loss=None, max_bytes=None):
 
     Returns
     -------
-    MLP
-        ``net.forward(X)`` equals the graph's network output for ``X`` of shape
-        (n_samples, n_inputs): for skl2onnx graphs, the probabilities before ZipMap
-        (one column for a binary classifier) or the regression output. ``classes_``
-        come from the model (fastnn metadata, or skl2onnx's class labels for a
+    NetworkParts
+        The network built from them, ``net.forward(X)``, equals the graph's network
+        output for ``X`` of shape (n_samples, n_inputs): for skl2onnx graphs, the
+        probabilities before ZipMap (one column for a binary classifier) or the
+        regression output. ``classes_`` come from the model (fastnn metadata, or skl2onnx's class labels for a
         single-label classifier).
 
     Raises
@@ -118,8 +117,8 @@ def from_onnx(source, backend="auto", dtype=None, loss=None, max_bytes=None):
         classes = np.asarray(saved_classes)
     elif layers and layers[-1].activation == "sigmoid" and layers[-1].weights.shape[1] > 1:
         classes = None  # several sigmoid outputs: multilabel, as from_sklearn reads them
-    return build_network(layers, source="the ONNX graph", loss=loss, dtype=dtype,
-                         backend=backend, classes=classes)
+    return network_parts(layers, source="the ONNX graph", loss=loss, dtype=dtype,
+                         classes=classes)
 
 
 def to_onnx(net, path=None):
@@ -192,7 +191,7 @@ def _read_bytes(source, max_bytes):
         _check_size(len(data), max_bytes, "the model bytes")
         return data
     if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"from_onnx reads a path, bytes or an onnx.ModelProto; got "
+        raise TypeError(f"MLP.from_onnx reads a path, bytes or an onnx.ModelProto; got "
                         f"{type(source).__name__}")
     with open(source, "rb") as handle:
         _check_size(os.fstat(handle.fileno()).st_size, max_bytes, os.fspath(source))

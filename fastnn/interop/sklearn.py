@@ -9,7 +9,8 @@ scikit-learn stores what fastnn does: ``coefs_[l]`` of shape ``(n_in, n_out)``,
 >>> from sklearn.neural_network import MLPRegressor
 >>> X, y = np.arange(8.0).reshape(4, 2), np.arange(4.0)
 >>> regressor = MLPRegressor(hidden_layer_sizes=(3,), solver="lbfgs", random_state=0)
->>> net = from_sklearn(regressor.fit(X, y), backend="numpy")
+>>> from fastnn import MLP
+>>> net = MLP.from_sklearn(regressor.fit(X, y), backend="numpy")
 >>> bool(np.allclose(net.forward(X)[:, 0], regressor.predict(X), rtol=1e-12))
 True
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastnn.interop._network import DenseLayer, build_network, network_layers
+from fastnn.interop._network import DenseLayer, network_layers, network_parts
 
 # scikit-learn's activation names -> fastnn's (hidden and output layers alike).
 ACTIVATIONS_FROM_SKLEARN = {
@@ -46,25 +47,23 @@ LOSS_FROM_SKLEARN = {
 }
 
 
-def from_sklearn(estimator, backend="auto", dtype=None):
-    """A fastnn network computing what a fitted scikit-learn MLP computes.
+def read_sklearn(estimator, dtype=None):
+    """The network a fitted scikit-learn MLP computes (behind ``MLP.from_sklearn``).
 
     Parameters
     ----------
     estimator : sklearn.neural_network.MLPClassifier or MLPRegressor
         Fitted (binary, multiclass or multilabel classifier; squared-error or Poisson
         regressor).
-    backend : str
-        The fastnn backend, or ``"auto"``.
     dtype : {"float64", "float32"} or None
         None: the dtype of ``coefs_`` (float32 if it was fitted on float32 data).
 
     Returns
     -------
-    MLP
-        ``forward(X)`` equals ``predict_proba(X)`` (for one binary output, its second
-        column) or ``predict(X)``. The loss is the one the estimator was trained with
-        (log-loss: ``cross_entropy`` with softmax, ``binary_cross_entropy`` with
+    NetworkParts
+        The network built from them: its ``forward(X)`` equals ``predict_proba(X)``
+        (for one binary output, its second column) or ``predict(X)``. The loss is the
+        one the estimator was trained with (log-loss: ``cross_entropy`` with softmax, ``binary_cross_entropy`` with
         sigmoid; ``mse``; ``poisson``). ``classes_`` are the estimator's classes, except
         for a multilabel classifier (None: its outputs are independent labels, not
         classes to choose one of).
@@ -84,9 +83,9 @@ def from_sklearn(estimator, backend="auto", dtype=None):
                          hidden if index < n_layers - 1 else output)
               for index, (weights, bias) in enumerate(zip(estimator.coefs_,
                                                           estimator.intercepts_))]
-    return build_network(layers, source="the scikit-learn estimator",
+    return network_parts(layers, source="the scikit-learn estimator",
                          loss=LOSS_FROM_SKLEARN[estimator.out_activation_], dtype=dtype,
-                         backend=backend, hidden_activation=hidden,
+                         hidden_activation=hidden,
                          classes=_single_label_classes(estimator))
 
 
@@ -189,7 +188,7 @@ def _check_fitted_mlp(estimator):
 
     if not (is_classifier(estimator) or is_regressor(estimator)) \
             or not hasattr(estimator, "activation"):
-        raise TypeError(f"from_sklearn reads a scikit-learn MLPClassifier or MLPRegressor; "
+        raise TypeError(f"MLP.from_sklearn reads a scikit-learn MLPClassifier or MLPRegressor; "
                         f"got {type(estimator).__name__}")
     missing = [name for name in ("coefs_", "intercepts_", "out_activation_")
                if not hasattr(estimator, name)]

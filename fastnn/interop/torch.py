@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastnn.functions import ELU_ALPHA, LEAKY_RELU_SLOPE
-from fastnn.interop._network import DenseLayer, build_network, network_layers
+from fastnn.interop._network import DenseLayer, network_layers, network_parts
 from fastnn.optional import import_optional
 
 # torch.nn.Softplus returns z itself above its threshold, where fastnn computes
@@ -40,7 +40,7 @@ class TorchActivation:
     settings : dict
         Keyword arguments :func:`to_torch` builds the module with.
     accepts : dict
-        For :func:`from_torch`: attribute -> (test, description of the accepted values).
+        For ``MLP.from_torch``: attribute -> (test, description of the accepted values).
     """
 
     name: str
@@ -72,8 +72,9 @@ BY_NAME = {activation.name: activation for activation in TORCH_ACTIVATIONS}
 BY_MODULE = {activation.module: activation for activation in TORCH_ACTIVATIONS}
 
 
-def from_torch(module, backend="auto", dtype=None, loss=None):
-    """A fastnn network computing what a ``torch.nn.Sequential`` of dense layers computes.
+def read_torch(module, dtype=None, loss=None):
+    """The network a ``torch.nn.Sequential`` of dense layers computes (behind
+    ``MLP.from_torch``).
 
     Parameters
     ----------
@@ -84,7 +85,6 @@ def from_torch(module, backend="auto", dtype=None, loss=None):
         ``SiLU``, ``Identity``, ``Softmax(dim=-1 or 1)``; no activation is the identity.
         Nested ``Sequential`` containers are read in order. Every hidden layer must
         use the same activation.
-    backend : str
     dtype : {"float64", "float32"} or None
         None: the dtype of the parameters.
     loss : str or None
@@ -93,8 +93,9 @@ def from_torch(module, backend="auto", dtype=None, loss=None):
 
     Returns
     -------
-    MLP
-        ``net.forward(X)`` equals ``module(X)`` for ``X`` of shape (n_samples, n_inputs).
+    NetworkParts
+        The network built from them, ``net.forward(X)``, equals ``module(X)`` for ``X``
+        of shape (n_samples, n_inputs).
 
     Raises
     ------
@@ -107,11 +108,10 @@ def from_torch(module, backend="auto", dtype=None, loss=None):
     """
     torch = import_optional("torch", purpose="fastnn.MLP.from_torch")
     if not isinstance(module, torch.nn.Sequential):
-        raise TypeError(f"from_torch reads a torch.nn.Sequential of Linear and activation "
+        raise TypeError(f"MLP.from_torch reads a torch.nn.Sequential of Linear and activation "
                         f"modules; got {type(module).__name__}")
     layers = _dense_layers(_flattened(module, torch.nn.Sequential), torch.nn)
-    return build_network(layers, source="the torch Sequential", loss=loss, dtype=dtype,
-                         backend=backend)
+    return network_parts(layers, source="the torch Sequential", loss=loss, dtype=dtype)
 
 
 def to_torch(net):
