@@ -91,8 +91,8 @@ def read_onnx(source, dtype=None, loss=None, max_bytes=None):
         The network built from them, ``net.forward(X)``, equals the graph's network
         output for ``X`` of shape (n_samples, n_inputs): for skl2onnx graphs, the
         probabilities before ZipMap (one column for a binary classifier) or the
-        regression output. ``classes_`` come from the model (fastnn metadata, or skl2onnx's class labels for a
-        single-label classifier).
+        regression output. ``classes_`` come from the model (fastnn metadata, or
+        skl2onnx's class labels for a single-label classifier).
 
     Raises
     ------
