@@ -64,9 +64,9 @@ def read_sklearn(estimator, dtype=None):
         The network built from them: its ``forward(X)`` equals ``predict_proba(X)``
         (for one binary output, its second column) or ``predict(X)``. The loss is the
         one the estimator was trained with (log-loss: ``cross_entropy`` with softmax,
-        ``binary_cross_entropy`` with sigmoid; ``mse``; ``poisson``). ``classes_`` are the estimator's classes, except
-        for a multilabel classifier (None: its outputs are independent labels, not
-        classes to choose one of).
+        ``binary_cross_entropy`` with sigmoid; ``mse``; ``poisson``). ``classes_`` are
+        the estimator's classes, except for a multilabel classifier (None: its outputs
+        are independent labels, not classes to choose one of).
 
     Raises
     ------
