@@ -20,6 +20,7 @@ EXTRAS = {
     "onnx": "onnx",
     "onnxruntime": "onnx",
     "torch": "torch",
+    "jax": "peers",
 }
 
 
