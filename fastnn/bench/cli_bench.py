@@ -10,6 +10,9 @@ examples:
   fastnn bench                                   the default report
   fastnn bench --quick                           a smaller sweep, under a minute
   fastnn bench --sizes 100-100-50-10 --batches 1,256 --backends numpy,numba --out reports/mine
+  fastnn bench --quick --scheduler local:2       the sweep on a local Dask cluster of 2 workers
+  fastnn bench --scheduler tcp://head:8786       on every machine of a Dask cluster, one report
+  fastnn bench --resume reports/bench-...        finish an interrupted --scheduler sweep
 """
 
 from __future__ import annotations
@@ -82,10 +85,20 @@ def add_arguments(parser):
                         help="replace the run folder if it exists (e.g. a saved baseline)")
     parser.add_argument("--quick", action="store_true",
                         help="a smaller sweep that finishes in under a minute")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the sweep on Dask workers: a scheduler address "
+                             "(tcp://host:8786) or local:N (a local cluster of N worker "
+                             "processes); every machine runs the sweep, one case at a time")
+    parser.add_argument("--resume", metavar="RUNDIR",
+                        help="finish an interrupted --scheduler sweep in its run folder")
 
 
 def run(args):
     """Run the sweep and write the report; returns the exit status."""
+    if getattr(args, "scheduler", None) or getattr(args, "resume", None):
+        from fastnn.bench import cli_distributed  # imports Dask only when asked for
+
+        return cli_distributed.run(args)
     config = config_from_args(args)
     out = Path(args.out) if args.out else default_run_folder()
     with RunFolder(out, force=args.force) as staging:
