@@ -29,6 +29,7 @@ import contextlib
 import logging
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from fastnn.bench.distributed_task import (
@@ -102,7 +103,7 @@ def connect(scheduler, timeout=None, workers_timeout=None):
             stack.enter_context(dask.config.set(LOCAL_LOCK_LEASE))
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=n_local, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR))
+                dashboard_address=":0", silence_logs=logging.ERROR))
             address, wanted = cluster.scheduler_address, n_local
         else:
             address, wanted = _checked_address(distributed, scheduler), 1
@@ -205,6 +206,7 @@ class Coordinator:
         self.progress = progress
         self.grace_s = LOST_MACHINE_GRACE_S if grace_s is None else grace_s
         self.versions = local_versions()
+        self.session = uuid.uuid4().hex
         self.outcome = SweepOutcome(refused=dict(plan.refused))
         self.machines = {}          # worker address -> machine
         self.refused_on = {}        # refused worker address -> its machine
@@ -263,7 +265,7 @@ class Coordinator:
     def _submit(self, point, addresses):
         self._attempts += 1
         future = self.client.submit(
-            run_case, CaseTask(point, self.plan.config, self.versions),
+            run_case, CaseTask(point, self.plan.config, self.versions, self.session),
             key=f"fastnn-case-{self._attempts}-{point.key}", workers=addresses,
             allow_other_workers=False, pure=False)
         self.pending[point.key] = (future, point, addresses)

@@ -5,10 +5,10 @@ machine's timing lock (a :class:`distributed.Lock` named after the machine), so 
 two timings ever overlap on one machine, however many workers it has: Dask's resources
 are per worker, a lock held through the scheduler is per machine. Inside the lock:
 
-1. the worker check, once per worker: its fastnn, NumPy and Numba versions must be the
-   coordinator's, and every backend must pass the correctness gate on a small probe
-   case; a worker that fails is *refused* (the task returns a :class:`Refusal` and the
-   coordinator sends the case to another worker of the machine);
+1. the worker check, once per worker and coordinator session: its fastnn, NumPy and
+   Numba versions must be the coordinator's, and every backend must pass the correctness
+   gate on a small probe case; a worker that fails is *refused* (the task returns a
+   :class:`Refusal` and the coordinator sends the case to another worker of the machine);
 2. the case itself, through :func:`fastnn.bench.sweep.measure_point` (its own gate per
    backend, warm-up, interleaved rounds), with the matmul peak and the time-limited
    backends' FLOP rates measured once per worker and thread count.
@@ -50,11 +50,14 @@ class CaseTask:
     config : fastnn.bench.sweep.SweepConfig
     versions : dict of str -> str
         The coordinator's :data:`VERSION_KEYS` versions.
+    session : str
+        Names the coordinator's session: each worker is checked once per session.
     """
 
     point: object
     config: object
     versions: dict
+    session: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,10 +156,9 @@ def _state(address):
 
 
 def _worker_check(address, task):
-    """Why this worker is refused for ``task``'s sweep, or ``""`` (checked once per sweep)."""
+    """Why this worker is refused for ``task``'s sweep, or ``""`` (checked once per session)."""
     checks = _state(address)["checks"]
-    key = (tuple(sorted(task.versions.items())), task.config.dtypes, task.config.ops,
-           task.config.backend_names())
+    key = task.session
     if key not in checks:
         checks[key] = _version_mismatch(task.versions) or _probe_gate(task.config)
     return checks[key]

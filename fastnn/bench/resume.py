@@ -154,7 +154,8 @@ def settings_difference(recorded, given):
     ----------
     recorded, given : SweepConfig
     """
-    ours, theirs = recorded.as_dict(), given.as_dict()
+    # As run.json has them (lists, not tuples), so that a read-back plan compares equal.
+    ours, theirs = (json.loads(json.dumps(config.as_dict())) for config in (recorded, given))
     return "; ".join(f"{name} {ours[name]} in the run, {theirs.get(name)} given"
                      for name in ours if ours[name] != theirs.get(name))
 
