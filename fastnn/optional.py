@@ -21,6 +21,8 @@ EXTRAS = {
     "onnxruntime": "onnx",
     "torch": "torch",
     "jax": "peers",
+    "dask": "distributed",
+    "distributed": "distributed",
 }
 
 

@@ -12,6 +12,9 @@ examples:
   fastnn bench --sizes 100-100-50-10 --batches 1,256 --backends numpy,numba --out reports/mine
   fastnn bench --quick --peers torch,jax,onnxruntime,sklearn   race fastnn against the peers
   fastnn bench --model my_net.onnx --batches 1,64 --peers onnxruntime   your own network
+  fastnn bench --quick --scheduler local:2       the sweep on a local Dask cluster of 2 workers
+  fastnn bench --scheduler tcp://head:8786       on every machine of a Dask cluster, one report
+  fastnn bench --resume reports/bench-...        finish an interrupted --scheduler sweep
 """
 
 from __future__ import annotations
@@ -93,10 +96,20 @@ def add_arguments(parser):
     parser.add_argument("--model", metavar="FILE",
                         help="time your own network (.npz from MLP.save, or .onnx) instead "
                              "of the benchmark networks, over --batches")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the sweep on Dask workers: a scheduler address "
+                             "(tcp://host:8786) or local:N (a local cluster of N worker "
+                             "processes); every machine runs the sweep, one case at a time")
+    parser.add_argument("--resume", metavar="RUNDIR",
+                        help="finish an interrupted --scheduler sweep in its run folder")
 
 
 def run(args):
     """Run the sweep and write the report; returns the exit status."""
+    if getattr(args, "scheduler", None) or getattr(args, "resume", None):
+        from fastnn.bench import cli_distributed  # imports Dask only when asked for
+
+        return cli_distributed.run(args)
     config = config_from_args(args)
     out = Path(args.out) if args.out else default_run_folder()
     with RunFolder(out, force=args.force) as staging:

@@ -15,6 +15,7 @@ import pandas as pd
 from fastnn.bench import plots
 from fastnn.bench.ops import OPS
 from fastnn.bench.peers import report as peer_report
+from fastnn.bench.report_machines import machines_markdown, primary_machine_rows
 from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
 from fastnn.reporting.machine import MachineRecord
 from fastnn.reporting.results import write_results
@@ -56,7 +57,7 @@ def write_report(folder, frame, metadata):
     peer_figures = peer_report.peer_figures(frame, metadata)
     frame_with_peers, frame = frame, peer_report.without_peers(frame, metadata)
     roles = _roles(frame, metadata)
-    selection = headline_selection(frame)
+    selection = headline_selection(primary_machine_rows(frame))
     timed = _timed(selection)
     figures = []
     if len(timed):
@@ -83,6 +84,8 @@ def report_markdown(frame, metadata, figures=()):
     roles = _roles(frame, metadata)
     parts = [f"# {title}\n", machine_markdown(metadata),
              _conditions_markdown(frame_with_peers, metadata)]
+    parts.append(machines_markdown(frame, metadata))
+    frame = primary_machine_rows(frame)  # several machines: the sections below show one
     parts.append(f"## Headline: {headline_caption(frame)}\n\n"
                  f"{markdown_table(headline_table(frame, roles))}\n{_legend_text(metadata)}")
     parts.append(summary_markdown(frame, roles))

@@ -159,6 +159,10 @@ class CaseLog:
         """Every recorded row, as dicts, case by case in key order."""
         return [row for document in self._documents() for row in document["rows"]]
 
+    def documents(self):
+        """Every recorded case: dicts with ``key``, ``machine`` and ``rows``."""
+        return self._documents()
+
     def _documents(self):
         if not self.folder.is_dir():
             return []

@@ -209,3 +209,31 @@ def _publish_permissions(folder):
     os.chmod(folder, FOLDER_MODE)
     for path in Path(folder).rglob("*"):
         os.chmod(path, FOLDER_MODE if path.is_dir() else FILE_MODE)
+
+
+class LiveFolder(Staging):
+    """A run folder written in place, for a sweep that must keep its finished parts.
+
+    A distributed sweep writes each case as it finishes, so that Ctrl-C or a lost
+    scheduler leaves them for ``--resume``: its folder cannot be a staging folder that
+    vanishes on failure. The same checks as :class:`RunFolder` apply before it is made.
+    """
+
+    @classmethod
+    def create(cls, path, force=False):
+        """Make the folder ``path`` (replacing an existing one only if ``force``)."""
+        checked = RunFolder(path, force=force)
+        if checked.target.exists():
+            shutil.rmtree(checked.target)
+        _make_parents(checked.target)
+        return cls(checked.target, checked.target)
+
+    @classmethod
+    def reopen(cls, path):
+        """The existing folder ``path``, to be written further."""
+        target = Path(path).absolute()
+        return cls(target, target)
+
+    def publish(self):
+        """Make the folder and its files readable by anyone (as :class:`RunFolder` does)."""
+        _publish_permissions(self.path)

@@ -1,0 +1,169 @@
+"""``fastnn bench --scheduler`` and ``--resume``: a sweep on Dask workers, into one report.
+
+The order of the steps keeps bad input harmless: the options and the output folder are
+checked, then the scheduler is reached (a bounded wait), and only then is the run folder
+made; ``--resume`` changes nothing in a folder that is not a run or whose settings
+differ from the options given.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from fastnn.bench import cli_bench
+from fastnn.bench.cases import make_case
+from fastnn.bench.distributed import Coordinator, connect, worker_machines
+from fastnn.bench.report import write_report
+from fastnn.bench.resume import (
+    RunPlan,
+    missing_points,
+    read_plan,
+    settings_difference,
+    write_plan,
+)
+from fastnn.bench.sweep import case_row
+from fastnn.reporting.machine import source_revision
+from fastnn.reporting.results import CaseLog
+from fastnn.reporting.roles import BackendRoles
+from fastnn.reporting.rows import results_frame
+from fastnn.reporting.run_folder import LiveFolder, RunFolder
+
+# The options that change what a sweep measures (a resumed run must not change them).
+SWEEP_OPTIONS = ("quick", "sizes", "batches", "backends", "ops", "dtypes", "threads", "levels",
+                 "rounds", "min_time", "python_limit")
+
+
+def run(args):
+    """Start a distributed sweep, or resume one; returns the exit status."""
+    if args.resume:
+        return resume(args)
+    config = cli_bench.config_from_args(args)
+    out = Path(args.out) if args.out else cli_bench.default_run_folder()
+    RunFolder(out, force=args.force)  # the same checks as a local run, before connecting
+    with connect(args.scheduler) as client:
+        hosts = sorted(set(worker_machines(client).values()))
+        command = f"{cli_bench.reproduce_command(config, out)} --scheduler {args.scheduler}"
+        plan = RunPlan(config, hosts, args.scheduler, command)
+        folder = LiveFolder.create(out, force=args.force)
+        write_plan(folder, plan)
+        print(f"fastnn bench: {len(plan.points())} cases ({len(config.cases())} points x "
+              f"{len(config.threads)} thread count(s) x {len(hosts)} machine(s): "
+              f"{', '.join(hosts)}) on {args.scheduler} -> {out}", file=sys.stderr)
+        return sweep_and_report(client, plan, folder, plan.points(), out)
+
+
+def resume(args):
+    """Measure the cases of ``--resume RUNDIR`` that have no result yet, then report."""
+    out = Path(args.resume)
+    plan = read_plan(out)
+    if args.out:
+        raise ValueError("--resume writes into the run folder it names; drop --out")
+    if any(getattr(args, name) not in (None, False) for name in SWEEP_OPTIONS):
+        difference = settings_difference(plan.config, cli_bench.config_from_args(args))
+        if difference:
+            raise ValueError(f"--resume {out} is a run of other settings ({difference}); "
+                             f"resume it without sweep options to keep its own")
+    points = missing_points(plan, out)
+    if not points and (out / "report.md").exists():
+        print(f"fastnn bench: {out} is complete; nothing to resume", file=sys.stderr)
+        return 0
+    scheduler = args.scheduler or plan.scheduler
+    with connect(scheduler) as client:
+        print(f"fastnn bench: resuming {out}: {len(points)} of {len(plan.points())} cases "
+              f"left, on {scheduler}", file=sys.stderr)
+        return sweep_and_report(client, plan, LiveFolder.reopen(out), points, out)
+
+
+def sweep_and_report(client, plan, folder, points, out):
+    """Run the coordinator over ``points``, then write the merged report of the whole run."""
+    revision = source_revision()
+    start = time.perf_counter()
+    quiet = not sys.stderr.isatty() or bool(os.environ.get("CI"))
+    with tqdm(total=len(points), desc="fastnn bench", unit="case", disable=quiet,
+              file=sys.stderr) as bar:
+        coordinator = Coordinator(client, plan, folder, points, progress=lambda key: bar.update())
+        try:
+            outcome = coordinator.run()
+        except (KeyboardInterrupt, ConnectionError) as exc:
+            write_plan(folder, plan)
+            kept = len(CaseLog(folder).keys())
+            print(f"fastnn bench: stopped ({type(exc).__name__}: {exc}); {kept} of "
+                  f"{len(plan.points())} cases are kept in {out}; finish with: "
+                  f"fastnn bench --resume {out}", file=sys.stderr)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return 1
+    write_plan(folder, plan)
+    duration = time.perf_counter() - start
+    frame, metadata = merged_results(plan, folder, outcome.not_measured, out, duration, revision)
+    write_report(folder, frame, metadata)
+    folder.publish()
+    print(f"report: {out / 'report.md'} ({len(outcome.measured)} cases measured in "
+          f"{duration:.0f} s)")
+    return _exit_status(frame, outcome, out)
+
+
+def merged_results(plan, folder, not_measured, out, duration, revision=None):
+    """The rows of every case in the run folder (and of those given up) and the metadata.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+    metadata : dict
+    """
+    documents = CaseLog(folder).documents()
+    rows = [row for document in documents for row in document["rows"]]
+    rows.extend(not_measured_rows(plan, not_measured))
+    machines = {}
+    for document in documents:
+        if document.get("machine"):
+            machines[document["machine"].get("host") or document["key"].split()[0]] = \
+                document["machine"]
+    first = machines.get(plan.hosts[0]) if plan.hosts else None
+    metadata = {"title": f"fastnn bench: {Path(out).name}",
+                "source": f"`fastnn bench --scheduler {plan.scheduler}` on "
+                          f"{len(plan.hosts)} machine(s)",
+                "duration_s": duration, "command": plan.command,
+                "machine": first or next(iter(machines.values()), None),
+                "machines": machines, "revision": revision,
+                "config": plan.config.as_dict(), "peaks": [],
+                "backend_roles": BackendRoles.of_registry().as_dict(),
+                "scheduler": plan.scheduler, "refused_workers": dict(plan.refused),
+                "not_measured": dict(not_measured)}
+    return results_frame(rows), metadata
+
+
+def not_measured_rows(plan, not_measured):
+    """Skipped rows (every backend and level) for the cases given up, with the reason."""
+    points = {point.key: point for point in plan.points()}
+    rows = []
+    for key, reason in not_measured.items():
+        point = points[key]
+        case = make_case(point.layer_sizes, point.batch_size, point.dtype, plan.config.seed)
+        threads = {"blas_threads": point.threads, "numba_threads": point.threads}
+        for name in plan.config.backend_names():
+            for level in plan.config.levels:
+                row = case_row(name, level, case, point.op, threads, None)
+                row.not_timed("skipped", f"not measured: {reason}")
+                row.extra["host"] = point.host
+                rows.append(row.as_dict())
+    return rows
+
+
+def _exit_status(frame, outcome, out):
+    status = 0
+    broken = frame[frame["status"].isin(["failed", "error"])]
+    if len(broken):
+        print(f"fastnn bench: {len(broken)} measurement(s) failed the correctness gate; "
+              f"see 'Points not timed' in the report", file=sys.stderr)
+        status = 1
+    if outcome.not_measured:
+        print(f"fastnn bench: {len(outcome.not_measured)} case(s) not measured (see the "
+              f"report); measure them with: fastnn bench --resume {out}", file=sys.stderr)
+        status = 1
+    return status

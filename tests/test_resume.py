@@ -1,0 +1,57 @@
+"""The run plan of a distributed sweep (run.json): round trip, settings check, missing cases."""
+
+import json
+
+import pytest
+
+from fastnn.bench.resume import (
+    RunPlan,
+    config_from_dict,
+    missing_points,
+    read_plan,
+    settings_difference,
+    write_plan,
+)
+from fastnn.bench.sweep import SweepConfig
+from fastnn.reporting.results import CaseLog
+
+CONFIG = SweepConfig(layer_sizes=((3, 3, 1), (64, 30, 10)), batch_sizes=(1, 8),
+                     backends=("numpy",), ops=("forward",), threads=(1, 2), rounds=2)
+
+
+def test_config_round_trips_through_its_dict():
+    again = config_from_dict(json.loads(json.dumps(CONFIG.as_dict())))
+    assert again == CONFIG and settings_difference(CONFIG, again) == ""
+
+
+def test_settings_difference_names_the_setting():
+    other = SweepConfig(**{**CONFIG.__dict__, "batch_sizes": (1,)})
+    assert settings_difference(CONFIG, other).startswith("batch_sizes [1, 8] in the run, [1]")
+
+
+def test_plan_points_cover_every_machine_and_missing_ones_are_those_without_a_file(tmp_path):
+    plan = RunPlan(CONFIG, ["a", "b"], "local:2", "fastnn bench ...")
+    write_plan(tmp_path, plan)
+    again = read_plan(tmp_path)
+    assert again.points() == plan.points() and len(plan.points()) == 2 * 2 * 2 * 2
+    assert len({point.key for point in plan.points()}) == len(plan.points())
+    first = plan.points()[0]
+    assert first.key == "a float64 3-3-1 x1 forward t1"
+    CaseLog(tmp_path).write(first.key, [])
+    assert missing_points(again, tmp_path) == plan.points()[1:]
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "not the folder of a distributed sweep"),
+    ("{}", "not a fastnn run plan"),
+    ("[1", "not valid JSON"),
+    (json.dumps({"format": "fastnn-bench-distributed-run", "version": 1, "hosts": []}),
+     "not a valid run plan"),
+])
+def test_read_plan_refuses_what_is_not_a_plan(tmp_path, content, message):
+    if content is not None:
+        (tmp_path / "run.json").write_text(content)
+    with pytest.raises(ValueError, match=message):
+        read_plan(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        read_plan(tmp_path / "missing")
