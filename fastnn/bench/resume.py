@@ -27,7 +27,7 @@ PLAN_FILE = "run.json"
 PLAN_FORMAT = "fastnn-bench-distributed-run"
 PLAN_VERSION = 1
 # SweepConfig fields stored as lists in run.json and read back as tuples.
-_TUPLE_FIELDS = ("batch_sizes", "backends", "ops", "dtypes", "threads", "levels")
+_TUPLE_FIELDS = ("batch_sizes", "backends", "ops", "dtypes", "threads", "levels", "peers")
 
 
 @dataclass(frozen=True)
