@@ -13,8 +13,8 @@ Adding an activation or a loss is one entry here plus its Numba version there.
 Numerical choices, shared by every backend:
 
 - ``sigmoid`` is evaluated without overflow (``scipy.special.expit``; piecewise in the
-  other backends); ``softmax`` subtracts the row maximum; ``softplus`` is
-  ``max(z, 0) + log1p(exp(-|z|))``.
+  other backends), and so is ``silu = z * sigmoid(z)``; ``softmax`` subtracts the row
+  maximum; ``softplus`` is ``max(z, 0) + log1p(exp(-|z|))``.
 - A derivative is written in terms of the activation's output ``A`` where it can be;
   the entries whose derivative needs the pre-activation ``Z`` say so
   (:attr:`Activation.derivative_needs_z`), and only for those do the backends keep ``Z``.
@@ -251,8 +251,18 @@ def softmax(z):
 
 
 def softplus(x):
-    """``log(1 + exp(x))`` without overflow."""
+    """``log(1 + exp(x))`` without overflow (``max(x, 0) + log1p(exp(-|x|))``)."""
     return np.logaddexp(0, x)
+
+
+def silu(z):
+    """``z * sigmoid(z)`` (the sigmoid-weighted linear unit, or swish)."""
+    return z * expit(z)
+
+
+def _silu_derivative(Z, A):
+    s = expit(Z)
+    return s + Z * s * (1 - s)
 
 
 def _softmax_jacobian_product(A, grad_a):
@@ -287,6 +297,15 @@ def _scalar_elu(z):
 
 def _scalar_softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _scalar_silu(z):
+    return z * _scalar_sigmoid(z)
+
+
+def _scalar_silu_derivative(z, a):
+    s = _scalar_sigmoid(z)
+    return s + z * s * (1.0 - s)
 
 
 def _sample_softmax(z):
@@ -354,6 +373,11 @@ ACTIVATIONS = _table(
                _scalar_leaky_relu, lambda z, a: 1.0 if a > 0 else LEAKY_RELU_SLOPE, init="he"),
     Activation("elu", elu, lambda Z, A: np.where(A > 0, 1, A + ELU_ALPHA).astype(A.dtype),
                _scalar_elu, lambda z, a: 1.0 if a > 0 else a + ELU_ALPHA, init="he"),
+    # softplus' = sigmoid(z) = 1 - exp(-a): from the output, so Z need not be kept.
+    Activation("softplus", softplus, lambda Z, A: -np.expm1(-A),
+               _scalar_softplus, lambda z, a: -math.expm1(-a), init="he"),
+    Activation("silu", silu, _silu_derivative, _scalar_silu, _scalar_silu_derivative,
+               init="he", derivative_needs_z=True),
     Activation("identity", identity, lambda Z, A: np.ones_like(A),
                lambda z: z, lambda z, a: 1.0),
     RowActivation("softmax", softmax, None, None, None, hidden=False,

@@ -81,5 +81,5 @@ def test_backend_matches_reference(reference_results, index, combination, backen
 
 
 def test_crosscheck_covers_every_combination():
-    assert len(COMBINATIONS) == 6 * 7 * 3
+    assert len(COMBINATIONS) == 8 * 9 * 3
     assert {combination for _, combination in CASES} == set(COMBINATIONS)

@@ -60,10 +60,12 @@ def _codes(table, names, kind):
 
 # The entries the kernels below implement, each under its table name.
 ACTIVATION_CODES = _codes(
-    ACTIVATIONS, ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "identity", "softmax"),
+    ACTIVATIONS,
+    ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "identity", "softmax", "softplus", "silu"),
     "activation")
 LOSS_CODES = _codes(LOSSES, ("mse", "cross_entropy", "binary_cross_entropy"), "loss")
-SIGMOID, TANH, RELU, LEAKY_RELU, ELU, IDENTITY, SOFTMAX = ACTIVATION_CODES.values()
+SIGMOID, TANH, RELU, LEAKY_RELU, ELU, IDENTITY, SOFTMAX, SOFTPLUS, SILU = \
+    ACTIVATION_CODES.values()
 MSE, CROSS_ENTROPY, BINARY_CROSS_ENTROPY = LOSS_CODES.values()
 # Per activation code: whether back-propagation needs the layer's Z.
 NEEDS_Z = tuple(ACTIVATIONS[name].derivative_needs_z for name in ACTIVATION_CODES)
@@ -387,6 +389,12 @@ def _sigmoid(z):
     return value if z == z else z
 
 
+@jit(inline="always")
+def _softplus(x):
+    """``log(1 + e^x)`` without overflow: ``max(x, 0) + log1p(e^-|x|)``."""
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
 @jit
 def _activate_in_place(code, Z):
     """``Z = f(Z)`` for the activation ``code``; softmax over each row."""
@@ -412,12 +420,23 @@ def _activate_in_place(code, Z):
     elif code == ELU:
         for k in range(m * n):
             flat[k] = flat[k] if flat[k] > 0 else ELU_ALPHA * math.expm1(flat[k])
+    elif code == SOFTPLUS:
+        for k in range(m * n):
+            flat[k] = _softplus(flat[k])
+    elif code == SILU:
+        _silu_in_place(flat)
 
 
 @jit
 def _sigmoid_in_place(values):
     for k in range(values.shape[0]):
         values[k] = _sigmoid(values[k])
+
+
+@jit
+def _silu_in_place(values):
+    for k in range(values.shape[0]):
+        values[k] = values[k] * _sigmoid(values[k])
 
 
 @jit
@@ -450,7 +469,18 @@ def _derivative(code, z, a):
         return 1.0 if a > 0 else LEAKY_RELU_SLOPE
     if code == ELU:
         return 1.0 if a > 0 else a + ELU_ALPHA
+    if code == SOFTPLUS:
+        return -math.expm1(-a)
+    if code == SILU:
+        return _silu_derivative(z)
     return 1.0
+
+
+@jit
+def _silu_derivative(z):
+    # Not inlined: the sigmoid's polynomial would bloat every loop _derivative is in.
+    s = _sigmoid(z)
+    return s + z * s * (1.0 - s)
 
 
 @jit
@@ -475,11 +505,6 @@ def _times_derivative(code, Z, A, G):
 
 
 # --- losses -----------------------------------------------------------------------------
-
-@jit(inline="always")
-def _softplus(x):
-    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
-
 
 @jit(inline="always")
 def _clipped_log(y):
