@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastnn.backends.base import Backend
-from fastnn.functions import ACTIVATIONS, loss_value, output_delta
+from fastnn.functions import ACTIVATIONS, LOSSES
 from fastnn.params import layer_views
 
 
@@ -26,13 +26,16 @@ class NumpyBackend(Backend):
 
     def loss(self, spec, params, X, T):
         activations, Z_out, _ = _forward_trace(spec, params, X)
-        return loss_value(spec.loss, spec.output_activation, Z_out, activations[-1], T)
+        total = LOSSES[spec.loss].total(ACTIVATIONS[spec.output_activation], Z_out,
+                                        activations[-1], T)
+        return float(total / X.shape[0])
 
     def gradients(self, spec, params, X, T):
         activations, Z_out, hidden_Z = _forward_trace(spec, params, X)
         Y = activations[-1]
-        loss = loss_value(spec.loss, spec.output_activation, Z_out, Y, T)
-        delta = output_delta(spec.loss, spec.output_activation, Z_out, Y, T) / X.shape[0]
+        loss, output = LOSSES[spec.loss], ACTIVATIONS[spec.output_activation]
+        mean_loss = float(loss.total(output, Z_out, Y, T) / X.shape[0])
+        delta = loss.delta(output, Z_out, Y, T) / X.shape[0]
         grad = np.empty_like(params)
         weights, _ = layer_views(params, spec.layer_sizes)
         dweights, dbiases = layer_views(grad, spec.layer_sizes)
@@ -44,7 +47,7 @@ class NumpyBackend(Backend):
             if layer > 0:
                 delta = hidden.chain_rule(hidden_Z[layer - 1], A_prev,
                                           delta @ weights[layer].T)
-        return loss, grad
+        return mean_loss, grad
 
 
 def _forward_trace(spec, params, X):
