@@ -13,6 +13,7 @@ import zipfile
 import numpy as np
 
 from fastnn.atomic import atomic_write
+from fastnn.functions import ACTIVATIONS
 from fastnn.spec import NetworkSpec, check_name
 
 INIT_SCHEMES = ("auto", "uniform01", "normal", "xavier", "he")
@@ -73,11 +74,14 @@ def flatten(weights, biases, dtype="float64"):
 
 
 def resolve_init(init, activation):
-    """Turn ``"auto"`` into a concrete scheme: He for the ReLU family, Xavier otherwise."""
+    """Turn ``"auto"`` into a concrete scheme: the hidden activation's ``init`` family.
+
+    ``he`` or ``xavier``, as :data:`fastnn.functions.ACTIVATIONS` declares per activation.
+    """
     init = check_name("init", init, INIT_SCHEMES)
     if init != "auto":
         return init
-    return "he" if activation in ("relu", "leaky_relu", "elu") else "xavier"
+    return ACTIVATIONS[activation].init
 
 
 def init_params(spec, init="auto", rng=None):
@@ -91,7 +95,8 @@ def init_params(spec, init="auto", rng=None):
         ``normal``: weights and biases from N(0, 1) (tutorial B);
         ``xavier``: weights from N(0, 2 / (n_in + n_out)), biases 0 (Glorot);
         ``he``: weights from N(0, 2 / n_in), biases 0;
-        ``auto``: ``he`` for relu-like hidden activations, else ``xavier``.
+        ``auto``: the ``init`` family (``he`` or ``xavier``) of the hidden activation's
+        entry in :data:`fastnn.functions.ACTIVATIONS`.
     rng : numpy.random.Generator, int or None
         Passed to ``numpy.random.default_rng``.
 

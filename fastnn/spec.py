@@ -11,17 +11,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "identity")
-OUTPUT_ACTIVATIONS = HIDDEN_ACTIVATIONS + ("softmax",)
-LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
+from fastnn import functions
+
+# Names the spec accepts, in table order, from the tables of fastnn.functions.
+HIDDEN_ACTIVATIONS = tuple(name for name, entry in functions.ACTIVATIONS.items() if entry.hidden)
+OUTPUT_ACTIVATIONS = tuple(name for name, entry in functions.ACTIVATIONS.items() if entry.output)
+LOSSES = tuple(functions.LOSSES)
 DTYPES = ("float64", "float32")
 
 # The output activation a loss implies when the caller leaves it as None.
-DEFAULT_OUTPUT_ACTIVATION = {
-    "mse": "sigmoid",
-    "cross_entropy": "softmax",
-    "binary_cross_entropy": "sigmoid",
-}
+DEFAULT_OUTPUT_ACTIVATION = {name: entry.default_output
+                             for name, entry in functions.LOSSES.items()}
 
 
 @dataclass(frozen=True)
@@ -33,39 +33,41 @@ class NetworkSpec:
     layer_sizes : tuple of int
         Units per layer, input first; ``len(layer_sizes) - 1`` weight layers.
     activation : str
-        Activation of every hidden layer.
+        Activation of every hidden layer: one of :data:`HIDDEN_ACTIVATIONS` (the
+        entries of :data:`fastnn.functions.ACTIVATIONS` allowed on hidden layers).
     output_activation : str
-        Activation of the output layer (resolved; never None).
+        Activation of the output layer (resolved; never None): one of
+        :data:`OUTPUT_ACTIVATIONS`.
     loss : str
-        One of ``mse``, ``cross_entropy``, ``binary_cross_entropy``.
+        One of :data:`LOSSES` (the entries of :data:`fastnn.functions.LOSSES`).
     dtype : str
         ``"float64"`` or ``"float32"``.
     """
 
     layer_sizes: tuple
-    activation: str = "sigmoid"
-    output_activation: str = "sigmoid"
-    loss: str = "mse"
+    activation: str = functions.DEFAULT_ACTIVATION
+    output_activation: str = functions.LOSSES[functions.DEFAULT_LOSS].default_output
+    loss: str = functions.DEFAULT_LOSS
     dtype: str = "float64"
 
     @classmethod
-    def create(cls, layer_sizes, activation="sigmoid", output_activation=None,
-               loss="mse", dtype="float64"):
+    def create(cls, layer_sizes, activation=functions.DEFAULT_ACTIVATION,
+               output_activation=None, loss=functions.DEFAULT_LOSS, dtype="float64"):
         """Validate the arguments and build a spec.
 
         Raises
         ------
         ValueError
             Unknown names, layer sizes that are not positive integers, fewer than
-            two layers, or softmax on a hidden layer.
+            two layers, or an output-only activation on a hidden layer.
         TypeError
             Layer sizes that are not a sequence of integers.
         """
         sizes = validate_layer_sizes(layer_sizes)
         loss = check_name("loss", loss, LOSSES)
-        if activation == "softmax":
+        if activation in OUTPUT_ACTIVATIONS and activation not in HIDDEN_ACTIVATIONS:
             raise ValueError(
-                "activation 'softmax' is only allowed on the output layer; "
+                f"activation {activation!r} is only allowed on the output layer; "
                 f"hidden activations: {', '.join(HIDDEN_ACTIVATIONS)}")
         activation = check_name("activation", activation, HIDDEN_ACTIVATIONS)
         if output_activation is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastnn import backends
+from fastnn.functions import ACTIVATIONS, LOSSES
 from fastnn.params import parameter_count
 from fastnn.spec import NetworkSpec
 
@@ -50,11 +51,11 @@ def relative_difference(actual, expected, floor=0.0):
 def near_log_clip(spec, Y, margin=1e-6):
     """Whether a log loss is evaluated where its clipped log is ill-conditioned.
 
-    For output activations without a stable log form (all but sigmoid; softmax for the
-    ``log(1 - y)`` term) the loss uses ``log(max(y, LOG_FLOOR))``. Where ``y`` (or
-    ``1 - y``) is within ``margin`` of 0, its slope ``1 / y`` magnifies rounding without
-    bound and jumps to 0 at the clip, so backends that round differently legitimately
-    disagree there.
+    For output activations without a stable log form of a term the loss takes
+    (``stable_log`` in :data:`fastnn.functions.ACTIVATIONS`) the loss uses
+    ``log(max(y, LOG_FLOOR))``. Where ``y`` (or ``1 - y``) is within ``margin`` of 0,
+    its slope ``1 / y`` magnifies rounding without bound and jumps to 0 at the clip,
+    so backends that round differently legitimately disagree there.
 
     Parameters
     ----------
@@ -66,11 +67,13 @@ def near_log_clip(spec, Y, margin=1e-6):
     -------
     bool
     """
-    if spec.loss == "mse":
+    loss, stable = LOSSES[spec.loss], ACTIVATIONS[spec.output_activation].stable_log
+    clipped_log_y = loss.logs_output and stable is None
+    clipped_log_1my = loss.logs_one_minus_output and (stable is None
+                                                      or stable.log_one_minus is None)
+    if not (clipped_log_y or clipped_log_1my):
         return False
     Y = np.asarray(Y, dtype=np.float64)
-    clipped_log_y = spec.output_activation not in ("sigmoid", "softmax")
-    clipped_log_1my = spec.loss == "binary_cross_entropy" and spec.output_activation != "sigmoid"
     return bool((clipped_log_y and np.any(np.abs(Y) < margin))
                 or (clipped_log_1my and np.any(np.abs(1 - Y) < margin)))
 
@@ -106,7 +109,8 @@ def numerical_gradients(spec, params, X, T, backend="numpy", step=1e-6):
     return grad
 
 
-def random_case(rng, activation="sigmoid", output_activation="sigmoid", loss="mse",
+def random_case(rng, activation=NetworkSpec.activation,
+                output_activation=NetworkSpec.output_activation, loss=NetworkSpec.loss,
                 max_depth=4, max_width=40, max_batch=50):
     """A random architecture with parameters, inputs and targets.
 
@@ -126,11 +130,12 @@ def random_case(rng, activation="sigmoid", output_activation="sigmoid", loss="ms
 
     Notes
     -----
-    A log loss on an output activation whose range is not inside (0, 1) (tanh, relu,
-    ...) is well-conditioned only where ``0 < y < 1``: near ``y = 0`` its gradient
-    ``1 / y`` amplifies any rounding difference without bound. For those pairs the
-    output layer starts with small weights and biases in [0.3, 0.7], so the outputs
-    start inside (0, 1); the clipped region is checked by its own tests.
+    A log loss on an output activation without a stable log form, whose range is not
+    inside (0, 1) in general, is well-conditioned only well inside ``0 < y < 1``: near
+    ``y = 0`` (or ``y = 1`` for ``log(1 - y)``) its gradient amplifies any rounding
+    difference without bound. For those pairs the output layer starts with small
+    weights and the biases for which the outputs are in [0.3, 0.7]; the clipped region
+    is checked by its own tests.
     """
     depth = int(rng.integers(1, max_depth + 1))
     sizes = [int(size) for size in rng.integers(1, max_width + 1, size=depth + 1)]
@@ -142,11 +147,38 @@ def random_case(rng, activation="sigmoid", output_activation="sigmoid", loss="ms
         start += n_in * n_out
         params[start:start + n_out] = rng.normal(0, 0.5, n_out)
         start += n_out
-    if loss != "mse" and output_activation not in ("sigmoid", "softmax"):
+    if LOSSES[loss].logs_output and ACTIVATIONS[output_activation].stable_log is None:
         n_out = sizes[-1]
         params[-n_out * (sizes[-2] + 1):-n_out] *= 0.05
-        params[-n_out:] = rng.uniform(0.3, 0.7, n_out)
+        params[-n_out:] = _pre_activation(ACTIVATIONS[output_activation],
+                                          rng.uniform(0.3, 0.7, n_out))
     batch = int(rng.integers(1, max_batch + 1))
     X = rng.standard_normal((batch, sizes[0]))
     T = rng.random((batch, sizes[-1]))
     return spec, params, X, T
+
+
+def _pre_activation(activation, outputs, bound=20.0):
+    """Pre-activations ``z`` in ``[-bound, bound]`` with ``activation(z) == outputs``.
+
+    By bisection, for outputs that the activation takes once on its increasing branch
+    and exceeds nowhere below it (every elementwise activation of the table at outputs
+    in (0, 1)).
+
+    Parameters
+    ----------
+    activation : fastnn.functions.Activation
+    outputs : ndarray, shape (k,)
+
+    Returns
+    -------
+    ndarray, shape (k,)
+    """
+    low = np.full(outputs.shape, -bound)
+    high = np.full(outputs.shape, bound)
+    for _ in range(80):
+        middle = 0.5 * (low + high)
+        above = activation.function(middle.reshape(1, -1))[0] > outputs
+        high = np.where(above, middle, high)
+        low = np.where(above, low, middle)
+    return 0.5 * (low + high)

@@ -15,7 +15,9 @@ import fastnn
 from fastnn.spec import HIDDEN_ACTIVATIONS, LOSSES, OUTPUT_ACTIVATIONS
 
 BACKENDS = fastnn.available_backends()
-FAST_BACKENDS = [name for name in BACKENDS if name != "python"]
+# The readable reference every other backend is checked against, and the others.
+REFERENCE = fastnn.backends.reference_backend()
+FAST_BACKENDS = fastnn.backends.backends_where(is_reference=False)
 FLOAT32_BACKENDS = [name for name in BACKENDS if "float32" in fastnn.backends.get(name).dtypes]
 
 # Every (hidden activation, output activation, loss) combination.

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import BACKENDS, FUZZ_OUTCOMES
+from conftest import FAST_BACKENDS, FUZZ_OUTCOMES, REFERENCE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +32,7 @@ def networks(draw):
     sizes = draw(st.lists(st.integers(1, 5), min_size=2, max_size=4))
     return MLP(sizes, activation=draw(st.sampled_from(HIDDEN_ACTIVATIONS)),
                output_activation=draw(st.sampled_from(OUTPUT_ACTIVATIONS)),
-               loss=draw(st.sampled_from(LOSSES)), backend="python",
+               loss=draw(st.sampled_from(LOSSES)), backend=REFERENCE,
                seed=draw(st.integers(0, 1000)))
 
 
@@ -133,7 +133,7 @@ def _assert_unchanged(value, snapshot):
             "the input array was mutated"
 
 
-@pytest.mark.parametrize("backend", [name for name in BACKENDS if name != "python"])
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
 @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=calls())
 def test_public_api_matches_the_reference_or_fails_cleanly(backend, case):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REFERENCE
 
 from fastnn import MLP
 from fastnn.spec import NetworkSpec
@@ -46,7 +47,7 @@ def test_blas_and_loop_layers_agree_with_the_reference(batch):
     # 64 * 32 * 16 multiply-adds and more go through BLAS; fewer through the loops.
     rng = np.random.default_rng(batch)
     spec = NetworkSpec.create([32, 16, 4], "tanh", "softmax", "cross_entropy")
-    reference = MLP.from_spec(spec, rng.normal(0, 0.3, 32 * 16 + 16 + 16 * 4 + 4), "python")
+    reference = MLP.from_spec(spec, rng.normal(0, 0.3, 32 * 16 + 16 + 16 * 4 + 4), REFERENCE)
     net = reference.with_backend("numba")
     X = rng.standard_normal((batch, 32))
     T = np.eye(4)[rng.integers(0, 4, batch)]
@@ -127,7 +128,7 @@ def test_kernels_work_when_the_cache_directory_cannot_be_written(tmp_path):
         print(float(net.forward(np.ones(3))[0]))
     """, env)
     assert result.returncode == 0, result.stderr
-    expected = MLP([3, 3, 1], backend="python", seed=0).forward(np.ones(3))[0]
+    expected = MLP([3, 3, 1], backend=REFERENCE, seed=0).forward(np.ones(3))[0]
     assert float(result.stdout.split()[-1]) == pytest.approx(expected, rel=1e-12)
 
 

@@ -1,7 +1,7 @@
 """Property-based tests over shapes and values (hypothesis)."""
 
 import numpy as np
-from conftest import FAST_BACKENDS
+from conftest import FAST_BACKENDS, REFERENCE
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -18,7 +18,7 @@ def networks_and_batches(draw):
     sizes = draw(layer_sizes)
     net = MLP(sizes, activation=draw(st.sampled_from(HIDDEN_ACTIVATIONS)),
               output_activation=draw(st.sampled_from(OUTPUT_ACTIVATIONS)),
-              loss=draw(st.sampled_from(LOSSES)), backend="python",
+              loss=draw(st.sampled_from(LOSSES)), backend=REFERENCE,
               seed=draw(st.integers(0, 2**32 - 1)))
     m = draw(st.integers(1, 6))
     values = st.floats(-20, 20, allow_nan=False, allow_infinity=False)
@@ -84,6 +84,6 @@ def test_save_load_round_trip(tmp_path_factory, case):
     net, X, _ = case
     path = tmp_path_factory.mktemp("model") / "net.npz"
     net.save(path)
-    loaded = MLP.load(path, backend="python")
+    loaded = MLP.load(path, backend=REFERENCE)
     assert loaded.spec == net.spec
     np.testing.assert_array_equal(loaded.forward(X), net.forward(X))

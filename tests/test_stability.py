@@ -60,7 +60,8 @@ def test_sigmoid_binary_cross_entropy_at_saturation(backend, z, t, expected_loss
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("output_activation", ["tanh", "relu", "identity", "softmax"])
+@pytest.mark.parametrize("output_activation", ["tanh", "relu", "softplus", "silu", "identity",
+                                               "softmax"])
 def test_log_losses_never_take_log_of_zero(backend, output_activation):
     # Outputs of exactly 0 and 1: the clip keeps the loss finite.
     net = _single_layer(backend, output_activation, "binary_cross_entropy",
@@ -74,7 +75,7 @@ def test_log_losses_never_take_log_of_zero(backend, output_activation):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "leaky_relu", "elu",
-                                        "identity"])
+                                        "softplus", "silu", "identity"])
 @pytest.mark.parametrize("magnitude", [1e10, 1e100, 1e300])
 def test_huge_inputs_give_finite_outputs_or_a_clear_error(backend, activation, magnitude):
     net = MLP([3, 4, 2], activation=activation, loss="cross_entropy", backend=backend, seed=0)
@@ -88,3 +89,27 @@ def test_huge_inputs_give_finite_outputs_or_a_clear_error(backend, activation, m
         else:
             assert np.isfinite(Y).all()
             np.testing.assert_allclose(Y.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("activation", ["softplus", "silu"])
+@pytest.mark.parametrize("loss", ["mse", "binary_cross_entropy"])
+@pytest.mark.parametrize("z", [-1000.0, 1000.0])
+def test_softplus_and_silu_at_huge_pre_activations(backend, activation, loss, z):
+    # softplus(z) = max(z, 0) + log1p(exp(-|z|)) never overflows; silu = z * sigmoid(z).
+    # On both the output and a hidden layer: no warning, finite values and gradients.
+    net = _single_layer(backend, activation, loss, [z, -z])
+    hidden = MLP([1, 2, 1], activation=activation, output_activation="sigmoid", loss=loss,
+                 backend=backend)
+    hidden.set_params([np.zeros((1, 2)), np.ones((2, 1))], [np.array([z, -z]), np.zeros(1)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = net.forward([0.0])
+        losses = [net.gradients([0.0], [0.5, 0.5]), hidden.gradients([0.0], [0.5])]
+        y_hidden = hidden.forward([0.0])
+    # Both saturate to max(z, 0) exactly at |z| = 1000.
+    np.testing.assert_array_equal(y, [max(z, 0.0), max(-z, 0.0)])
+    assert np.isfinite(y_hidden).all()
+    for loss_value, dweights, dbiases in losses:
+        assert np.isfinite(loss_value)
+        assert all(np.isfinite(d).all() for d in dweights + dbiases)

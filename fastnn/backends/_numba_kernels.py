@@ -2,11 +2,15 @@
 
 Every kernel serves every architecture: the parameters arrive as the flat buffer of
 :mod:`fastnn.params`, the architecture as an int64 array of layer sizes, and the
-activations and loss as the integer codes below (the names of
-:mod:`fastnn.functions`, one code each). The formulas are exactly those of
-:mod:`fastnn.functions` (read its docstring): overflow-free sigmoid, softmax with the
-row maximum subtracted, softplus / log-softmax forms of the log for the sigmoid and
-softmax outputs, ``LOG_FLOOR`` clip and clipped reciprocal for every other output.
+activations and loss as small integer codes, one per entry of the tables of
+:mod:`fastnn.functions` (:data:`ACTIVATION_CODES`, :data:`LOSS_CODES`, generated
+below from the names this module implements, which must be exactly the tables' names:
+an entry without a Numba version makes the backend unavailable, naming it). The
+formulas are exactly those of :mod:`fastnn.functions` (read its docstring):
+overflow-free sigmoid, softmax with the row maximum subtracted, softplus / log-softmax
+forms of the log for the sigmoid and softmax outputs, ``LOG_FLOOR`` clip and clipped
+reciprocal for every other output. A layer's pre-activation ``Z`` is kept for back-propagation only
+where its activation's derivative needs it (``derivative_needs_z`` in the table).
 
 A layer ``Z = A_prev @ W + b`` runs through BLAS (``np.dot``) when it is large
 (see ``BLAS_CROSSOVER``) and through fused loops otherwise;
@@ -37,25 +41,34 @@ from numba import types
 from numba.extending import intrinsic
 
 from fastnn import config
-from fastnn.functions import ELU_ALPHA, LEAKY_RELU_SLOPE, LOG_FLOOR
+from fastnn.functions import ACTIVATIONS, ELU_ALPHA, LEAKY_RELU_SLOPE, LOG_FLOOR, LOSSES
 
-SIGMOID, TANH, RELU, LEAKY_RELU, ELU, IDENTITY, SOFTMAX = range(7)
-ACTIVATION_CODES = {
-    "sigmoid": SIGMOID,
-    "tanh": TANH,
-    "relu": RELU,
-    "leaky_relu": LEAKY_RELU,
-    "elu": ELU,
-    "identity": IDENTITY,
-    "softmax": SOFTMAX,
-}
 
-MSE, CROSS_ENTROPY, BINARY_CROSS_ENTROPY = range(3)
-LOSS_CODES = {
-    "mse": MSE,
-    "cross_entropy": CROSS_ENTROPY,
-    "binary_cross_entropy": BINARY_CROSS_ENTROPY,
-}
+def _codes(table, names, kind):
+    """Name -> code (position in ``names``, the entries implemented here) for ``table``.
+
+    The codes follow this module's order, not the table's: Numba freezes them into
+    the compiled kernels, and its on-disk cache is keyed on this file alone, so codes
+    that a reordering of the table could change would leave stale cached kernels.
+    """
+    if set(names) != set(table):
+        raise ImportError(
+            f"the numba kernels implement the {kind}s {sorted(names)}; the table of "
+            f"fastnn.functions has {sorted(table)}")
+    return {name: code for code, name in enumerate(names)}
+
+
+# The entries the kernels below implement, each under its table name.
+ACTIVATION_CODES = _codes(
+    ACTIVATIONS,
+    ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "identity", "softmax", "softplus", "silu"),
+    "activation")
+LOSS_CODES = _codes(LOSSES, ("mse", "cross_entropy", "binary_cross_entropy"), "loss")
+SIGMOID, TANH, RELU, LEAKY_RELU, ELU, IDENTITY, SOFTMAX, SOFTPLUS, SILU = \
+    ACTIVATION_CODES.values()
+MSE, CROSS_ENTROPY, BINARY_CROSS_ENTROPY = LOSS_CODES.values()
+# Per activation code: whether back-propagation needs the layer's Z.
+NEEDS_Z = tuple(ACTIVATIONS[name].derivative_needs_z for name in ACTIVATION_CODES)
 
 # The three matrix products of a layer go to BLAS (np.dot) or to fused loops, by the
 # crossover measured on the project machine (benchmarks/test_numba_targets.py::
@@ -147,7 +160,8 @@ def _all_finite(values):
 def loss(params, layer_sizes, activation_codes, loss_code, X, T):
     """Mean loss over the rows of ``X``; ``T`` has shape (m, layer_sizes[-1])."""
     trace, Z_out = _trace_buffers(layer_sizes, X)
-    _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out)
+    # No hidden layer's Z: the loss alone back-propagates nothing.
+    _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out, trace[:0])
     Y = _layer_rows(trace, layer_sizes, X.shape[0], layer_sizes.shape[0] - 1)
     return _mean_loss(loss_code, activation_codes[-1], Z_out, Y, T)
 
@@ -187,15 +201,15 @@ def gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad, 
     """
     m = X.shape[0]
     n_layers = layer_sizes.shape[0] - 1
-    trace, Z_out, deltas = _split_workspace(workspace, layer_sizes, m)
-    _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out)
+    trace, Z_out, deltas, hidden_Z = _split_workspace(workspace, layer_sizes, m)
+    _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out, hidden_Z)
     Y = _layer_rows(trace, layer_sizes, m, n_layers)
     output_code = activation_codes[n_layers - 1]
     mean_loss = _mean_loss(loss_code, output_code, Z_out, Y, T)
 
     widest = deltas.shape[0] // (2 * m)
     delta = deltas[:m * layer_sizes[n_layers]].reshape((m, layer_sizes[n_layers]))
-    _output_deltas(loss_code, output_code, Y, T, 1.0 / m, delta)
+    _output_deltas(loss_code, output_code, Z_out, Y, T, 1.0 / m, delta)
 
     end = grad.shape[0]
     for layer in range(n_layers - 1, -1, -1):
@@ -209,7 +223,9 @@ def gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad, 
             previous = deltas[offset:offset + m * n_in].reshape((m, n_in))
             _back_delta(params, w_start, n_in, n_out, delta, previous,
                         _use_blas(m, n_in, n_out, BACK_DELTA))
-            _times_derivative(activation_codes[layer - 1], A_prev, previous)
+            code = activation_codes[layer - 1]
+            Z_prev = _layer_rows(hidden_Z, layer_sizes, m, layer) if NEEDS_Z[code] else A_prev
+            _times_derivative(code, Z_prev, A_prev, previous)
             delta = previous
         end = w_start
     return mean_loss
@@ -373,6 +389,12 @@ def _sigmoid(z):
     return value if z == z else z
 
 
+@jit(inline="always")
+def _softplus(x):
+    """``log(1 + e^x)`` without overflow: ``max(x, 0) + log1p(e^-|x|)``."""
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
 @jit
 def _activate_in_place(code, Z):
     """``Z = f(Z)`` for the activation ``code``; softmax over each row."""
@@ -398,12 +420,23 @@ def _activate_in_place(code, Z):
     elif code == ELU:
         for k in range(m * n):
             flat[k] = flat[k] if flat[k] > 0 else ELU_ALPHA * math.expm1(flat[k])
+    elif code == SOFTPLUS:
+        for k in range(m * n):
+            flat[k] = _softplus(flat[k])
+    elif code == SILU:
+        _silu_in_place(flat)
 
 
 @jit
 def _sigmoid_in_place(values):
     for k in range(values.shape[0]):
         values[k] = _sigmoid(values[k])
+
+
+@jit
+def _silu_in_place(values):
+    for k in range(values.shape[0]):
+        values[k] = values[k] * _sigmoid(values[k])
 
 
 @jit
@@ -421,8 +454,11 @@ def _softmax_in_place(Z, row):
 
 
 @jit(inline="always")
-def _derivative(code, a):
-    """``dA/dZ`` in terms of the output ``a`` (elementwise activations only)."""
+def _derivative(code, z, a):
+    """``dA/dZ`` at pre-activation ``z`` and output ``a`` (elementwise activations only).
+
+    ``z`` is only read for the codes of ``NEEDS_Z``; elsewhere callers may pass ``a``.
+    """
     if code == SIGMOID:
         return a * (1.0 - a)
     if code == TANH:
@@ -433,13 +469,28 @@ def _derivative(code, a):
         return 1.0 if a > 0 else LEAKY_RELU_SLOPE
     if code == ELU:
         return 1.0 if a > 0 else a + ELU_ALPHA
+    if code == SOFTPLUS:
+        return -math.expm1(-a)
+    if code == SILU:
+        return _silu_derivative(z)
     return 1.0
 
 
 @jit
-def _times_derivative(code, A, G):
-    """``G *= f'(A)`` elementwise, for a hidden activation ``code``."""
+def _silu_derivative(z):
+    # Not inlined: the sigmoid's polynomial would bloat every loop _derivative is in.
+    s = _sigmoid(z)
+    return s + z * s * (1.0 - s)
+
+
+@jit
+def _times_derivative(code, Z, A, G):
+    """``G *= f'(Z, A)`` elementwise, for a hidden activation ``code``.
+
+    ``Z`` is only read for the codes of ``NEEDS_Z``; elsewhere callers may pass ``A``.
+    """
     m, n = A.shape
+    z_flat = Z.reshape(m * n)
     a_flat = A.reshape(m * n)
     g_flat = G.reshape(m * n)
     if code == SIGMOID:
@@ -450,15 +501,10 @@ def _times_derivative(code, A, G):
             g_flat[k] *= 1.0 - a_flat[k] * a_flat[k]
     elif code != IDENTITY:
         for k in range(m * n):
-            g_flat[k] *= _derivative(code, a_flat[k])
+            g_flat[k] *= _derivative(code, z_flat[k], a_flat[k])
 
 
 # --- losses -----------------------------------------------------------------------------
-
-@jit(inline="always")
-def _softplus(x):
-    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
-
 
 @jit(inline="always")
 def _clipped_log(y):
@@ -513,7 +559,7 @@ def _mean_loss(loss_code, output_code, Z, Y, T):
 
 
 @jit
-def _output_deltas(loss_code, output_code, Y, T, scale, delta):
+def _output_deltas(loss_code, output_code, Z, Y, T, scale, delta):
     """``delta = scale * dL/dZ`` per row: the true gradient of the loss for every pair."""
     m, n = Y.shape
     for row in range(m):
@@ -526,7 +572,8 @@ def _output_deltas(loss_code, output_code, Y, T, scale, delta):
                     delta[row, k] = Y[row, k] * ((Y[row, k] - T[row, k]) - weighted)
             else:
                 for k in range(n):
-                    delta[row, k] = (Y[row, k] - T[row, k]) * _derivative(output_code, Y[row, k])
+                    delta[row, k] = (Y[row, k] - T[row, k]) * _derivative(
+                        output_code, Z[row, k], Y[row, k])
         elif output_code == SIGMOID:
             for k in range(n):
                 if loss_code == CROSS_ENTROPY:
@@ -552,7 +599,7 @@ def _output_deltas(loss_code, output_code, Y, T, scale, delta):
                 grad_y = -T[row, k] * _clipped_reciprocal(Y[row, k])
                 if loss_code == BINARY_CROSS_ENTROPY:
                     grad_y += (1.0 - T[row, k]) * _clipped_reciprocal(1.0 - Y[row, k])
-                delta[row, k] = grad_y * _derivative(output_code, Y[row, k])
+                delta[row, k] = grad_y * _derivative(output_code, Z[row, k], Y[row, k])
         for k in range(n):
             delta[row, k] *= scale
 
@@ -560,9 +607,13 @@ def _output_deltas(loss_code, output_code, Y, T, scale, delta):
 # --- the forward trace kept for back-propagation ------------------------------------------
 
 def workspace_per_row(layer_sizes):
-    """Scratch values per row of ``X`` that :func:`gradient_into` needs (Python side)."""
+    """Scratch values per row of ``X`` that :func:`gradient_into` needs (Python side).
+
+    Room for every hidden layer's Z is included whatever the activations: it is written
+    only for the activations that need it, and untouched memory costs nothing.
+    """
     hidden_and_output = [int(size) for size in layer_sizes[1:]]
-    return sum(hidden_and_output) + hidden_and_output[-1] + 2 * max(hidden_and_output)
+    return (2 * sum(hidden_and_output) + 2 * max(hidden_and_output))
 
 
 @jit
@@ -572,12 +623,13 @@ def _workspace_per_row(layer_sizes):
     for layer in range(1, layer_sizes.shape[0]):
         units += layer_sizes[layer]
         widest = max(widest, layer_sizes[layer])
-    return units + layer_sizes[-1] + 2 * widest
+    return 2 * units + 2 * widest
 
 
 @jit
 def _split_workspace(workspace, layer_sizes, m):
-    """Every layer's activation (flat), the output's Z (m, n_out), two deltas (flat)."""
+    """Every layer's activation (flat), the output's Z (m, n_out), two deltas (flat),
+    and the hidden layers' Z (flat, laid out as the activations)."""
     units = 0
     widest = 0
     for layer in range(1, layer_sizes.shape[0]):
@@ -586,8 +638,10 @@ def _split_workspace(workspace, layer_sizes, m):
     n_out = layer_sizes[-1]
     trace = workspace[:m * units]
     Z_out = workspace[m * units:m * (units + n_out)].reshape((m, n_out))
-    deltas = workspace[m * (units + n_out):m * (units + n_out + 2 * widest)]
-    return trace, Z_out, deltas
+    deltas_end = m * (units + n_out + 2 * widest)
+    deltas = workspace[m * (units + n_out):deltas_end]
+    hidden_Z = workspace[deltas_end:deltas_end + m * (units - n_out)]
+    return trace, Z_out, deltas, hidden_Z
 
 
 @jit
@@ -611,8 +665,12 @@ def _layer_rows(trace, layer_sizes, m, layer):
 
 
 @jit
-def _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out):
-    """Fill ``trace`` with every layer's activation and ``Z_out`` with the output's Z."""
+def _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out, hidden_Z):
+    """Fill ``trace`` with every layer's activation and ``Z_out`` with the output's Z.
+
+    A hidden layer whose activation needs its Z for back-propagation (``NEEDS_Z``) also
+    keeps it in ``hidden_Z`` (laid out as ``trace``), unless ``hidden_Z`` is empty.
+    """
     m = X.shape[0]
     n_layers = layer_sizes.shape[0] - 1
     A = X
@@ -624,6 +682,10 @@ def _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out):
             _dense(A, params, start, n_in, n_out, Z_out,
                    _use_blas(m, n_in, n_out, FORWARD_LAYER))
             A_next[:, :] = Z_out
+        elif NEEDS_Z[activation_codes[layer]] and hidden_Z.shape[0] > 0:
+            Z = _layer_rows(hidden_Z, layer_sizes, m, layer + 1)
+            _dense(A, params, start, n_in, n_out, Z, _use_blas(m, n_in, n_out, FORWARD_LAYER))
+            A_next[:, :] = Z
         else:
             _dense(A, params, start, n_in, n_out, A_next,
                    _use_blas(m, n_in, n_out, FORWARD_LAYER))

@@ -60,7 +60,8 @@ class NumbaBackend(Backend):
     def prepare(self, spec):
         """Compile (or load from the cache) every kernel for ``spec.dtype``."""
         dtype = np.dtype(spec.dtype)
-        tiny = type(spec).create((1, 1), "sigmoid", "sigmoid", "mse", spec.dtype)
+        # One compiled kernel per dtype serves every activation and loss: the defaults do.
+        tiny = type(spec).create((1, 1), dtype=spec.dtype)
         params = np.zeros(2, dtype=dtype)
         X = np.zeros((1, 1), dtype=dtype)
         self.forward(tiny, params, X)
