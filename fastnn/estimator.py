@@ -10,7 +10,8 @@ numba backend running each epoch in one compiled kernel).
 
 Differences from scikit-learn: no ``lbfgs`` solver and only a constant learning rate
 (no ``learning_rate``, ``power_t``, ``max_fun``); no ``sample_weight``; sparse input is
-refused; the initial weights are fastnn's (He for relu, Xavier otherwise); the
+refused; the initial weights are fastnn's (the activation's init family in
+:data:`fastnn.functions.ACTIVATIONS`: He for the relu family, Xavier otherwise); the
 validation split is not stratified; for several regression outputs the loss is summed
 (not averaged) over the outputs.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastnn import backends
+from fastnn.functions import ACTIVATIONS, DEFAULT_ACTIVATION, DEFAULT_LOSS
 from fastnn.hyperparameters import TrainingOptions, takes_training_options
 from fastnn.params import init_params, layer_views, load_params, save_params
 from fastnn.spec import NetworkSpec
@@ -26,14 +27,15 @@ class MLP:
     layer_sizes : sequence of int
         Units per layer, input first, e.g. ``[100, 100, 50, 10]``.
     activation : str
-        Hidden-layer activation: ``sigmoid``, ``tanh``, ``relu``, ``leaky_relu``,
-        ``elu`` or ``identity``.
+        Hidden-layer activation, one of :data:`fastnn.spec.HIDDEN_ACTIVATIONS` (the
+        table is :data:`fastnn.functions.ACTIVATIONS`).
     output_activation : str or None
-        Output activation (any of the above or ``softmax``); None picks the one the
-        loss implies (mse -> sigmoid, cross_entropy -> softmax,
-        binary_cross_entropy -> sigmoid).
-    loss : {"mse", "cross_entropy", "binary_cross_entropy"}
-        Mean over samples; see DESIGN.md for the formulas.
+        Output activation, one of :data:`fastnn.spec.OUTPUT_ACTIVATIONS`; None picks the
+        one the loss implies (``fastnn.functions.LOSSES[loss].default_output``: mse ->
+        sigmoid, cross_entropy -> softmax, binary_cross_entropy -> sigmoid).
+    loss : str
+        One of :data:`fastnn.spec.LOSSES` (table :data:`fastnn.functions.LOSSES`), a mean
+        over samples; see DESIGN.md for the formulas.
     backend : str
         ``"python"``, ``"numpy"``, ``"numba"`` or ``"auto"`` (the fastest available).
     dtype : {"float64", "float32"}
@@ -49,8 +51,8 @@ class MLP:
         The resolved backend name.
     """
 
-    def __init__(self, layer_sizes, activation="sigmoid", output_activation=None, loss="mse",
-                 backend="auto", dtype="float64", init="auto", seed=None):
+    def __init__(self, layer_sizes, activation=DEFAULT_ACTIVATION, output_activation=None,
+                 loss=DEFAULT_LOSS, backend="auto", dtype="float64", init="auto", seed=None):
         spec = NetworkSpec.create(layer_sizes, activation, output_activation, loss, dtype)
         self._attach(spec, init_params(spec, init, seed), _resolve_backend(backend, spec))
 
@@ -287,8 +289,8 @@ class MLP:
         ValueError
             If the output activation is neither softmax nor sigmoid.
         """
-        if self.spec.output_activation not in ("softmax", "sigmoid"):
-            raise ValueError(f"predict_proba needs a softmax or sigmoid output; this network's "
+        if not ACTIVATIONS[self.spec.output_activation].probabilities:
+            raise ValueError(f"predict_proba needs a {_PROBABILITY_OUTPUTS} output; this network's "
                              f"output is {self.spec.output_activation!r}")
         Y = self.forward(X)
         if self.spec.n_outputs == 1:
@@ -388,6 +390,11 @@ class MLP:
         return (f"MLP({sizes}, activation={self.spec.activation!r}, "
                 f"output_activation={self.spec.output_activation!r}, loss={self.spec.loss!r}, "
                 f"dtype={self.spec.dtype!r}, backend={self.backend!r})")
+
+
+# The outputs predict_proba reads as class probabilities, e.g. "softmax or sigmoid".
+_PROBABILITY_OUTPUTS = " or ".join(reversed([name for name, entry in ACTIVATIONS.items()
+                                             if entry.probabilities]))
 
 
 def _resolve_backend(name, spec):

@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from fastnn.functions import ACTIVATIONS, LOSSES
 from fastnn.optimizers import make_optimizer
 from fastnn.params import layer_slices
 from fastnn.validation import as_float_array
@@ -250,14 +251,13 @@ def train_loop(run_one_epoch, params, epochs, evaluate, tracker, monitor,
 
 def is_classification_loss(loss):
     """Whether the loss named ``loss`` compares outputs with classes (not with numbers)."""
-    # Issue 10: becomes ``fastnn.functions.LOSSES[loss].classification`` once the loss
-    # table has that flag; this is the one place in training that names losses.
-    return loss in ("cross_entropy", "binary_cross_entropy")
+    return LOSSES[loss].classification
 
 
 def is_classifier(spec, classes=None):
-    """Whether ``predict`` gives class labels: trained on labels, or a classification loss."""
-    return classes is not None or spec.output_activation == "softmax" \
+    """Whether ``predict`` gives class labels: trained on labels, an output that is a
+    distribution over classes (softmax), or a classification loss."""
+    return classes is not None or ACTIVATIONS[spec.output_activation].distribution \
         or is_classification_loss(spec.loss)
 
 
