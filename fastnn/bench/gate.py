@@ -116,11 +116,34 @@ def checked_call(name, level, case, op, reference, expected=None):
     call, extract = make_call(name, level, case, op)
     if expected is None:
         expected = reference_result(reference, case, op)
+    return gate(call, extract, case.spec.dtype, reference, expected)
+
+
+def gate(call, extract, dtype, reference, expected):
+    """Call once, time that first call, and compare its flat result with the reference's.
+
+    The one test every timed call passes first, backends' and peers' alike.
+
+    Parameters
+    ----------
+    call : callable with no arguments
+    extract : callable, return value of ``call`` -> ndarray, shape (k,)
+    dtype : str
+        The case's dtype (chooses the tolerance, :data:`fastnn.testing.TOLERANCE`).
+    reference : str
+        The reference backend's name, for the note.
+    expected : ndarray, shape (k,)
+        The reference's flat result.
+
+    Returns
+    -------
+    CheckedCall
+    """
     start = time.perf_counter()
-    actual = extract(call())
+    result = call()
     first_call_s = time.perf_counter() - start
-    difference = relative_difference(actual, expected)
-    tolerance = TOLERANCE[case.spec.dtype]
+    difference = relative_difference(extract(result), expected)
+    tolerance = TOLERANCE[dtype]
     passed = bool(difference <= tolerance)
     note = "" if passed else (f"differs from the {reference} reference by {difference:.2e} "
                               f"> {tolerance:.0e}")

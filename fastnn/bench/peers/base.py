@@ -18,8 +18,7 @@ import importlib.util
 import time
 from dataclasses import dataclass
 
-from fastnn.bench.gate import CheckedCall
-from fastnn.testing import TOLERANCE, relative_difference
+from fastnn.bench.gate import gate
 
 
 class Unsupported(Exception):
@@ -194,12 +193,4 @@ def gated_call(prepared, dtype, reference, expected):
     -------
     fastnn.bench.gate.CheckedCall
     """
-    start = time.perf_counter()
-    result = prepared.call()
-    first_call_s = time.perf_counter() - start
-    difference = relative_difference(prepared.extract(result), expected)
-    tolerance = TOLERANCE[dtype]
-    passed = bool(difference <= tolerance)
-    note = "" if passed else (f"differs from the {reference} reference by {difference:.2e} "
-                              f"> {tolerance:.0e}")
-    return CheckedCall(prepared.call, first_call_s, difference, passed, note)
+    return gate(prepared.call, prepared.extract, dtype, reference, expected)
