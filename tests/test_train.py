@@ -310,7 +310,8 @@ BAD_FITS = {
     "lr nan": ({"learning_rate": float("nan")}, ValueError, "learning_rate must be finite"),
     "lr string": ({"learning_rate": "0.1"}, TypeError, "learning_rate must be a real"),
     "alpha negative": ({"alpha": -1.0}, ValueError, "alpha must be in"),
-    "momentum one": ({"momentum": 1.0}, ValueError, "momentum must be in"),
+    # [0, 1] as scikit-learn's momentum (1 included).
+    "momentum above one": ({"momentum": 1.01}, ValueError, "momentum must be in"),
     "beta_2": ({"beta_2": 1.5}, ValueError, "beta_2 must be in"),
     "epsilon": ({"epsilon": 0.0}, ValueError, "epsilon must be positive"),
     "nesterov": ({"nesterov": "yes"}, TypeError, "nesterov must be True or False"),
