@@ -49,7 +49,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, column_or_1d, shuffle
+from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
@@ -383,7 +383,7 @@ class _BaseMLP(BaseEstimator):
 
         def one_epoch(current):
             if self.shuffle:
-                progress["order"] = shuffle(progress["order"], random_state=self._random_state)
+                progress["order"] = _shuffled(progress["order"], self._random_state)
             return train.run_epoch(backend, spec, current, X, T, progress["order"], options,
                                    optimizer, mask, sample_weight)
 
@@ -771,6 +771,14 @@ def _glorot_uniform(layer_units, activation, random_state, dtype):
         intercepts.append(random_state.uniform(-bound, bound, fan_out).astype(dtype,
                                                                              copy=False))
     return coefs, intercepts
+
+
+def _shuffled(order, random_state):
+    """``sklearn.utils.shuffle(order, random_state=random_state)``: the same permutation
+    from the same draws, without its input checks (a tenth of a small epoch)."""
+    permutation = np.arange(order.shape[0])
+    random_state.shuffle(permutation)
+    return order[permutation]
 
 
 def _fastnn_output(out_activation):

@@ -353,8 +353,9 @@ def train_loop(run_one_epoch, params, epochs, evaluate, tracker, monitor,
                 history.setdefault(key, []).append(value)
             if tracker.update(figures[monitor]) and keep_best:
                 best_params[...] = params
-            bar.update(1)
-            bar.set_postfix({key: f"{value:.4g}" for key, value in figures.items()})
+            if progress:
+                bar.update(1)
+                bar.set_postfix({key: f"{value:.4g}" for key, value in figures.items()})
             if end_epoch is not None:
                 end_epoch()
             if tracker.should_stop:

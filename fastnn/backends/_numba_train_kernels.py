@@ -9,7 +9,9 @@ so both paths give the same parameters to rounding. The kernel assumes clean inp
 Every training option runs in the kernel, none falls back to Python:
 
 - dense ``X``: the gradient of each batch comes from the numba backend's
-  ``loss_and_gradient``, or ``loss_and_gradient_weighted`` with sample weights;
+  ``gradient_into`` (scratch space allocated once per epoch, by NumPy: a fresh Numba
+  buffer per batch cost a fifth of a small network's epoch in page faults), or
+  ``loss_and_gradient_weighted`` with sample weights;
 - sparse ``X`` (canonical CSR): the epoch's rows are gathered into one CSR in visiting
   order, and each batch is a slice of it for ``csr_loss_and_gradient`` (the first layer
   a sparse product; weights of length 0 mean unweighted);
@@ -32,7 +34,7 @@ import numpy as np
 import scipy.sparse
 
 from fastnn.backends import _numba_kernels
-from fastnn.backends._numba_kernels import jit, loss_and_gradient
+from fastnn.backends._numba_kernels import gradient_into, jit, workspace_per_row
 from fastnn.backends.numba_jit import kernel_arguments
 from fastnn.optimizers import OPTIMIZER_CODES, SETTING_CODES
 
@@ -109,8 +111,10 @@ def run_epoch(spec, params, X, T, order, options, optimizer, sample_weight=None)
     batch_size = n_samples if options.batch_size is None else min(options.batch_size, n_samples)
     data_scale = 1.0 / spec.n_outputs if options.output_mean_loss else 1.0
     # Plain Python scalars of fixed types: one compiled signature per array dtype.
+    workspace = np.empty(batch_size * workspace_per_row(spec.layer_sizes), dtype=dtype)
     loss = train_epoch(params, layer_sizes, activation_codes, loss_code, X, *csr,
-                       int(spec.n_inputs), _writable(T), order, weights, int(batch_size),
+                       int(spec.n_inputs), _writable(T), order, weights, workspace,
+                       int(batch_size),
                        OPTIMIZER_CODES[optimizer.name], float(options.alpha), float(data_scale),
                        optimizer.settings(), optimizer.state, int(optimizer.step_count))
     optimizer.step_count += len(range(0, n_samples, batch_size))
@@ -124,8 +128,8 @@ def _writable(array):
 
 @train_jit
 def train_epoch(params, layer_sizes, activation_codes, loss_code, X, X_data, X_indices,
-                X_indptr, n_features, T, order, weights, batch_size, optimizer_code, alpha,
-                data_scale, settings, state, step_count):
+                X_indptr, n_features, T, order, weights, workspace, batch_size, optimizer_code,
+                alpha, data_scale, settings, state, step_count):
     """One epoch of mini-batch training, updating ``params`` and the optimiser state in place.
 
     Parameters
@@ -145,6 +149,8 @@ def train_epoch(params, layer_sizes, activation_codes, loss_code, X, X_data, X_i
         The rows in the order this epoch visits them.
     weights : ndarray, shape (n_samples,) or (0,)
         The sample weights (in the rows' order, not ``order``'s); empty: unweighted.
+    workspace : ndarray, shape (batch_size * workspace_per_row(layer_sizes),)
+        Scratch space of ``gradient_into`` for the dense unweighted batches.
     batch_size : int
         Rows per batch, 1 .. n_samples; the last batch may be smaller.
     optimizer_code : int
@@ -192,8 +198,8 @@ def train_epoch(params, layer_sizes, activation_codes, loss_code, X, X_data, X_i
                 params, layer_sizes, activation_codes, loss_code, X_epoch[start:stop],
                 T_epoch[start:stop], batch_weights, grad)
         else:
-            batch_loss = loss_and_gradient(params, layer_sizes, activation_codes, loss_code,
-                                           X_epoch[start:stop], T_epoch[start:stop], grad)
+            batch_loss = gradient_into(params, layer_sizes, activation_codes, loss_code,
+                                       X_epoch[start:stop], T_epoch[start:stop], grad, workspace)
         if data_scale != 1.0:
             batch_loss *= data_scale
         if alpha != 0.0:
