@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, make_dataclass
 from functools import partial
 from typing import Any
 
-from fastnn.optimizers import OPTIMIZERS
+from fastnn.optimizers import SOLVERS
+from fastnn.schedules import SCHEDULES
 from fastnn.validation import check_bool, check_positive_int, check_positive_real, check_real_in
 
 
@@ -83,12 +84,20 @@ def _choices(table):
 
 _NON_NEGATIVE = partial(check_real_in, low=0.0, high=math.inf)
 _UNIT_INTERVAL = partial(check_real_in, low=0.0, high=1.0, open_high=True)
+_CLOSED_UNIT_INTERVAL = partial(check_real_in, low=0.0, high=1.0)
 
 HYPERPARAMETERS = (
-    Hyperparameter("optimizer", "adam", _choices(OPTIMIZERS),
-                   "The update rule (:mod:`fastnn.optimizers`).", _one_of(OPTIMIZERS), "solver"),
-    Hyperparameter("learning_rate", 0.001, "float", "The step size.", check_positive_real,
-                   "learning_rate_init"),
+    Hyperparameter("optimizer", "adam", _choices(SOLVERS),
+                   "The update rule (:mod:`fastnn.optimizers`), or ``\"lbfgs\"``: full-batch "
+                   "L-BFGS-B (:mod:`fastnn.lbfgs`; ``epochs`` bounds its iterations).",
+                   _one_of(SOLVERS), "solver"),
+    Hyperparameter("learning_rate", 0.001, "float",
+                   "The (initial) step size.", check_positive_real, "learning_rate_init"),
+    Hyperparameter("schedule", "constant", _choices(SCHEDULES),
+                   "How the step size changes between epochs (:mod:`fastnn.schedules`).",
+                   _one_of(SCHEDULES), "learning_rate"),
+    Hyperparameter("power_t", 0.5, "float",
+                   'The exponent of the ``"invscaling"`` schedule.', _NON_NEGATIVE, "power_t"),
     Hyperparameter("epochs", 200, "int", "Passes over the training samples.",
                    check_positive_int, "max_iter"),
     Hyperparameter("batch_size", None, "int or None",
@@ -98,8 +107,8 @@ HYPERPARAMETERS = (
                    "L2 penalty ``alpha * ||W||^2 / (2 * batch rows)`` on the weights "
                    "(not the biases).", _NON_NEGATIVE, "alpha"),
     Hyperparameter("momentum", 0.9, "float",
-                   'Momentum coefficient in [0, 1) (optimizer ``"momentum"``).',
-                   _UNIT_INTERVAL, "momentum"),
+                   'Momentum coefficient in [0, 1] (optimizer ``"momentum"``).',
+                   _CLOSED_UNIT_INTERVAL, "momentum"),
     Hyperparameter("nesterov", False, "bool", 'Nesterov\'s momentum (optimizer ``"momentum"``).',
                    check_bool, "nesterovs_momentum"),
     Hyperparameter("beta_1", 0.9, "float",
@@ -122,8 +131,16 @@ HYPERPARAMETERS = (
                    "``tol``; with a validation set the best epoch's parameters are kept. "
                    "None: never stop early.", _optional(check_positive_int), "n_iter_no_change"),
     Hyperparameter("tol", 0.0, "float",
-                   "Smallest change of the monitored loss that counts as an improvement.",
+                   "Smallest change of the monitored loss that counts as an improvement "
+                   '(``"lbfgs"``: the largest gradient entry at which it has converged).',
                    _NON_NEGATIVE, "tol"),
+    Hyperparameter("max_fun", 15000, "int",
+                   'Most loss-and-gradient evaluations of ``"lbfgs"``.', check_positive_int,
+                   "max_fun"),
+    Hyperparameter("output_mean_loss", False, "bool",
+                   "Report the loss's data term as a mean over the outputs too (scikit-learn's "
+                   "``squared_error`` with several outputs); the gradient stays that of the "
+                   "loss summed over the outputs, as in scikit-learn.", check_bool),
 )
 
 

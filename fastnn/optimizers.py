@@ -21,9 +21,13 @@ New optimisers go at the end of the table, so the codes of the others stay the s
 (a kernel cached on disk keeps the codes it was compiled with until its source changes).
 
 The learning-rate schedules of scikit-learn (``constant``, ``invscaling``,
-``adaptive``) fit beside this as a second table of the same shape: they change an
-optimiser's ``learning_rate`` between epochs, which every epoch (compiled or not)
+``adaptive``) are a second table of the same shape, :mod:`fastnn.schedules`: they change
+an optimiser's ``learning_rate`` between epochs, which every epoch (compiled or not)
 reads from the optimiser.
+
+:data:`SOLVERS` are the names training accepts: every optimiser of the table, and
+``"lbfgs"``, the full-batch quasi-Newton solver of :mod:`fastnn.lbfgs` (no per-batch
+step, so not an entry of the table).
 """
 
 from __future__ import annotations
@@ -151,6 +155,10 @@ OPTIMIZER_CODES = {name: code for code, name in enumerate(OPTIMIZERS)}
 OPTIMIZER_SETTINGS = tuple(dict.fromkeys(
     name for optimizer in OPTIMIZERS.values() for name in optimizer.hyperparameters))
 SETTING_CODES = {name: code for code, name in enumerate(OPTIMIZER_SETTINGS)}
+
+# Every name training accepts for ``optimizer``: the table's, then the full-batch solver.
+FULL_BATCH_SOLVERS = ("lbfgs",)
+SOLVERS = (*OPTIMIZERS, *FULL_BATCH_SOLVERS)
 
 
 def make_optimizer(options, n_params, dtype):

@@ -12,11 +12,24 @@ number of rows in the batch. This is scikit-learn's ``MLPClassifier`` convention
 losses (each taken before its step) weighted by batch size, as in scikit-learn's
 ``loss_curve_``.
 
-The optimisers are in :mod:`fastnn.optimizers`, the hyperparameters (defaults, checks)
-in :mod:`fastnn.hyperparameters`. A backend that runs whole epochs (``runs_epochs``, such
+With ``sample_weight`` (shape (n_samples,), gathered with the rows) every batch takes
+scikit-learn's weighted form: the weighted mean loss ``sum_i w_i L_i / sum_i w_i`` over
+the batch and the penalty ``alpha * ||W||^2 / (2 * sum_i w_i)``; the epoch's loss still
+weights each batch by its number of rows.
+
+The optimisers are in :mod:`fastnn.optimizers`, the learning-rate schedules (applied
+between epochs) in :mod:`fastnn.schedules`, the full-batch ``lbfgs`` solver in
+:mod:`fastnn.lbfgs`, the hyperparameters (defaults, checks) in
+:mod:`fastnn.hyperparameters`. A backend that runs whole epochs (``runs_epochs``, such
 as the numba backend's one compiled kernel per epoch) gets each epoch in one call to its
 ``train_epoch`` and computes the same updates in the same order; other backends run an
 epoch here, one backend call per batch.
+
+Sparse ``X`` (a canonical ``scipy.sparse.csr_matrix``) goes to backends that declare
+``accepts_sparse`` as it is. A backend without it gets dense rows one mini-batch (or, for
+full-batch work, one chunk of :data:`DENSE_CHUNK_ROWS` rows) at a time, never the whole
+matrix densified; that path runs one backend call per batch even where the backend could
+run whole epochs (slower: the estimators warn when they take it).
 """
 
 from __future__ import annotations
@@ -24,11 +37,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.sparse
 
 from fastnn.functions import ACTIVATIONS, LOSSES
-from fastnn.optimizers import make_optimizer
+from fastnn.optimizers import FULL_BATCH_SOLVERS, make_optimizer
 from fastnn.params import layer_slices
+from fastnn.schedules import make_schedule
 from fastnn.validation import as_float_array
+
+# Rows densified at a time when a sparse X meets a backend without ``accepts_sparse``.
+DENSE_CHUNK_ROWS = 1024
 
 # --- batches, split, penalty ------------------------------------------------------------
 
@@ -98,10 +116,89 @@ def add_l2_penalty(params, grad, mask, alpha, n_rows):
     return 0.5 * alpha * float(weights @ weights) / n_rows
 
 
+# --- one batch, the full batch -----------------------------------------------------------
+
+
+def takes_sparse(backend, X):
+    """Whether ``backend`` can take ``X`` as it is (dense, or sparse where it accepts that)."""
+    return not scipy.sparse.issparse(X) or getattr(backend, "accepts_sparse", False)
+
+
+def batch_gradients(backend, spec, params, X, T, sample_weight=None):
+    """The (weighted) mean loss over the rows of ``X`` and its gradient, on any backend.
+
+    Parameters
+    ----------
+    backend : Backend
+    spec : NetworkSpec
+    params : ndarray, shape (n_params,)
+    X : ndarray or scipy.sparse.csr_matrix, shape (m, n_inputs)
+    T : ndarray, shape (m, n_outputs)
+    sample_weight : ndarray, shape (m,), or None
+
+    Returns
+    -------
+    loss : float
+    grad : ndarray, shape (n_params,), dtype of ``params``
+    """
+    if takes_sparse(backend, X):
+        loss, grad = backend.gradients(spec, params, X, T, **_weights(sample_weight))
+        return float(loss), np.asarray(grad, dtype=params.dtype)
+    # Chunk means, recombined by their share of the weight (of the rows without weights).
+    total_weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    loss, grad = 0.0, np.zeros_like(params)
+    for start in range(0, X.shape[0], DENSE_CHUNK_ROWS):
+        rows = slice(start, start + DENSE_CHUNK_ROWS)
+        weights = None if sample_weight is None else sample_weight[rows]
+        share = (T[rows].shape[0] if weights is None else float(weights.sum())) / total_weight
+        if share == 0:
+            continue
+        chunk_loss, chunk_grad = backend.gradients(spec, params, _dense_rows(X[rows], spec),
+                                                   T[rows], **_weights(weights))
+        loss += share * float(chunk_loss)
+        grad += share * np.asarray(chunk_grad, dtype=params.dtype)
+    return loss, grad
+
+
+def batch_loss(backend, spec, params, X, T, sample_weight=None):
+    """The (weighted) mean loss over the rows of ``X`` (dense or sparse), on any backend."""
+    if takes_sparse(backend, X):
+        return float(backend.loss(spec, params, X, T, **_weights(sample_weight)))
+    total_weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    loss = 0.0
+    for start in range(0, X.shape[0], DENSE_CHUNK_ROWS):
+        rows = slice(start, start + DENSE_CHUNK_ROWS)
+        weights = None if sample_weight is None else sample_weight[rows]
+        share = (T[rows].shape[0] if weights is None else float(weights.sum())) / total_weight
+        if share:
+            loss += share * float(backend.loss(spec, params, _dense_rows(X[rows], spec),
+                                               T[rows], **_weights(weights)))
+    return loss
+
+
+def network_outputs(backend, spec, params, X):
+    """The network output for ``X`` (dense, or sparse on any backend): (m, n_outputs)."""
+    if takes_sparse(backend, X):
+        return backend.forward(spec, params, X)
+    return np.concatenate([backend.forward(spec, params, _dense_rows(X[start:start
+                                                                       + DENSE_CHUNK_ROWS], spec))
+                           for start in range(0, X.shape[0], DENSE_CHUNK_ROWS)])
+
+
+def _dense_rows(X_rows, spec):
+    return np.ascontiguousarray(X_rows.toarray(), dtype=spec.dtype)
+
+
+def _weights(sample_weight):
+    """The ``sample_weight`` keyword for a backend call: passed only when there are weights,
+    so backends (and test doubles) without the keyword keep working unweighted."""
+    return {} if sample_weight is None else {"sample_weight": sample_weight}
+
+
 # --- one epoch --------------------------------------------------------------------------
 
 
-def run_epoch(backend, spec, params, X, T, order, options, optimizer, mask):
+def run_epoch(backend, spec, params, X, T, order, options, optimizer, mask, sample_weight=None):
     """One pass over ``X[order]`` in mini-batches, updating ``params`` in place.
 
     Parameters
@@ -109,7 +206,7 @@ def run_epoch(backend, spec, params, X, T, order, options, optimizer, mask):
     backend : fastnn.backends.base.Backend
     spec : NetworkSpec
     params : ndarray, shape (n_params,)
-    X : ndarray, shape (n_samples, n_inputs)
+    X : ndarray or scipy.sparse.csr_matrix, shape (n_samples, n_inputs)
     T : ndarray, shape (n_samples, n_outputs)
     order : ndarray of int64, shape (n_samples,)
     options : fastnn.hyperparameters.TrainingOptions
@@ -117,23 +214,36 @@ def run_epoch(backend, spec, params, X, T, order, options, optimizer, mask):
         Its state is updated in place.
     mask : ndarray of bool, shape (n_params,)
         :func:`weight_mask` (not used by a backend that runs whole epochs).
+    sample_weight : ndarray, shape (n_samples,), or None
+        Non-negative weights of the samples (in ``X``'s order, not ``order``'s).
 
     Returns
     -------
     float
-        The epoch's training loss (batch losses weighted by batch size).
+        The epoch's training loss (batch losses weighted by batch size; with
+        ``options.output_mean_loss`` the data term divided by the number of outputs).
     """
-    if backend.runs_epochs:
-        return backend.train_epoch(spec, params, X, T, order, options, optimizer)
+    if backend.runs_epochs and takes_sparse(backend, X):
+        return backend.train_epoch(spec, params, X, T, order, options, optimizer,
+                                   **_weights(sample_weight))
+    data_scale = loss_scale(spec, options)
     total = 0.0
     for start, stop in batch_bounds(X.shape[0], options.batch_size):
         rows = order[start:stop]
-        loss, grad = backend.gradients(spec, params, X[rows], T[rows])
-        grad = np.asarray(grad, dtype=params.dtype)
-        loss += add_l2_penalty(params, grad, mask, options.alpha, stop - start)
+        weights = None if sample_weight is None else sample_weight[rows]
+        loss, grad = batch_gradients(backend, spec, params, X[rows], T[rows], weights)
+        penalty_rows = stop - start if weights is None else float(weights.sum())
+        loss = loss * data_scale + add_l2_penalty(params, grad, mask, options.alpha,
+                                                  penalty_rows)
         optimizer.step(params, grad)
         total += loss * (stop - start)
     return total / X.shape[0]
+
+
+def loss_scale(spec, options):
+    """The factor on the reported data loss: ``1 / n_outputs`` with
+    ``options.output_mean_loss``, else 1."""
+    return 1.0 / spec.n_outputs if options.output_mean_loss else 1.0
 
 
 # --- stopping and the loop --------------------------------------------------------------
@@ -187,7 +297,7 @@ class TrainingDiverged(ValueError):
 
 
 def train_loop(run_one_epoch, params, epochs, evaluate, tracker, monitor,
-               keep_best=False, progress=False):
+               keep_best=False, progress=False, end_epoch=None, stalled=None):
     """Run up to ``epochs`` epochs, recording a history and stopping early.
 
     Parameters
@@ -208,6 +318,13 @@ def train_loop(run_one_epoch, params, epochs, evaluate, tracker, monitor,
         Leave ``params`` at the epoch with the best monitored value.
     progress : bool
         Show a tqdm progress bar.
+    end_epoch : callable or None
+        ``end_epoch()`` after each epoch's figures are recorded and tracked (a
+        learning-rate schedule's update between epochs).
+    stalled : callable or None
+        ``stalled() -> bool`` when the tracker says stop: True stops training, False
+        goes on with the tracker's count restarted (an adaptive schedule lowering the
+        rate). None: always stop.
 
     Returns
     -------
@@ -236,11 +353,16 @@ def train_loop(run_one_epoch, params, epochs, evaluate, tracker, monitor,
                 history.setdefault(key, []).append(value)
             if tracker.update(figures[monitor]) and keep_best:
                 best_params[...] = params
-            bar.update(1)
-            bar.set_postfix({key: f"{value:.4g}" for key, value in figures.items()})
+            if progress:
+                bar.update(1)
+                bar.set_postfix({key: f"{value:.4g}" for key, value in figures.items()})
+            if end_epoch is not None:
+                end_epoch()
             if tracker.should_stop:
-                stopped_early = True
-                break
+                if stalled is None or stalled():
+                    stopped_early = True
+                    break
+                tracker.epochs_without_improvement = 0
     if keep_best:
         params[...] = best_params
     return history, stopped_early
@@ -343,7 +465,8 @@ def output_indices(Y):
 # --- MLP.fit ----------------------------------------------------------------------------
 
 
-def fit_network(backend, spec, params, X, y, options, seed=None, progress=False):
+def fit_network(backend, spec, params, X, y, options, seed=None, progress=False,
+                sample_weight=None):
     """Train a copy of ``params``: the work behind :meth:`fastnn.MLP.fit`.
 
     Parameters
@@ -352,13 +475,15 @@ def fit_network(backend, spec, params, X, y, options, seed=None, progress=False)
     spec : NetworkSpec
     params : ndarray, shape (n_params,)
         Not modified.
-    X : ndarray, shape (n_samples, n_inputs)
+    X : ndarray or scipy.sparse.csr_matrix, shape (n_samples, n_inputs)
         Validated inputs.
     y : array-like, shape (n_samples,) or (n_samples, n_outputs)
         Labels or targets (see :func:`encode_targets`).
     options : fastnn.hyperparameters.TrainingOptions
     seed : int, numpy.random.Generator or None
     progress : bool
+    sample_weight : ndarray, shape (n_samples,), or None
+        Validated non-negative weights with a positive sum.
 
     Returns
     -------
@@ -366,36 +491,70 @@ def fit_network(backend, spec, params, X, y, options, seed=None, progress=False)
         The trained parameters.
     classes : ndarray or None
     history : dict of str -> list of float
-        ``loss`` per epoch; with a validation set also ``val_loss`` and, for a
-        classifier, ``val_accuracy``.
+        ``loss`` per epoch (per iteration for ``lbfgs``); with a validation set also
+        ``val_loss`` and, for a classifier, ``val_accuracy``.
     """
     T, classes = encode_targets(y, spec, X.shape[0])
     rng = np.random.default_rng(seed)
+    if options.optimizer in FULL_BATCH_SOLVERS:
+        trained, history = _fit_lbfgs(backend, spec, params, X, T, options, sample_weight)
+        return trained, classes, history
     validating = options.validation_fraction > 0
     if validating:
         train_index, val_index = validation_split(X.shape[0], options.validation_fraction, rng)
         X, X_val, T, T_val = X[train_index], X[val_index], T[train_index], T[val_index]
+        if sample_weight is not None:
+            sample_weight, weight_val = sample_weight[train_index], sample_weight[val_index]
+        else:
+            weight_val = None
     classify = is_classifier(spec, classes)
     trained = params.copy()
     optimizer = make_optimizer(options, trained.size, trained.dtype)
+    schedule = make_schedule(options)
     mask = weight_mask(spec.layer_sizes)
+    samples_seen = [0]
 
     def one_epoch(current):
         order = epoch_order(X.shape[0], options.shuffle, rng)
-        return run_epoch(backend, spec, current, X, T, order, options, optimizer, mask)
+        return run_epoch(backend, spec, current, X, T, order, options, optimizer, mask,
+                         sample_weight)
 
     def evaluate(current, loss):
         figures = {"loss": float(loss)}
         if validating:
-            figures["val_loss"] = float(backend.loss(spec, current, X_val, T_val))
+            figures["val_loss"] = batch_loss(backend, spec, current, X_val, T_val,
+                                             weight_val) * loss_scale(spec, options)
             if classify:
-                predicted = output_indices(backend.forward(spec, current, X_val))
-                figures["val_accuracy"] = float(np.mean(predicted == output_indices(T_val)))
+                predicted = output_indices(network_outputs(backend, spec, current, X_val))
+                hits = predicted == output_indices(T_val)
+                figures["val_accuracy"] = float(np.average(hits, weights=weight_val))
         return figures
+
+    def end_epoch():
+        samples_seen[0] += X.shape[0]
+        schedule.epoch_ended(optimizer, samples_seen[0])
 
     monitor = "val_loss" if validating else "loss"
     tracker = ImprovementTracker(options.tol, options.patience)
     keep_best = validating and options.patience is not None
     history, _ = train_loop(one_epoch, trained, options.epochs, evaluate, tracker, monitor,
-                            keep_best=keep_best, progress=progress)
+                            keep_best=keep_best, progress=progress, end_epoch=end_epoch,
+                            stalled=lambda: schedule.stalled(optimizer)[0])
     return trained, classes, history
+
+
+def _fit_lbfgs(backend, spec, params, X, T, options, sample_weight):
+    """``MLP.fit`` with ``optimizer="lbfgs"``: every sample (no validation split, no
+    shuffling), at most ``epochs`` iterations; the history holds each iteration's loss."""
+    from fastnn import lbfgs
+
+    weight_total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    objective = lbfgs.objective(
+        lambda current: batch_gradients(backend, spec, current, X, T, sample_weight),
+        spec, options.alpha, weight_total, loss_scale(spec, options))
+    losses = []
+    trained, _, _ = lbfgs.minimize(objective, params, options.epochs, options.max_fun,
+                                   options.tol, on_iteration=losses.append)
+    if not np.isfinite(trained).all():
+        raise TrainingDiverged("lbfgs produced non-finite parameters; try scaled inputs")
+    return trained, {"loss": losses}

@@ -3,6 +3,7 @@
 import dataclasses
 import inspect
 
+import numpy as np
 import pytest
 
 from fastnn import MLP
@@ -68,12 +69,13 @@ def test_the_decorator_passes_only_the_given_options():
 @pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])
 def test_estimators_set_every_hyperparameter_from_one_of_their_parameters(estimator):
     parameters = estimator().get_params()
-    from_table = {hyperparameter.sklearn for hyperparameter in HYPERPARAMETERS}
+    from_table = {hyperparameter.sklearn for hyperparameter in HYPERPARAMETERS} - {None}
     assert from_table <= set(parameters)
     # The rest describe the network, the run or the estimator, not a training option.
+    network = {"loss"} if estimator is MLPRegressor else set()
     assert set(parameters) - from_table == {"hidden_layer_sizes", "activation", "random_state",
                                             "verbose", "warm_start", "early_stopping",
-                                            "backend"}
+                                            "backend", *network}
 
 
 @pytest.mark.parametrize("settings, expected", [
@@ -87,6 +89,12 @@ def test_estimators_set_every_hyperparameter_from_one_of_their_parameters(estima
     ({"early_stopping": True, "validation_fraction": 0.2}, {"validation_fraction": 0.2}),
     ({"beta_1": 0.8, "beta_2": 0.9, "epsilon": 1e-6, "shuffle": False},
      {"beta_1": 0.8, "beta_2": 0.9, "epsilon": 1e-6, "shuffle": False}),
+    ({"solver": "sgd", "learning_rate": "invscaling", "power_t": 0.25, "max_fun": 9},
+     {"schedule": "invscaling", "power_t": 0.25, "max_fun": 9}),
+    # Adam has no schedule in scikit-learn; lbfgs is the full-batch solver.
+    ({"solver": "adam", "learning_rate": "adaptive"}, {"schedule": "constant"}),
+    ({"solver": "lbfgs"}, {"optimizer": "lbfgs"}),
+    ({"n_iter_no_change": np.inf}, {"patience": None}),
 ])
 def test_scikit_learn_parameters_become_training_options(settings, expected):
     options = MLPClassifier(**settings)._training_options(n_samples=50, incremental=False)

@@ -310,7 +310,8 @@ BAD_FITS = {
     "lr nan": ({"learning_rate": float("nan")}, ValueError, "learning_rate must be finite"),
     "lr string": ({"learning_rate": "0.1"}, TypeError, "learning_rate must be a real"),
     "alpha negative": ({"alpha": -1.0}, ValueError, "alpha must be in"),
-    "momentum one": ({"momentum": 1.0}, ValueError, "momentum must be in"),
+    # [0, 1] as scikit-learn's momentum (1 included).
+    "momentum above one": ({"momentum": 1.01}, ValueError, "momentum must be in"),
     "beta_2": ({"beta_2": 1.5}, ValueError, "beta_2 must be in"),
     "epsilon": ({"epsilon": 0.0}, ValueError, "epsilon must be positive"),
     "nesterov": ({"nesterov": "yes"}, TypeError, "nesterov must be True or False"),
@@ -446,3 +447,62 @@ def test_training_imports_no_backend_module():
                  for alias in node.names]
     assert not [module for module in imported if module.startswith("fastnn.backends")]
     assert ".name ==" not in inspect.getsource(train)
+
+
+# --- schedules and lbfgs in MLP.fit -------------------------------------------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("schedule", ["invscaling", "adaptive"])
+def test_schedules_run_alike_on_every_backend(schedule, backend, labelled):
+    X, y = labelled
+    settings = {"optimizer": "momentum", "schedule": schedule, "power_t": 0.3, "tol": 10.0,
+                "patience": 2}
+    reference = _fitted("numpy", X, y, **settings)
+    other = _fitted(backend, X, y, **settings)
+    assert relative_difference(other.flat_parameters, reference.flat_parameters) \
+        <= TOLERANCE["float64"]
+    assert other.history_["loss"] == pytest.approx(reference.history_["loss"], rel=1e-10)
+
+
+def test_invscaling_sets_scikit_learns_rate_after_each_epoch(labelled):
+    from fastnn.schedules import make_schedule
+
+    options = TrainingOptions(optimizer="sgd", schedule="invscaling", learning_rate=0.5,
+                              power_t=0.25)
+    optimizer = make_optimizer(options, 3, "float64")
+    theirs = SGDOptimizer([np.zeros(3)], 0.5, lr_schedule="invscaling", power_t=0.25)
+    schedule = make_schedule(options)
+    for samples_seen in (23, 46, 69):
+        schedule.epoch_ended(optimizer, samples_seen)
+        theirs.iteration_ends(samples_seen)
+        assert optimizer.learning_rate == theirs.learning_rate
+
+
+def test_adaptive_divides_the_rate_until_it_is_tiny():
+    from fastnn.schedules import make_schedule
+
+    options = TrainingOptions(optimizer="sgd", schedule="adaptive", learning_rate=1e-5)
+    optimizer = make_optimizer(options, 3, "float64")
+    theirs = SGDOptimizer([np.zeros(3)], 1e-5, lr_schedule="adaptive")
+    schedule = make_schedule(options)
+    while True:
+        stop, _ = schedule.stalled(optimizer)
+        assert stop == theirs.trigger_stopping("", verbose=False)
+        assert optimizer.learning_rate == theirs.learning_rate
+        if stop:
+            break
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lbfgs_fits_through_mlp_fit(backend, labelled):
+    X, y = labelled
+    net = MLP([4, 5, 3], activation="tanh", loss="cross_entropy", backend=backend, seed=1)
+    with pytest.warns(Warning, match="lbfgs failed to converge"):
+        net.fit(X, y, optimizer="lbfgs", epochs=15, alpha=0.01)
+    assert len(net.history_["loss"]) == 15
+    assert net.history_["loss"][-1] < net.history_["loss"][0]
+    reference = MLP([4, 5, 3], activation="tanh", loss="cross_entropy", backend="numpy",
+                    seed=1)
+    with pytest.warns(Warning):
+        reference.fit(X, y, optimizer="lbfgs", epochs=15, alpha=0.01)
+    assert net.history_["loss"][-1] == pytest.approx(reference.history_["loss"][-1], rel=1e-8)

@@ -4,8 +4,22 @@
 :mod:`fastnn.train` into the kernel's arguments; :func:`train_epoch` then runs every
 mini-batch (rows gathered in the epoch's order), the L2 penalty and the optimiser step,
 with the same formulas in the same order as the optimisers of :mod:`fastnn.optimizers`,
-so both paths give the same parameters to rounding. The gradient comes from the numba
-backend's ``loss_and_gradient``. The kernel assumes clean input.
+so both paths give the same parameters to rounding. The kernel assumes clean input.
+
+Every training option runs in the kernel, none falls back to Python:
+
+- dense ``X``: the gradient of each batch comes from the numba backend's
+  ``gradient_into`` (scratch space allocated once per epoch, by NumPy: a fresh Numba
+  buffer per batch cost a fifth of a small network's epoch in page faults), or
+  ``loss_and_gradient_weighted`` with sample weights;
+- sparse ``X`` (canonical CSR): the epoch's rows are gathered into one CSR in visiting
+  order, and each batch is a slice of it for ``csr_loss_and_gradient`` (the first layer
+  a sparse product; weights of length 0 mean unweighted);
+- sample weights: gathered with the rows; each batch's penalty is
+  ``alpha * ||W||^2 / (2 * sum of its weights)`` (scikit-learn's);
+- learning-rate schedules act between epochs (:mod:`fastnn.schedules`): the kernel takes
+  the optimiser's current rate from its settings;
+- ``output_mean_loss``: the reported data loss is scaled, the gradient is not.
 
 The optimiser and its hyperparameters reach the kernel as integers generated from the
 optimiser table (``OPTIMIZER_CODES``, ``SETTING_CODES``), which Numba freezes as
@@ -17,8 +31,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.sparse
 
-from fastnn.backends._numba_kernels import jit, loss_and_gradient
+from fastnn.backends import _numba_kernels
+from fastnn.backends._numba_kernels import gradient_into, jit, workspace_per_row
 from fastnn.backends.numba_jit import kernel_arguments
 from fastnn.optimizers import OPTIMIZER_CODES, SETTING_CODES
 
@@ -35,7 +51,28 @@ LEARNING_RATE, MOMENTUM_COEFFICIENT, NESTEROV, BETA_1, BETA_2, EPSILON = (
 train_jit = jit(error_model="numpy")
 
 
-def run_epoch(spec, params, X, T, order, options, optimizer):
+@train_jit
+def _missing_batch_kernel(*arguments):
+    """Stands in for a batch kernel this tree's numba backend lacks: raises when called,
+    and is typed as one returning the loss, so the epoch kernel still compiles."""
+    if len(arguments) > 0:
+        raise NotImplementedError("the numba backend has no weighted / CSR gradient kernel")
+    return 0.0
+
+
+# issue 11's weighted and CSR batch gradients of the numba backend (see has_batch_kernels).
+loss_and_gradient_weighted = getattr(_numba_kernels, "loss_and_gradient_weighted",
+                                     _missing_batch_kernel)
+csr_loss_and_gradient = getattr(_numba_kernels, "csr_loss_and_gradient", _missing_batch_kernel)
+
+
+def has_batch_kernels():
+    """Whether the numba backend has the weighted and CSR gradient kernels the epoch calls."""
+    return all(hasattr(_numba_kernels, name)
+               for name in ("loss_and_gradient_weighted", "csr_loss_and_gradient"))
+
+
+def run_epoch(spec, params, X, T, order, options, optimizer, sample_weight=None):
     """One training epoch in the compiled kernel: ``NumbaBackend.train_epoch``.
 
     Parameters
@@ -43,13 +80,15 @@ def run_epoch(spec, params, X, T, order, options, optimizer):
     spec : NetworkSpec
     params : ndarray, shape (n_params,)
         Updated in place.
-    X : ndarray, shape (n_samples, n_inputs)
+    X : ndarray or scipy.sparse.csr_matrix, shape (n_samples, n_inputs)
     T : ndarray, shape (n_samples, n_outputs)
     order : ndarray of int64, shape (n_samples,)
     options : fastnn.hyperparameters.TrainingOptions
-        ``batch_size`` and ``alpha`` are read here; the optimiser holds the rest.
+        ``batch_size``, ``alpha`` and ``output_mean_loss`` are read here; the optimiser
+        holds the rest.
     optimizer : fastnn.optimizers.Optimizer
         Its state and step count are updated in place.
+    sample_weight : ndarray, shape (n_samples,), or None
 
     Returns
     -------
@@ -57,21 +96,40 @@ def run_epoch(spec, params, X, T, order, options, optimizer):
         The epoch's training loss.
     """
     layer_sizes, activation_codes, loss_code = kernel_arguments(spec)
-    # Numba compiles read-only arrays (memory maps, frozen inputs) as another signature.
-    X, T = (array if array.flags.writeable else array.copy() for array in (X, T))
     n_samples = X.shape[0]
+    dtype = params.dtype
+    if scipy.sparse.issparse(X):
+        # int64 indices whatever the matrix holds: one compiled signature per dtype.
+        csr = (_writable(X.data), np.asarray(X.indices, dtype=np.int64),
+               np.asarray(X.indptr, dtype=np.int64))
+        X = np.empty((0, 0), dtype=dtype)
+    else:
+        csr = (np.empty(0, dtype=dtype), np.empty(0, dtype=np.int64),
+               np.empty(0, dtype=np.int64))
+        X = _writable(X)
+    weights = np.empty(0, dtype=dtype) if sample_weight is None else _writable(sample_weight)
     batch_size = n_samples if options.batch_size is None else min(options.batch_size, n_samples)
+    data_scale = 1.0 / spec.n_outputs if options.output_mean_loss else 1.0
     # Plain Python scalars of fixed types: one compiled signature per array dtype.
-    loss = train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order,
-                       int(batch_size), OPTIMIZER_CODES[optimizer.name], float(options.alpha),
+    workspace = np.empty(batch_size * workspace_per_row(spec.layer_sizes), dtype=dtype)
+    loss = train_epoch(params, layer_sizes, activation_codes, loss_code, X, *csr,
+                       int(spec.n_inputs), _writable(T), order, weights, workspace,
+                       int(batch_size),
+                       OPTIMIZER_CODES[optimizer.name], float(options.alpha), float(data_scale),
                        optimizer.settings(), optimizer.state, int(optimizer.step_count))
     optimizer.step_count += len(range(0, n_samples, batch_size))
     return float(loss)
 
 
+def _writable(array):
+    # Numba compiles read-only arrays (memory maps, frozen inputs) as another signature.
+    return array if array.flags.writeable else array.copy()
+
+
 @train_jit
-def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, batch_size,
-                optimizer_code, alpha, settings, state, step_count):
+def train_epoch(params, layer_sizes, activation_codes, loss_code, X, X_data, X_indices,
+                X_indptr, n_features, T, order, weights, workspace, batch_size, optimizer_code,
+                alpha, data_scale, settings, state, step_count):
     """One epoch of mini-batch training, updating ``params`` and the optimiser state in place.
 
     Parameters
@@ -80,16 +138,27 @@ def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, b
     layer_sizes, activation_codes : ndarray of int64
         As ``fastnn.backends.numba_jit.kernel_arguments``.
     loss_code : int
-    X : ndarray, shape (n_samples, n_inputs)
+    X : ndarray, shape (n_samples, n_inputs), or (0, 0) when ``X`` is sparse
+    X_data, X_indices, X_indptr : ndarray (dtype of params, int64, int64)
+        The CSR arrays of a sparse ``X`` (``X_indptr`` of length n_samples + 1), or
+        all three empty for a dense ``X``.
+    n_features : int
+        Columns of ``X``.
     T : ndarray, shape (n_samples, n_outputs)
     order : ndarray of int64, shape (n_samples,)
         The rows in the order this epoch visits them.
+    weights : ndarray, shape (n_samples,) or (0,)
+        The sample weights (in the rows' order, not ``order``'s); empty: unweighted.
+    workspace : ndarray, shape (batch_size * workspace_per_row(layer_sizes),)
+        Scratch space of ``gradient_into`` for the dense unweighted batches.
     batch_size : int
         Rows per batch, 1 .. n_samples; the last batch may be smaller.
     optimizer_code : int
         ``OPTIMIZER_CODES[optimizer.name]``.
     alpha : float
         The L2 penalty.
+    data_scale : float
+        Factor on the reported data loss (not on the gradient).
     settings : ndarray of float64, shape (n_settings,)
         The optimiser's hyperparameters at ``SETTING_CODES`` (``Optimizer.settings``).
     state : ndarray, shape (n_buffers, n_params)
@@ -105,16 +174,41 @@ def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, b
         weighted by batch size.
     """
     n_samples = order.shape[0]
+    sparse = X_indptr.shape[0] > 0
+    weighted = weights.shape[0] > 0
     grad = np.empty_like(params)
-    # The epoch's rows in visiting order, so every batch is a C-contiguous slice.
-    X_epoch, T_epoch = _gather_rows(X, T, order)
+    # The epoch's rows in visiting order, so every batch is a contiguous slice.
+    T_epoch = _gather_rows(T, order)
+    X_epoch = X if sparse else _gather_rows(X, order)
+    data_epoch, indices_epoch, indptr_epoch = _gather_csr(X_data, X_indices, X_indptr, order,
+                                                          sparse)
+    weights_epoch = _gather_values(weights, order) if weighted else weights
     total = 0.0
     for start in range(0, n_samples, batch_size):
         stop = min(start + batch_size, n_samples)
-        batch_loss = loss_and_gradient(params, layer_sizes, activation_codes, loss_code,
-                                       X_epoch[start:stop], T_epoch[start:stop], grad)
+        batch_weights = weights_epoch[start:stop] if weighted else weights_epoch
+        if sparse:
+            first, last = indptr_epoch[start], indptr_epoch[stop]
+            batch_loss = csr_loss_and_gradient(
+                params, layer_sizes, activation_codes, loss_code, data_epoch[first:last],
+                indices_epoch[first:last], indptr_epoch[start:stop + 1] - first, n_features,
+                T_epoch[start:stop], batch_weights, grad)
+        elif weighted:
+            batch_loss = loss_and_gradient_weighted(
+                params, layer_sizes, activation_codes, loss_code, X_epoch[start:stop],
+                T_epoch[start:stop], batch_weights, grad)
+        else:
+            batch_loss = gradient_into(params, layer_sizes, activation_codes, loss_code,
+                                       X_epoch[start:stop], T_epoch[start:stop], grad, workspace)
+        if data_scale != 1.0:
+            batch_loss *= data_scale
         if alpha != 0.0:
-            batch_loss += _add_l2_penalty(params, grad, layer_sizes, alpha, stop - start)
+            penalty_rows = float(stop - start)
+            if weighted:
+                penalty_rows = 0.0
+                for row in range(start, stop):
+                    penalty_rows += weights_epoch[row]
+            batch_loss += _add_l2_penalty(params, grad, layer_sizes, alpha, penalty_rows)
         step_count += 1
         if optimizer_code == SGD:
             _sgd_step(params, grad, settings[LEARNING_RATE])
@@ -131,13 +225,42 @@ def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, b
 
 
 @train_jit
-def _gather_rows(X, T, order):
-    X_epoch = np.empty((order.shape[0], X.shape[1]), dtype=X.dtype)
-    T_epoch = np.empty((order.shape[0], T.shape[1]), dtype=T.dtype)
+def _gather_rows(A, order):
+    gathered = np.empty((order.shape[0], A.shape[1]), dtype=A.dtype)
     for row in range(order.shape[0]):
-        X_epoch[row, :] = X[order[row], :]
-        T_epoch[row, :] = T[order[row], :]
-    return X_epoch, T_epoch
+        gathered[row, :] = A[order[row], :]
+    return gathered
+
+
+@train_jit
+def _gather_values(values, order):
+    gathered = np.empty(order.shape[0], dtype=values.dtype)
+    for row in range(order.shape[0]):
+        gathered[row] = values[order[row]]
+    return gathered
+
+
+@train_jit
+def _gather_csr(data, indices, indptr, order, sparse):
+    """The CSR rows ``order`` (data, indices, indptr), or three empty arrays if not sparse."""
+    if not sparse:
+        return data, indices, indptr
+    n_rows = order.shape[0]
+    gathered_indptr = np.empty(n_rows + 1, dtype=np.int64)
+    gathered_indptr[0] = 0
+    for row in range(n_rows):
+        source = order[row]
+        gathered_indptr[row + 1] = gathered_indptr[row] + indptr[source + 1] - indptr[source]
+    gathered_data = np.empty(gathered_indptr[n_rows], dtype=data.dtype)
+    gathered_indices = np.empty(gathered_indptr[n_rows], dtype=np.int64)
+    for row in range(n_rows):
+        source = order[row]
+        target = gathered_indptr[row]
+        for k in range(indptr[source], indptr[source + 1]):
+            gathered_data[target] = data[k]
+            gathered_indices[target] = indices[k]
+            target += 1
+    return gathered_data, gathered_indices, gathered_indptr
 
 
 @train_jit

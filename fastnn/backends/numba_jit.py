@@ -115,10 +115,11 @@ class NumbaBackend(Backend):
                                 _writable(T), learning_rate, np.empty_like(params),
                                 _workspace(spec, X))
 
-    def train_epoch(self, spec, params, X, T, order, options, optimizer):
+    def train_epoch(self, spec, params, X, T, order, options, optimizer, sample_weight=None):
         from fastnn.backends import _numba_train_kernels  # it imports this module
 
-        return _numba_train_kernels.run_epoch(spec, params, X, T, order, options, optimizer)
+        return _numba_train_kernels.run_epoch(spec, params, X, T, order, options, optimizer,
+                                              sample_weight)
 
 
 def _workspace(spec, X):
