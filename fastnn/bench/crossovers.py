@@ -63,7 +63,7 @@ class Point:
                 "n_out": self.n_out, "loops_s": self.loops_s, "blas_s": self.blas_s}
 
 
-def measure(shapes=SHAPES, rows=ROWS, rounds=5, min_time=0.002, seed=0):
+def measure(shapes=SHAPES, rows=ROWS, rounds=7, min_time=0.003, seed=0):
     """Time the loop and BLAS paths of every product on every shape and row count.
 
     Call it with the BLAS threads pinned as the kernels will run (and SciPy's BLAS,
