@@ -131,10 +131,15 @@ def test_a_missing_file_is_silent(recwarn):
 
 def test_info_says_which_tuning_is_in_force(tune_file):
     assert "tuning" in info_text(machine_info()) and "shipped table" in info_text(machine_info())
-    tuning.save(table=TUNED_TABLE)
-    line = [line for line in info_text(machine_info()).splitlines()
-            if line.startswith("tuning")][0]
-    assert f"tuned: {tune_file}" in line and "backend table" in line
+    tuning.save(table=TUNED_TABLE, extra={"warm_first_forward_s": 0.4})
+    lines = {line.split("  ", 1)[0]: line for line in info_text(machine_info()).splitlines()}
+    assert f"tuned: {tune_file}" in lines["tuning"] and "backend table" in lines["tuning"]
+    assert "import + first forward 0.40 s" in lines["first use"]
+
+
+def test_the_warm_first_forward_runs_in_a_new_process():
+    pytest.importorskip("numba")
+    assert 0 < cli_tune.warm_first_forward() < 60
 
 
 # --- the crossover fit ------------------------------------------------------------------
@@ -175,8 +180,10 @@ def test_tune_measures_stores_and_shows(monkeypatch, tune_file, capsys):
         shapes=((4, 4), (16, 8)), rows=(1, 2), rounds=1, min_time=0.0))
     monkeypatch.setattr(backend_table, "measure", lambda: real_table(
         layer_sizes=((3, 3, 1),), batch_sizes=(1,), rounds=1, min_time=0.0))
+    monkeypatch.setattr(cli_tune, "warm_first_forward", lambda: 0.25)
     assert main(["tune"]) == 0
     record = _record(tune_file)
+    assert record["warm_first_forward_s"] == 0.25
     assert set(record["crossovers"]) == set(tuning.PRODUCTS)
     assert set(record["table"]) == {f"3-3-1 x1 {op}" for op in selection.OPS}
     assert record["threads"] == 1 and record["duration_s"] > 0

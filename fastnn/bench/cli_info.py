@@ -47,8 +47,20 @@ def info_text(machine, tuning_status=None):
     for name, reason in backends.unavailable_backends().items():
         lines.append(("unavailable", f"{name}: {reason}"))
     lines.append(("tuning", tuning_status or tuning.status()))
+    first_use = _first_use_text(tuning.in_force())
+    if first_use:
+        lines.append(("first use", first_use))
     width = max(len(name) for name, _ in lines)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in lines)
+
+
+def _first_use_text(tuned):
+    """The warm first call ``fastnn tune`` measured, or ``""``."""
+    seconds = tuned.extra.get("warm_first_forward_s") if tuned is not None else None
+    if not isinstance(seconds, (int, float)):
+        return ""
+    return (f"import + first forward {seconds:.2f} s with the kernels cached "
+            f"(fastnn tune, {tuned.created})")
 
 
 def _blas_line(library):

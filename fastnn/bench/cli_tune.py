@@ -6,7 +6,9 @@ atomically with the CPU model, the versions and the date, and is used automatica
 ``backend="auto"`` and ``fastnn.fastest_backend`` read its table; the BLAS / loop
 crossovers are stored for the Numba kernels. A file measured on another CPU or with
 another fastnn or Numba version is ignored (with a warning), and the shipped table is
-used. About 30 s once the Numba kernels are compiled (about 30 s more the first time).
+used. About 25 s once the Numba kernels are compiled (about 20 s more the first time).
+It also times a first ``forward`` in a new process (import included), which ``fastnn
+info`` shows.
 
 examples:
   fastnn tune                    measure and store
@@ -18,6 +20,7 @@ examples:
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
 import time
 
@@ -86,7 +89,29 @@ def measure(threads):
         _say("timing the backends on the selection grid")
         record["table"] = backend_table.measure()
         record["table_s"] = round(time.perf_counter() - began, 2)
+    if "numba" in backends.available_backends():
+        _say("timing a first forward in a new process (import included)")
+        record["warm_first_forward_s"] = round(warm_first_forward(), 3)
     return record
+
+
+# A user's first call with the kernels cached: import, one network, one forward.
+FIRST_FORWARD_SCRIPT = (
+    "import time; start = time.perf_counter(); import numpy, fastnn; "
+    "fastnn.MLP([100, 100, 50, 10], backend='numba', seed=0).forward(numpy.ones(100)); "
+    "print(time.perf_counter() - start)")
+
+
+def warm_first_forward():
+    """Seconds of ``import fastnn`` and a first ``forward`` in a new process (cache filled).
+
+    Returns
+    -------
+    float
+    """
+    result = subprocess.run([sys.executable, "-c", FIRST_FORWARD_SCRIPT], capture_output=True,
+                            text=True, timeout=600, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
 
 
 def show_text(path):
@@ -126,7 +151,7 @@ def summary_text(path, headline=True):
 
 def _measure_crossovers():
     began = time.perf_counter()
-    _say("compiling the Numba kernels (about 30 s the first time, then cached)")
+    _say("compiling the Numba kernels (about 20 s the first time, then cached)")
     from fastnn.backends import _numba_kernels  # noqa: F401  (compile time counted here)
     from fastnn.spec import NetworkSpec
 
