@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 from fastnn.atomic import atomic_write_text
+from fastnn.cpu import cpu_model
 
 SCHEMA = "fastnn-tune/1"
 PATH_ENV = "FASTNN_TUNE_FILE"
@@ -93,8 +94,7 @@ def current_identity():
     -------
     dict of str -> str or None
     """
-    from fastnn import __version__
-    from fastnn.reporting.machine import cpu_model
+    from fastnn import __version__  # the package imports the backends
 
     return {"cpu_model": cpu_model(), "fastnn": __version__,
             "numba": _distribution_version("numba"), "numpy": _distribution_version("numpy")}
