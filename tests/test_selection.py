@@ -67,13 +67,13 @@ def test_an_unavailable_winner_falls_back_to_the_preference(monkeypatch):
 
 def test_a_missing_table_falls_back_to_the_preference(monkeypatch, tmp_path):
     monkeypatch.setattr(selection, "TABLE_PATH", tmp_path / "absent.json")
-    selection._shipped_table.cache_clear()
+    selection.shipped_table.cache_clear()
     try:
         assert selection.measured_winner((3, 3, 1), 1, "forward") is None
         assert selection.choose_backend([3, 3, 1], 1, "forward", "float64",
                                         ["python", "numpy"]) == "numpy"
     finally:
-        selection._shipped_table.cache_clear()
+        selection.shipped_table.cache_clear()
 
 
 def test_auto_resolves_to_the_fastest_single_sample_forward_backend():

@@ -109,11 +109,11 @@ def _table():
     tuning = tuning_file.in_force()
     if tuning is not None and tuning.table:
         return _winners(tuning.table)
-    return _shipped_table()
+    return shipped_table()
 
 
 @functools.lru_cache(maxsize=1)
-def _shipped_table():
+def shipped_table():
     """Key -> winner, from the shipped table; empty if there is none."""
     try:
         data = json.loads(TABLE_PATH.read_text())

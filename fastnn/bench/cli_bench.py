@@ -57,8 +57,8 @@ HELP = "time the backends across sizes, batches and ops; write tables and plots 
 
 # Plain ``fastnn bench``: the headline networks at batch 1 and 256, every op, the public
 # MLP call only (what users get; --full adds the backend level, whose difference is the
-# model's validation overhead). About 80 s on a 2-core machine with an empty Numba cache,
-# of which about 30 s compile.
+# model's validation overhead). About 45-50 s on a 2-core machine with an empty Numba
+# cache, of which about 20 s compile (the full sweep: about 5 minutes).
 OVERVIEW = {"layer_sizes": OVERVIEW_LAYER_SIZES, "batch_sizes": OVERVIEW_BATCH_SIZES,
             "levels": ("mlp",), "rounds": 5, "min_time": 0.05}
 # --full: the thorough sweep, SweepConfig's defaults; it makes reports/baseline.

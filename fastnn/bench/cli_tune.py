@@ -138,7 +138,7 @@ def summary_text(path, headline=True):
         lines += [f"  {name:<16} {_triple(record.crossovers[name])}  vs  "
                   f"{_triple(shipped[name])}" for name in tuning.PRODUCTS]
     if record.table:
-        shipped_winners = selection._shipped_table()
+        shipped_winners = selection.shipped_table()
         differs = [key for key, entry in sorted(record.table.items())
                    if shipped_winners.get(key) not in (None, entry["winner"])]
         lines.append(f"fastest backend: {len(record.table)} points measured, "
