@@ -16,6 +16,7 @@ COMMANDS = {
     "bench": "fastnn.bench.cli_bench",
     "compare": "fastnn.bench.cli_compare",
     "report": "fastnn.bench.cli_report",
+    "tune": "fastnn.bench.cli_tune",
     "info": "fastnn.bench.cli_info",
     "reproduce": "fastnn.reproduce",
 }

@@ -175,3 +175,85 @@ def test_info_lists_versions_cpu_and_backends(capsys):
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+# --- the presets: plain `fastnn bench`, --full, --quick --------------------------------------
+
+def _config(*options):
+    from fastnn.cli import build_parser
+
+    return cli_bench.config_from_args(build_parser().parse_args(["bench", *options]))
+
+
+def test_plain_bench_is_the_overview_and_full_is_the_thorough_sweep():
+    from fastnn.bench.cases import OVERVIEW_BATCH_SIZES, OVERVIEW_LAYER_SIZES
+    from fastnn.bench.sweep import SweepConfig
+
+    overview = _config()
+    assert overview.layer_sizes == OVERVIEW_LAYER_SIZES == (
+        (64, 30, 10), (100, 100, 50, 10), (784, 256, 128, 10))
+    assert overview.batch_sizes == OVERVIEW_BATCH_SIZES == (1, 256)
+    assert overview.ops == ("forward", "gradients", "train_step")
+    assert overview.levels == ("mlp",)
+    # --full is exactly the sweep that made reports/baseline (SweepConfig's defaults).
+    assert _config("--full") == SweepConfig()
+    assert _config("--full", "--batches", "1").batch_sizes == (1,)
+    assert overview.n_points() < SweepConfig().n_points()
+    assert _config("--quick").min_time < overview.min_time < SweepConfig().min_time
+
+
+def test_full_reproduces_the_committed_baseline_command(tmp_path):
+    from pathlib import Path
+
+    from fastnn.reporting.results import load_results
+
+    _, metadata = load_results(Path(__file__).resolve().parent.parent / "reports" / "baseline")
+    command = cli_bench.reproduce_command(_config("--full"), Path("reports/baseline"))
+    assert command == metadata["command"]
+
+
+def test_quick_and_full_exclude_each_other(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--quick", "--full"])
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_progress_lines_give_elapsed_and_time_left():
+    import io
+
+    ticks = iter([0.0, 30.0, 32.0, 34.0, 36.0])  # start, then after each point
+    stream = io.StringIO()
+    progress = cli_bench.ProgressLines(4, stream, clock=lambda: next(ticks))
+    for label in ("a", "b", "c", "d"):
+        progress(label)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "fastnn bench: 1/4 points, a; elapsed 0:30, time left unknown"
+    # The first point carried the compile: the rate comes from the ones after it.
+    assert lines[1] == "fastnn bench: 2/4 points, b; elapsed 0:32, about 0:04 left"
+    assert lines[3] == "fastnn bench: 4/4 points, d; elapsed 0:36, done"
+
+
+def test_progress_lines_thin_out_on_long_sweeps():
+    import io
+
+    stream = io.StringIO()
+    progress = cli_bench.ProgressLines(200, stream, clock=lambda: 0.0)
+    for index in range(200):
+        progress(str(index))
+    assert len(stream.getvalue().splitlines()) == 50
+
+
+def test_a_log_gets_progress_lines(tiny_run_log):
+    assert "1/3 points" in tiny_run_log and "3/3 points" in tiny_run_log and "done" in tiny_run_log
+
+
+@pytest.fixture(scope="module")
+def tiny_run_log(tmp_path_factory):
+    import contextlib
+    import io
+
+    stream = io.StringIO()
+    with contextlib.redirect_stderr(stream):
+        assert main([*TINY, "--levels", "mlp", "--out",
+                     str(tmp_path_factory.mktemp("runs") / "log")]) == 0
+    return stream.getvalue()

@@ -6,11 +6,20 @@ import pytest
 
 import fastnn
 from fastnn import MLP, backends
-from fastnn.backends import selection
+from fastnn.backends import selection, tuning
 
 GRID_SIZES = [(3, 3, 1), (64, 30, 10), (100, 100, 50, 10), (784, 256, 128, 10),
               (1024, 1024, 1024, 10)]
 GRID_BATCHES = [1, 32, 256, 2048]
+
+
+@pytest.fixture(autouse=True)
+def shipped_table_only(tmp_path, monkeypatch):
+    """These tests are about the shipped table: no user tune file (``fastnn tune``)."""
+    monkeypatch.setenv(tuning.PATH_ENV, str(tmp_path / "no-tune-file.json"))
+    tuning.reload()
+    yield
+    tuning.reload()
 
 
 def _table():
@@ -58,13 +67,13 @@ def test_an_unavailable_winner_falls_back_to_the_preference(monkeypatch):
 
 def test_a_missing_table_falls_back_to_the_preference(monkeypatch, tmp_path):
     monkeypatch.setattr(selection, "TABLE_PATH", tmp_path / "absent.json")
-    selection._table.cache_clear()
+    selection.shipped_table.cache_clear()
     try:
         assert selection.measured_winner((3, 3, 1), 1, "forward") is None
         assert selection.choose_backend([3, 3, 1], 1, "forward", "float64",
                                         ["python", "numpy"]) == "numpy"
     finally:
-        selection._table.cache_clear()
+        selection.shipped_table.cache_clear()
 
 
 def test_auto_resolves_to_the_fastest_single_sample_forward_backend():

@@ -6,6 +6,9 @@ the winner of every point of issue 3's grid - layer sizes {3-3-1, 64-30-10,
 timed on the project machine by ``benchmarks/test_numba_targets.py`` (rewrite it with
 ``FASTNN_UPDATE_SELECTION_TABLE=1 pytest benchmarks/test_numba_targets.py``).
 
+On a machine where ``fastnn tune`` has run, its table (:mod:`fastnn.backends.tuning`,
+measured there) is used instead; the shipped table is the fallback.
+
 A case on the grid gets its measured winner. A case off the grid gets the winner of
 the nearest grid point for the same op, by distance in log multiply-adds per sample
 and log batch size. A winner that is not available here (or a missing table) falls
@@ -20,6 +23,7 @@ import math
 import numbers
 from pathlib import Path
 
+from fastnn.backends import tuning as tuning_file
 from fastnn.spec import check_name, validate_dtype, validate_layer_sizes
 
 OPS = ("forward", "gradients", "train_step")
@@ -94,14 +98,32 @@ def grid_key(layer_sizes, batch_size, op):
     return f"{'-'.join(str(size) for size in layer_sizes)} x{batch_size} {op}"
 
 
-@functools.lru_cache(maxsize=1)
+def table_source():
+    """Where the table in force comes from: the tune file's path, or ``"shipped"``."""
+    tuning = tuning_file.in_force()
+    return str(tuning.path) if tuning is not None and tuning.table else "shipped"
+
+
 def _table():
-    """Key -> winner, from the measured table; empty if there is none."""
+    """Key -> winner: this machine's tuned table if there is one, else the shipped one."""
+    tuning = tuning_file.in_force()
+    if tuning is not None and tuning.table:
+        return _winners(tuning.table)
+    return shipped_table()
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_table():
+    """Key -> winner, from the shipped table; empty if there is none."""
     try:
         data = json.loads(TABLE_PATH.read_text())
     except (OSError, ValueError):
         return {}
-    return {key: entry["winner"] for key, entry in data.get("table", {}).items()}
+    return _winners(data.get("table", {}))
+
+
+def _winners(table):
+    return {key: entry["winner"] for key, entry in table.items()}
 
 
 def _points(table):

@@ -17,8 +17,16 @@ from fastnn.spec import NetworkSpec, check_name, validate_dtype, validate_layer_
 
 LEVELS = ("mlp", "backend")
 
+# The thorough sweep: the defaults of ``SweepConfig`` and of the pytest-benchmark suite,
+# and ``fastnn bench --full`` (which makes the committed reports/baseline).
 DEFAULT_LAYER_SIZES = ((3, 3, 1), (64, 30, 10), (100, 100, 50, 10), (784, 256, 128, 10))
 DEFAULT_BATCH_SIZES = (1, 32, 256)
+# Plain ``fastnn bench``, a newcomer's first look in under two minutes, compile included:
+# the three headline networks (tutorial A's digits, issue 3's per-sample network, MNIST)
+# at one row (per-call overhead) and at a batch of 256 (arithmetic throughput). 3-3-1 and
+# batch 32 sit between these in every table of the thorough sweep.
+OVERVIEW_LAYER_SIZES = ((64, 30, 10), (100, 100, 50, 10), (784, 256, 128, 10))
+OVERVIEW_BATCH_SIZES = (1, 256)
 DEFAULT_DTYPES = ("float64",)
 
 

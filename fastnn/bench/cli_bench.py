@@ -7,7 +7,8 @@ results.json, report.md and PNG plots. An existing folder is never replaced with
 2 for usage errors.
 
 examples:
-  fastnn bench                                   the default report
+  fastnn bench                                   an overview in under two minutes (compile included)
+  fastnn bench --full                            the thorough sweep (the committed baseline)
   fastnn bench --quick                           a smaller sweep, under a minute
   fastnn bench --sizes 100-100-50-10 --batches 1,256 --backends numpy,numba --out reports/mine
   fastnn bench --quick --peers torch,jax,onnxruntime,sklearn   race fastnn against the peers
@@ -32,6 +33,8 @@ from fastnn.bench.cases import (
     DEFAULT_LAYER_SIZES,
     LEVELS,
     OPS,
+    OVERVIEW_BATCH_SIZES,
+    OVERVIEW_LAYER_SIZES,
     parse_dtypes,
     parse_layer_sizes,
     parse_names,
@@ -52,6 +55,14 @@ from fastnn.reporting.run_folder import RunFolder
 
 HELP = "time the backends across sizes, batches and ops; write tables and plots into reports/"
 
+# Plain ``fastnn bench``: the headline networks at batch 1 and 256, every op, the public
+# MLP call only (what users get; --full adds the backend level, whose difference is the
+# model's validation overhead). About 45-50 s on a 2-core machine with an empty Numba
+# cache, of which about 20 s compile (the full sweep: about 5 minutes).
+OVERVIEW = {"layer_sizes": OVERVIEW_LAYER_SIZES, "batch_sizes": OVERVIEW_BATCH_SIZES,
+            "levels": ("mlp",), "rounds": 5, "min_time": 0.05}
+# --full: the thorough sweep, SweepConfig's defaults; it makes reports/baseline.
+FULL = {}
 # --quick: a sweep that finishes in well under a minute (numba compile included).
 QUICK = {"layer_sizes": ((3, 3, 1), (64, 30, 10), (100, 100, 50, 10)), "batch_sizes": (1, 32),
          "levels": ("mlp",), "rounds": 3, "min_time": 0.01, "python_limit": 0.02,
@@ -62,9 +73,12 @@ def add_arguments(parser):
     """Register the ``fastnn bench`` options."""
     parser.add_argument("--sizes", action="append", metavar="SIZES",
                         help="layer sizes such as 100-100-50-10; repeat or comma-separate "
-                             "(default: " + ",".join(map(sizes_label, DEFAULT_LAYER_SIZES)) + ")")
+                             "(default: " + ",".join(map(sizes_label, OVERVIEW_LAYER_SIZES))
+                             + "; --full: " + ",".join(map(sizes_label, DEFAULT_LAYER_SIZES))
+                             + ")")
     parser.add_argument("--batches", action="append", metavar="N",
                         help="batch sizes, e.g. 1,32,256 (default: "
+                             + ",".join(map(str, OVERVIEW_BATCH_SIZES)) + "; --full: "
                              + ",".join(map(str, DEFAULT_BATCH_SIZES)) + ")")
     parser.add_argument("--backends", action="append", metavar="NAME",
                         help="backends to time (default: all available)")
@@ -76,11 +90,13 @@ def add_arguments(parser):
                         help="BLAS and Numba thread counts, one pass each (default: 1)")
     parser.add_argument("--levels", action="append", metavar="LEVEL",
                         help="mlp (the public MLP call) and/or backend (pre-validated arrays); "
-                             "default: both (--quick: mlp)")
+                             "default: mlp (--full: both)")
     parser.add_argument("--rounds", type=int, metavar="N",
-                        help="timed rounds per measurement (default: 7; --quick: 3)")
+                        help="timed rounds per measurement (default: 5; --full: 7; "
+                             "--quick: 3)")
     parser.add_argument("--min-time", type=float, metavar="SECONDS",
-                        help="target duration of one round (default: 0.1; --quick: 0.01)")
+                        help="target duration of one round (default: 0.05; --full: 0.1; "
+                             "--quick: 0.01)")
     parser.add_argument("--python-limit", type=float, metavar="SECONDS",
                         help="time the pure-Python backend only where one call is estimated "
                              "to take at most this long (default: 0.25; --quick: 0.02)")
@@ -88,8 +104,14 @@ def add_arguments(parser):
                         help="the run folder (default: reports/bench-<UTC date-time>)")
     parser.add_argument("--force", action="store_true",
                         help="replace the run folder if it exists (e.g. a saved baseline)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smaller sweep that finishes in under a minute")
+    sweep = parser.add_mutually_exclusive_group()
+    sweep.add_argument("--full", action="store_true",
+                       help="the thorough sweep: " + ",".join(map(sizes_label, DEFAULT_LAYER_SIZES))
+                            + " x batches " + ",".join(map(str, DEFAULT_BATCH_SIZES))
+                            + ", both levels, 7 rounds of 0.1 s (about 5 minutes; it makes "
+                              "reports/baseline)")
+    sweep.add_argument("--quick", action="store_true",
+                       help="a smaller sweep that finishes in under a minute")
     parser.add_argument("--peers", action="append", metavar="NAME",
                         help="peer libraries to race: torch, jax, onnxruntime, sklearn "
                              "(any subset; one not installed is reported as such)")
@@ -145,7 +167,7 @@ def run(args):
 
 def config_from_args(args):
     """A validated :class:`SweepConfig` from the parsed options (ValueError if malformed)."""
-    settings = dict(QUICK) if args.quick else {}
+    settings = dict(_base_settings(args))
     if args.sizes:
         settings["layer_sizes"] = tuple(parse_layer_sizes(item) for item in split_list(args.sizes))
     if args.batches:
@@ -178,6 +200,15 @@ def config_from_args(args):
     for threads in config.threads:
         check_thread_count(threads)
     return config
+
+
+def _base_settings(args):
+    """The preset the options start from: --quick, --full or the overview."""
+    if args.quick:
+        return QUICK
+    if getattr(args, "full", False):
+        return FULL
+    return OVERVIEW
 
 
 def _model_settings(args):
@@ -221,10 +252,66 @@ def _announce(config, out):
 
 
 def _sweep_with_progress(config):
-    quiet = not sys.stderr.isatty() or bool(os.environ.get("CI"))
-    with tqdm(total=config.n_points(), desc="fastnn bench", unit="point", disable=quiet,
-              file=sys.stderr) as bar:
-        def advance(label):
-            bar.set_postfix_str(label, refresh=False)
-            bar.update()
-        return run_sweep(config, progress=advance)
+    """Run the sweep with a progress bar (a terminal) or progress lines (a log, CI)."""
+    total = config.n_points()
+    if sys.stderr.isatty() and not os.environ.get("CI"):
+        with tqdm(total=total, desc="fastnn bench", unit="point", file=sys.stderr,
+                  bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]"
+                             "{postfix}") as bar:
+            def advance(label):
+                bar.set_postfix_str(label, refresh=False)
+                bar.update()
+            return run_sweep(config, progress=advance)
+    return run_sweep(config, progress=ProgressLines(total, sys.stderr))
+
+
+class ProgressLines:
+    """Progress as text lines, for a log or CI where a bar would not redraw.
+
+    One line every ``every`` points (and at the last), with the elapsed time and an
+    estimate of the time left. The estimate uses the rate of the points after the first:
+    the first carries the compile time, which the others do not pay again.
+
+    Parameters
+    ----------
+    total : int
+        Points in the sweep.
+    stream : file object
+    every : int or None
+        Points between lines; default: every point up to 50 points, else 50 lines.
+    clock : callable
+        Seconds, monotonic (``time.perf_counter``).
+    """
+
+    def __init__(self, total, stream, every=None, clock=time.perf_counter):
+        self.total, self.stream, self.clock = total, stream, clock
+        self.every = every or max(1, -(-total // 50))
+        self.start = clock()
+        self.done = 0
+        self.first_done_at = None
+
+    def __call__(self, label):
+        self.done += 1
+        now = self.clock()
+        if self.first_done_at is None:
+            self.first_done_at = now
+        if self.done % self.every and self.done != self.total:
+            return
+        print(f"fastnn bench: {self.done}/{self.total} points, {label}; elapsed "
+              f"{_clock_text(now - self.start)}, {self.time_left_text(now)}",
+              file=self.stream, flush=True)
+
+    def time_left_text(self, now):
+        """``"about 1:05 left"``, ``"done"`` or ``"time left unknown"`` (one point so far)."""
+        left = self.total - self.done
+        if left == 0:
+            return "done"
+        if self.done < 2:
+            return "time left unknown"
+        per_point = (now - self.first_done_at) / (self.done - 1)
+        return f"about {_clock_text(per_point * left)} left"
+
+
+def _clock_text(seconds):
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{seconds:02d}"

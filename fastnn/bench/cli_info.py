@@ -1,11 +1,13 @@
-"""Show what a benchmark on this machine would run on: versions, CPU, threads, backends."""
+"""Show what a benchmark on this machine would run on: versions, CPU, threads, backends,
+and which tuning is in force (``fastnn tune``'s file, or the shipped table)."""
 
 from __future__ import annotations
 
 from fastnn import backends
+from fastnn.backends import tuning
 from fastnn.reporting.machine import machine_info
 
-HELP = "versions, CPU, thread pools and the backends available"
+HELP = "versions, CPU, thread pools, the backends available and the tuning in force"
 
 
 def add_arguments(parser):
@@ -18,8 +20,16 @@ def run(args):
     return 0
 
 
-def info_text(machine):
-    """The machine record (as a dict) as aligned ``name: value`` lines."""
+def info_text(machine, tuning_status=None):
+    """The machine record (as a dict) as aligned ``name: value`` lines.
+
+    Parameters
+    ----------
+    machine : dict
+        :func:`fastnn.reporting.machine.machine_info`.
+    tuning_status : str or None
+        The ``tuning`` line; default :func:`fastnn.backends.tuning.status`.
+    """
     lines = [
         ("fastnn", machine["fastnn"]),
         ("python", f"{machine['python']} ({machine['python_implementation']})"),
@@ -36,8 +46,21 @@ def info_text(machine):
     lines.append(("backends", ", ".join(machine["backends"])))
     for name, reason in backends.unavailable_backends().items():
         lines.append(("unavailable", f"{name}: {reason}"))
+    lines.append(("tuning", tuning_status or tuning.status()))
+    first_use = _first_use_text(tuning.in_force())
+    if first_use:
+        lines.append(("first use", first_use))
     width = max(len(name) for name, _ in lines)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in lines)
+
+
+def _first_use_text(tuned):
+    """The warm first call ``fastnn tune`` measured, or ``""``."""
+    seconds = tuned.extra.get("warm_first_forward_s") if tuned is not None else None
+    if not isinstance(seconds, (int, float)):
+        return ""
+    return (f"import + first forward {seconds:.2f} s with the kernels cached "
+            f"(fastnn tune, {tuned.created})")
 
 
 def _blas_line(library):

@@ -1,0 +1,325 @@
+"""The tune file: this machine's measured crossovers and fastest-backend table.
+
+``fastnn tune`` measures them (:mod:`fastnn.bench.cli_tune`) and stores them here, in
+the user cache: ``$FASTNN_TUNE_FILE`` if set, else ``$XDG_CACHE_HOME/fastnn/tune.json``
+(``~/.cache/fastnn/tune.json`` without ``XDG_CACHE_HOME``). The file is written
+atomically and records what it was measured on (CPU model, fastnn / NumPy / Numba
+versions, date). It is used only where it still describes this machine and this code;
+a missing file means the shipped values, silently; a file that cannot be used (bad
+JSON, wrong schema, another CPU, another fastnn or Numba version) gives one
+:class:`TuningWarning` naming the problem, and the shipped values.
+
+Readers: :mod:`fastnn.backends.selection` (the table behind ``backend="auto"``),
+:func:`crossovers` (for the Numba kernels' BLAS / loop dispatch) and ``fastnn info``
+(:func:`status`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from fastnn.atomic import atomic_write_text
+from fastnn.cpu import cpu_model
+
+SCHEMA = "fastnn-tune/1"
+PATH_ENV = "FASTNN_TUNE_FILE"
+# The kernels' matrix products, in the order of ``_numba_kernels.BLAS_CROSSOVER``.
+PRODUCTS = ("forward_layer", "weight_gradient", "back_delta")
+# What a crossover triple means, in that order (see ``_numba_kernels._use_blas``).
+CROSSOVER_FIELDS = ("single_row", "min_rows", "min_multiply_adds")
+# A crossover that is never reached ("always the loops"): larger than any product.
+NEVER = 2 ** 62
+# What must match this process for the file to apply.
+IDENTITY_FIELDS = ("cpu_model", "fastnn", "numba")
+
+
+class TuningWarning(UserWarning):
+    """The tune file exists but cannot be used; the shipped values are in force."""
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """A validated tune file.
+
+    Attributes
+    ----------
+    path : Path
+    created : str
+        ISO 8601 UTC date and time of the measurement.
+    identity : dict of str -> str
+        ``cpu_model``, ``fastnn``, ``numba`` (and ``numpy``) it was measured with.
+    crossovers : dict of str -> tuple of int or None
+        Product name (:data:`PRODUCTS`) -> ``(single_row, min_rows, min_multiply_adds)``.
+    table : dict of str -> dict or None
+        ``selection.grid_key`` -> ``{"winner": name, ...}``.
+    extra : dict
+        The rest of the record (measurements, settings, durations), kept as written.
+    """
+
+    path: Path
+    created: str
+    identity: dict
+    crossovers: dict | None
+    table: dict | None
+    extra: dict
+
+
+def tune_file_path():
+    """Where the tune file lives (it may not exist).
+
+    Returns
+    -------
+    Path
+        ``$FASTNN_TUNE_FILE``, else ``$XDG_CACHE_HOME/fastnn/tune.json``, else
+        ``~/.cache/fastnn/tune.json``.
+    """
+    chosen = os.environ.get(PATH_ENV)
+    if chosen:
+        return Path(chosen).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "fastnn" / "tune.json"
+
+
+def current_identity():
+    """The CPU model and versions a tune file must have been measured with to apply.
+
+    Returns
+    -------
+    dict of str -> str or None
+    """
+    from fastnn import __version__  # the package imports the backends
+
+    return {"cpu_model": cpu_model(), "fastnn": __version__,
+            "numba": _distribution_version("numba"), "numpy": _distribution_version("numpy")}
+
+
+def save(crossovers=None, table=None, extra=None, path=None):
+    """Write a tune file atomically, stamped with this machine's identity and the date.
+
+    Parameters
+    ----------
+    crossovers : dict of str -> sequence of 3 int, or None
+        See :attr:`Tuning.crossovers`.
+    table : dict of str -> dict, or None
+        See :attr:`Tuning.table`.
+    extra : dict or None
+        More JSON-serialisable fields (measurements, durations).
+    path : path-like or None
+        Default: :func:`tune_file_path`.
+
+    Returns
+    -------
+    Path
+        Where it was written.
+
+    Raises
+    ------
+    ValueError
+        If the crossovers or the table are malformed (nothing is written).
+    """
+    path = Path(path) if path is not None else tune_file_path()
+    record = dict(extra or {})
+    record.update(schema=SCHEMA, created=_now(), **current_identity())
+    if crossovers is not None:
+        record["crossovers"] = {name: [int(value) for value in triple]
+                                for name, triple in crossovers.items()}
+    if table is not None:
+        record["table"] = table
+    problem = _validate(record)  # never write what the loader would refuse
+    if problem:
+        raise ValueError(f"not a valid tune record: {problem}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    reload()
+    return path
+
+
+def load(path=None):
+    """The tune file if it applies here, else None (with a :class:`TuningWarning` why).
+
+    Parameters
+    ----------
+    path : path-like or None
+        Default: :func:`tune_file_path`.
+
+    Returns
+    -------
+    Tuning or None
+        None when the file is missing (silently) or cannot be used (with a warning).
+    """
+    tuning, problem = inspect(path)
+    if problem:
+        warnings.warn(f"fastnn: ignoring the tune file {tuning_path(path)}: {problem}; "
+                      f"using the shipped values (run `fastnn tune` to measure this "
+                      f"machine again)", TuningWarning, stacklevel=2)
+    return tuning
+
+
+def inspect(path=None):
+    """The tune file and what is wrong with it, without warning.
+
+    Returns
+    -------
+    tuning : Tuning or None
+    problem : str
+        Empty when the file applies or is simply missing.
+    """
+    path = tuning_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, ""
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"cannot read it ({exc})"
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        return None, f"not valid JSON ({exc})"
+    problem = _validate(record) or _foreign(record)
+    if problem:
+        return None, problem
+    crossovers = record.get("crossovers")
+    return Tuning(
+        path=path, created=record["created"],
+        identity={key: record.get(key) for key in (*IDENTITY_FIELDS, "numpy")},
+        crossovers=None if crossovers is None else
+        {name: tuple(crossovers[name]) for name in PRODUCTS},
+        table=record.get("table"),
+        extra={key: value for key, value in record.items()
+               if key not in ("crossovers", "table")}), ""
+
+
+def tuning_path(path=None):
+    """``path`` as a Path, or :func:`tune_file_path`."""
+    return Path(path) if path is not None else tune_file_path()
+
+
+@functools.lru_cache(maxsize=1)
+def in_force():
+    """The tune file in force in this process (read once, warned about once), or None."""
+    return load()
+
+
+def reload():
+    """Forget the tune file read by :func:`in_force` (after writing or removing it)."""
+    in_force.cache_clear()
+
+
+def crossovers():
+    """The BLAS / loop crossovers for the Numba kernels: tuned here, else the shipped ones.
+
+    Returns
+    -------
+    tuple of 3 tuples of 3 int
+        Per product, in the order of :data:`PRODUCTS` (that of
+        ``_numba_kernels.BLAS_CROSSOVER``): ``(single_row, min_rows, min_multiply_adds)``.
+    """
+    tuning = in_force()
+    if tuning is not None and tuning.crossovers is not None:
+        return tuple(tuning.crossovers[name] for name in PRODUCTS)
+    return shipped_crossovers()
+
+
+def shipped_crossovers():
+    """The crossovers the kernels were built with (``_numba_kernels.BLAS_CROSSOVER``)."""
+    from fastnn.backends._numba_kernels import BLAS_CROSSOVER
+
+    return tuple(tuple(int(value) for value in triple) for triple in BLAS_CROSSOVER)
+
+
+def status():
+    """One line for ``fastnn info``: which tuning is in force, and why.
+
+    Returns
+    -------
+    str
+    """
+    path = tune_file_path()
+    tuning, problem = inspect(path)
+    if tuning is not None:
+        parts = [name for name, value in (("crossovers", tuning.crossovers),
+                                          ("backend table", tuning.table)) if value]
+        return (f"tuned: {path} (measured {tuning.created}; "
+                f"{' and '.join(parts) or 'nothing'})")
+    if problem:
+        return f"shipped table (tune file {path} ignored: {problem})"
+    return f"shipped table (no tune file at {path}; `fastnn tune` measures this machine)"
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+def _validate(record):
+    """What is wrong with the record's structure, or ``""``."""
+    if not isinstance(record, dict):
+        return "wrong schema (not a JSON object)"
+    if record.get("schema") != SCHEMA:
+        return f"wrong schema ({record.get('schema')!r}, expected {SCHEMA!r})"
+    for key in ("created", *IDENTITY_FIELDS):
+        if key not in record or not isinstance(record[key], (str, type(None))):
+            return f"wrong schema ({key!r} missing or not a string)"
+    if "crossovers" in record:
+        problem = _crossover_problem(record["crossovers"])
+        if problem:
+            return f"wrong schema (crossovers: {problem})"
+    if "table" in record:
+        problem = _table_problem(record["table"])
+        if problem:
+            return f"wrong schema (table: {problem})"
+    return ""
+
+
+def _crossover_problem(crossovers):
+    if not isinstance(crossovers, dict) or set(crossovers) != set(PRODUCTS):
+        return f"expected an object with the keys {', '.join(PRODUCTS)}"
+    for name, triple in crossovers.items():
+        if not (isinstance(triple, list) and len(triple) == len(CROSSOVER_FIELDS)
+                and all(_is_count(value) for value in triple)):
+            return f"{name} is not a list of {len(CROSSOVER_FIELDS)} non-negative integers"
+    return ""
+
+
+def _table_problem(table):
+    if not isinstance(table, dict) or not table:
+        return "expected a non-empty object"
+    for key, entry in table.items():
+        parts = key.split(" ") if isinstance(key, str) else []
+        if len(parts) != 3 or not parts[1].startswith("x") or not parts[1][1:].isdigit() \
+                or not all(size.isdigit() for size in parts[0].split("-")):
+            return f"malformed key {key!r}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("winner"), str):
+            return f"{key!r} has no winner"
+    return ""
+
+
+def _foreign(record):
+    """How the record's machine or versions differ from this process's, or ``""``."""
+    here = current_identity()
+    for key, label in (("cpu_model", "measured on another CPU"),
+                       ("fastnn", "measured with another fastnn version"),
+                       ("numba", "measured with another Numba version")):
+        if record.get(key) != here[key]:
+            return f"{label} ({record.get(key)!r}; here {here[key]!r})"
+    return ""
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _distribution_version(name):
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+

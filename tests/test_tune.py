@@ -1,0 +1,213 @@
+"""The tune file (``fastnn tune``): where it lives, what it holds, when it is used.
+
+A usable file replaces the shipped table behind ``backend="auto"`` and the shipped
+crossovers; a corrupt or foreign one gives a warning naming the problem and the shipped
+values, never a crash.
+"""
+
+import json
+
+import pytest
+
+import fastnn
+from fastnn.backends import selection, tuning
+from fastnn.bench import backend_table, cli_tune, crossovers
+from fastnn.bench.cli_info import info_text
+from fastnn.cli import main
+from fastnn.reporting.machine import machine_info
+
+TUNED_CROSSOVERS = {"forward_layer": (100, 4, 2000), "weight_gradient": (200, 2, 3000),
+                    "back_delta": (tuning.NEVER, 8, 4000)}
+# Off the shipped table's winner: numba wins this point there.
+TUNED_TABLE = {"64-30-10 x1 forward": {"winner": "numpy"}}
+
+
+@pytest.fixture(autouse=True)
+def tune_file(tmp_path, monkeypatch):
+    """Every test gets its own (absent) tune file; the user's is never read."""
+    path = tmp_path / "cache" / "fastnn" / "tune.json"
+    monkeypatch.setenv(tuning.PATH_ENV, str(path))
+    tuning.reload()
+    yield path
+    tuning.reload()
+
+
+def _record(path):
+    return json.loads(path.read_text())
+
+
+def _rewrite(path, **changes):
+    record = _record(path)
+    record.update(changes)
+    path.write_text(json.dumps(record))
+    tuning.reload()
+
+
+# --- where it lives ---------------------------------------------------------------------
+
+def test_the_path_follows_the_override_then_xdg_then_home(monkeypatch, tmp_path):
+    monkeypatch.setenv(tuning.PATH_ENV, str(tmp_path / "mine.json"))
+    assert tuning.tune_file_path() == tmp_path / "mine.json"
+    monkeypatch.delenv(tuning.PATH_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert tuning.tune_file_path() == tmp_path / "xdg" / "fastnn" / "tune.json"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert tuning.tune_file_path() == tmp_path / "home" / ".cache" / "fastnn" / "tune.json"
+
+
+# --- what it holds ----------------------------------------------------------------------
+
+def test_save_stamps_the_machine_and_versions_and_loads_back(tune_file):
+    path = tuning.save(crossovers=TUNED_CROSSOVERS, table=TUNED_TABLE, extra={"threads": 1})
+    assert path == tune_file
+    assert [item.name for item in path.parent.iterdir()] == ["tune.json"]  # no temp file left
+    record = _record(path)
+    assert record["schema"] == tuning.SCHEMA and record["created"]
+    assert record["cpu_model"] == tuning.current_identity()["cpu_model"]
+    assert record["fastnn"] == fastnn.__version__ and record["threads"] == 1
+    loaded = tuning.in_force()
+    assert loaded.path == path and loaded.table == TUNED_TABLE
+    assert loaded.crossovers == TUNED_CROSSOVERS and loaded.extra["threads"] == 1
+
+
+def test_save_refuses_what_the_loader_would_refuse():
+    with pytest.raises(ValueError, match="crossovers"):
+        tuning.save(crossovers={"forward_layer": (1, 2, 3)})
+
+
+def test_crossovers_are_the_tuned_ones_else_the_shipped_ones():
+    pytest.importorskip("numba")
+    from fastnn.backends._numba_kernels import BLAS_CROSSOVER
+
+    assert tuning.crossovers() == BLAS_CROSSOVER == tuning.shipped_crossovers()
+    tuning.save(crossovers=TUNED_CROSSOVERS)
+    assert tuning.crossovers() == tuple(TUNED_CROSSOVERS[name] for name in tuning.PRODUCTS)
+
+
+# --- when it is used --------------------------------------------------------------------
+
+def test_auto_uses_the_tuned_table_and_falls_back_to_the_shipped_one():
+    assert fastnn.fastest_backend([64, 30, 10], 1, "forward") == "numba"
+    assert selection.table_source() == "shipped"
+    tuning.save(table=TUNED_TABLE)
+    assert fastnn.fastest_backend([64, 30, 10], 1, "forward") == "numpy"
+    assert fastnn.MLP([64, 30, 10], backend="auto").backend == "numpy"
+    assert selection.table_source() == str(tuning.tune_file_path())
+
+
+@pytest.mark.parametrize("corrupt,problem", [
+    (lambda path: path.write_text("{not json"), "not valid JSON"),
+    (lambda path: path.write_text("[1, 2]"), "wrong schema"),
+    (lambda path: _rewrite(path, schema="fastnn-tune/0"), "wrong schema"),
+    (lambda path: _rewrite(path, created=5), "wrong schema"),
+    (lambda path: _rewrite(path, crossovers={"forward_layer": [1, 2, 3]}), "crossovers"),
+    (lambda path: _rewrite(path, crossovers={name: [1, -2, 3] for name in tuning.PRODUCTS}),
+     "crossovers"),
+    (lambda path: _rewrite(path, table={"64-30-10 one forward": {"winner": "numpy"}}),
+     "malformed key"),
+    (lambda path: _rewrite(path, table={"64-30-10 x1 forward": {"loser": "numpy"}}),
+     "no winner"),
+    (lambda path: _rewrite(path, cpu_model="Some Other CPU"), "another CPU"),
+    (lambda path: _rewrite(path, fastnn="0.0.1"), "another fastnn version"),
+    (lambda path: _rewrite(path, numba="0.1"), "another Numba version"),
+])
+def test_a_corrupt_or_foreign_file_warns_and_falls_back(corrupt, problem, tune_file):
+    tuning.save(crossovers=TUNED_CROSSOVERS, table=TUNED_TABLE)
+    corrupt(tune_file)
+    tuning.reload()
+    with pytest.warns(tuning.TuningWarning, match=problem) as caught:
+        assert fastnn.fastest_backend([64, 30, 10], 1, "forward") == "numba"
+    assert "shipped" in str(caught[0].message) and str(tune_file) in str(caught[0].message)
+    assert tuning.in_force() is None  # warned once, then silent
+    assert problem in tuning.status() and tuning.status().startswith("shipped table")
+
+
+def test_a_missing_file_is_silent(recwarn):
+    assert tuning.in_force() is None
+    assert not [w for w in recwarn if issubclass(w.category, tuning.TuningWarning)]
+    assert tuning.status().startswith("shipped table (no tune file")
+
+
+def test_info_says_which_tuning_is_in_force(tune_file):
+    assert "tuning" in info_text(machine_info()) and "shipped table" in info_text(machine_info())
+    tuning.save(table=TUNED_TABLE, extra={"warm_first_forward_s": 0.4})
+    lines = {line.split("  ", 1)[0]: line for line in info_text(machine_info()).splitlines()}
+    assert f"tuned: {tune_file}" in lines["tuning"] and "backend table" in lines["tuning"]
+    assert "import + first forward 0.40 s" in lines["first use"]
+
+
+def test_the_warm_first_forward_runs_in_a_new_process():
+    pytest.importorskip("numba")
+    assert 0 < cli_tune.warm_first_forward() < 60
+
+
+# --- the crossover fit ------------------------------------------------------------------
+
+def _points(product, blas_from_single, blas_from_rows, blas_from_work):
+    """Synthetic timings where BLAS wins exactly where the given rule says."""
+    points = []
+    for rows in (1, 2, 8, 32):
+        for n_in, n_out in ((8, 8), (32, 32), (64, 64), (128, 128)):
+            work = rows * n_in * n_out
+            blas = work >= blas_from_single if rows == 1 else \
+                rows >= blas_from_rows and work >= blas_from_work
+            points.append(crossovers.Point(product, rows, n_in, n_out,
+                                           loops_s=1.0, blas_s=0.5 if blas else 2.0))
+    return points
+
+
+def test_the_fit_recovers_the_rule_behind_the_timings():
+    points = (_points("forward_layer", 4096, 8, 32768) + _points("weight_gradient", 1024, 2, 2048)
+              + _points("back_delta", tuning.NEVER, tuning.NEVER, tuning.NEVER))
+    rule = crossovers.fit_rule(points)
+    assert rule["forward_layer"] == (4096, 8, 32768)
+    assert rule["weight_gradient"] == (1024, 2, 2048)
+    assert rule["back_delta"] == (tuning.NEVER, tuning.NEVER, tuning.NEVER)
+    for product, (single, rows, work) in rule.items():
+        mine = [point for point in points if point.product == product]
+        assert crossovers.lost_time(mine, lambda point, single=single, rows=rows, work=work: (
+            point.multiply_adds >= single if point.rows == 1
+            else point.rows >= rows and point.multiply_adds >= work)) == 0
+
+
+# --- the command ------------------------------------------------------------------------
+
+def test_tune_measures_stores_and_shows(monkeypatch, tune_file, capsys):
+    pytest.importorskip("numba")
+    real_crossovers, real_table = crossovers.measure, backend_table.measure
+    monkeypatch.setattr(crossovers, "measure", lambda **kwargs: real_crossovers(
+        shapes=((4, 4), (16, 8)), rows=(1, 2), rounds=1, min_time=0.0))
+    monkeypatch.setattr(backend_table, "measure", lambda: real_table(
+        layer_sizes=((3, 3, 1),), batch_sizes=(1,), rounds=1, min_time=0.0))
+    monkeypatch.setattr(cli_tune, "warm_first_forward", lambda: 0.25)
+    assert main(["tune"]) == 0
+    record = _record(tune_file)
+    assert record["warm_first_forward_s"] == 0.25
+    assert set(record["crossovers"]) == set(tuning.PRODUCTS)
+    assert set(record["table"]) == {f"3-3-1 x1 {op}" for op in selection.OPS}
+    assert record["threads"] == 1 and record["duration_s"] > 0
+    assert len(record["crossover_points"]) == 2 * 2 * 3
+    assert "tuned vs shipped" in capsys.readouterr().out
+    assert main(["tune", "--show"]) == 0
+    assert f"tuned: {tune_file}" in capsys.readouterr().out
+    assert main(["tune", "--forget"]) == 0
+    assert not tune_file.exists() and "shipped table" in capsys.readouterr().out
+
+
+def test_show_names_the_problem_of_an_unusable_file(tune_file, capsys):
+    tune_file.parent.mkdir(parents=True)
+    tune_file.write_text("garbage")
+    assert main(["tune", "--show"]) == 0
+    assert "not valid JSON" in capsys.readouterr().out
+
+
+def test_bad_thread_count_is_a_usage_error(capsys):
+    assert main(["tune", "--threads", "0"]) == 2
+    assert "--threads" in capsys.readouterr().err
+
+
+def test_the_summary_marks_never(tune_file):
+    tuning.save(crossovers=TUNED_CROSSOVERS, table=TUNED_TABLE)
+    text = cli_tune.summary_text(tune_file)
+    assert "(never, 8, 4000)" in text and "64-30-10 x1 forward: numpy (shipped: numba)" in text
