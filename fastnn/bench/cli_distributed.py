@@ -34,8 +34,8 @@ from fastnn.reporting.rows import results_frame
 from fastnn.reporting.run_folder import LiveFolder, RunFolder
 
 # The options that change what a sweep measures (a resumed run must not change them).
-SWEEP_OPTIONS = ("quick", "sizes", "batches", "backends", "ops", "dtypes", "threads", "levels",
-                 "rounds", "min_time", "python_limit")
+SWEEP_OPTIONS = ("quick", "full", "sizes", "batches", "backends", "ops", "dtypes", "threads",
+                 "levels", "rounds", "min_time", "python_limit")
 
 
 def run(args):

@@ -22,6 +22,7 @@ import numpy as np
 import threadpoolctl
 
 from fastnn import config
+from fastnn.cpu import cpu_model  # re-exported: the machine record names the CPU
 from fastnn.reporting.timing import calibrate, time_rounds
 
 # Keys older files used for the same facts (reproduce's results.json before the record
@@ -180,16 +181,6 @@ def revision_text(revision, length=12):
     if not revision:
         return None
     return revision["commit"][:length] + (" + local changes" if revision.get("modified") else "")
-
-
-def cpu_model():
-    """The CPU model name from ``/proc/cpuinfo``, else ``platform.processor()``."""
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def load_average():
