@@ -190,6 +190,18 @@ def test_pickles_and_predicts_the_same(make, iris):
     assert copy.get_params() == model.get_params()
 
 
+@pytest.mark.parametrize("estimator_class", [MLPClassifier, MLPRegressor])
+def test_pickles_name_the_public_module(estimator_class, iris):
+    # Pickles made before fastnn.estimator became a package name the class as
+    # fastnn.estimator.<name>; new pickles must too, whichever private module defines it.
+    X, y = iris
+    model = estimator_class(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X, y)
+    assert type(model).__module__ == "fastnn.estimator"
+    data = pickle.dumps(model)
+    assert b"fastnn.estimator._" not in data
+    assert type(pickle.loads(data)) is estimator_class
+
+
 def test_multi_output_regression(regression):
     X, y = regression
     Y = np.column_stack([y, -y])
