@@ -226,7 +226,8 @@ class MLP:
     def _training_batch(self, X, T, sample_weight):
         """``X``, ``T`` and ``sample_weight`` validated for a loss, gradient or step."""
         X, T = as_training_batch(X, T, self.spec)
-        self._check_sparse_support(X)
+        if type(X) is not np.ndarray:
+            self._check_sparse_support(X)
         if sample_weight is not None:
             sample_weight = as_sample_weight(sample_weight, X.shape[0], self.spec.dtype)
         return X, T, sample_weight
