@@ -120,9 +120,9 @@ def as_training_batch(X, T, spec):
     m, n_out = X.shape[0], spec.n_outputs
     if _is_clean(T, spec.dtype, n_out):
         if T.ndim == 2 and T.shape[0] == m:
-            return X, _check_targets(T, spec)
+            return X, check_targets(T, spec)
         if T.ndim == 1 and single:
-            return X, _check_targets(T[np.newaxis], spec)
+            return X, check_targets(T[np.newaxis], spec)
     T = as_float_array(T, "T", spec.dtype)
     if single and T.shape == (n_out,):
         T = T.reshape(1, n_out)
@@ -131,7 +131,7 @@ def as_training_batch(X, T, spec):
     if T.shape != (m, n_out):
         raise ValueError(f"T must have shape ({m}, {n_out}) to match X's {m} samples and "
                          f"the network's {n_out} outputs; got {T.shape}")
-    return X, _check_targets(T, spec)
+    return X, check_targets(T, spec)
 
 
 def as_sparse_inputs(X, spec):
@@ -232,8 +232,15 @@ def as_sample_weight(sample_weight, n_samples, dtype):
     return weights
 
 
-def _check_targets(T, spec):
-    """``T``, after the check the loss needs (non-negative targets for poisson)."""
+def check_targets(T, spec):
+    """Return ``T`` after the check its loss needs: non-negative targets for a loss with
+    ``nonnegative_targets`` (poisson; ``log t`` is taken), a ValueError otherwise.
+
+    Parameters
+    ----------
+    T : ndarray, shape (m, n_outputs), validated
+    spec : NetworkSpec
+    """
     if spec.loss in _NONNEGATIVE_TARGET_LOSSES and np.any(T < 0):
         raise ValueError(f"the {spec.loss} loss needs non-negative targets T; got a "
                          f"minimum of {float(T.min())!r}")

@@ -97,3 +97,11 @@ def test_poisson_on_outputs_reaching_zero_clips_the_log_on_every_backend(output_
         loss_value, _, dbiases = net.with_backend(backend).gradients(X, T)
         assert relative_difference(loss_value, expected_loss) < 1e-12
         assert relative_difference(dbiases[0], expected_b[0]) < 1e-12
+
+
+def test_a_poisson_network_saves_and_loads(tmp_path):
+    net = MLP([3, 2], loss="poisson", backend="numpy", seed=2)
+    net.save(tmp_path / "net.npz")
+    loaded = MLP.load(tmp_path / "net.npz", backend="numpy")
+    assert loaded.spec == net.spec and loaded.spec.output_activation == "exp"
+    np.testing.assert_array_equal(loaded.flat_parameters, net.flat_parameters)

@@ -8,9 +8,11 @@ below from the names this module implements, which must be exactly the tables' n
 an entry without a Numba version makes the backend unavailable, naming it). The
 formulas are exactly those of :mod:`fastnn.functions` (read its docstring):
 overflow-free sigmoid, softmax with the row maximum subtracted, softplus / log-softmax
-forms of the log for the sigmoid and softmax outputs, ``LOG_FLOOR`` clip and clipped
-reciprocal for every other output. A layer's pre-activation ``Z`` is kept for back-propagation only
-where its activation's derivative needs it (``derivative_needs_z`` in the table).
+/ identity forms of the log for the sigmoid, softmax and exp outputs, ``LOG_FLOOR`` clip
+and clipped reciprocal for every other output, the poisson loss as
+``t (log t - log y) + (y - t)``. A layer's pre-activation ``Z`` is kept for
+back-propagation only where its activation's derivative needs it
+(``derivative_needs_z`` in the table).
 
 A layer ``Z = A_prev @ W + b`` runs through BLAS (``np.dot``) when it is large
 (see ``BLAS_CROSSOVER``) and through fused loops otherwise;
@@ -47,7 +49,9 @@ both int32 or both int64; ``n_features == layer_sizes[0]``. ``X_indptr`` may be 
 of a larger matrix's ``indptr`` (``X_indptr[0]`` need not be 0): a mini-batch of rows
 ``start:stop`` is ``X_indptr[start:stop + 1]`` with the whole ``X_data``/``X_indices``.
 The first layer adds each row's stored entries in column order, from the bias, as the
-dense loops do, so it differs from a dense input only by the zero terms it skips.
+dense loops do, so it differs from a dense input only by the zero terms it skips; its
+weight gradient ``X.T @ delta`` visits the stored entries only (the dense gradient block
+is zeroed first). ``n_features`` is ``layer_sizes[0]``, passed for the reader's sake.
 
 ``csr_forward_into(params, layer_sizes, activation_codes, X_data, X_indices, X_indptr,
 n_features, Y) -> bool (X_data and Y finite)``
