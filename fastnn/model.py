@@ -169,7 +169,9 @@ class MLP:
         -------
         float
         """
-        X, T, sample_weight = self._training_batch(X, T, sample_weight)
+        X, T = as_training_batch(X, T, self.spec)
+        if sample_weight is not None or type(X) is not np.ndarray:
+            sample_weight = self._checked_extras(X, sample_weight)
         if sample_weight is None:
             loss = self._backend.loss(self.spec, self._params, X, T)
         else:
@@ -188,7 +190,9 @@ class MLP:
         dweights : list of ndarray, shapes ``(n_in, n_out)``
         dbiases : list of ndarray, shapes ``(n_out,)``
         """
-        X, T, sample_weight = self._training_batch(X, T, sample_weight)
+        X, T = as_training_batch(X, T, self.spec)
+        if sample_weight is not None or type(X) is not np.ndarray:
+            sample_weight = self._checked_extras(X, sample_weight)
         if sample_weight is None:
             loss, grad = self._backend.gradients(self.spec, self._params, X, T)
         else:
@@ -212,7 +216,9 @@ class MLP:
             The loss before the step.
         """
         rate = check_learning_rate(learning_rate)
-        X, T, sample_weight = self._training_batch(X, T, sample_weight)
+        X, T = as_training_batch(X, T, self.spec)
+        if sample_weight is not None or type(X) is not np.ndarray:
+            sample_weight = self._checked_extras(X, sample_weight)
         candidate = self._params.copy()
         if sample_weight is None:
             loss = self._backend.train_step(self.spec, candidate, X, T, rate)
@@ -223,14 +229,14 @@ class MLP:
         self._params[...] = candidate
         return float(loss)
 
-    def _training_batch(self, X, T, sample_weight):
-        """``X``, ``T`` and ``sample_weight`` validated for a loss, gradient or step."""
-        X, T = as_training_batch(X, T, self.spec)
+    def _checked_extras(self, X, sample_weight):
+        """After ``as_training_batch``: a sparse ``X`` checked against the backend, and
+        ``sample_weight`` validated (returned). Apart, to keep the plain call fast."""
         if type(X) is not np.ndarray:
             self._check_sparse_support(X)
-        if sample_weight is not None:
-            sample_weight = as_sample_weight(sample_weight, X.shape[0], self.spec.dtype)
-        return X, T, sample_weight
+        if sample_weight is None:
+            return None
+        return as_sample_weight(sample_weight, X.shape[0], self.spec.dtype)
 
     def _check_sparse_support(self, X):
         if type(X) is not np.ndarray and not getattr(self._backend, "accepts_sparse", False):

@@ -120,7 +120,9 @@ def as_training_batch(X, T, spec):
     m, n_out = X.shape[0], spec.n_outputs
     if _is_clean(T, spec.dtype, n_out):
         if T.ndim == 2 and T.shape[0] == m:
-            return X, check_targets(T, spec)
+            if spec.loss in _NONNEGATIVE_TARGET_LOSSES:
+                check_targets(T, spec)
+            return X, T
         if T.ndim == 1 and single:
             return X, check_targets(T[np.newaxis], spec)
     T = as_float_array(T, "T", spec.dtype)
