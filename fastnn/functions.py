@@ -21,12 +21,25 @@ Numerical choices, shared by every backend:
 - Losses never take ``log(0)``. For the output activations with a closed form
   (:attr:`Activation.stable_log`) the log is taken of the pre-activation:
   ``log sigmoid(z) = -softplus(-z)``, ``log(1 - sigmoid(z)) = -softplus(z)``,
-  ``log softmax(z) = z - logsumexp(z)``. Every other pair clips:
+  ``log softmax(z) = z - logsumexp(z)``, ``log exp(z) = z``. Every other pair clips:
   ``log(max(y, LOG_FLOOR))`` with ``LOG_FLOOR = 1e-12`` for every dtype (so float32
   and float64 agree), whose gradient is ``1 / y`` above the floor and 0 below it.
 - The output delta ``dL/dZ`` is the true gradient of the loss above; the fused
-  softmax/cross-entropy and sigmoid/(binary) cross-entropy pairs are computed without
-  cancellation (``Y * sum(T) - T``, ``Y - T``, ``-T * (1 - Y)``).
+  softmax/cross-entropy, sigmoid/(binary) cross-entropy and exp/poisson pairs are
+  computed without cancellation (``Y * sum(T) - T``, ``Y - T``, ``-T * (1 - Y)``,
+  ``Y - T``).
+- ``exp`` (output only) overflows to infinity for ``z`` above about 709 (float64), as
+  NumPy's ``exp`` does; the model then reports a non-finite output or loss.
+- ``poisson`` is scikit-learn's half Poisson deviance, per sample
+  ``sum_k [t log(t / y) - t + y]`` with ``0 log 0 = 0``, written
+  ``t (log t - log y) + (y - t)`` so that it does not cancel where ``y`` is near ``t``.
+  Its ``log y`` is the one every log loss takes (stable form or clipped), so it is
+  defined, finite, on every output: on outputs that can reach 0 or below (``relu``,
+  ``tanh``, ``identity``, ...) ``log y`` is clipped at ``LOG_FLOOR``, and the gradient
+  there is that of the remaining ``y - t`` term. Its targets must be non-negative
+  (:attr:`Loss.nonnegative_targets`; checked at the boundary, as scikit-learn does).
+- With sample weights ``w`` every mean over samples is the weighted mean
+  ``sum_i w_i L_i / sum_i w_i`` (:attr:`Loss.rows` gives the NumPy ``L_i``).
 
 The pure-Python forms (``scalar*``, ``sample_*``) use plain floats, lists and
 :mod:`math` only: they are the readable reference the other backends are checked
@@ -203,6 +216,10 @@ class Loss:
         Pure Python, one sample: ``(activation, z, y, t) -> float``.
     sample_delta : callable
         Pure Python, one sample: ``(activation, z, y, t) -> list``.
+    rows : callable
+        NumPy, ``(activation, Z, Y, T) -> (m,)``: each row's loss (for weighted means).
+    nonnegative_targets : bool
+        The loss is defined only for targets ``T >= 0`` (it takes ``log t``).
     """
 
     name: str
@@ -214,6 +231,8 @@ class Loss:
     delta: Callable
     sample_total: Callable
     sample_delta: Callable
+    rows: Callable
+    nonnegative_targets: bool = False
 
 
 # --- activations: NumPy forms ----------------------------------------------------------
@@ -242,6 +261,10 @@ def elu(z):
 
 def identity(z):
     return z
+
+
+def exp(z):
+    return np.exp(z)
 
 
 def softmax(z):
@@ -295,6 +318,14 @@ def _scalar_elu(z):
     return z if z > 0 else ELU_ALPHA * math.expm1(z)
 
 
+def _scalar_exp(z):
+    # math.exp raises OverflowError where NumPy and the kernels return infinity.
+    try:
+        return math.exp(z)
+    except OverflowError:
+        return math.inf
+
+
 def _scalar_softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
@@ -344,6 +375,14 @@ _SIGMOID_LOG = StableLog(
     sample_binary_delta=lambda y, t: [y_k - t_k for y_k, t_k in zip(y, t)],
 )
 
+# log(exp(z)) = z; log(1 - exp(z)) has no closed form (exp reaches 1) and is clipped.
+_EXP_LOG = StableLog(
+    log=lambda Z: Z,
+    delta=lambda Y, T: -T,
+    sample_log=lambda z: list(z),
+    sample_delta=lambda y, t: [-t_k for t_k in t],
+)
+
 _SOFTMAX_LOG = StableLog(
     log=_log_softmax,
     delta=lambda Y, T: Y * T.sum(axis=1, keepdims=True) - T,
@@ -385,6 +424,9 @@ ACTIVATIONS = _table(
                   jacobian_product=_softmax_jacobian_product,
                   sample_function=_sample_softmax,
                   sample_jacobian_product=_sample_softmax_jacobian_product),
+    # The canonical output of the poisson loss (scikit-learn's out_activation_ "exp").
+    Activation("exp", exp, lambda Z, A: A, _scalar_exp, lambda z, a: a, hidden=False,
+               stable_log=_EXP_LOG),
 )
 
 
@@ -393,6 +435,11 @@ ACTIVATIONS = _table(
 def _squared_error_total(activation, Z, Y, T):
     diff = Y - T
     return 0.5 * np.sum(diff * diff)
+
+
+def _squared_error_rows(activation, Z, Y, T):
+    diff = Y - T
+    return 0.5 * np.sum(diff * diff, axis=1)
 
 
 def _squared_error_delta(activation, Z, Y, T):
@@ -413,6 +460,14 @@ def _log_likelihood_total(binary, activation, Z, Y, T):
     total = np.sum(T * _log_output(activation, Z, Y))
     if binary:
         total += np.sum((1 - T) * _log_one_minus_output(activation, Z, Y))
+    return -total
+
+
+def _log_likelihood_rows(binary, activation, Z, Y, T):
+    """:func:`_log_likelihood_total` of each row, shape (m,)."""
+    total = np.sum(T * _log_output(activation, Z, Y), axis=1)
+    if binary:
+        total += np.sum((1 - T) * _log_one_minus_output(activation, Z, Y), axis=1)
     return -total
 
 
@@ -469,15 +524,62 @@ def _log_likelihood(name, default_output, binary):
                 total=partial(_log_likelihood_total, binary),
                 delta=partial(_log_likelihood_delta, binary),
                 sample_total=partial(_sample_log_likelihood, binary),
-                sample_delta=partial(_sample_log_likelihood_delta, binary))
+                sample_delta=partial(_sample_log_likelihood_delta, binary),
+                rows=partial(_log_likelihood_rows, binary))
+
+
+def _poisson_terms(activation, Z, Y, T):
+    """``t (log t - log y) + (y - t)`` elementwise (``0 log 0 = 0``), shape (m, k)."""
+    positive = T > 0
+    log_t = np.log(T, out=np.zeros_like(T), where=positive)
+    return T * (log_t - _log_output(activation, Z, Y)) + (Y - T)
+
+
+def _poisson_total(activation, Z, Y, T):
+    return np.sum(_poisson_terms(activation, Z, Y, T))
+
+
+def _poisson_rows(activation, Z, Y, T):
+    return np.sum(_poisson_terms(activation, Z, Y, T), axis=1)
+
+
+def _poisson_delta(activation, Z, Y, T):
+    # d/dz of -t log y (the stable form where there is one) plus d/dz of y; on the exp
+    # output -T + Y, which is exactly Y - T.
+    stable = activation.stable_log
+    if stable is not None:
+        return stable.delta(Y, T) + activation.chain_rule(Z, Y, np.ones_like(Y))
+    return activation.chain_rule(Z, Y, 1 - T * _clipped_reciprocal(Y))
+
+
+def _sample_poisson(activation, z, y, t):
+    stable = activation.stable_log
+    log_y = stable.sample_log(z) if stable is not None else [_clipped_log(v) for v in y]
+    return sum((t_k * (math.log(t_k) - ly) if t_k > 0 else 0.0) + (y_k - t_k)
+               for y_k, t_k, ly in zip(y, t, log_y))
+
+
+def _sample_poisson_delta(activation, z, y, t):
+    stable = activation.stable_log
+    if stable is not None:
+        ones = activation.sample_chain_rule(z, y, [1.0] * len(y))
+        return [d + g for d, g in zip(stable.sample_delta(y, t), ones)]
+    grad_y = [1.0 - t_k * _sample_clipped_reciprocal(y_k) for y_k, t_k in zip(y, t)]
+    return activation.sample_chain_rule(z, y, grad_y)
 
 
 LOSSES = _table(
     Loss("mse", "sigmoid", classification=False, logs_output=False,
          logs_one_minus_output=False, total=_squared_error_total, delta=_squared_error_delta,
-         sample_total=_sample_squared_error, sample_delta=_sample_squared_error_delta),
+         sample_total=_sample_squared_error, sample_delta=_sample_squared_error_delta,
+         rows=_squared_error_rows),
     _log_likelihood("cross_entropy", "softmax", binary=False),
     _log_likelihood("binary_cross_entropy", "sigmoid", binary=True),
+    # scikit-learn's half Poisson deviance (MLPRegressor(loss="poisson")).
+    Loss("poisson", "exp", classification=False, logs_output=True,
+         logs_one_minus_output=False, total=_poisson_total, delta=_poisson_delta,
+         sample_total=_sample_poisson, sample_delta=_sample_poisson_delta,
+         rows=_poisson_rows, nonnegative_targets=True),
 )
 
 # The defaults of a network description (and of fastnn.MLP).

@@ -13,6 +13,7 @@ from fastnn.validation import (
     all_finite,
     as_inputs,
     as_layer_params,
+    as_sample_weight,
     as_training_batch,
     check_learning_rate,
     plain_inputs,
@@ -123,7 +124,10 @@ class MLP:
 
         Parameters
         ----------
-        X : array-like, shape (n_samples, n_inputs) or (n_inputs,)
+        X : array-like, shape (n_samples, n_inputs) or (n_inputs,), or a scipy.sparse matrix
+            A sparse ``X`` (CSR, CSC, COO, ...) is converted once to canonical CSR; the
+            first layer is then a sparse product (the backend must declare
+            ``accepts_sparse``; the three built-in backends do).
 
         Returns
         -------
@@ -143,31 +147,42 @@ class MLP:
         X, single = as_inputs(X, spec)
         if X.shape[0] == 0:
             return np.empty((0, spec.n_outputs), dtype=spec.dtype)
+        self._check_sparse_support(X)
         Y = self._backend.forward(spec, self._params, X)
         if single:
             Y = Y[0]
         _check_finite(Y, "network output")
         return Y
 
-    def loss(self, X, T):
+    def loss(self, X, T, sample_weight=None):
         """Mean loss over the samples.
 
         Parameters
         ----------
-        X : array-like, shape (n_samples, n_inputs) or (n_inputs,)
+        X : array-like, shape (n_samples, n_inputs) or (n_inputs,), or a scipy.sparse matrix
         T : array-like, shape (n_samples, n_outputs) or (n_outputs,)
+        sample_weight : array-like, shape (n_samples,), or None
+            Per-sample weights: the loss is the weighted mean ``sum_i w_i L_i / sum_i w_i``.
+            Finite, non-negative, not all zero.
 
         Returns
         -------
         float
         """
         X, T = as_training_batch(X, T, self.spec)
-        loss = self._backend.loss(self.spec, self._params, X, T)
+        if sample_weight is not None or type(X) is not np.ndarray:
+            sample_weight = self._checked_extras(X, sample_weight)
+        if sample_weight is None:
+            loss = self._backend.loss(self.spec, self._params, X, T)
+        else:
+            loss = self._backend.loss(self.spec, self._params, X, T, sample_weight)
         _check_finite(float(loss), "loss")
         return float(loss)
 
-    def gradients(self, X, T):
+    def gradients(self, X, T, sample_weight=None):
         """Mean loss and its gradient with respect to every weight and bias.
+
+        Parameters are those of :meth:`loss`.
 
         Returns
         -------
@@ -176,18 +191,24 @@ class MLP:
         dbiases : list of ndarray, shapes ``(n_out,)``
         """
         X, T = as_training_batch(X, T, self.spec)
-        loss, grad = self._backend.gradients(self.spec, self._params, X, T)
+        if sample_weight is not None or type(X) is not np.ndarray:
+            sample_weight = self._checked_extras(X, sample_weight)
+        if sample_weight is None:
+            loss, grad = self._backend.gradients(self.spec, self._params, X, T)
+        else:
+            loss, grad = self._backend.gradients(self.spec, self._params, X, T, sample_weight)
         _check_finite(float(loss), "loss")
         _check_finite(grad, "gradient")
         dweights, dbiases = layer_views(np.asarray(grad, dtype=self.spec.dtype),
                                         self.spec.layer_sizes)
         return float(loss), dweights, dbiases
 
-    def train_step(self, X, T, learning_rate):
+    def train_step(self, X, T, learning_rate, sample_weight=None):
         """One gradient-descent step on the mean loss: ``theta -= learning_rate * grad``.
 
         The step is computed on a copy and committed only if every new parameter is
-        finite, so a failure leaves the network exactly as it was.
+        finite, so a failure leaves the network exactly as it was. ``X``, ``T`` and
+        ``sample_weight`` are those of :meth:`loss`.
 
         Returns
         -------
@@ -196,12 +217,32 @@ class MLP:
         """
         rate = check_learning_rate(learning_rate)
         X, T = as_training_batch(X, T, self.spec)
+        if sample_weight is not None or type(X) is not np.ndarray:
+            sample_weight = self._checked_extras(X, sample_weight)
         candidate = self._params.copy()
-        loss = self._backend.train_step(self.spec, candidate, X, T, rate)
+        if sample_weight is None:
+            loss = self._backend.train_step(self.spec, candidate, X, T, rate)
+        else:
+            loss = self._backend.train_step(self.spec, candidate, X, T, rate, sample_weight)
         _check_finite(float(loss), "loss")
         _check_finite(candidate, "updated parameters")
         self._params[...] = candidate
         return float(loss)
+
+    def _checked_extras(self, X, sample_weight):
+        """After ``as_training_batch``: a sparse ``X`` checked against the backend, and
+        ``sample_weight`` validated (returned). Apart, to keep the plain call fast."""
+        if type(X) is not np.ndarray:
+            self._check_sparse_support(X)
+        if sample_weight is None:
+            return None
+        return as_sample_weight(sample_weight, X.shape[0], self.spec.dtype)
+
+    def _check_sparse_support(self, X):
+        if type(X) is not np.ndarray and not getattr(self._backend, "accepts_sparse", False):
+            raise ValueError(f"backend {self.backend!r} does not take sparse inputs; use "
+                             f"one of {backends.backends_where(accepts_sparse=True)} or "
+                             f"pass X.toarray()")
 
     # --- training and prediction (fastnn.train) -----------------------------------------
 
@@ -211,7 +252,7 @@ class MLP:
     history_ = None
 
     @takes_training_options
-    def fit(self, X, y, *, seed=None, progress=False, **options):
+    def fit(self, X, y, *, seed=None, progress=False, sample_weight=None, **options):
         """Train the network; the algorithm is described in :mod:`fastnn.train`.
 
         Training runs on a copy of the parameters, committed at the end: bad arguments,
@@ -219,7 +260,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array-like, shape (n_samples, n_inputs)
+        X : array-like, shape (n_samples, n_inputs), or a scipy.sparse matrix
         y : array-like, shape (n_samples, n_outputs) or (n_samples,)
             A target matrix, or class labels (one-hot encoded for several outputs; for
             one output, the probability of the second of two classes). 1-D numeric ``y``
@@ -229,6 +270,9 @@ class MLP:
             Seeds ``numpy.random.default_rng`` for the shuffles and the split.
         progress : bool
             Show a tqdm progress bar.
+        sample_weight : array-like, shape (n_samples,), or None
+            Per-sample weights (finite, non-negative, not all zero): every mini-batch
+            loss is the weighted mean over its samples.
 
         Returns
         -------
@@ -242,8 +286,14 @@ class MLP:
         X, _ = as_inputs(X, self.spec)
         if X.shape[0] == 0:
             raise ValueError("X has no samples; fit needs at least one")
+        self._check_sparse_support(X)
+        # Passed only when given, so that training without weights calls exactly as before.
+        weighting = {}
+        if sample_weight is not None:
+            weighting["sample_weight"] = as_sample_weight(sample_weight, X.shape[0],
+                                                          self.spec.dtype)
         params, classes, history = train.fit_network(
-            self._backend, self.spec, self._params, X, y, options, seed, progress)
+            self._backend, self.spec, self._params, X, y, options, seed, progress, **weighting)
         self._params[...] = params
         self.classes_, self.history_ = classes, history
         return self

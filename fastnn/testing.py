@@ -78,32 +78,34 @@ def near_log_clip(spec, Y, margin=1e-6):
                 or (clipped_log_1my and np.any(np.abs(1 - Y) < margin)))
 
 
-def numerical_gradients(spec, params, X, T, backend="numpy", step=1e-6):
-    """Central-difference gradient of the mean loss.
+def numerical_gradients(spec, params, X, T, backend="numpy", step=1e-6, sample_weight=None):
+    """Central-difference gradient of the mean (or weighted mean) loss.
 
     Parameters
     ----------
     spec : NetworkSpec
     params : ndarray, shape (n_params,)
-    X : ndarray, shape (m, n_inputs)
+    X : ndarray, shape (m, n_inputs), or a CSR matrix for a backend that accepts it
     T : ndarray, shape (m, n_outputs)
     backend : str
         Backend whose ``loss`` is differentiated.
     step : float
+    sample_weight : ndarray, shape (m,), or None
 
     Returns
     -------
     ndarray, shape (n_params,)
     """
     engine = backends.get(backend)
+    weighting = {} if sample_weight is None else {"sample_weight": sample_weight}
     work = np.array(params, dtype=np.float64)
     grad = np.empty_like(work)
     for index in range(work.size):
         original = work[index]
         work[index] = original + step
-        upper = engine.loss(spec, work, X, T)
+        upper = engine.loss(spec, work, X, T, **weighting)
         work[index] = original - step
-        lower = engine.loss(spec, work, X, T)
+        lower = engine.loss(spec, work, X, T, **weighting)
         work[index] = original
         grad[index] = (upper - lower) / (2 * step)
     return grad
@@ -133,9 +135,10 @@ def random_case(rng, activation=NetworkSpec.activation,
     A log loss on an output activation without a stable log form, whose range is not
     inside (0, 1) in general, is well-conditioned only well inside ``0 < y < 1``: near
     ``y = 0`` (or ``y = 1`` for ``log(1 - y)``) its gradient amplifies any rounding
-    difference without bound. For those pairs the output layer starts with small
-    weights and the biases for which the outputs are in [0.3, 0.7]; the clipped region
-    is checked by its own tests.
+    difference without bound. For those pairs (and for an elementwise output whose
+    ``log(1 - y)`` is clipped although ``log(y)`` has a stable form: exp with the binary
+    cross-entropy) the output layer starts with small weights and the biases for which
+    the outputs are in [0.3, 0.7]; the clipped region is checked by its own tests.
     """
     depth = int(rng.integers(1, max_depth + 1))
     sizes = [int(size) for size in rng.integers(1, max_width + 1, size=depth + 1)]
@@ -147,7 +150,7 @@ def random_case(rng, activation=NetworkSpec.activation,
         start += n_in * n_out
         params[start:start + n_out] = rng.normal(0, 0.5, n_out)
         start += n_out
-    if LOSSES[loss].logs_output and ACTIVATIONS[output_activation].stable_log is None:
+    if _clipped_logs_only(LOSSES[loss], ACTIVATIONS[output_activation]):
         n_out = sizes[-1]
         params[-n_out * (sizes[-2] + 1):-n_out] *= 0.05
         params[-n_out:] = _pre_activation(ACTIVATIONS[output_activation],
@@ -156,6 +159,17 @@ def random_case(rng, activation=NetworkSpec.activation,
     X = rng.standard_normal((batch, sizes[0]))
     T = rng.random((batch, sizes[-1]))
     return spec, params, X, T
+
+
+def _clipped_logs_only(loss, activation):
+    """Whether a random case of ``loss`` on the output ``activation`` must start its outputs
+    inside (0, 1): every log the loss takes of them would be clipped otherwise."""
+    stable = activation.stable_log
+    if stable is None:
+        return loss.logs_output
+    # Row activations (softmax) have outputs in (0, 1) whatever the parameters.
+    return (loss.logs_one_minus_output and stable.log_one_minus is None
+            and activation.scalar is not None)
 
 
 def _pre_activation(activation, outputs, bound=20.0):

@@ -1,7 +1,9 @@
 """Checks and conversions at the public boundary, done once before any backend runs.
 
 Everything a backend receives has passed through here: a C-contiguous array of the
-network's dtype, of the right shape, with finite values.
+network's dtype, of the right shape, with finite values; or, for a sparse ``X``, a
+canonical CSR matrix of the network's dtype (:func:`as_sparse_inputs`); and sample
+weights as :func:`as_sample_weight` returns them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ import math
 import numbers
 
 import numpy as np
+from scipy import sparse
+
+from fastnn.functions import LOSSES
 
 # The dtype objects arrays of the supported dtypes carry; an identity check against
 # them is the cheapest "already the right dtype" test on the per-call fast path.
@@ -72,11 +77,14 @@ def as_inputs(X, spec):
     Returns
     -------
     X2d : ndarray, shape (m, n_inputs), dtype spec.dtype
+        Or a canonical CSR matrix if ``X`` is sparse (see :func:`as_sparse_inputs`).
     single : bool
         True if ``X`` was one 1-D sample.
     """
     if _is_clean(X, spec.dtype, spec.layer_sizes[0]):
         return (X[np.newaxis], True) if X.ndim == 1 else (X, False)
+    if sparse.issparse(X):
+        return as_sparse_inputs(X, spec), False
     X = as_float_array(X, "X", spec.dtype)
     single = X.ndim == 1
     if single:
@@ -95,14 +103,15 @@ def as_training_batch(X, T, spec):
 
     Parameters
     ----------
-    X : array-like, shape (m, n_inputs) or (n_inputs,)
+    X : array-like, shape (m, n_inputs) or (n_inputs,), or a scipy.sparse matrix
     T : array-like, shape (m, n_outputs) or (n_outputs,) for one sample;
-        shape (m,) is accepted when ``n_outputs == 1``.
+        shape (m,) is accepted when ``n_outputs == 1``. Non-negative for a loss with
+        ``nonnegative_targets`` (poisson).
     spec : NetworkSpec
 
     Returns
     -------
-    X : ndarray, shape (m, n_inputs)
+    X : ndarray, shape (m, n_inputs), or a canonical CSR matrix
     T : ndarray, shape (m, n_outputs)
     """
     X, single = as_inputs(X, spec)
@@ -111,9 +120,11 @@ def as_training_batch(X, T, spec):
     m, n_out = X.shape[0], spec.n_outputs
     if _is_clean(T, spec.dtype, n_out):
         if T.ndim == 2 and T.shape[0] == m:
+            if spec.loss in _NONNEGATIVE_TARGET_LOSSES:
+                check_targets(T, spec)
             return X, T
         if T.ndim == 1 and single:
-            return X, T[np.newaxis]
+            return X, check_targets(T[np.newaxis], spec)
     T = as_float_array(T, "T", spec.dtype)
     if single and T.shape == (n_out,):
         T = T.reshape(1, n_out)
@@ -122,7 +133,120 @@ def as_training_batch(X, T, spec):
     if T.shape != (m, n_out):
         raise ValueError(f"T must have shape ({m}, {n_out}) to match X's {m} samples and "
                          f"the network's {n_out} outputs; got {T.shape}")
-    return X, T
+    return X, check_targets(T, spec)
+
+
+def as_sparse_inputs(X, spec):
+    """Validate a scipy.sparse batch of inputs and convert it once to canonical CSR.
+
+    CSR, CSC, COO (and the other SciPy formats) are accepted; the result is a CSR matrix
+    of ``spec.dtype`` with sorted column indices and no duplicates (duplicates summed),
+    C-contiguous ``data``/``indices``/``indptr``. ``X`` itself is never modified and is
+    copied only where it is not already in that form.
+
+    Parameters
+    ----------
+    X : scipy.sparse matrix or array, shape (m, n_inputs)
+    spec : NetworkSpec
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix or csr_array, shape (m, n_inputs)
+
+    Raises
+    ------
+    TypeError
+        For complex or non-numeric data.
+    ValueError
+        For a wrong number of features, or NaN or infinity among the stored values.
+    """
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X must be real numbers (int, bool or float); got sparse data of "
+                        f"dtype {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(f"a sparse X must be 2-D (n_samples, n_features); got shape {X.shape}")
+    if X.shape[1] != spec.n_inputs:
+        raise ValueError(f"X has {X.shape[1]} features per sample, but the network's "
+                         f"input layer has {spec.n_inputs}")
+    csr = X.tocsr()
+    if csr.dtype != np.dtype(spec.dtype):
+        csr = csr.astype(spec.dtype)
+    if not csr.has_canonical_format:
+        if csr is X:
+            csr = csr.copy()
+        csr.sum_duplicates()
+    arrays = (csr.data, csr.indices, csr.indptr)
+    if not all(array.flags.c_contiguous for array in arrays):
+        csr = type(csr)(tuple(np.ascontiguousarray(array) for array in arrays), shape=csr.shape)
+    if not all_finite(csr.data):
+        raise ValueError("X (sparse) contains NaN or infinity among its stored values")
+    return csr
+
+
+def as_sample_weight(sample_weight, n_samples, dtype):
+    """Validate per-sample weights for a weighted mean loss.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,), or None
+    n_samples : int
+        The number of rows of the batch the weights go with.
+    dtype : str
+        The network's dtype.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,) and ``dtype``, C-contiguous, or None
+
+    Raises
+    ------
+    TypeError
+        Non-numeric weights.
+    ValueError
+        Wrong shape or length, NaN or infinity, a negative weight, or weights whose sum
+        is not positive (all zero) or does not have a finite reciprocal. Every message
+        names ``sample_weight``.
+    """
+    if sample_weight is None:
+        return None
+    try:
+        weights = np.asarray(sample_weight)
+    except ValueError as exc:
+        raise ValueError(f"sample_weight could not be read as an array: {exc}") from exc
+    if weights.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight must be numeric; got dtype {weights.dtype}")
+    if weights.shape != (n_samples,):
+        raise ValueError(f"sample_weight must have shape ({n_samples},), one weight per "
+                         f"sample; got shape {weights.shape}")
+    weights = np.ascontiguousarray(weights, dtype=dtype)
+    if not all_finite(weights):
+        raise ValueError("sample_weight contains NaN or infinity")
+    if np.any(weights < 0):
+        raise ValueError("sample_weight must be non-negative; got a negative weight")
+    # Summed in the network's dtype, as the NumPy backend sums them.
+    total = float(np.sum(weights))
+    if total == 0:
+        raise ValueError("sample_weight sums to 0 (every weight is zero): the weighted "
+                         "mean loss is undefined")
+    if not (math.isfinite(total) and math.isfinite(1.0 / total)):
+        raise ValueError(f"sample_weight sums to {total!r}, out of the range a weighted "
+                         f"mean can be formed in")
+    return weights
+
+
+def check_targets(T, spec):
+    """Return ``T`` after the check its loss needs: non-negative targets for a loss with
+    ``nonnegative_targets`` (poisson; ``log t`` is taken), a ValueError otherwise.
+
+    Parameters
+    ----------
+    T : ndarray, shape (m, n_outputs), validated
+    spec : NetworkSpec
+    """
+    if spec.loss in _NONNEGATIVE_TARGET_LOSSES and np.any(T < 0):
+        raise ValueError(f"the {spec.loss} loss needs non-negative targets T; got a "
+                         f"minimum of {float(T.min())!r}")
+    return T
 
 
 def as_layer_params(weights, biases, spec):
@@ -195,6 +319,11 @@ def _is_clean(values, dtype, width):
     return (type(values) is np.ndarray and values.dtype is _NATIVE_DTYPES.get(dtype)
             and values.flags.c_contiguous and 0 < values.ndim <= 2
             and values.shape[-1] == width and _finite_float_array(values))
+
+
+# The losses whose targets must be non-negative (the table's flag).
+_NONNEGATIVE_TARGET_LOSSES = frozenset(name for name, entry in LOSSES.items()
+                                       if entry.nonnegative_targets)
 
 
 def _finite_float_array(array):

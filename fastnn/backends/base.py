@@ -3,7 +3,15 @@
 A backend is stateless: it receives the network description, the flat parameter
 buffer and clean, validated arrays (C-contiguous, of the network's dtype, finite,
 2-D with at least one row for losses). Validation happens once, in
-:class:`fastnn.MLP`; backends assume clean input.
+:class:`fastnn.MLP`; backends assume clean input. That includes:
+
+- ``sample_weight``: None, or an array of shape (m,) and the network's dtype, finite,
+  ``>= 0``, with a positive sum. The loss becomes the weighted mean
+  ``sum_i w_i L_i / sum_i w_i`` and the gradient its true gradient.
+- A sparse ``X`` (only for backends that declare ``accepts_sparse``): a
+  ``scipy.sparse`` CSR matrix (or array) in canonical form (sorted indices, no
+  duplicates), ``data`` of the network's dtype and finite, ``indices``/``indptr`` int32
+  or int64. The first layer is a sparse product; ``X`` is never densified whole.
 
 A backend also *declares what it is* (class attributes below). Reports, selection,
 ``fastnn reproduce`` and training read these declarations; no code outside
@@ -39,6 +47,8 @@ class Backend:
     runs_epochs : bool
         Offers :meth:`train_epoch`: a whole training epoch (every mini-batch and
         optimiser step) in one call. Training hands such a backend whole epochs.
+    accepts_sparse : bool
+        Takes a sparse CSR ``X`` (see above) in every method that takes ``X``.
     """
 
     name = "base"
@@ -49,6 +59,7 @@ class Backend:
     is_time_limited = False
     compiles = False
     runs_epochs = False
+    accepts_sparse = False
 
     def prepare(self, spec):
         """Do any one-off work for ``spec`` (compilation, warm-up) ahead of timing."""
@@ -61,7 +72,7 @@ class Backend:
         spec : NetworkSpec
         params : ndarray, shape (n_params,)
             The flat parameter buffer (see :mod:`fastnn.params`).
-        X : ndarray, shape (m, n_inputs)
+        X : ndarray, shape (m, n_inputs), or a CSR matrix if ``accepts_sparse``
 
         Returns
         -------
@@ -69,12 +80,15 @@ class Backend:
         """
         raise NotImplementedError
 
-    def loss(self, spec, params, X, T):
-        """Mean loss over the ``m >= 1`` rows of ``X``; ``T`` has shape (m, n_outputs)."""
+    def loss(self, spec, params, X, T, sample_weight=None):
+        """Mean loss over the ``m >= 1`` rows of ``X``; ``T`` has shape (m, n_outputs).
+
+        With ``sample_weight`` (m,), the weighted mean ``sum_i w_i L_i / sum_i w_i``.
+        """
         raise NotImplementedError
 
-    def gradients(self, spec, params, X, T):
-        """Mean loss and its gradient.
+    def gradients(self, spec, params, X, T, sample_weight=None):
+        """Mean (or weighted mean) loss and its gradient.
 
         Returns
         -------
@@ -84,19 +98,19 @@ class Backend:
         """
         raise NotImplementedError
 
-    def train_step(self, spec, params, X, T, learning_rate):
-        """One gradient-descent step on the mean loss, updating ``params`` in place.
+    def train_step(self, spec, params, X, T, learning_rate, sample_weight=None):
+        """One gradient-descent step on the (weighted) mean loss, updating ``params`` in place.
 
         Returns
         -------
         float
             The loss before the step.
         """
-        loss, grad = self.gradients(spec, params, X, T)
+        loss, grad = self.gradients(spec, params, X, T, sample_weight)
         params -= learning_rate * grad
         return loss
 
-    def train_epoch(self, spec, params, X, T, order, options, optimizer):
+    def train_epoch(self, spec, params, X, T, order, options, optimizer, sample_weight=None):
         """One training epoch in one call (only where ``runs_epochs`` is True).
 
         Computes exactly what :func:`fastnn.train.run_epoch` computes batch by batch.
@@ -113,6 +127,9 @@ class Backend:
         options : fastnn.hyperparameters.TrainingOptions
         optimizer : an optimiser of :mod:`fastnn.optimizers`
             Its state is updated in place.
+        sample_weight : ndarray, shape (n_samples,), or None
+            Gathered in ``order`` with the rows; each mini-batch's loss is the weighted
+            mean over that batch.
 
         Returns
         -------

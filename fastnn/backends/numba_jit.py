@@ -4,11 +4,16 @@ The model has already validated every array (C-contiguous, the network's dtype,
 finite, right shapes), so the wrappers only translate the spec into the kernels'
 integer arguments (cached per spec) and call them. One compiled kernel per dtype
 serves every architecture and activation/loss combination.
+
+Sample weights go to the weighted kernels; a sparse ``X`` (canonical CSR) to the CSR
+kernels, which take its ``data``, ``indices`` and ``indptr`` arrays: the first layer is
+a sparse product, and ``X`` is never densified.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 from fastnn.backends import _numba_kernels as kernels
 from fastnn.backends.base import Backend
@@ -52,6 +57,7 @@ class NumbaBackend(Backend):
     dtypes = ("float64", "float32")
     compiles = True
     runs_epochs = True
+    accepts_sparse = True
     _forward_into = staticmethod(kernels.forward_into)
     _loss = staticmethod(kernels.loss)
     _gradient_into = staticmethod(kernels.gradient_into)
@@ -70,6 +76,11 @@ class NumbaBackend(Backend):
         self.train_step(tiny, params, X, X, 0.1)
 
     def forward(self, spec, params, X):
+        if type(X) is not np.ndarray and sparse.issparse(X):
+            layer_sizes, codes, _ = kernel_arguments(spec)
+            Y = np.empty((X.shape[0], spec.layer_sizes[-1]), dtype=X.dtype)
+            kernels.csr_forward_into(_writable(params), layer_sizes, codes, *_csr_arrays(X), Y)
+            return Y
         if not X.flags.writeable:
             X = X.copy()  # see _writable
         return self.forward_checked(spec, params, X)[0]
@@ -97,19 +108,39 @@ class NumbaBackend(Backend):
         Y = np.empty((X.shape[0], spec.layer_sizes[-1]), dtype=X.dtype)
         return Y, self._forward_into(params, layer_sizes, codes, X, Y)
 
-    def loss(self, spec, params, X, T):
+    def loss(self, spec, params, X, T, sample_weight=None):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
+        if type(X) is not np.ndarray and sparse.issparse(X):
+            return kernels.csr_loss(_writable(params), layer_sizes, codes, loss_code,
+                                    *_csr_arrays(X), _writable(T), _weights(sample_weight, T))
+        if sample_weight is not None:
+            return kernels.weighted_loss(_writable(params), layer_sizes, codes, loss_code,
+                                         _writable(X), _writable(T), _writable(sample_weight))
         return self._loss(_writable(params), layer_sizes, codes, loss_code, _writable(X),
                           _writable(T))
 
-    def gradients(self, spec, params, X, T):
+    def gradients(self, spec, params, X, T, sample_weight=None):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
         grad = np.empty_like(params)
-        loss = self._gradient_into(_writable(params), layer_sizes, codes, loss_code,
-                                   _writable(X), _writable(T), grad, _workspace(spec, X))
+        if type(X) is not np.ndarray and sparse.issparse(X):
+            loss = kernels.csr_gradient_into(
+                _writable(params), layer_sizes, codes, loss_code, *_csr_arrays(X),
+                _writable(T), _weights(sample_weight, T), grad, _workspace(spec, T))
+        elif sample_weight is not None:
+            loss = kernels.weighted_gradient_into(
+                _writable(params), layer_sizes, codes, loss_code, _writable(X), _writable(T),
+                _writable(sample_weight), grad, _workspace(spec, X))
+        else:
+            loss = self._gradient_into(_writable(params), layer_sizes, codes, loss_code,
+                                       _writable(X), _writable(T), grad, _workspace(spec, X))
         return loss, grad
 
-    def train_step(self, spec, params, X, T, learning_rate):
+    def train_step(self, spec, params, X, T, learning_rate, sample_weight=None):
+        if sample_weight is not None or type(X) is not np.ndarray:
+            # The kernel's update, params[i] -= rate * grad[i], rounds as this one does.
+            loss, grad = self.gradients(spec, params, X, T, sample_weight)
+            params -= learning_rate * grad
+            return loss
         layer_sizes, codes, loss_code = kernel_arguments(spec)
         return self._train_step(params, layer_sizes, codes, loss_code, _writable(X),
                                 _writable(T), learning_rate, np.empty_like(params),
@@ -120,6 +151,19 @@ class NumbaBackend(Backend):
 
         return _numba_train_kernels.run_epoch(spec, params, X, T, order, options, optimizer,
                                               sample_weight)
+
+
+def _csr_arrays(X):
+    """The kernels' view of a canonical CSR matrix: data, indices, indptr, n_features."""
+    return (_writable(np.ascontiguousarray(X.data)), _writable(np.ascontiguousarray(X.indices)),
+            _writable(np.ascontiguousarray(X.indptr)), X.shape[1])
+
+
+def _weights(sample_weight, like):
+    """``sample_weight``, or the kernels' "no weights" (an empty array of ``like``'s dtype)."""
+    if sample_weight is None:
+        return np.empty(0, dtype=like.dtype)
+    return _writable(sample_weight)
 
 
 def _workspace(spec, X):

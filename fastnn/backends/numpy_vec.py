@@ -1,4 +1,10 @@
-"""Vectorised NumPy backend: one matrix product per layer, batches as rows."""
+"""Vectorised NumPy backend: one matrix product per layer, batches as rows.
+
+A sparse ``X`` (canonical CSR) enters only the first layer, as SciPy's sparse product
+``X @ W`` (and ``X.T @ delta`` for that layer's weight gradient); every later layer is
+dense. Sample weights scale each row's output delta by ``w_i / sum(w)`` and weight the
+rows' losses (:attr:`fastnn.functions.Loss.rows`).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ class NumpyBackend(Backend):
     description = "vectorised NumPy, one matrix product per layer"
     dtypes = ("float64", "float32")
     is_baseline = True
+    accepts_sparse = True
 
     def forward(self, spec, params, X):
         weights, biases = layer_views(params, spec.layer_sizes)
@@ -24,25 +31,37 @@ class NumpyBackend(Backend):
             A = ACTIVATIONS[activation].function(A @ W + b)
         return A
 
-    def loss(self, spec, params, X, T):
+    def loss(self, spec, params, X, T, sample_weight=None):
         activations, Z_out, _ = _forward_trace(spec, params, X)
-        total = LOSSES[spec.loss].total(ACTIVATIONS[spec.output_activation], Z_out,
-                                        activations[-1], T)
+        loss, output = LOSSES[spec.loss], ACTIVATIONS[spec.output_activation]
+        if sample_weight is not None:
+            rows = loss.rows(output, Z_out, activations[-1], T)
+            return float(np.dot(sample_weight, rows) / np.sum(sample_weight))
+        total = loss.total(output, Z_out, activations[-1], T)
         return float(total / X.shape[0])
 
-    def gradients(self, spec, params, X, T):
+    def gradients(self, spec, params, X, T, sample_weight=None):
         activations, Z_out, hidden_Z = _forward_trace(spec, params, X)
         Y = activations[-1]
         loss, output = LOSSES[spec.loss], ACTIVATIONS[spec.output_activation]
-        mean_loss = float(loss.total(output, Z_out, Y, T) / X.shape[0])
-        delta = loss.delta(output, Z_out, Y, T) / X.shape[0]
+        if sample_weight is None:
+            mean_loss = float(loss.total(output, Z_out, Y, T) / X.shape[0])
+            delta = loss.delta(output, Z_out, Y, T) / X.shape[0]
+        else:
+            weight_total = np.sum(sample_weight)
+            mean_loss = float(np.dot(sample_weight, loss.rows(output, Z_out, Y, T))
+                              / weight_total)
+            delta = loss.delta(output, Z_out, Y, T) * (sample_weight / weight_total)[:, None]
         grad = np.empty_like(params)
         weights, _ = layer_views(params, spec.layer_sizes)
         dweights, dbiases = layer_views(grad, spec.layer_sizes)
         hidden = ACTIVATIONS[spec.activation]
         for layer in range(spec.n_layers - 1, -1, -1):
             A_prev = activations[layer]
-            np.matmul(A_prev.T, delta, out=dweights[layer])
+            if type(A_prev) is np.ndarray:
+                np.matmul(A_prev.T, delta, out=dweights[layer])
+            else:  # a sparse X: SciPy's sparse product
+                dweights[layer][...] = A_prev.T @ delta
             np.sum(delta, axis=0, out=dbiases[layer])
             if layer > 0:
                 delta = hidden.chain_rule(hidden_Z[layer - 1], A_prev,
@@ -56,7 +75,7 @@ def _forward_trace(spec, params, X):
     Returns
     -------
     activations : list of ndarray
-        ``[X, A_1, ..., A_L]``, shapes (m, layer_sizes[l]).
+        ``[X, A_1, ..., A_L]``, shapes (m, layer_sizes[l]) (``X`` as given, maybe sparse).
     Z_out : ndarray, shape (m, n_outputs)
     hidden_Z : list of ndarray or None
         ``Z_l`` of each hidden layer whose activation's derivative needs it (kept only
