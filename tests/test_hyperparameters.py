@@ -30,7 +30,7 @@ def test_every_default_passes_its_check_and_bad_values_are_named(hyperparameter)
 
 def test_mlp_fit_lists_every_hyperparameter_as_a_keyword():
     parameters = inspect.signature(MLP.fit).parameters
-    assert list(parameters) == ["self", "X", "y", *NAMES, "seed", "progress"]
+    assert list(parameters) == ["self", "X", "y", *NAMES, "seed", "progress", "sample_weight"]
     for hyperparameter in HYPERPARAMETERS:
         parameter = parameters[hyperparameter.name]
         assert parameter.kind is parameter.KEYWORD_ONLY

@@ -6,7 +6,6 @@ import pytest
 import fastnn
 
 
-@pytest.mark.skipif(not hasattr(fastnn.MLP, "to_onnx"), reason="MLP has no exchange methods yet")
 @pytest.mark.parametrize("backend", fastnn.available_backends())
 @pytest.mark.parametrize("name", ["sklearn", "onnx", "torch"])
 def test_mlp_methods_round_trip(name, backend):

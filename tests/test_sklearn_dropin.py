@@ -6,7 +6,6 @@ split), so the same ``random_state`` gives the same starting weights; some tests
 epoch (loss curve and weights within 1e-10 relative), lbfgs in its final loss (1e-8).
 """
 
-import inspect
 import pickle
 import warnings
 
@@ -23,7 +22,6 @@ from sklearn.preprocessing import StandardScaler
 
 from fastnn import backends
 from fastnn.estimator import MLPClassifier, MLPRegressor
-from fastnn.functions import LOSSES
 from fastnn.testing import relative_difference
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -35,23 +33,6 @@ OURS = {"classifier": MLPClassifier, "regressor": MLPRegressor}
 THEIRS = {"classifier": SklearnClassifier, "regressor": SklearnRegressor}
 
 
-def _weights_supported():
-    """Whether this tree's backends take ``sample_weight`` (issue 11, kernel side)."""
-    signatures = [inspect.signature(backends.get(name).gradients).parameters
-                  for name in BACKENDS]
-    if not all("sample_weight" in parameters for parameters in signatures):
-        return False
-    if "numba" in BACKENDS:
-        from fastnn.backends._numba_train_kernels import has_batch_kernels
-
-        return has_batch_kernels()
-    return True
-
-
-WEIGHTS = pytest.mark.skipif(not _weights_supported(),
-                             reason="the backends do not take sample_weight in this tree")
-POISSON = pytest.mark.skipif("poisson" not in LOSSES,
-                             reason="no poisson loss in this tree's loss table")
 
 
 @pytest.fixture(scope="module")
@@ -263,7 +244,6 @@ def test_sparse_input_with_nan_is_a_clear_error(iris):
         MLPClassifier((3,), max_iter=2).fit(sparse, y)
 
 
-@WEIGHTS
 @pytest.mark.parametrize("backend", PATHS)
 @pytest.mark.parametrize("solver", ["adam", "sgd-adaptive", "lbfgs"])
 def test_sample_weight_matches_scikit_learn(solver, backend, iris):
@@ -279,7 +259,6 @@ def test_sample_weight_matches_scikit_learn(solver, backend, iris):
         assert_same_model(ours, theirs)
 
 
-@WEIGHTS
 def test_sample_weight_in_partial_fit_matches_scikit_learn(outputs):
     X, Y = outputs
     weights = np.linspace(0.1, 2.0, X.shape[0])
@@ -303,7 +282,6 @@ def test_bad_sample_weight_is_a_clear_error(weights, message, iris):
         MLPClassifier((3,), max_iter=2).fit(X, y, sample_weight=weights)
 
 
-@POISSON
 @pytest.mark.parametrize("backend", PATHS)
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
 def test_poisson_loss_matches_scikit_learn(solver, backend, outputs):

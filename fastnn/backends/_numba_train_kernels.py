@@ -33,8 +33,13 @@ import math
 import numpy as np
 import scipy.sparse
 
-from fastnn.backends import _numba_kernels
-from fastnn.backends._numba_kernels import gradient_into, jit, workspace_per_row
+from fastnn.backends._numba_kernels import (
+    csr_loss_and_gradient,
+    gradient_into,
+    jit,
+    loss_and_gradient_weighted,
+    workspace_per_row,
+)
 from fastnn.backends.numba_jit import kernel_arguments
 from fastnn.optimizers import OPTIMIZER_CODES, SETTING_CODES
 
@@ -49,27 +54,6 @@ LEARNING_RATE, MOMENTUM_COEFFICIENT, NESTEROV, BETA_1, BETA_2, EPSILON = (
 # keeps LLVM from vectorising the optimiser loops (10x slower Adam steps). The
 # numpy model divides as IEEE does, like the NumPy path these kernels must match.
 train_jit = jit(error_model="numpy")
-
-
-@train_jit
-def _missing_batch_kernel(*arguments):
-    """Stands in for a batch kernel this tree's numba backend lacks: raises when called,
-    and is typed as one returning the loss, so the epoch kernel still compiles."""
-    if len(arguments) > 0:
-        raise NotImplementedError("the numba backend has no weighted / CSR gradient kernel")
-    return 0.0
-
-
-# issue 11's weighted and CSR batch gradients of the numba backend (see has_batch_kernels).
-loss_and_gradient_weighted = getattr(_numba_kernels, "loss_and_gradient_weighted",
-                                     _missing_batch_kernel)
-csr_loss_and_gradient = getattr(_numba_kernels, "csr_loss_and_gradient", _missing_batch_kernel)
-
-
-def has_batch_kernels():
-    """Whether the numba backend has the weighted and CSR gradient kernels the epoch calls."""
-    return all(hasattr(_numba_kernels, name)
-               for name in ("loss_and_gradient_weighted", "csr_loss_and_gradient"))
 
 
 def run_epoch(spec, params, X, T, order, options, optimizer, sample_weight=None):
