@@ -46,3 +46,19 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_user_tuning(tmp_path_factory):
+    """Keep a developer's own `fastnn tune` file out of the tests: the shipped table rules."""
+    from fastnn.backends import tuning
+
+    previous = os.environ.get("FASTNN_TUNE_FILE")
+    os.environ["FASTNN_TUNE_FILE"] = str(tmp_path_factory.mktemp("tuning") / "absent.json")
+    tuning.reload()
+    yield
+    if previous is None:
+        os.environ.pop("FASTNN_TUNE_FILE", None)
+    else:
+        os.environ["FASTNN_TUNE_FILE"] = previous
+    tuning.reload()

@@ -208,3 +208,16 @@ def _peer_rows(name, case, op):
         return measure_peers([name], case, op, THREADS, "python",
                              reference_result("python", case, op), timed, pins,
                              lambda peer: case_row(peer, "mlp", case, op, THREADS, "python"))
+
+
+def test_peers_race_a_poisson_network_on_forward_only():
+    import fastnn
+    from fastnn.bench.peers import PEERS
+    from fastnn.bench.peers.losses import mean_loss
+
+    spec = fastnn.MLP([3, 4, 2], output_activation="exp", loss="poisson", backend="numpy").spec
+    for peer in PEERS.values():
+        assert "poisson" in peer.skip_reason(spec, "gradients") or \
+            "forward only" in peer.skip_reason(spec, "gradients")
+    with pytest.raises(ValueError, match="poisson"):
+        mean_loss("poisson", "exp", None, None, None, None)

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from fastnn.bench.gate import gate
+from fastnn.bench.peers.losses import LOSSES as PEER_LOSSES
 
 
 class Unsupported(Exception):
@@ -130,6 +131,8 @@ class Peer:
             return f"{self.name} times {', '.join(self.ops)} only"
         if spec.dtype not in self.dtypes:
             return f"{self.name} computes in {', '.join(self.dtypes)} only"
+        if op != "forward" and spec.loss not in PEER_LOSSES:
+            return f"unsupported: fastnn's {spec.loss!r} loss is not written for the peers"
         return self.unsupported(spec, op)
 
     def unsupported(self, spec, op):

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 
 from fastnn.functions import LOG_FLOOR
 
+# The losses written here for the peers; a network with another loss (e.g. poisson) is
+# raced on forward only (see Peer.skip_reason).
+LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
+
 
 @dataclass(frozen=True)
 class ArrayFunctions:
@@ -51,6 +55,9 @@ def mean_loss(loss, output_activation, Z, Y, T, functions):
     -------
     scalar array of the library
     """
+    if loss not in LOSSES:
+        raise ValueError(f"the peers' losses do not include {loss!r}; written: "
+                         f"{', '.join(LOSSES)}")
     m = Y.shape[0]
     if loss == "mse":
         return 0.5 * functions.total((Y - T) * (Y - T)) / m
