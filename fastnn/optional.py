@@ -6,6 +6,7 @@ PyTorch and ONNX needs packages that users install through pip extras; code that
 them calls :func:`import_optional` at the point of use, so ``import fastnn`` never
 imports them and a missing package is an ImportError that says what to install.
 
+>>> from fastnn.optional import import_optional
 >>> import_optional("math").sqrt(4.0)
 2.0
 """
