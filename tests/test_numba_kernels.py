@@ -42,6 +42,37 @@ def test_sigmoid_keeps_nan():
     assert np.isnan(values[0, 0]) and values[0, 1] == pytest.approx(1 / (1 + math.exp(-1)))
 
 
+def test_softmax_with_the_vectorised_exp_matches_libm_and_keeps_nan():
+    rng = np.random.default_rng(0)
+    Z = np.concatenate([rng.uniform(-40, 40, (50, 7)), rng.uniform(-900, 900, (50, 7))])
+    values = Z.copy()
+    kernels._activate_in_place(kernels.SOFTMAX, values)
+    shifted = np.exp(Z - Z.max(axis=1, keepdims=True))
+    expected = shifted / shifted.sum(axis=1, keepdims=True)
+    normal = expected > 1e-300
+    error = np.abs(values - expected)[normal] / expected[normal]
+    assert error.max() <= 8 * np.finfo(np.float64).eps
+    infinite = np.array([[np.inf, 0.0, 1.0]])
+    kernels._activate_in_place(kernels.SOFTMAX, infinite)
+    assert np.isnan(infinite[0, 0])
+
+
+def test_softmax_loss_reads_the_forward_log_sum_exp():
+    # Logits hundreds apart: exp underflows, so log(y) must come from the log-softmax.
+    rng = np.random.default_rng(1)
+    spec = NetworkSpec.create([3, 4], "identity", "softmax", "cross_entropy")
+    params = rng.normal(0, 100.0, 3 * 4 + 4)
+    reference = MLP.from_spec(spec, params, REFERENCE)
+    net = reference.with_backend("numba")
+    X = rng.standard_normal((20, 3))
+    T = np.eye(4)[rng.integers(0, 4, 20)]
+    assert relative_difference(net.loss(X, T), reference.loss(X, T)) <= TOLERANCE["float64"]
+    loss, dweights, _ = net.gradients(X, T)
+    assert relative_difference(loss, reference.loss(X, T)) <= TOLERANCE["float64"]
+    assert relative_difference(dweights[0], reference.gradients(X, T)[1][0]) \
+        <= TOLERANCE["float64"]
+
+
 @pytest.mark.parametrize("batch", [1, 3, 200])
 def test_blas_and_loop_layers_agree_with_the_reference(batch):
     # 64 * 32 * 16 multiply-adds and more go through BLAS; fewer through the loops.

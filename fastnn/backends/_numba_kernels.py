@@ -631,16 +631,27 @@ def _silu_in_place(values):
 
 @jit
 def _softmax_in_place(Z, row):
+    _softmax_row(Z, Z, row)
+
+
+@jit(inline="always")
+def _softmax_row(Z, A, row):
+    """``A[row] = softmax(Z[row])`` (``A`` may be ``Z``); returns the row's maximum and
+    the log of the sum of ``exp(Z - maximum)``, from which the loss takes ``log y``."""
     n = Z.shape[1]
     top = Z[row, 0]
     for k in range(1, n):
         top = max(top, Z[row, k])
     total = 0.0
     for k in range(n):
-        Z[row, k] = math.exp(Z[row, k] - top)
-        total += Z[row, k]
+        shifted = Z[row, k] - top
+        # shifted <= 0 (the vectorisable exp); NaN (from an infinite Z) is kept.
+        value = _exp_nonpositive(shifted)
+        A[row, k] = value if shifted == shifted else shifted
+        total += A[row, k]
     for k in range(n):
-        Z[row, k] = Z[row, k] / total
+        A[row, k] = A[row, k] / total
+    return top, math.log(total)
 
 
 @jit(inline="always")
@@ -691,6 +702,9 @@ def _times_derivative(code, Z, A, G):
     elif code == TANH:
         for k in range(m * n):
             g_flat[k] *= 1.0 - a_flat[k] * a_flat[k]
+    elif code == RELU:
+        for k in range(m * n):
+            g_flat[k] = g_flat[k] if a_flat[k] > 0 else 0.0 * g_flat[k]
     elif code != IDENTITY:
         for k in range(m * n):
             g_flat[k] *= _derivative(code, z_flat[k], a_flat[k])
@@ -710,7 +724,8 @@ def _clipped_reciprocal(y):
 
 @jit
 def _mean_loss(loss_code, output_code, Z, Y, T, weights, weight_total):
-    """Mean over rows of the loss, from the output pre-activation ``Z`` and output ``Y``;
+    """Mean over rows of the loss, from the output pre-activation ``Z`` (log-softmax for a
+    softmax output, see :func:`_activate_output`) and output ``Y``;
     weighted by ``weights`` (summing to ``weight_total``) unless it is empty, else
     ``weight_total`` is the number of rows."""
     # One loop with every loss inside: a per-row helper function measured 8% slower.
@@ -725,28 +740,17 @@ def _mean_loss(loss_code, output_code, Z, Y, T, weights, weight_total):
                 sample += diff * diff
             sample = 0.5 * sample
         else:
-            top = 0.0
-            log_total = 0.0
-            if output_code == SOFTMAX:
-                top = Z[row, 0]
-                for k in range(1, n):
-                    top = max(top, Z[row, k])
-                exp_total = 0.0
-                for k in range(n):
-                    exp_total += math.exp(Z[row, k] - top)
-                log_total = math.log(exp_total)
             if loss_code == POISSON:
                 for k in range(n):
                     target = T[row, k]
                     term = Y[row, k] - target
                     if target > 0:
-                        log_y = _log_output(output_code, Z, Y, row, k, top, log_total)
+                        log_y = _log_output(output_code, Z, Y, row, k)
                         term = target * (math.log(target) - log_y) + term
                     sample += term
             else:
                 for k in range(n):
-                    sample += T[row, k] * _log_output(output_code, Z, Y, row, k, top,
-                                                      log_total)
+                    sample += T[row, k] * _log_output(output_code, Z, Y, row, k)
                 if loss_code == BINARY_CROSS_ENTROPY:
                     for k in range(n):
                         if output_code == SIGMOID:
@@ -760,14 +764,12 @@ def _mean_loss(loss_code, output_code, Z, Y, T, weights, weight_total):
 
 
 @jit(inline="always")
-def _log_output(output_code, Z, Y, row, k, top, log_total):
-    """``log y`` in the stable form of the output (``top``, ``log_total``: the row's
-    maximum and log-sum-exp of ``Z - top``, for softmax), else clipped."""
+def _log_output(output_code, Z, Y, row, k):
+    """``log y`` in the stable form of the output (for softmax ``Z`` already holds it:
+    see :func:`_activate_output`), else clipped."""
     if output_code == SIGMOID:
         return -_softplus(-Z[row, k])
-    if output_code == SOFTMAX:
-        return Z[row, k] - top - log_total
-    if output_code == EXP:
+    if output_code == SOFTMAX or output_code == EXP:
         return float(Z[row, k])
     return _clipped_log(Y[row, k])
 
@@ -917,7 +919,8 @@ def _layer_rows(trace, layer_sizes, m, layer):
 
 @jit(inline="always")
 def _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out, hidden_Z):
-    """Fill ``trace`` with every layer's activation and ``Z_out`` with the output's Z.
+    """Fill ``trace`` with every layer's activation and ``Z_out`` with the output's Z
+    (its log-softmax for a softmax output, see :func:`_activate_output`).
 
     A hidden layer whose activation needs its Z for back-propagation (``NEEDS_Z``) also
     keeps it in ``hidden_Z`` (laid out as ``trace``), unless ``hidden_Z`` is empty.
@@ -938,7 +941,10 @@ def _csr_forward_trace(params, layer_sizes, activation_codes, X_data, X_indices,
     else:
         Z = A_next
     _csr_dense(X_data, X_indices, X_indptr, params, layer_sizes[0], layer_sizes[1], Z)
-    if layer_sizes.shape[0] == 2 or (NEEDS_Z[activation_codes[0]] and hidden_Z.shape[0] > 0):
+    if layer_sizes.shape[0] == 2:
+        _activate_output(activation_codes[0], Z_out, A_next)
+        return
+    if NEEDS_Z[activation_codes[0]] and hidden_Z.shape[0] > 0:
         A_next[:, :] = Z
     _activate_in_place(activation_codes[0], A_next)
     _trace_layers(params, layer_sizes, activation_codes, A_next, 1, trace, Z_out, hidden_Z)
@@ -958,8 +964,9 @@ def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out,
         if layer == n_layers - 1:
             _dense(A, params, start, n_in, n_out, Z_out,
                    _use_blas(m, n_in, n_out, FORWARD_LAYER))
-            A_next[:, :] = Z_out
-        elif NEEDS_Z[activation_codes[layer]] and hidden_Z.shape[0] > 0:
+            _activate_output(activation_codes[layer], Z_out, A_next)
+            break
+        if NEEDS_Z[activation_codes[layer]] and hidden_Z.shape[0] > 0:
             Z = _layer_rows(hidden_Z, layer_sizes, m, layer + 1)
             _dense(A, params, start, n_in, n_out, Z, _use_blas(m, n_in, n_out, FORWARD_LAYER))
             A_next[:, :] = Z
@@ -969,6 +976,22 @@ def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out,
         _activate_in_place(activation_codes[layer], A_next)
         A = A_next
         start += n_in * n_out + n_out
+
+
+@jit
+def _activate_output(code, Z_out, Y):
+    """``Y = f(Z_out)`` for the output activation ``code``; for softmax, ``Z_out`` becomes
+    the log-softmax ``(Z - max) - log(sum(exp(Z - max)))`` per row, the stable ``log y``
+    the losses read (so they compute no exponential again)."""
+    if code == SOFTMAX:
+        n = Z_out.shape[1]
+        for row in range(Z_out.shape[0]):
+            top, log_total = _softmax_row(Z_out, Y, row)
+            for k in range(n):
+                Z_out[row, k] = Z_out[row, k] - top - log_total
+        return
+    Y[:, :] = Z_out
+    _activate_in_place(code, Y)
 
 
 @jit(inline="always")
