@@ -221,3 +221,36 @@ def test_fast_forward_path_refuses_a_non_finite_output_and_accepts_huge_finite_i
     with np.errstate(over="raise", invalid="raise"):  # the finiteness tests do not warn
         assert np.isfinite(MLP([2, 1], backend="numpy").forward(np.array([1e300, -1e300]))).all()
         assert np.isfinite(net.forward(np.array([1e-300]))).all()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_checked_kernels_report_non_finite_results_and_keep_the_parameters(dtype):
+    spec = NetworkSpec.create([3, 4, 2], "identity", "identity", "mse", dtype)
+    layer_sizes, codes, loss_code = numba_jit.kernel_arguments(spec)
+    params = np.random.default_rng(0).normal(size=3 * 4 + 4 + 4 * 2 + 2).astype(dtype)
+    X, T = np.ones((2, 3), dtype), np.zeros((2, 2), dtype)
+    grad = np.empty_like(params)
+    workspace = np.empty(2 * kernels.workspace_per_row(spec.layer_sizes), dtype)
+    plain = kernels.gradient_into(params, layer_sizes, codes, loss_code, X, T, grad, workspace)
+    expected_grad = grad.copy()
+    checked = kernels.checked_gradient_into(params, layer_sizes, codes, loss_code, X, T,
+                                            grad, workspace)
+    assert checked == plain
+    np.testing.assert_array_equal(grad, expected_grad)
+    stepped = params.copy()
+    kernels.train_step(stepped, layer_sizes, codes, loss_code, X, T, 0.1, grad, workspace)
+    updated = params.copy()
+    assert kernels.checked_train_step(updated, layer_sizes, codes, loss_code, X, T, 0.1,
+                                      grad, workspace) == plain
+    np.testing.assert_array_equal(updated, stepped)
+    # A rate that overflows the dtype in the update, and a NaN target: nothing changes.
+    huge = float(np.finfo(dtype).max)
+    for rate, targets in ((huge, T), (0.1, np.full_like(T, np.nan))):
+        before = params.copy()
+        loss = kernels.checked_train_step(before, layer_sizes, codes, loss_code, X, targets,
+                                          rate, grad, workspace)
+        assert np.isnan(loss)
+        np.testing.assert_array_equal(before, params)
+    bad = np.full_like(X, np.inf)
+    assert np.isnan(kernels.checked_gradient_into(params, layer_sizes, codes, loss_code, bad,
+                                                  T, grad, workspace))

@@ -31,6 +31,9 @@ length 0 for the plain mean):
 -> float``
 ``train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate, grad,
 workspace) -> float``
+``checked_gradient_into(...)``, ``checked_train_step(...)``: the same arguments as the two
+above; the loss, or NaN (and for the step ``params`` unchanged) unless the inputs, the
+loss and the gradient / new parameters are all finite.
 
 Sample weights (the loss is ``sum_i w_i L_i / sum_i w_i``, the gradient its true
 gradient; with ``weights`` of length 0 the results are bit for bit those of the
@@ -340,6 +343,60 @@ def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_
     for index in range(params.shape[0]):
         params[index] -= learning_rate * grad[index]
     return mean_loss
+
+
+@jit
+def checked_gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad,
+                          workspace):
+    """:func:`gradient_into` that also tests its inputs and results: the mean loss, or NaN
+    unless ``X``, ``T``, the loss and ``grad`` are all finite.
+
+    The tests ride along in the kernel, so the caller need not scan the arrays again.
+    """
+    mean_loss = gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad,
+                              workspace)
+    if _inputs_finite(X, T, mean_loss) and _all_finite(grad):
+        return mean_loss
+    return np.nan
+
+
+@jit
+def checked_train_step(params, layer_sizes, activation_codes, loss_code, X, T,
+                       learning_rate, grad, workspace):
+    """:func:`train_step`, all or nothing: the loss before the step, or NaN, with
+    ``params`` unchanged, unless ``X``, ``T``, the loss and every new parameter are finite.
+
+    A read-only pass tests the new values (as they would be stored, in the dtype of
+    ``params``) before the update writes them: a scratch copy of the new parameters
+    would add a pass that writes.
+    """
+    mean_loss = gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad,
+                              workspace)
+    if not _inputs_finite(X, T, mean_loss):
+        return np.nan
+    # float64 has no rounding on the store: finite is below infinity; a float64 rounds to
+    # a finite float32 exactly when its magnitude is below _FLOAT32_OVERFLOW.
+    bound = _FLOAT32_OVERFLOW if params.itemsize == 4 else np.inf
+    finite = True
+    for index in range(params.shape[0]):
+        # The expression of train_step's update (NaN compares false).
+        finite &= abs(params[index] - learning_rate * grad[index]) < bound
+    if not finite:
+        return np.nan
+    for index in range(params.shape[0]):
+        params[index] -= learning_rate * grad[index]
+    return mean_loss
+
+
+# The largest float32 plus half its last unit: from here up, rounding to float32 gives
+# infinity (the tie goes to the even neighbour, infinity).
+_FLOAT32_OVERFLOW = float(np.finfo(np.float32).max) + 2.0 ** 103
+
+
+@jit(inline="always")
+def _inputs_finite(X, T, mean_loss):
+    return (_all_finite(X.reshape(X.size)) and _all_finite(T.reshape(T.size))
+            and mean_loss - mean_loss == 0.0)
 
 
 @jit

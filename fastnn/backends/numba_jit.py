@@ -62,6 +62,8 @@ class NumbaBackend(Backend):
     _loss = staticmethod(kernels.loss)
     _gradient_into = staticmethod(kernels.gradient_into)
     _train_step = staticmethod(kernels.train_step)
+    _checked_gradient_into = staticmethod(kernels.checked_gradient_into)
+    _checked_train_step = staticmethod(kernels.checked_train_step)
 
     def prepare(self, spec):
         """Compile (or load from the cache) every kernel for ``spec.dtype``."""
@@ -145,6 +147,37 @@ class NumbaBackend(Backend):
         return self._train_step(params, layer_sizes, codes, loss_code, _writable(X),
                                 _writable(T), learning_rate, np.empty_like(params),
                                 _workspace(spec, X))
+
+    def gradients_checked(self, spec, params, X, T):
+        """:meth:`gradients` of plain arrays, the finiteness tests inside the kernel.
+
+        Parameters
+        ----------
+        spec : NetworkSpec
+        params : ndarray, shape (n_params,), writable
+        X : ndarray, shape (m, n_inputs), writable, C-contiguous, the network's dtype
+        T : ndarray, shape (m, n_outputs), likewise
+
+        Returns
+        -------
+        loss : float
+            NaN unless ``X``, ``T``, the loss and the gradient are all finite (the model
+            then finds out which with its own checks).
+        grad : ndarray, shape (n_params,)
+        """
+        layer_sizes, codes, loss_code = kernel_arguments(spec)
+        grad = np.empty_like(params)
+        return self._checked_gradient_into(params, layer_sizes, codes, loss_code, X, T, grad,
+                                           _workspace(spec, X)), grad
+
+    def train_step_checked(self, spec, params, X, T, learning_rate, scratch):
+        """:meth:`train_step` of plain arrays (as :meth:`gradients_checked`), all or
+        nothing: the loss, or NaN with ``params`` unchanged unless the inputs, the loss
+        and every new parameter are finite. ``scratch`` (shape and dtype of ``params``)
+        is overwritten."""
+        layer_sizes, codes, loss_code = kernel_arguments(spec)
+        return self._checked_train_step(params, layer_sizes, codes, loss_code, X, T,
+                                        learning_rate, scratch, _workspace(spec, X))
 
     def train_epoch(self, spec, params, X, T, order, options, optimizer, sample_weight=None):
         from fastnn.backends import _numba_train_kernels  # it imports this module
