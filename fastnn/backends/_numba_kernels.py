@@ -19,7 +19,9 @@ A layer ``Z = A_prev @ W + b`` runs through BLAS (``np.dot``) when it is large
 the loops add in the same order as the pure-Python reference.
 
 Public kernels (all arrays C-contiguous, one float dtype; ``layer_sizes`` and
-``activation_codes`` int64, one activation code per weight layer; ``weights`` the
+``activation_codes`` int64, one activation code per weight layer, optionally followed by
+nine BLAS / loop crossovers that replace ``BLAS_CROSSOVER`` (a run-time tuning; see
+``_use_blas``); ``weights`` the
 per-sample weights, shape (m,), of the float dtype: finite, >= 0, positive sum, or of
 length 0 for the plain mean):
 
@@ -305,12 +307,14 @@ def weighted_gradient_into(params, layer_sizes, activation_codes, loss_code, X, 
 def _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, weights, grad,
                    workspace):
     m = X.shape[0]
+    crossovers = _crossovers(layer_sizes, activation_codes)
     trace, Z_out, deltas, hidden_Z = _split_workspace(workspace, layer_sizes, m)
     _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out, hidden_Z)
     mean_loss, delta = _back_propagate(params, layer_sizes, activation_codes, loss_code,
                                        trace, Z_out, deltas, hidden_Z, T, weights, grad)
     _weight_gradient(X, delta, grad, FIRST_LAYER, layer_sizes[0], layer_sizes[1],
-                     _use_blas(m, layer_sizes[0], layer_sizes[1], WEIGHT_GRADIENT))
+                     _use_blas(m, layer_sizes[0], layer_sizes[1], WEIGHT_GRADIENT,
+                               crossovers))
     return mean_loss
 
 
@@ -410,6 +414,7 @@ def _back_propagate(params, layer_sizes, activation_codes, loss_code, trace, Z_o
     m = T.shape[0]
     n_layers = layer_sizes.shape[0] - 1
     Y = _layer_rows(trace, layer_sizes, m, n_layers)
+    crossovers = _crossovers(layer_sizes, activation_codes)
     output_code = activation_codes[n_layers - 1]
     weight_total = _weight_total(weights, m)
     mean_loss = _mean_loss(loss_code, output_code, Z_out, Y, T, weights, weight_total)
@@ -424,11 +429,11 @@ def _back_propagate(params, layer_sizes, activation_codes, loss_code, trace, Z_o
         w_start = end - n_in * n_out - n_out
         A_prev = _layer_rows(trace, layer_sizes, m, layer)
         _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out,
-                         _use_blas(m, n_in, n_out, WEIGHT_GRADIENT))
+                         _use_blas(m, n_in, n_out, WEIGHT_GRADIENT, crossovers))
         offset = ((n_layers - layer) % 2) * m * widest
         previous = deltas[offset:offset + m * n_in].reshape((m, n_in))
         _back_delta(params, w_start, n_in, n_out, delta, previous,
-                    _use_blas(m, n_in, n_out, BACK_DELTA))
+                    _use_blas(m, n_in, n_out, BACK_DELTA, crossovers))
         code = activation_codes[layer - 1]
         Z_prev = _layer_rows(hidden_Z, layer_sizes, m, layer) if NEEDS_Z[code] else A_prev
         _times_derivative(code, Z_prev, A_prev, previous)
@@ -578,8 +583,22 @@ def _csr_weight_gradient(X_data, X_indices, X_indptr, delta, grad, n_in, n_out):
 
 
 @jit(inline="always")
-def _use_blas(m, n_in, n_out, product):
-    single_row, min_rows, min_multiply_adds = BLAS_CROSSOVER[product]
+def _crossovers(layer_sizes, activation_codes):
+    """The tuned crossovers after the activation codes (9 values, ``BLAS_CROSSOVER``'s
+    order, row by row), or an empty array: the shipped ``BLAS_CROSSOVER``."""
+    return activation_codes[layer_sizes.shape[0] - 1:]
+
+
+@jit(inline="always")
+def _use_blas(m, n_in, n_out, product, crossovers):
+    """Whether the ``product`` (``FORWARD_LAYER``, ...) of ``m`` rows through an
+    ``n_in x n_out`` layer goes to BLAS, by ``crossovers`` (see :func:`_crossovers`)."""
+    if crossovers.shape[0] == 0:
+        single_row, min_rows, min_multiply_adds = BLAS_CROSSOVER[product]
+    else:
+        single_row = crossovers[3 * product]
+        min_rows = crossovers[3 * product + 1]
+        min_multiply_adds = crossovers[3 * product + 2]
     multiply_adds = m * n_in * n_out
     if m == 1:
         return multiply_adds >= single_row
@@ -1011,6 +1030,7 @@ def _csr_forward_trace(params, layer_sizes, activation_codes, X_data, X_indices,
 def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out, hidden_Z):
     """The forward trace from layer ``first`` on, whose input is ``A`` (m, layer_sizes[first])."""
     m = A.shape[0]
+    crossovers = _crossovers(layer_sizes, activation_codes)
     n_layers = layer_sizes.shape[0] - 1
     start = 0
     for layer in range(first):
@@ -1020,16 +1040,17 @@ def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out,
         A_next = _layer_rows(trace, layer_sizes, m, layer + 1)
         if layer == n_layers - 1:
             _dense(A, params, start, n_in, n_out, Z_out,
-                   _use_blas(m, n_in, n_out, FORWARD_LAYER))
+                   _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
             _activate_output(activation_codes[layer], Z_out, A_next)
             break
         if NEEDS_Z[activation_codes[layer]] and hidden_Z.shape[0] > 0:
             Z = _layer_rows(hidden_Z, layer_sizes, m, layer + 1)
-            _dense(A, params, start, n_in, n_out, Z, _use_blas(m, n_in, n_out, FORWARD_LAYER))
+            _dense(A, params, start, n_in, n_out, Z,
+                   _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
             A_next[:, :] = Z
         else:
             _dense(A, params, start, n_in, n_out, A_next,
-                   _use_blas(m, n_in, n_out, FORWARD_LAYER))
+                   _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
         _activate_in_place(activation_codes[layer], A_next)
         A = A_next
         start += n_in * n_out + n_out
@@ -1056,7 +1077,7 @@ def _trace_loss(loss_code, layer_sizes, activation_codes, trace, Z_out, T, weigh
     """The (weighted) mean loss of a filled trace."""
     m = T.shape[0]
     Y = _layer_rows(trace, layer_sizes, m, layer_sizes.shape[0] - 1)
-    return _mean_loss(loss_code, activation_codes[-1], Z_out, Y, T, weights,
+    return _mean_loss(loss_code, activation_codes[layer_sizes.shape[0] - 2], Z_out, Y, T, weights,
                       _weight_total(weights, m))
 
 
@@ -1069,6 +1090,7 @@ def _forward_layers(params, layer_sizes, activation_codes, A, first, buffers, Y)
     m = Y.shape[0]
     n_layers = layer_sizes.shape[0] - 1
     half = buffers.shape[0] // 2
+    crossovers = _crossovers(layer_sizes, activation_codes)
     start = 0
     for layer in range(first):
         start += layer_sizes[layer] * layer_sizes[layer + 1] + layer_sizes[layer + 1]
@@ -1079,7 +1101,8 @@ def _forward_layers(params, layer_sizes, activation_codes, A, first, buffers, Y)
         else:
             offset = (layer % 2) * half
             Z = buffers[offset:offset + m * n_out].reshape((m, n_out))
-        _dense(A, params, start, n_in, n_out, Z, _use_blas(m, n_in, n_out, FORWARD_LAYER))
+        _dense(A, params, start, n_in, n_out, Z,
+               _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
         _activate_in_place(activation_codes[layer], Z)
         A = Z
         start += n_in * n_out + n_out

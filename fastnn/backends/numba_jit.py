@@ -29,8 +29,11 @@ def kernel_arguments(spec):
     Returns
     -------
     layer_sizes : ndarray of int64, shape (n_layers + 1,)
-    activation_codes : ndarray of int64, shape (n_layers,)
-        One code of ``ACTIVATION_CODES`` per weight layer, output last.
+    activation_codes : ndarray of int64, shape (n_layers,) or (n_layers + 9,)
+        One code of ``ACTIVATION_CODES`` per weight layer, output last; followed by the
+        BLAS / loop crossovers of :func:`fastnn.backends.tuning.crossovers` (9 values,
+        row by row) when they differ from the shipped ``BLAS_CROSSOVER``, which the
+        kernels use without them.
     loss_code : int
         The code of ``LOSS_CODES`` for ``spec.loss``.
     """
@@ -40,8 +43,8 @@ def kernel_arguments(spec):
     if entry is not None and entry[0] is spec:
         return entry[1]
     layer_sizes = np.array(spec.layer_sizes, dtype=np.int64)
-    codes = np.array([kernels.ACTIVATION_CODES[name] for name in spec.activations],
-                     dtype=np.int64)
+    codes = np.array([kernels.ACTIVATION_CODES[name] for name in spec.activations]
+                     + _tuned_crossovers(), dtype=np.int64)
     arguments = (layer_sizes, codes, kernels.LOSS_CODES[spec.loss])
     if len(_ARGUMENTS) >= _MAX_CACHED_SPECS:
         _ARGUMENTS.clear()
@@ -184,6 +187,22 @@ class NumbaBackend(Backend):
 
         return _numba_train_kernels.run_epoch(spec, params, X, T, order, options, optimizer,
                                               sample_weight)
+
+
+def _tuned_crossovers():
+    """The crossovers in force as the 9 values the kernels read after the activation
+    codes; none when they are the shipped ones (compiled into the kernels)."""
+    from fastnn.backends import tuning
+
+    in_force = tuning.crossovers()
+    if in_force == tuning.shipped_crossovers():
+        return []
+    return [int(value) for triple in in_force for value in triple]
+
+
+def clear_argument_cache():
+    """Forget the kernel arguments built so far (after the tuning in force changed)."""
+    _ARGUMENTS.clear()
 
 
 def _csr_arrays(X):
