@@ -16,6 +16,7 @@ from fastnn.validation import (
     as_sample_weight,
     as_training_batch,
     check_learning_rate,
+    plain_batch,
     plain_inputs,
 )
 
@@ -190,6 +191,15 @@ class MLP:
         dweights : list of ndarray, shapes ``(n_in, n_out)``
         dbiases : list of ndarray, shapes ``(n_out,)``
         """
+        if sample_weight is None:
+            checked = getattr(self._backend, "gradients_checked", None)
+            X2d, T2d, _ = (None, None, False) if checked is None else plain_batch(X, T, self.spec)
+            if X2d is not None:
+                # The kernel tests the inputs, the loss and the gradient; on NaN the checks
+                # below run and say what is not finite.
+                loss, grad = checked(self.spec, self._params, X2d, T2d)
+                if loss == loss:
+                    return (float(loss), *layer_views(grad, self.spec.layer_sizes))
         X, T = as_training_batch(X, T, self.spec)
         if sample_weight is not None or type(X) is not np.ndarray:
             sample_weight = self._checked_extras(X, sample_weight)
@@ -216,6 +226,17 @@ class MLP:
             The loss before the step.
         """
         rate = check_learning_rate(learning_rate)
+        if sample_weight is None:
+            checked = getattr(self._backend, "train_step_checked", None)
+            X2d, T2d, _ = (None, None, False) if checked is None else plain_batch(X, T, self.spec)
+            if X2d is not None:
+                # All or nothing inside the kernel; on NaN the network is unchanged and the
+                # checked path below says what is not finite.
+                if self._step_scratch is None:
+                    self._step_scratch = np.empty_like(self._params)
+                loss = checked(self.spec, self._params, X2d, T2d, rate, self._step_scratch)
+                if loss == loss:
+                    return float(loss)
         X, T = as_training_batch(X, T, self.spec)
         if sample_weight is not None or type(X) is not np.ndarray:
             sample_weight = self._checked_extras(X, sample_weight)
@@ -245,6 +266,10 @@ class MLP:
                              f"pass X.toarray()")
 
     # --- training and prediction (fastnn.train) -----------------------------------------
+
+    # train_step's scratch buffer (shape of the parameters), made on first use and kept:
+    # a fresh one per call costs more than the update itself (its pages are cold).
+    _step_scratch = None
 
     # Set by fit: the class labels the outputs stand for (None: not trained on labels),
     # and the per-epoch history.
@@ -351,6 +376,7 @@ class MLP:
         # Pickle the backend by name: backend objects may hold compiled code.
         state = dict(self.__dict__)
         state["_backend"] = self._backend.name
+        state.pop("_step_scratch", None)
         return state
 
     def __setstate__(self, state):

@@ -56,12 +56,28 @@ def layer_views(flat, layer_sizes):
     biases : list of ndarray, shapes (n_out,)
         Views: writing to them writes to ``flat``.
     """
-    weights, biases = [], []
-    for (w_slice, b_slice), n_in, n_out in zip(layer_slices(layer_sizes),
-                                               layer_sizes[:-1], layer_sizes[1:]):
-        weights.append(flat[w_slice].reshape(n_in, n_out))
-        biases.append(flat[b_slice])
-    return weights, biases
+    layout = _LAYOUTS.get(layer_sizes) if type(layer_sizes) is tuple else None
+    if layout is None:
+        layout = _layout(layer_sizes)
+        if type(layer_sizes) is tuple and len(_LAYOUTS) < _MAX_CACHED_LAYOUTS:
+            _LAYOUTS[layer_sizes] = layout
+    return ([flat[w_slice].reshape(shape) for w_slice, shape in layout[0]],
+            [flat[b_slice] for b_slice in layout[1]])
+
+
+def _layout(layer_sizes):
+    """Per layer ``(weight slice, (n_in, n_out))`` and the bias slices: what
+    :func:`layer_views` cuts, computed once per architecture (it runs on every
+    ``MLP.gradients`` call)."""
+    slices = layer_slices(layer_sizes)
+    shapes = [(int(n_in), int(n_out)) for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:])]
+    return ([(w_slice, shape) for (w_slice, _), shape in zip(slices, shapes)],
+            [b_slice for _, b_slice in slices])
+
+
+# layer_sizes tuple -> _layout; bounded, since architectures are few in practice.
+_LAYOUTS = {}
+_MAX_CACHED_LAYOUTS = 1024
 
 
 def flatten(weights, biases, dtype="float64"):

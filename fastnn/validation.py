@@ -309,6 +309,35 @@ def plain_inputs(X, spec):
     return None, False
 
 
+def plain_batch(X, T, spec):
+    """``X`` and ``T`` as 2-D arrays if they need no conversion, copy or check but
+    finiteness (the fast path of backends that test finiteness in their kernels).
+
+    ``X`` as :func:`plain_inputs`; ``T`` a writable C-contiguous ndarray of ``spec.dtype``
+    shaped like the output for those rows, for a loss without a sign condition on its
+    targets. Anything else gives ``(None, None, False)`` and goes through
+    :func:`as_training_batch`, which converts it or raises the errors.
+
+    Returns
+    -------
+    X2d : ndarray, shape (m, n_inputs), or None
+    T2d : ndarray, shape (m, n_outputs), or None
+    single : bool
+        True if ``X`` was one 1-D sample.
+    """
+    X2d, single = plain_inputs(X, spec)
+    if (X2d is None or type(T) is not np.ndarray or T.dtype is not X2d.dtype
+            or spec.loss in _NONNEGATIVE_TARGET_LOSSES):
+        return None, None, False
+    flags = T.flags
+    if flags.c_contiguous and flags.writeable:
+        if single and T.shape == (spec.n_outputs,):
+            return X2d, T[np.newaxis], True
+        if T.shape == (X2d.shape[0], spec.n_outputs) and not single:
+            return X2d, T, False
+    return None, None, False
+
+
 def _is_clean(values, dtype, width):
     """True if ``values`` needs no conversion: an ndarray of ``dtype``, C-contiguous,
     1-D of length ``width`` or 2-D with ``width`` columns, and finite.
@@ -348,6 +377,8 @@ _SCALES = {dtype: np.full(4096, 2.0 ** -16, dtype=dtype) for dtype in _NATIVE_DT
 
 def check_learning_rate(learning_rate):
     """Return ``learning_rate`` as a float if it is a positive finite real number."""
+    if type(learning_rate) is float and 0.0 < learning_rate < math.inf:
+        return learning_rate  # the per-call fast path (isinstance checks cost more)
     check_positive_real("learning rate", learning_rate)
     return float(learning_rate)
 

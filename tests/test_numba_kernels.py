@@ -13,6 +13,7 @@ import pytest
 from conftest import REFERENCE
 
 from fastnn import MLP
+from fastnn.params import parameter_count
 from fastnn.spec import NetworkSpec
 from fastnn.testing import TOLERANCE, random_case, relative_difference
 
@@ -40,6 +41,37 @@ def test_sigmoid_keeps_nan():
     values = np.array([[np.nan, 1.0]])
     kernels._activate_in_place(kernels.SIGMOID, values)
     assert np.isnan(values[0, 0]) and values[0, 1] == pytest.approx(1 / (1 + math.exp(-1)))
+
+
+def test_softmax_with_the_vectorised_exp_matches_libm_and_keeps_nan():
+    rng = np.random.default_rng(0)
+    Z = np.concatenate([rng.uniform(-40, 40, (50, 7)), rng.uniform(-900, 900, (50, 7))])
+    values = Z.copy()
+    kernels._activate_in_place(kernels.SOFTMAX, values)
+    shifted = np.exp(Z - Z.max(axis=1, keepdims=True))
+    expected = shifted / shifted.sum(axis=1, keepdims=True)
+    normal = expected > 1e-300
+    error = np.abs(values - expected)[normal] / expected[normal]
+    assert error.max() <= 8 * np.finfo(np.float64).eps
+    infinite = np.array([[np.inf, 0.0, 1.0]])
+    kernels._activate_in_place(kernels.SOFTMAX, infinite)
+    assert np.isnan(infinite[0, 0])
+
+
+def test_softmax_loss_reads_the_forward_log_sum_exp():
+    # Logits hundreds apart: exp underflows, so log(y) must come from the log-softmax.
+    rng = np.random.default_rng(1)
+    spec = NetworkSpec.create([3, 4], "identity", "softmax", "cross_entropy")
+    params = rng.normal(0, 100.0, 3 * 4 + 4)
+    reference = MLP.from_spec(spec, params, REFERENCE)
+    net = reference.with_backend("numba")
+    X = rng.standard_normal((20, 3))
+    T = np.eye(4)[rng.integers(0, 4, 20)]
+    assert relative_difference(net.loss(X, T), reference.loss(X, T)) <= TOLERANCE["float64"]
+    loss, dweights, _ = net.gradients(X, T)
+    assert relative_difference(loss, reference.loss(X, T)) <= TOLERANCE["float64"]
+    assert relative_difference(dweights[0], reference.gradients(X, T)[1][0]) \
+        <= TOLERANCE["float64"]
 
 
 @pytest.mark.parametrize("batch", [1, 3, 200])
@@ -190,3 +222,115 @@ def test_fast_forward_path_refuses_a_non_finite_output_and_accepts_huge_finite_i
     with np.errstate(over="raise", invalid="raise"):  # the finiteness tests do not warn
         assert np.isfinite(MLP([2, 1], backend="numpy").forward(np.array([1e300, -1e300]))).all()
         assert np.isfinite(net.forward(np.array([1e-300]))).all()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_checked_kernels_report_non_finite_results_and_keep_the_parameters(dtype):
+    spec = NetworkSpec.create([3, 4, 2], "identity", "identity", "mse", dtype)
+    layer_sizes, codes, loss_code = numba_jit.kernel_arguments(spec)
+    params = np.random.default_rng(0).normal(size=3 * 4 + 4 + 4 * 2 + 2).astype(dtype)
+    X, T = np.ones((2, 3), dtype), np.zeros((2, 2), dtype)
+    grad = np.empty_like(params)
+    workspace = np.empty(2 * kernels.workspace_per_row(spec.layer_sizes), dtype)
+    plain = kernels.gradient_into(params, layer_sizes, codes, loss_code, X, T, grad, workspace)
+    expected_grad = grad.copy()
+    checked = kernels.checked_gradient_into(params, layer_sizes, codes, loss_code, X, T,
+                                            grad, workspace)
+    assert checked == plain
+    np.testing.assert_array_equal(grad, expected_grad)
+    stepped = params.copy()
+    kernels.train_step(stepped, layer_sizes, codes, loss_code, X, T, 0.1, grad, workspace)
+    updated = params.copy()
+    assert kernels.checked_train_step(updated, layer_sizes, codes, loss_code, X, T, 0.1,
+                                      grad, workspace) == plain
+    np.testing.assert_array_equal(updated, stepped)
+    # A rate that overflows the dtype in the update, and a NaN target: nothing changes.
+    huge = float(np.finfo(dtype).max)
+    for rate, targets in ((huge, T), (0.1, np.full_like(T, np.nan))):
+        before = params.copy()
+        loss = kernels.checked_train_step(before, layer_sizes, codes, loss_code, X, targets,
+                                          rate, grad, workspace)
+        assert np.isnan(loss)
+        np.testing.assert_array_equal(before, params)
+    bad = np.full_like(X, np.inf)
+    assert np.isnan(kernels.checked_gradient_into(params, layer_sizes, codes, loss_code, bad,
+                                                  T, grad, workspace))
+
+
+ALL_BLAS = [0, 0, 0] * 3
+ALL_LOOPS = [2 ** 62, 2 ** 62, 2 ** 62] * 3
+
+
+@pytest.mark.parametrize("batch", [1, 2, 37])
+@pytest.mark.parametrize("sizes", [[5, 3], [20, 16, 8, 3]])
+def test_all_blas_and_all_loop_crossovers_agree_on_every_op(batch, sizes):
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(batch)
+    spec = NetworkSpec.create(sizes, "silu", "softmax", "cross_entropy")
+    layer_sizes, codes, loss_code = numba_jit.kernel_arguments(spec)
+    plain_codes = codes[:spec.n_layers]
+    params = rng.normal(0, 0.5, parameter_count(sizes))
+    X = rng.standard_normal((batch, sizes[0]))
+    X[X < 0.3] = 0.0
+    T = np.eye(sizes[-1])[rng.integers(0, sizes[-1], batch)]
+    weights = rng.random(batch) + 0.1
+    csr = sp.csr_matrix(X)
+    workspace = np.empty(batch * kernels.workspace_per_row(spec.layer_sizes))
+
+    def every_op(codes):
+        results = {"forward": kernels.forward(params, layer_sizes, codes, X),
+                   "loss": kernels.loss(params, layer_sizes, codes, loss_code, X, T),
+                   "weighted loss": kernels.weighted_loss(params, layer_sizes, codes,
+                                                          loss_code, X, T, weights)}
+        for name, call in {
+            "gradient": lambda grad: kernels.gradient_into(
+                params, layer_sizes, codes, loss_code, X, T, grad, workspace),
+            "checked gradient": lambda grad: kernels.checked_gradient_into(
+                params, layer_sizes, codes, loss_code, X, T, grad, workspace),
+            "weighted gradient": lambda grad: kernels.weighted_gradient_into(
+                params, layer_sizes, codes, loss_code, X, T, weights, grad, workspace),
+            "csr gradient": lambda grad: kernels.csr_gradient_into(
+                params, layer_sizes, codes, loss_code, csr.data, csr.indices, csr.indptr,
+                X.shape[1], T, weights, grad, workspace),
+        }.items():
+            grad = np.empty_like(params)
+            results[name] = (call(grad), grad)
+        stepped = params.copy()
+        results["train_step"] = (kernels.checked_train_step(
+            stepped, layer_sizes, codes, loss_code, X, T, 0.1, np.empty_like(params),
+            workspace), stepped)
+        Y = np.empty((batch, sizes[-1]))
+        kernels.csr_forward_into(params, layer_sizes, codes, csr.data, csr.indices,
+                                 csr.indptr, X.shape[1], Y)
+        results["csr forward"] = Y
+        return results
+
+    shipped = every_op(plain_codes)
+    for crossovers in (ALL_BLAS, ALL_LOOPS):
+        tuned = every_op(np.concatenate([plain_codes, np.array(crossovers, np.int64)]))
+        for name, expected in shipped.items():
+            pairs = zip(tuned[name], expected) if isinstance(expected, tuple) else \
+                [(tuned[name], expected)]
+            for actual, wanted in pairs:
+                assert relative_difference(actual, wanted) <= 1e-12, name
+
+
+def test_tuned_crossovers_reach_the_kernel_arguments(monkeypatch):
+    from fastnn.backends import tuning
+
+    spec = NetworkSpec.create([7, 5, 2], "relu", "sigmoid", "mse")
+    assert numba_jit.kernel_arguments(spec)[1].shape == (2,)
+    monkeypatch.setattr(tuning, "crossovers", lambda: ((1, 2, 3), (4, 5, 6), (7, 8, 9)))
+    tuning.reload()
+    try:
+        codes = numba_jit.kernel_arguments(spec)[1]
+        assert codes.tolist()[2:] == list(range(1, 10))
+        net = MLP.from_spec(spec, np.linspace(-1, 1, 7 * 5 + 5 + 5 * 2 + 2), "numba")
+        reference = net.with_backend(REFERENCE)
+        X = np.random.default_rng(0).standard_normal((4, 7))
+        assert relative_difference(net.forward(X), reference.forward(X)) <= 1e-10
+    finally:
+        monkeypatch.undo()
+        tuning.reload()
+    assert numba_jit.kernel_arguments(spec)[1].shape == (2,)

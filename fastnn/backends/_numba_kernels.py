@@ -19,7 +19,9 @@ A layer ``Z = A_prev @ W + b`` runs through BLAS (``np.dot``) when it is large
 the loops add in the same order as the pure-Python reference.
 
 Public kernels (all arrays C-contiguous, one float dtype; ``layer_sizes`` and
-``activation_codes`` int64, one activation code per weight layer; ``weights`` the
+``activation_codes`` int64, one activation code per weight layer, optionally followed by
+nine BLAS / loop crossovers that replace ``BLAS_CROSSOVER`` (a run-time tuning; see
+``_use_blas``); ``weights`` the
 per-sample weights, shape (m,), of the float dtype: finite, >= 0, positive sum, or of
 length 0 for the plain mean):
 
@@ -31,6 +33,9 @@ length 0 for the plain mean):
 -> float``
 ``train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate, grad,
 workspace) -> float``
+``checked_gradient_into(...)``, ``checked_train_step(...)``: the same arguments as the two
+above; the loss, or NaN (and for the step ``params`` unchanged) unless the inputs, the
+loss and the gradient / new parameters are all finite.
 
 Sample weights (the loss is ``sum_i w_i L_i / sum_i w_i``, the gradient its true
 gradient; with ``weights`` of length 0 the results are bit for bit those of the
@@ -302,12 +307,14 @@ def weighted_gradient_into(params, layer_sizes, activation_codes, loss_code, X, 
 def _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, weights, grad,
                    workspace):
     m = X.shape[0]
+    crossovers = _crossovers(layer_sizes, activation_codes)
     trace, Z_out, deltas, hidden_Z = _split_workspace(workspace, layer_sizes, m)
     _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out, hidden_Z)
     mean_loss, delta = _back_propagate(params, layer_sizes, activation_codes, loss_code,
                                        trace, Z_out, deltas, hidden_Z, T, weights, grad)
     _weight_gradient(X, delta, grad, FIRST_LAYER, layer_sizes[0], layer_sizes[1],
-                     _use_blas(m, layer_sizes[0], layer_sizes[1], WEIGHT_GRADIENT))
+                     _use_blas(m, layer_sizes[0], layer_sizes[1], WEIGHT_GRADIENT,
+                               crossovers))
     return mean_loss
 
 
@@ -343,6 +350,60 @@ def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_
 
 
 @jit
+def checked_gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad,
+                          workspace):
+    """:func:`gradient_into` that also tests its inputs and results: the mean loss, or NaN
+    unless ``X``, ``T``, the loss and ``grad`` are all finite.
+
+    The tests ride along in the kernel, so the caller need not scan the arrays again.
+    """
+    mean_loss = gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad,
+                              workspace)
+    if _inputs_finite(X, T, mean_loss) and _all_finite(grad):
+        return mean_loss
+    return np.nan
+
+
+@jit
+def checked_train_step(params, layer_sizes, activation_codes, loss_code, X, T,
+                       learning_rate, grad, workspace):
+    """:func:`train_step`, all or nothing: the loss before the step, or NaN, with
+    ``params`` unchanged, unless ``X``, ``T``, the loss and every new parameter are finite.
+
+    A read-only pass tests the new values (as they would be stored, in the dtype of
+    ``params``) before the update writes them: a scratch copy of the new parameters
+    would add a pass that writes.
+    """
+    mean_loss = gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad,
+                              workspace)
+    if not _inputs_finite(X, T, mean_loss):
+        return np.nan
+    # float64 has no rounding on the store: finite is below infinity; a float64 rounds to
+    # a finite float32 exactly when its magnitude is below _FLOAT32_OVERFLOW.
+    bound = _FLOAT32_OVERFLOW if params.itemsize == 4 else np.inf
+    finite = True
+    for index in range(params.shape[0]):
+        # The expression of train_step's update (NaN compares false).
+        finite &= abs(params[index] - learning_rate * grad[index]) < bound
+    if not finite:
+        return np.nan
+    for index in range(params.shape[0]):
+        params[index] -= learning_rate * grad[index]
+    return mean_loss
+
+
+# The largest float32 plus half its last unit: from here up, rounding to float32 gives
+# infinity (the tie goes to the even neighbour, infinity).
+_FLOAT32_OVERFLOW = float(np.finfo(np.float32).max) + 2.0 ** 103
+
+
+@jit(inline="always")
+def _inputs_finite(X, T, mean_loss):
+    return (_all_finite(X.reshape(X.size)) and _all_finite(T.reshape(T.size))
+            and mean_loss - mean_loss == 0.0)
+
+
+@jit
 def _back_propagate(params, layer_sizes, activation_codes, loss_code, trace, Z_out, deltas,
                     hidden_Z, T, weights, grad):
     """The (weighted) mean loss, and the gradients of every layer but the first.
@@ -353,6 +414,7 @@ def _back_propagate(params, layer_sizes, activation_codes, loss_code, trace, Z_o
     m = T.shape[0]
     n_layers = layer_sizes.shape[0] - 1
     Y = _layer_rows(trace, layer_sizes, m, n_layers)
+    crossovers = _crossovers(layer_sizes, activation_codes)
     output_code = activation_codes[n_layers - 1]
     weight_total = _weight_total(weights, m)
     mean_loss = _mean_loss(loss_code, output_code, Z_out, Y, T, weights, weight_total)
@@ -367,11 +429,11 @@ def _back_propagate(params, layer_sizes, activation_codes, loss_code, trace, Z_o
         w_start = end - n_in * n_out - n_out
         A_prev = _layer_rows(trace, layer_sizes, m, layer)
         _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out,
-                         _use_blas(m, n_in, n_out, WEIGHT_GRADIENT))
+                         _use_blas(m, n_in, n_out, WEIGHT_GRADIENT, crossovers))
         offset = ((n_layers - layer) % 2) * m * widest
         previous = deltas[offset:offset + m * n_in].reshape((m, n_in))
         _back_delta(params, w_start, n_in, n_out, delta, previous,
-                    _use_blas(m, n_in, n_out, BACK_DELTA))
+                    _use_blas(m, n_in, n_out, BACK_DELTA, crossovers))
         code = activation_codes[layer - 1]
         Z_prev = _layer_rows(hidden_Z, layer_sizes, m, layer) if NEEDS_Z[code] else A_prev
         _times_derivative(code, Z_prev, A_prev, previous)
@@ -521,8 +583,22 @@ def _csr_weight_gradient(X_data, X_indices, X_indptr, delta, grad, n_in, n_out):
 
 
 @jit(inline="always")
-def _use_blas(m, n_in, n_out, product):
-    single_row, min_rows, min_multiply_adds = BLAS_CROSSOVER[product]
+def _crossovers(layer_sizes, activation_codes):
+    """The tuned crossovers after the activation codes (9 values, ``BLAS_CROSSOVER``'s
+    order, row by row), or an empty array: the shipped ``BLAS_CROSSOVER``."""
+    return activation_codes[layer_sizes.shape[0] - 1:]
+
+
+@jit(inline="always")
+def _use_blas(m, n_in, n_out, product, crossovers):
+    """Whether the ``product`` (``FORWARD_LAYER``, ...) of ``m`` rows through an
+    ``n_in x n_out`` layer goes to BLAS, by ``crossovers`` (see :func:`_crossovers`)."""
+    if crossovers.shape[0] == 0:
+        single_row, min_rows, min_multiply_adds = BLAS_CROSSOVER[product]
+    else:
+        single_row = crossovers[3 * product]
+        min_rows = crossovers[3 * product + 1]
+        min_multiply_adds = crossovers[3 * product + 2]
     multiply_adds = m * n_in * n_out
     if m == 1:
         return multiply_adds >= single_row
@@ -631,16 +707,27 @@ def _silu_in_place(values):
 
 @jit
 def _softmax_in_place(Z, row):
+    _softmax_row(Z, Z, row)
+
+
+@jit(inline="always")
+def _softmax_row(Z, A, row):
+    """``A[row] = softmax(Z[row])`` (``A`` may be ``Z``); returns the row's maximum and
+    the log of the sum of ``exp(Z - maximum)``, from which the loss takes ``log y``."""
     n = Z.shape[1]
     top = Z[row, 0]
     for k in range(1, n):
         top = max(top, Z[row, k])
     total = 0.0
     for k in range(n):
-        Z[row, k] = math.exp(Z[row, k] - top)
-        total += Z[row, k]
+        shifted = Z[row, k] - top
+        # shifted <= 0 (the vectorisable exp); NaN (from an infinite Z) is kept.
+        value = _exp_nonpositive(shifted)
+        A[row, k] = value if shifted == shifted else shifted
+        total += A[row, k]
     for k in range(n):
-        Z[row, k] = Z[row, k] / total
+        A[row, k] = A[row, k] / total
+    return top, math.log(total)
 
 
 @jit(inline="always")
@@ -691,6 +778,9 @@ def _times_derivative(code, Z, A, G):
     elif code == TANH:
         for k in range(m * n):
             g_flat[k] *= 1.0 - a_flat[k] * a_flat[k]
+    elif code == RELU:
+        for k in range(m * n):
+            g_flat[k] = g_flat[k] if a_flat[k] > 0 else 0.0 * g_flat[k]
     elif code != IDENTITY:
         for k in range(m * n):
             g_flat[k] *= _derivative(code, z_flat[k], a_flat[k])
@@ -710,7 +800,8 @@ def _clipped_reciprocal(y):
 
 @jit
 def _mean_loss(loss_code, output_code, Z, Y, T, weights, weight_total):
-    """Mean over rows of the loss, from the output pre-activation ``Z`` and output ``Y``;
+    """Mean over rows of the loss, from the output pre-activation ``Z`` (log-softmax for a
+    softmax output, see :func:`_activate_output`) and output ``Y``;
     weighted by ``weights`` (summing to ``weight_total``) unless it is empty, else
     ``weight_total`` is the number of rows."""
     # One loop with every loss inside: a per-row helper function measured 8% slower.
@@ -725,28 +816,17 @@ def _mean_loss(loss_code, output_code, Z, Y, T, weights, weight_total):
                 sample += diff * diff
             sample = 0.5 * sample
         else:
-            top = 0.0
-            log_total = 0.0
-            if output_code == SOFTMAX:
-                top = Z[row, 0]
-                for k in range(1, n):
-                    top = max(top, Z[row, k])
-                exp_total = 0.0
-                for k in range(n):
-                    exp_total += math.exp(Z[row, k] - top)
-                log_total = math.log(exp_total)
             if loss_code == POISSON:
                 for k in range(n):
                     target = T[row, k]
                     term = Y[row, k] - target
                     if target > 0:
-                        log_y = _log_output(output_code, Z, Y, row, k, top, log_total)
+                        log_y = _log_output(output_code, Z, Y, row, k)
                         term = target * (math.log(target) - log_y) + term
                     sample += term
             else:
                 for k in range(n):
-                    sample += T[row, k] * _log_output(output_code, Z, Y, row, k, top,
-                                                      log_total)
+                    sample += T[row, k] * _log_output(output_code, Z, Y, row, k)
                 if loss_code == BINARY_CROSS_ENTROPY:
                     for k in range(n):
                         if output_code == SIGMOID:
@@ -760,14 +840,12 @@ def _mean_loss(loss_code, output_code, Z, Y, T, weights, weight_total):
 
 
 @jit(inline="always")
-def _log_output(output_code, Z, Y, row, k, top, log_total):
-    """``log y`` in the stable form of the output (``top``, ``log_total``: the row's
-    maximum and log-sum-exp of ``Z - top``, for softmax), else clipped."""
+def _log_output(output_code, Z, Y, row, k):
+    """``log y`` in the stable form of the output (for softmax ``Z`` already holds it:
+    see :func:`_activate_output`), else clipped."""
     if output_code == SIGMOID:
         return -_softplus(-Z[row, k])
-    if output_code == SOFTMAX:
-        return Z[row, k] - top - log_total
-    if output_code == EXP:
+    if output_code == SOFTMAX or output_code == EXP:
         return float(Z[row, k])
     return _clipped_log(Y[row, k])
 
@@ -917,7 +995,8 @@ def _layer_rows(trace, layer_sizes, m, layer):
 
 @jit(inline="always")
 def _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out, hidden_Z):
-    """Fill ``trace`` with every layer's activation and ``Z_out`` with the output's Z.
+    """Fill ``trace`` with every layer's activation and ``Z_out`` with the output's Z
+    (its log-softmax for a softmax output, see :func:`_activate_output`).
 
     A hidden layer whose activation needs its Z for back-propagation (``NEEDS_Z``) also
     keeps it in ``hidden_Z`` (laid out as ``trace``), unless ``hidden_Z`` is empty.
@@ -938,7 +1017,10 @@ def _csr_forward_trace(params, layer_sizes, activation_codes, X_data, X_indices,
     else:
         Z = A_next
     _csr_dense(X_data, X_indices, X_indptr, params, layer_sizes[0], layer_sizes[1], Z)
-    if layer_sizes.shape[0] == 2 or (NEEDS_Z[activation_codes[0]] and hidden_Z.shape[0] > 0):
+    if layer_sizes.shape[0] == 2:
+        _activate_output(activation_codes[0], Z_out, A_next)
+        return
+    if NEEDS_Z[activation_codes[0]] and hidden_Z.shape[0] > 0:
         A_next[:, :] = Z
     _activate_in_place(activation_codes[0], A_next)
     _trace_layers(params, layer_sizes, activation_codes, A_next, 1, trace, Z_out, hidden_Z)
@@ -948,6 +1030,7 @@ def _csr_forward_trace(params, layer_sizes, activation_codes, X_data, X_indices,
 def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out, hidden_Z):
     """The forward trace from layer ``first`` on, whose input is ``A`` (m, layer_sizes[first])."""
     m = A.shape[0]
+    crossovers = _crossovers(layer_sizes, activation_codes)
     n_layers = layer_sizes.shape[0] - 1
     start = 0
     for layer in range(first):
@@ -957,18 +1040,36 @@ def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out,
         A_next = _layer_rows(trace, layer_sizes, m, layer + 1)
         if layer == n_layers - 1:
             _dense(A, params, start, n_in, n_out, Z_out,
-                   _use_blas(m, n_in, n_out, FORWARD_LAYER))
-            A_next[:, :] = Z_out
-        elif NEEDS_Z[activation_codes[layer]] and hidden_Z.shape[0] > 0:
+                   _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
+            _activate_output(activation_codes[layer], Z_out, A_next)
+            break
+        if NEEDS_Z[activation_codes[layer]] and hidden_Z.shape[0] > 0:
             Z = _layer_rows(hidden_Z, layer_sizes, m, layer + 1)
-            _dense(A, params, start, n_in, n_out, Z, _use_blas(m, n_in, n_out, FORWARD_LAYER))
+            _dense(A, params, start, n_in, n_out, Z,
+                   _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
             A_next[:, :] = Z
         else:
             _dense(A, params, start, n_in, n_out, A_next,
-                   _use_blas(m, n_in, n_out, FORWARD_LAYER))
+                   _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
         _activate_in_place(activation_codes[layer], A_next)
         A = A_next
         start += n_in * n_out + n_out
+
+
+@jit
+def _activate_output(code, Z_out, Y):
+    """``Y = f(Z_out)`` for the output activation ``code``; for softmax, ``Z_out`` becomes
+    the log-softmax ``(Z - max) - log(sum(exp(Z - max)))`` per row, the stable ``log y``
+    the losses read (so they compute no exponential again)."""
+    if code == SOFTMAX:
+        n = Z_out.shape[1]
+        for row in range(Z_out.shape[0]):
+            top, log_total = _softmax_row(Z_out, Y, row)
+            for k in range(n):
+                Z_out[row, k] = Z_out[row, k] - top - log_total
+        return
+    Y[:, :] = Z_out
+    _activate_in_place(code, Y)
 
 
 @jit(inline="always")
@@ -976,7 +1077,7 @@ def _trace_loss(loss_code, layer_sizes, activation_codes, trace, Z_out, T, weigh
     """The (weighted) mean loss of a filled trace."""
     m = T.shape[0]
     Y = _layer_rows(trace, layer_sizes, m, layer_sizes.shape[0] - 1)
-    return _mean_loss(loss_code, activation_codes[-1], Z_out, Y, T, weights,
+    return _mean_loss(loss_code, activation_codes[layer_sizes.shape[0] - 2], Z_out, Y, T, weights,
                       _weight_total(weights, m))
 
 
@@ -989,6 +1090,7 @@ def _forward_layers(params, layer_sizes, activation_codes, A, first, buffers, Y)
     m = Y.shape[0]
     n_layers = layer_sizes.shape[0] - 1
     half = buffers.shape[0] // 2
+    crossovers = _crossovers(layer_sizes, activation_codes)
     start = 0
     for layer in range(first):
         start += layer_sizes[layer] * layer_sizes[layer + 1] + layer_sizes[layer + 1]
@@ -999,7 +1101,8 @@ def _forward_layers(params, layer_sizes, activation_codes, A, first, buffers, Y)
         else:
             offset = (layer % 2) * half
             Z = buffers[offset:offset + m * n_out].reshape((m, n_out))
-        _dense(A, params, start, n_in, n_out, Z, _use_blas(m, n_in, n_out, FORWARD_LAYER))
+        _dense(A, params, start, n_in, n_out, Z,
+               _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
         _activate_in_place(activation_codes[layer], Z)
         A = Z
         start += n_in * n_out + n_out

@@ -29,8 +29,11 @@ def kernel_arguments(spec):
     Returns
     -------
     layer_sizes : ndarray of int64, shape (n_layers + 1,)
-    activation_codes : ndarray of int64, shape (n_layers,)
-        One code of ``ACTIVATION_CODES`` per weight layer, output last.
+    activation_codes : ndarray of int64, shape (n_layers,) or (n_layers + 9,)
+        One code of ``ACTIVATION_CODES`` per weight layer, output last; followed by the
+        BLAS / loop crossovers of :func:`fastnn.backends.tuning.crossovers` (9 values,
+        row by row) when they differ from the shipped ``BLAS_CROSSOVER``, which the
+        kernels use without them.
     loss_code : int
         The code of ``LOSS_CODES`` for ``spec.loss``.
     """
@@ -40,8 +43,8 @@ def kernel_arguments(spec):
     if entry is not None and entry[0] is spec:
         return entry[1]
     layer_sizes = np.array(spec.layer_sizes, dtype=np.int64)
-    codes = np.array([kernels.ACTIVATION_CODES[name] for name in spec.activations],
-                     dtype=np.int64)
+    codes = np.array([kernels.ACTIVATION_CODES[name] for name in spec.activations]
+                     + _tuned_crossovers(), dtype=np.int64)
     arguments = (layer_sizes, codes, kernels.LOSS_CODES[spec.loss])
     if len(_ARGUMENTS) >= _MAX_CACHED_SPECS:
         _ARGUMENTS.clear()
@@ -62,6 +65,8 @@ class NumbaBackend(Backend):
     _loss = staticmethod(kernels.loss)
     _gradient_into = staticmethod(kernels.gradient_into)
     _train_step = staticmethod(kernels.train_step)
+    _checked_gradient_into = staticmethod(kernels.checked_gradient_into)
+    _checked_train_step = staticmethod(kernels.checked_train_step)
 
     def prepare(self, spec):
         """Compile (or load from the cache) every kernel for ``spec.dtype``."""
@@ -146,11 +151,58 @@ class NumbaBackend(Backend):
                                 _writable(T), learning_rate, np.empty_like(params),
                                 _workspace(spec, X))
 
+    def gradients_checked(self, spec, params, X, T):
+        """:meth:`gradients` of plain arrays, the finiteness tests inside the kernel.
+
+        Parameters
+        ----------
+        spec : NetworkSpec
+        params : ndarray, shape (n_params,), writable
+        X : ndarray, shape (m, n_inputs), writable, C-contiguous, the network's dtype
+        T : ndarray, shape (m, n_outputs), likewise
+
+        Returns
+        -------
+        loss : float
+            NaN unless ``X``, ``T``, the loss and the gradient are all finite (the model
+            then finds out which with its own checks).
+        grad : ndarray, shape (n_params,)
+        """
+        layer_sizes, codes, loss_code = kernel_arguments(spec)
+        grad = np.empty_like(params)
+        return self._checked_gradient_into(params, layer_sizes, codes, loss_code, X, T, grad,
+                                           _workspace(spec, X)), grad
+
+    def train_step_checked(self, spec, params, X, T, learning_rate, scratch):
+        """:meth:`train_step` of plain arrays (as :meth:`gradients_checked`), all or
+        nothing: the loss, or NaN with ``params`` unchanged unless the inputs, the loss
+        and every new parameter are finite. ``scratch`` (shape and dtype of ``params``)
+        is overwritten."""
+        layer_sizes, codes, loss_code = kernel_arguments(spec)
+        return self._checked_train_step(params, layer_sizes, codes, loss_code, X, T,
+                                        learning_rate, scratch, _workspace(spec, X))
+
     def train_epoch(self, spec, params, X, T, order, options, optimizer, sample_weight=None):
         from fastnn.backends import _numba_train_kernels  # it imports this module
 
         return _numba_train_kernels.run_epoch(spec, params, X, T, order, options, optimizer,
                                               sample_weight)
+
+
+def _tuned_crossovers():
+    """The crossovers in force as the 9 values the kernels read after the activation
+    codes; none when they are the shipped ones (compiled into the kernels)."""
+    from fastnn.backends import tuning
+
+    in_force = tuning.crossovers()
+    if in_force == tuning.shipped_crossovers():
+        return []
+    return [int(value) for triple in in_force for value in triple]
+
+
+def clear_argument_cache():
+    """Forget the kernel arguments built so far (after the tuning in force changed)."""
+    _ARGUMENTS.clear()
 
 
 def _csr_arrays(X):

@@ -20,6 +20,7 @@ import datetime
 import functools
 import json
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from importlib import metadata
@@ -208,8 +209,12 @@ def in_force():
 
 
 def reload():
-    """Forget the tune file read by :func:`in_force` (after writing or removing it)."""
+    """Forget the tune file read by :func:`in_force` (after writing or removing it), and
+    the kernel arguments built from it."""
     in_force.cache_clear()
+    numba_jit = sys.modules.get("fastnn.backends.numba_jit")
+    if numba_jit is not None:
+        numba_jit.clear_argument_cache()
 
 
 def crossovers():
