@@ -82,25 +82,31 @@ def run_epoch(spec, params, X, T, order, options, optimizer, sample_weight=None)
     layer_sizes, activation_codes, loss_code = kernel_arguments(spec)
     n_samples = X.shape[0]
     dtype = params.dtype
-    if scipy.sparse.issparse(X):
-        # int64 indices whatever the matrix holds: one compiled signature per dtype.
-        csr = (_writable(X.data), np.asarray(X.indices, dtype=np.int64),
-               np.asarray(X.indptr, dtype=np.int64))
-        X = np.empty((0, 0), dtype=dtype)
-    else:
-        csr = (np.empty(0, dtype=dtype), np.empty(0, dtype=np.int64),
-               np.empty(0, dtype=np.int64))
-        X = _writable(X)
-    weights = np.empty(0, dtype=dtype) if sample_weight is None else _writable(sample_weight)
     batch_size = n_samples if options.batch_size is None else min(options.batch_size, n_samples)
     data_scale = 1.0 / spec.n_outputs if options.output_mean_loss else 1.0
     # Plain Python scalars of fixed types: one compiled signature per array dtype.
-    workspace = np.empty(batch_size * workspace_per_row(spec.layer_sizes), dtype=dtype)
-    loss = train_epoch(params, layer_sizes, activation_codes, loss_code, X, *csr,
-                       int(spec.n_inputs), _writable(T), order, weights, workspace,
-                       int(batch_size),
-                       OPTIMIZER_CODES[optimizer.name], float(options.alpha), float(data_scale),
-                       optimizer.settings(), optimizer.state, int(optimizer.step_count))
+    network = (params, layer_sizes, activation_codes, loss_code)
+    training = (int(batch_size), OPTIMIZER_CODES[optimizer.name], float(options.alpha),
+                float(data_scale), optimizer.settings(), optimizer.state,
+                int(optimizer.step_count))
+    T = _writable(T)
+    # One kernel per kind of input, chosen here: Numba compiles every branch's callees,
+    # so one kernel branching at run time made a dense fit compile the sparse and
+    # weighted gradients too (two thirds of a cold first fit).
+    if scipy.sparse.issparse(X):
+        # int64 indices whatever the matrix holds: one compiled signature per dtype.
+        weights = (np.empty(0, dtype=dtype) if sample_weight is None
+                   else _writable(sample_weight))
+        loss = train_epoch_csr(*network, _writable(X.data),
+                               np.asarray(X.indices, dtype=np.int64),
+                               np.asarray(X.indptr, dtype=np.int64), int(spec.n_inputs),
+                               T, order, weights, *training)
+    elif sample_weight is not None:
+        loss = train_epoch_weighted(*network, _writable(X), T, order,
+                                    _writable(sample_weight), *training)
+    else:
+        workspace = np.empty(batch_size * workspace_per_row(spec.layer_sizes), dtype=dtype)
+        loss = train_epoch(*network, _writable(X), T, order, workspace, *training)
     optimizer.step_count += len(range(0, n_samples, batch_size))
     return float(loss)
 
@@ -110,102 +116,175 @@ def _writable(array):
     return array if array.flags.writeable else array.copy()
 
 
+# The three epoch kernels below share their arguments' meanings:
+#
+# params : ndarray, shape (n_params,)
+#     Updated in place.
+# layer_sizes, activation_codes : ndarray of int64
+#     As ``fastnn.backends.numba_jit.kernel_arguments``.
+# loss_code : int
+# T : ndarray, shape (n_samples, n_outputs)
+# order : ndarray of int64, shape (n_samples,)
+#     The rows in the order this epoch visits them.
+# batch_size : int
+#     Rows per batch, 1 .. n_samples; the last batch may be smaller.
+# optimizer_code : int
+#     ``OPTIMIZER_CODES[optimizer.name]``.
+# alpha : float
+#     The L2 penalty.
+# data_scale : float
+#     Factor on the reported data loss (not on the gradient).
+# settings : ndarray of float64, shape (n_settings,)
+#     The optimiser's hyperparameters at ``SETTING_CODES`` (``Optimizer.settings``).
+# state : ndarray, shape (n_buffers, n_params)
+#     The optimiser's state buffers (``Optimizer.state``): momentum's velocity; Adam's
+#     first and second moments; none for sgd.
+# step_count : int
+#     Optimiser steps taken before this epoch (Adam's bias correction).
+#
+# Each returns the epoch's training loss: batch losses (with the L2 term, before each
+# step) weighted by batch size.
+
+
 @train_jit
-def train_epoch(params, layer_sizes, activation_codes, loss_code, X, X_data, X_indices,
-                X_indptr, n_features, T, order, weights, workspace, batch_size, optimizer_code,
-                alpha, data_scale, settings, state, step_count):
-    """One epoch of mini-batch training, updating ``params`` and the optimiser state in place.
+def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, workspace,
+                batch_size, optimizer_code, alpha, data_scale, settings, state, step_count):
+    """One unweighted epoch on a dense ``X``, updating ``params`` and the optimiser state.
 
     Parameters
     ----------
-    params : ndarray, shape (n_params,)
-    layer_sizes, activation_codes : ndarray of int64
-        As ``fastnn.backends.numba_jit.kernel_arguments``.
-    loss_code : int
-    X : ndarray, shape (n_samples, n_inputs), or (0, 0) when ``X`` is sparse
-    X_data, X_indices, X_indptr : ndarray (dtype of params, int64, int64)
-        The CSR arrays of a sparse ``X`` (``X_indptr`` of length n_samples + 1), or
-        all three empty for a dense ``X``.
-    n_features : int
-        Columns of ``X``.
-    T : ndarray, shape (n_samples, n_outputs)
-    order : ndarray of int64, shape (n_samples,)
-        The rows in the order this epoch visits them.
-    weights : ndarray, shape (n_samples,) or (0,)
-        The sample weights (in the rows' order, not ``order``'s); empty: unweighted.
+    X : ndarray, shape (n_samples, n_inputs)
     workspace : ndarray, shape (batch_size * workspace_per_row(layer_sizes),)
-        Scratch space of ``gradient_into`` for the dense unweighted batches.
-    batch_size : int
-        Rows per batch, 1 .. n_samples; the last batch may be smaller.
-    optimizer_code : int
-        ``OPTIMIZER_CODES[optimizer.name]``.
-    alpha : float
-        The L2 penalty.
-    data_scale : float
-        Factor on the reported data loss (not on the gradient).
-    settings : ndarray of float64, shape (n_settings,)
-        The optimiser's hyperparameters at ``SETTING_CODES`` (``Optimizer.settings``).
-    state : ndarray, shape (n_buffers, n_params)
-        The optimiser's state buffers (``Optimizer.state``): momentum's velocity; Adam's
-        first and second moments; none for sgd.
-    step_count : int
-        Optimiser steps taken before this epoch (Adam's bias correction).
+        Scratch space of ``gradient_into``.
 
-    Returns
-    -------
-    float
-        The epoch's training loss: batch losses (with the L2 term, before each step)
-        weighted by batch size.
+    The other arguments and the result are described above the kernels.
     """
     n_samples = order.shape[0]
-    sparse = X_indptr.shape[0] > 0
-    weighted = weights.shape[0] > 0
     grad = np.empty_like(params)
     # The epoch's rows in visiting order, so every batch is a contiguous slice.
     T_epoch = _gather_rows(T, order)
-    X_epoch = X if sparse else _gather_rows(X, order)
-    data_epoch, indices_epoch, indptr_epoch = _gather_csr(X_data, X_indices, X_indptr, order,
-                                                          sparse)
+    X_epoch = _gather_rows(X, order)
+    total = 0.0
+    for start in range(0, n_samples, batch_size):
+        stop = min(start + batch_size, n_samples)
+        batch_loss = gradient_into(params, layer_sizes, activation_codes, loss_code,
+                                   X_epoch[start:stop], T_epoch[start:stop], grad, workspace)
+        step_count += 1
+        batch_loss = _finish_batch(params, grad, layer_sizes, batch_loss, data_scale, alpha,
+                                   float(stop - start), optimizer_code, settings, state,
+                                   step_count)
+        total += batch_loss * (stop - start)
+    return total / n_samples
+
+
+@train_jit
+def train_epoch_weighted(params, layer_sizes, activation_codes, loss_code, X, T, order,
+                         weights, batch_size, optimizer_code, alpha, data_scale, settings,
+                         state, step_count):
+    """One epoch on a dense ``X`` with sample weights, updating ``params`` and the state.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_samples, n_inputs)
+    weights : ndarray, shape (n_samples,)
+        The sample weights (in the rows' order, not ``order``'s).
+
+    The other arguments and the result are described above the kernels.
+    """
+    n_samples = order.shape[0]
+    grad = np.empty_like(params)
+    T_epoch = _gather_rows(T, order)
+    X_epoch = _gather_rows(X, order)
+    weights_epoch = _gather_values(weights, order)
+    total = 0.0
+    for start in range(0, n_samples, batch_size):
+        stop = min(start + batch_size, n_samples)
+        batch_loss = loss_and_gradient_weighted(
+            params, layer_sizes, activation_codes, loss_code, X_epoch[start:stop],
+            T_epoch[start:stop], weights_epoch[start:stop], grad)
+        step_count += 1
+        batch_loss = _finish_batch(params, grad, layer_sizes, batch_loss, data_scale, alpha,
+                                   _weight_sum(weights_epoch, start, stop), optimizer_code,
+                                   settings, state, step_count)
+        total += batch_loss * (stop - start)
+    return total / n_samples
+
+
+@train_jit
+def train_epoch_csr(params, layer_sizes, activation_codes, loss_code, X_data, X_indices,
+                    X_indptr, n_features, T, order, weights, batch_size, optimizer_code,
+                    alpha, data_scale, settings, state, step_count):
+    """One epoch on a canonical CSR ``X``, updating ``params`` and the optimiser state.
+
+    Parameters
+    ----------
+    X_data, X_indices, X_indptr : ndarray (dtype of params, int64, int64)
+        The CSR arrays of ``X`` (``X_indptr`` of length n_samples + 1).
+    n_features : int
+        Columns of ``X``.
+    weights : ndarray, shape (n_samples,) or (0,)
+        The sample weights (in the rows' order, not ``order``'s); empty: unweighted.
+
+    The other arguments and the result are described above the kernels.
+    """
+    n_samples = order.shape[0]
+    weighted = weights.shape[0] > 0
+    grad = np.empty_like(params)
+    T_epoch = _gather_rows(T, order)
+    data_epoch, indices_epoch, indptr_epoch = _gather_csr(X_data, X_indices, X_indptr, order)
     weights_epoch = _gather_values(weights, order) if weighted else weights
     total = 0.0
     for start in range(0, n_samples, batch_size):
         stop = min(start + batch_size, n_samples)
         batch_weights = weights_epoch[start:stop] if weighted else weights_epoch
-        if sparse:
-            first, last = indptr_epoch[start], indptr_epoch[stop]
-            batch_loss = csr_loss_and_gradient(
-                params, layer_sizes, activation_codes, loss_code, data_epoch[first:last],
-                indices_epoch[first:last], indptr_epoch[start:stop + 1] - first, n_features,
-                T_epoch[start:stop], batch_weights, grad)
-        elif weighted:
-            batch_loss = loss_and_gradient_weighted(
-                params, layer_sizes, activation_codes, loss_code, X_epoch[start:stop],
-                T_epoch[start:stop], batch_weights, grad)
-        else:
-            batch_loss = gradient_into(params, layer_sizes, activation_codes, loss_code,
-                                       X_epoch[start:stop], T_epoch[start:stop], grad, workspace)
-        if data_scale != 1.0:
-            batch_loss *= data_scale
-        if alpha != 0.0:
-            penalty_rows = float(stop - start)
-            if weighted:
-                penalty_rows = 0.0
-                for row in range(start, stop):
-                    penalty_rows += weights_epoch[row]
-            batch_loss += _add_l2_penalty(params, grad, layer_sizes, alpha, penalty_rows)
+        first, last = indptr_epoch[start], indptr_epoch[stop]
+        batch_loss = csr_loss_and_gradient(
+            params, layer_sizes, activation_codes, loss_code, data_epoch[first:last],
+            indices_epoch[first:last], indptr_epoch[start:stop + 1] - first, n_features,
+            T_epoch[start:stop], batch_weights, grad)
+        penalty_rows = _weight_sum(weights_epoch, start, stop) if weighted else float(
+            stop - start)
         step_count += 1
-        if optimizer_code == SGD:
-            _sgd_step(params, grad, settings[LEARNING_RATE])
-        elif optimizer_code == MOMENTUM:
-            _momentum_step(params, grad, state[0], settings[LEARNING_RATE],
-                           settings[MOMENTUM_COEFFICIENT], settings[NESTEROV] != 0.0)
-        elif optimizer_code == ADAM:
-            _adam_step(params, grad, state[0], state[1], settings[LEARNING_RATE],
-                       settings[BETA_1], settings[BETA_2], settings[EPSILON], step_count)
-        else:
-            raise ValueError("the epoch kernel has no step for this optimizer code")
+        batch_loss = _finish_batch(params, grad, layer_sizes, batch_loss, data_scale, alpha,
+                                   penalty_rows, optimizer_code, settings, state, step_count)
         total += batch_loss * (stop - start)
     return total / n_samples
+
+
+@train_jit
+def _finish_batch(params, grad, layer_sizes, batch_loss, data_scale, alpha, penalty_rows,
+                  optimizer_code, settings, state, step_count):
+    """Scale the batch's loss, add the L2 penalty and take the optimiser's step ``step_count``.
+
+    Returns
+    -------
+    float
+        The batch's reported loss (scaled data loss plus the L2 term).
+    """
+    if data_scale != 1.0:
+        batch_loss *= data_scale
+    if alpha != 0.0:
+        batch_loss += _add_l2_penalty(params, grad, layer_sizes, alpha, penalty_rows)
+    if optimizer_code == SGD:
+        _sgd_step(params, grad, settings[LEARNING_RATE])
+    elif optimizer_code == MOMENTUM:
+        _momentum_step(params, grad, state[0], settings[LEARNING_RATE],
+                       settings[MOMENTUM_COEFFICIENT], settings[NESTEROV] != 0.0)
+    elif optimizer_code == ADAM:
+        _adam_step(params, grad, state[0], state[1], settings[LEARNING_RATE],
+                   settings[BETA_1], settings[BETA_2], settings[EPSILON], step_count)
+    else:
+        raise ValueError("the epoch kernel has no step for this optimizer code")
+    return batch_loss
+
+
+@train_jit
+def _weight_sum(weights, start, stop):
+    """The sum of ``weights[start:stop]``, added in order (the weighted penalty's rows)."""
+    total = 0.0
+    for row in range(start, stop):
+        total += weights[row]
+    return total
 
 
 @train_jit
@@ -225,10 +304,8 @@ def _gather_values(values, order):
 
 
 @train_jit
-def _gather_csr(data, indices, indptr, order, sparse):
-    """The CSR rows ``order`` (data, indices, indptr), or three empty arrays if not sparse."""
-    if not sparse:
-        return data, indices, indptr
+def _gather_csr(data, indices, indptr, order):
+    """The CSR rows ``order``: their (data, indices, indptr)."""
     n_rows = order.shape[0]
     gathered_indptr = np.empty(n_rows + 1, dtype=np.int64)
     gathered_indptr[0] = 0
