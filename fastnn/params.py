@@ -174,7 +174,7 @@ def _parse_contents(path, contents):
     if str(contents.get("format", "")) != FILE_FORMAT or "spec" not in contents \
             or "params" not in contents:
         raise ValueError(f"{path} is not a fastnn model file (no '{FILE_FORMAT}' format marker)")
-    if int(contents.get("version", -1)) != FILE_VERSION:
+    if _file_version(contents.get("version")) != FILE_VERSION:
         raise ValueError(f"{path} has model file version {contents.get('version')}; "
                          f"this fastnn reads version {FILE_VERSION}")
     try:
@@ -187,9 +187,21 @@ def _parse_contents(path, contents):
         raise ValueError(f"{path}: parameters of shape {flat.shape} and dtype {flat.dtype} do "
                          f"not match the spec (expected {expected} floats for "
                          f"{list(spec.layer_sizes)})")
-    if not np.isfinite(flat).all():
-        raise ValueError(f"{path}: parameters contain NaN or infinity")
-    return spec, flat.astype(spec.dtype)
+    with np.errstate(over="ignore"):
+        params = flat.astype(spec.dtype)
+    # Checked after the cast: a float64 value beyond float32's range becomes infinity.
+    if not np.isfinite(params).all():
+        raise ValueError(f"{path}: parameters contain NaN or infinity (or values too large "
+                         f"for {spec.dtype})")
+    return spec, params
+
+
+def _file_version(value):
+    """The file's version number, or None if it is not a single integer."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _draw_layer(scheme, n_in, n_out, rng):

@@ -223,12 +223,15 @@ def as_sample_weight(sample_weight, n_samples, dtype):
         raise ValueError("sample_weight contains NaN or infinity")
     if np.any(weights < 0):
         raise ValueError("sample_weight must be non-negative; got a negative weight")
-    # Summed in the network's dtype, as the NumPy backend sums them.
-    total = float(np.sum(weights))
+    # Summed, and inverted, in the network's dtype, as the backends do.
+    total = np.sum(weights)
     if total == 0:
         raise ValueError("sample_weight sums to 0 (every weight is zero): the weighted "
                          "mean loss is undefined")
-    if not (math.isfinite(total) and math.isfinite(1.0 / total)):
+    with np.errstate(over="ignore", divide="ignore"):
+        reciprocal = np.reciprocal(total)
+    total = float(total)
+    if not (math.isfinite(total) and np.isfinite(reciprocal)):
         raise ValueError(f"sample_weight sums to {total!r}, out of the range a weighted "
                          f"mean can be formed in")
     return weights

@@ -225,6 +225,8 @@ def test_resume_refuses_what_is_not_a_run_or_a_run_of_other_settings(
     assert main(["bench", "--resume", str(finished_run), "--sizes", "5-5-1"]) == 2
     assert "a run of other settings (layer_sizes" in capsys.readouterr().err
     assert main(["bench", "--resume", str(finished_run), "--out", str(tmp_path / "x")]) == 2
+    assert main(["bench", "--resume", str(finished_run), "--force"]) == 2
+    assert main(["bench", "--resume", str(finished_run), "--model", str(tmp_path / "m.npz")]) == 2
     assert snapshot(finished_run) == before
 
 

@@ -55,3 +55,32 @@ def test_read_plan_refuses_what_is_not_a_plan(tmp_path, content, message):
         read_plan(tmp_path)
     with pytest.raises(FileNotFoundError):
         read_plan(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"rounds": 0}, "--rounds must be at least 1"),
+    ({"threads": [0]}, "thread counts must be positive"),
+    ({"backends": ["nosuch"]}, "unknown backend"),
+    ({"ops": ["bogus"]}, "unknown op"),
+    ({"dtypes": ["float16"]}, "float16"),
+    ({"min_time": -1}, "--min-time must be a non-negative number"),
+    ({"model": "/no/such/model.npz"}, "does not exist"),
+])
+def test_read_plan_checks_the_settings_as_the_command_line_does(tmp_path, change, message):
+    plan = RunPlan(config=CONFIG, hosts=["a"], scheduler="local:1", command="", refused={})
+    write_plan(tmp_path, plan)
+    document = json.loads((tmp_path / "run.json").read_text())
+    document["config"].update(change)
+    (tmp_path / "run.json").write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=message):
+        read_plan(tmp_path)
+
+
+def test_read_plan_wants_a_list_of_host_names(tmp_path):
+    write_plan(tmp_path, RunPlan(config=CONFIG, hosts=["a"], scheduler="local:1", command="",
+                                 refused={}))
+    document = json.loads((tmp_path / "run.json").read_text())
+    document["hosts"] = "abc"
+    (tmp_path / "run.json").write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="list of host names"):
+        read_plan(tmp_path)

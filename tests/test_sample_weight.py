@@ -134,3 +134,11 @@ def test_fit_passes_weights_to_training():
                                                      sample_weight=zeroed)
     second = MLP([3, 1], backend="numpy", seed=0).fit(X, y, epochs=3, seed=1)
     assert not np.array_equal(first.flat_parameters, second.flat_parameters)
+
+
+@pytest.mark.parametrize("backend", FLOAT32_BACKENDS)
+def test_a_weight_sum_whose_reciprocal_overflows_the_dtype_is_refused(backend):
+    net = MLP([3, 4, 2], dtype="float32", backend=backend, seed=0)
+    X, T = np.ones((5, 3), dtype=np.float32), np.full((5, 2), 0.5, dtype=np.float32)
+    with pytest.raises(ValueError, match="sample_weight sums to"):
+        net.loss(X, T, sample_weight=[1e-45, 0, 0, 0, 0])

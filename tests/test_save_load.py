@@ -74,3 +74,24 @@ def test_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert path.read_bytes() == original
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_values_beyond_float32_are_refused_not_loaded_as_infinity(tmp_path):
+    path = tmp_path / "net.npz"
+    MLP([2, 3, 1], dtype="float32", seed=0).save(path)
+    contents = dict(np.load(path))
+    contents["params"] = np.full(13, 1e39)
+    np.savez(path, **contents)
+    with pytest.raises(ValueError, match="too large for float32"):
+        MLP.load(path)
+
+
+@pytest.mark.parametrize("version", ["abc", [1, 2]])
+def test_a_malformed_version_is_a_clear_error(tmp_path, version):
+    path = tmp_path / "net.npz"
+    MLP([2, 3, 1], seed=0).save(path)
+    contents = dict(np.load(path))
+    contents["version"] = np.array(version)
+    np.savez(path, **contents)
+    with pytest.raises(ValueError, match="model file version"):
+        MLP.load(path)

@@ -104,6 +104,8 @@ def test_auto_uses_the_tuned_table_and_falls_back_to_the_shipped_one():
     (lambda path: _rewrite(path, crossovers={"forward_layer": [1, 2, 3]}), "crossovers"),
     (lambda path: _rewrite(path, crossovers={name: [1, -2, 3] for name in tuning.PRODUCTS}),
      "crossovers"),
+    (lambda path: _rewrite(path, crossovers={name: [10 ** 30, 1, 1] for name in tuning.PRODUCTS}),
+     "crossovers"),
     (lambda path: _rewrite(path, table={"64-30-10 one forward": {"winner": "numpy"}}),
      "malformed key"),
     (lambda path: _rewrite(path, table={"64-30-10 x1 forward": {"loser": "numpy"}}),

@@ -315,7 +315,8 @@ def _foreign(record):
 
 
 def _is_count(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    # NEVER is the largest value the kernels take (it fits their int64 argument array).
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= NEVER
 
 
 def _distribution_version(name):

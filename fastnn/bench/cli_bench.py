@@ -48,7 +48,7 @@ from fastnn.bench.report import headline_caption, headline_table, write_report
 from fastnn.bench.sweep import SweepConfig, run_sweep
 from fastnn.bench.user_model import load_model
 from fastnn.reporting.formatting import markdown_table
-from fastnn.reporting.machine import check_thread_count, machine_info, source_revision
+from fastnn.reporting.machine import machine_info, source_revision
 from fastnn.reporting.roles import BackendRoles
 from fastnn.reporting.rows import results_frame
 from fastnn.reporting.run_folder import RunFolder
@@ -190,15 +190,8 @@ def config_from_args(args):
                         ("python_limit", args.python_limit)):
         if value is not None:
             settings[name] = value
-    if settings.get("rounds", 1) < 1:
-        raise ValueError(f"--rounds must be at least 1; got {settings['rounds']}")
-    for name in ("min_time", "python_limit"):
-        if settings.get(name, 1.0) < 0 or settings.get(name, 1.0) != settings.get(name, 1.0):
-            raise ValueError(f"--{name.replace('_', '-')} must be a non-negative number")
     config = SweepConfig(**settings)
-    config.backend_names()  # unknown or unavailable backends: ValueError now, not mid-run
-    for threads in config.threads:
-        check_thread_count(threads)
+    config.check()  # a bad setting is a usage error now, not a failure mid-run
     return config
 
 

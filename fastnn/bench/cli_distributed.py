@@ -34,8 +34,8 @@ from fastnn.reporting.rows import results_frame
 from fastnn.reporting.run_folder import LiveFolder, RunFolder
 
 # The options that change what a sweep measures (a resumed run must not change them).
-SWEEP_OPTIONS = ("quick", "full", "sizes", "batches", "backends", "ops", "dtypes", "threads",
-                 "levels", "rounds", "min_time", "python_limit")
+SWEEP_OPTIONS = ("quick", "full", "peers", "model", "sizes", "batches", "backends", "ops",
+                 "dtypes", "threads", "levels", "rounds", "min_time", "python_limit")
 
 
 def run(args):
@@ -61,8 +61,9 @@ def resume(args):
     """Measure the cases of ``--resume RUNDIR`` that have no result yet, then report."""
     out = Path(args.resume)
     plan = read_plan(out)
-    if args.out:
-        raise ValueError("--resume writes into the run folder it names; drop --out")
+    if args.out or args.force:
+        raise ValueError("--resume writes into the run folder it names, keeping its finished "
+                         "cases; drop --out and --force")
     if any(getattr(args, name) not in (None, False) for name in SWEEP_OPTIONS):
         difference = settings_difference(plan.config, cli_bench.config_from_args(args))
         if difference:

@@ -129,8 +129,12 @@ def read_plan(folder):
         raise ValueError(f"{path} has plan version {document.get('version')!r}; this fastnn "
                          f"reads version {PLAN_VERSION}")
     try:
-        return RunPlan(config=config_from_dict(document["config"]),
-                       hosts=[str(host) for host in document["hosts"]],
+        config = config_from_dict(document["config"])
+        config.check()  # the same checks as the command line's options
+        hosts = document["hosts"]
+        if not isinstance(hosts, list) or not all(isinstance(host, str) for host in hosts):
+            raise ValueError(f"'hosts' must be a list of host names; got {hosts!r}")
+        return RunPlan(config=config, hosts=hosts,
                        scheduler=str(document["scheduler"]),
                        command=str(document.get("command", "")),
                        refused=dict(document.get("refused") or {}))

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import timeit
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastnn import backends
 from fastnn.bench.cases import (
@@ -36,12 +38,14 @@ from fastnn.bench.cases import (
     sizes_label,
 )
 from fastnn.bench.gate import Warmups, checked_call, reference_result
+from fastnn.bench.peers import peer_names
 from fastnn.bench.peers.measure import PEER_LEVEL, measure_peers
 from fastnn.bench.user_model import model_case
 from fastnn.params import parameter_count
-from fastnn.reporting.machine import matmul_peak, pinned_threads
+from fastnn.reporting.machine import check_thread_count, matmul_peak, pinned_threads
 from fastnn.reporting.rows import Row
 from fastnn.reporting.timing import UNSTABLE_IQR_RATIO, calibrate, summarise, time_rounds
+from fastnn.spec import check_name, validate_dtype, validate_layer_sizes
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,41 @@ class SweepConfig:
         """The backends to measure (validated: ValueError for unknown or unavailable)."""
         names = self.backends or tuple(backends.available_backends())
         return tuple(dict.fromkeys(backends.get(name).name for name in names))
+
+    def check(self):
+        """Raise ValueError naming the first setting that cannot be swept.
+
+        The one check of a configuration, whether it comes from the command line or
+        from a saved run plan (``--resume``).
+        """
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
+            raise ValueError(f"--rounds must be at least 1; got {self.rounds!r}")
+        for name in ("min_time", "python_limit"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be a non-negative number "
+                                 f"(finite, in seconds); got {value!r}")
+        for sizes in self.layer_sizes:
+            validate_layer_sizes(sizes)
+        for what, values in (("batch sizes", self.batch_sizes), ("thread counts", self.threads)):
+            if not values or any(isinstance(value, bool) or not isinstance(value, int)
+                                 or value < 1 for value in values):
+                raise ValueError(f"{what} must be positive whole numbers; got {values!r}")
+        for what, values, choices in (("op", self.ops, OPS), ("level", self.levels, LEVELS)):
+            if not values:
+                raise ValueError(f"no {what} to measure; choose among {', '.join(choices)}")
+            for value in values:
+                check_name(what, value, choices)
+        for dtype in self.dtypes:
+            if validate_dtype(dtype) != dtype:
+                raise ValueError(f"unknown dtype {dtype!r}")
+        self.backend_names()  # unknown or unavailable backends
+        peer_names(self.peers)
+        for threads in self.threads:
+            check_thread_count(threads)
+        if self.model is not None and not Path(self.model).is_file():
+            raise ValueError(f"the model file {self.model} does not exist")
 
     def cases(self):
         """Every (dtype, layer_sizes, batch_size, op) of one thread count, in sweep order."""
