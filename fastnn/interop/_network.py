@@ -117,6 +117,44 @@ def network_parts(layers, *, source, loss=None, dtype=None, hidden_activation=No
     return NetworkParts(spec, params, classes)
 
 
+def paired_layers(steps, orphan_message):
+    """Pair each dense layer with the activation that follows it (identity if none).
+
+    Every reader walks its format as a chain of steps; this is the one place the chain
+    becomes layers.
+
+    Parameters
+    ----------
+    steps : iterable of (str, object)
+        ``("dense", (weights, bias))`` or ``("activation", name)``, input side first.
+    orphan_message : callable, name -> str
+        The error for an activation that follows no dense layer.
+
+    Returns
+    -------
+    list of DenseLayer
+
+    Raises
+    ------
+    ValueError
+        An activation before the first dense layer, or two in a row.
+    """
+    layers, pending = [], None  # pending: (weights, bias) awaiting its activation
+    for kind, value in steps:
+        if kind == "dense":
+            if pending is not None:
+                layers.append(DenseLayer(*pending, "identity"))
+            pending = value
+            continue
+        if pending is None:
+            raise ValueError(orphan_message(value))
+        layers.append(DenseLayer(*pending, value))
+        pending = None
+    if pending is not None:
+        layers.append(DenseLayer(*pending, "identity"))
+    return layers
+
+
 def network_layers(net):
     """The layers of ``net`` as :class:`DenseLayer` objects (copies).
 

@@ -27,7 +27,7 @@ import numpy as np
 import fastnn
 from fastnn.atomic import atomic_write_bytes
 from fastnn.functions import ELU_ALPHA, LEAKY_RELU_SLOPE
-from fastnn.interop._network import DenseLayer, network_layers, network_parts
+from fastnn.interop._network import network_layers, network_parts, paired_layers
 from fastnn.optional import import_optional
 
 # Files (or bytes) above this size are refused before they are read: the largest
@@ -270,25 +270,19 @@ class _GraphReader:
         classes : ndarray, shape (n_classes,), or None
         """
         tensor = self._input_name()
-        layers, pending = [], None  # pending: (weights, bias) awaiting its activation
-        while True:
-            step = self._step(tensor, first=not layers and pending is None)
-            if step is None:
-                break
-            kind, value, tensor = step
-            if kind == "dense":
-                if pending is not None:
-                    layers.append(DenseLayer(*pending, "identity"))
-                pending = value
-            elif kind == "activation":
-                if pending is None:
-                    raise ValueError(f"ONNX activation {value!r} does not follow a dense "
-                                     f"layer (two activations in a row, or one before the "
-                                     f"first MatMul/Gemm)")
-                layers.append(DenseLayer(*pending, value))
-                pending = None
-        if pending is not None:
-            layers.append(DenseLayer(*pending, "identity"))
+
+        def steps():
+            nonlocal tensor
+            first = True
+            while (step := self._step(tensor, first=first)) is not None:
+                kind, value, tensor = step
+                if kind != "pass":  # Identity, Cast and the like change no layer
+                    first = False
+                    yield kind, value
+
+        layers = paired_layers(steps(), lambda name: (
+            f"ONNX activation {name!r} does not follow a dense layer (two activations in a "
+            f"row, or one before the first MatMul/Gemm)"))
         self._check_output(tensor)
         self._check_input_shape(layers)
         return layers, self._tail_classes()

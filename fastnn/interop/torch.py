@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastnn.functions import ELU_ALPHA, LEAKY_RELU_SLOPE
-from fastnn.interop._network import DenseLayer, network_layers, network_parts
+from fastnn.interop._network import network_layers, network_parts, paired_layers
 from fastnn.optional import import_optional
 
 # torch.nn.Softplus returns z itself above its threshold, where fastnn computes
@@ -151,26 +151,20 @@ def _flattened(module, sequential):
 
 
 def _dense_layers(children, nn):
-    layers = []
-    pending = None  # (weights, bias) of a Linear whose activation is not yet known
+    return paired_layers(_steps(children, nn), lambda name: (
+        f"torch module {BY_NAME[name].module} ({name}) does not follow a Linear layer; "
+        f"fastnn reads one activation after each Linear"))
+
+
+def _steps(children, nn):
+    """``("dense", (weights, bias))`` per Linear, ``("activation", name)`` per activation."""
     for child in children:
         if type(child) is nn.Linear:
-            if pending is not None:
-                layers.append(DenseLayer(*pending, "identity"))
-            pending = _linear_parameters(child)
+            yield "dense", _linear_parameters(child)
             continue
         activation = _activation_name(child, nn)
-        if activation == "identity":
-            continue
-        if pending is None:
-            raise ValueError(f"torch module {type(child).__name__} ({activation}) does not "
-                             f"follow a Linear layer; fastnn reads one activation after each "
-                             f"Linear")
-        layers.append(DenseLayer(*pending, activation))
-        pending = None
-    if pending is not None:
-        layers.append(DenseLayer(*pending, "identity"))
-    return layers
+        if activation != "identity":  # an Identity module changes nothing
+            yield "activation", activation
 
 
 def _linear_parameters(linear):
