@@ -10,14 +10,13 @@ from fastnn.hyperparameters import TrainingOptions, takes_training_options
 from fastnn.params import init_params, layer_views, load_params, save_params
 from fastnn.spec import NetworkSpec
 from fastnn.validation import (
+    PlainArrays,
     all_finite,
     as_inputs,
     as_layer_params,
     as_sample_weight,
     as_training_batch,
     check_learning_rate,
-    plain_batch,
-    plain_inputs,
 )
 
 
@@ -70,6 +69,7 @@ class MLP:
         self.spec = spec
         self._params = params
         self._backend = backend
+        self._kernels = None
 
     # --- description ----------------------------------------------------------------
 
@@ -134,17 +134,31 @@ class MLP:
         -------
         ndarray, shape (n_samples, n_outputs) or (n_outputs,) for a 1-D ``X``
         """
+        kernels = self._kernels
+        if kernels is None:
+            kernels = self._bind()
+        # The per-call fast path, in as few Python operations as it takes: a plain X (see
+        # PlainArrays), tested for finiteness by the kernel along with the output.
+        # Anything else, or a NaN, takes the checked path, which converts or raises.
+        if kernels and type(X) is np.ndarray:
+            plain = self._plain
+            if X.dtype is plain.dtype:
+                flags = X.flags
+                if flags.c_contiguous and flags.writeable:
+                    shape = X.shape
+                    if shape == plain.sample_shape:
+                        Y = kernels.forward(X[np.newaxis])
+                        if Y is not None:
+                            return Y[0]
+                    elif len(shape) == 2 and shape[0] and shape[1] == plain.n_inputs:
+                        Y = kernels.forward(X)
+                        if Y is not None:
+                            return Y
+        return self._checked_forward(X)
+
+    def _checked_forward(self, X):
+        """:meth:`forward` through the full validation, which raises the errors."""
         spec = self.spec
-        forward_checked = getattr(self._backend, "forward_checked", None)
-        if forward_checked is not None:
-            # The backend tests X and the output for NaN and infinity in the same pass.
-            X2d, single = plain_inputs(X, spec)
-            if X2d is not None:
-                Y, finite = forward_checked(spec, self._params, X2d)
-                if not finite:
-                    as_inputs(X, spec)  # raises if X is not finite
-                    _check_finite(Y, "network output")
-                return Y[0] if single else Y
         X, single = as_inputs(X, spec)
         if X.shape[0] == 0:
             return np.empty((0, spec.n_outputs), dtype=spec.dtype)
@@ -191,13 +205,15 @@ class MLP:
         dweights : list of ndarray, shapes ``(n_in, n_out)``
         dbiases : list of ndarray, shapes ``(n_out,)``
         """
-        if sample_weight is None:
-            checked = getattr(self._backend, "gradients_checked", None)
-            X2d, T2d, _ = (None, None, False) if checked is None else plain_batch(X, T, self.spec)
+        kernels = self._kernels
+        if kernels is None:
+            kernels = self._bind()
+        if kernels and sample_weight is None:
+            X2d, T2d = self._plain.batch(X, T)
             if X2d is not None:
-                # The kernel tests the inputs, the loss and the gradient; on NaN the checks
-                # below run and say what is not finite.
-                loss, grad = checked(self.spec, self._params, X2d, T2d)
+                # The kernel tests the inputs, the loss and the gradient; on NaN the checked
+                # path below runs and says what is not finite.
+                loss, grad = kernels.gradients(X2d, T2d)
                 if loss == loss:
                     return (float(loss), *layer_views(grad, self.spec.layer_sizes))
         X, T = as_training_batch(X, T, self.spec)
@@ -226,15 +242,15 @@ class MLP:
             The loss before the step.
         """
         rate = check_learning_rate(learning_rate)
-        if sample_weight is None:
-            checked = getattr(self._backend, "train_step_checked", None)
-            X2d, T2d, _ = (None, None, False) if checked is None else plain_batch(X, T, self.spec)
+        kernels = self._kernels
+        if kernels is None:
+            kernels = self._bind()
+        if kernels and sample_weight is None:
+            X2d, T2d = self._plain.batch(X, T)
             if X2d is not None:
                 # All or nothing inside the kernel; on NaN the network is unchanged and the
                 # checked path below says what is not finite.
-                if self._step_scratch is None:
-                    self._step_scratch = np.empty_like(self._params)
-                loss = checked(self.spec, self._params, X2d, T2d, rate, self._step_scratch)
+                loss = kernels.train_step(X2d, T2d, rate)
                 if loss == loss:
                     return float(loss)
         X, T = as_training_batch(X, T, self.spec)
@@ -249,6 +265,14 @@ class MLP:
         _check_finite(candidate, "updated parameters")
         self._params[...] = candidate
         return float(loss)
+
+    def _bind(self):
+        """The backend's kernels bound to this network (``backend.bind``), kept for the
+        per-call fast path; False for a backend without them."""
+        bind = getattr(self._backend, "bind", None)
+        self._plain = PlainArrays(self.spec)
+        self._kernels = False if bind is None else bind(self.spec, self._params)
+        return self._kernels
 
     def _checked_extras(self, X, sample_weight):
         """After ``as_training_batch``: a sparse ``X`` checked against the backend, and
@@ -267,9 +291,11 @@ class MLP:
 
     # --- training and prediction (fastnn.train) -----------------------------------------
 
-    # train_step's scratch buffer (shape of the parameters), made on first use and kept:
+    # The backend's kernels bound to this network (see _bind): None until the first call,
+    # False if the backend has none. They hold train_step's scratch space, made once:
     # a fresh one per call costs more than the update itself (its pages are cold).
-    _step_scratch = None
+    _kernels = None
+    _plain = None
 
     # Set by fit: the class labels the outputs stand for (None: not trained on labels),
     # and the per-epoch history.
@@ -376,7 +402,8 @@ class MLP:
         # Pickle the backend by name: backend objects may hold compiled code.
         state = dict(self.__dict__)
         state["_backend"] = self._backend.name
-        state.pop("_step_scratch", None)
+        state.pop("_kernels", None)
+        state.pop("_plain", None)
         return state
 
     def __setstate__(self, state):

@@ -282,63 +282,61 @@ def as_layer_params(weights, biases, spec):
     return checked_w, checked_b
 
 
-def plain_inputs(X, spec):
-    """``X`` as a 2-D array if it needs no conversion, copy or check but finiteness.
+class PlainArrays:
+    """What a plain input of one network is: one that needs no conversion, copy or check
+    but finiteness, which backends with ``bind`` test inside their kernels (the per-call
+    fast path of ``MLP``).
 
-    The per-call fast path for backends that test finiteness during the forward pass
-    (``forward_checked``): a writable C-contiguous ndarray of ``spec.dtype``, one sample
-    of ``n_inputs`` values or a non-empty 2-D batch of them. Anything else gives None
-    and goes through :func:`as_inputs`, which converts it or raises the errors.
+    A plain ``X`` is a writable C-contiguous ndarray of the network's dtype: one sample of
+    ``n_inputs`` values, or a non-empty 2-D batch of them. A plain ``T`` is likewise,
+    shaped like the output for those rows, for a loss without a sign condition on its
+    targets. Anything else goes through :func:`as_inputs` / :func:`as_training_batch`,
+    which convert it or raise the errors.
 
     Parameters
     ----------
-    X : object
     spec : NetworkSpec
 
-    Returns
-    -------
-    X2d : ndarray, shape (m, n_inputs), or None
-    single : bool
-        True if ``X`` was one 1-D sample.
+    Attributes
+    ----------
+    dtype : numpy.dtype
+        The dtype object the arrays of the network's dtype carry (tested by identity).
+    n_inputs : int
+    sample_shape : tuple
+        ``(n_inputs,)``.
     """
-    if type(X) is np.ndarray and X.dtype is _NATIVE_DTYPES.get(spec.dtype):
-        flags = X.flags
-        if flags.c_contiguous and flags.writeable:
-            if X.ndim == 1:
-                if X.shape[0] == spec.layer_sizes[0]:
-                    return X[np.newaxis], True
-            elif X.ndim == 2 and X.shape[0] and X.shape[1] == spec.layer_sizes[0]:
-                return X, False
-    return None, False
 
+    __slots__ = ("dtype", "n_inputs", "sample_shape", "_target_shape", "_n_outputs")
 
-def plain_batch(X, T, spec):
-    """``X`` and ``T`` as 2-D arrays if they need no conversion, copy or check but
-    finiteness (the fast path of backends that test finiteness in their kernels).
+    def __init__(self, spec):
+        self.dtype = _NATIVE_DTYPES[spec.dtype]
+        self.n_inputs = spec.n_inputs
+        self.sample_shape = (spec.n_inputs,)
+        # A width no array has for a loss with a sign condition: it takes the checked path.
+        self._n_outputs = None if spec.loss in _NONNEGATIVE_TARGET_LOSSES else spec.n_outputs
+        self._target_shape = (self._n_outputs,)
 
-    ``X`` as :func:`plain_inputs`; ``T`` a writable C-contiguous ndarray of ``spec.dtype``
-    shaped like the output for those rows, for a loss without a sign condition on its
-    targets. Anything else gives ``(None, None, False)`` and goes through
-    :func:`as_training_batch`, which converts it or raises the errors.
+    def batch(self, X, T):
+        """``X`` and ``T`` as 2-D arrays if both are plain, else ``(None, None)``.
 
-    Returns
-    -------
-    X2d : ndarray, shape (m, n_inputs), or None
-    T2d : ndarray, shape (m, n_outputs), or None
-    single : bool
-        True if ``X`` was one 1-D sample.
-    """
-    X2d, single = plain_inputs(X, spec)
-    if (X2d is None or type(T) is not np.ndarray or T.dtype is not X2d.dtype
-            or spec.loss in _NONNEGATIVE_TARGET_LOSSES):
-        return None, None, False
-    flags = T.flags
-    if flags.c_contiguous and flags.writeable:
-        if single and T.shape == (spec.n_outputs,):
-            return X2d, T[np.newaxis], True
-        if T.shape == (X2d.shape[0], spec.n_outputs) and not single:
-            return X2d, T, False
-    return None, None, False
+        Returns
+        -------
+        X2d : ndarray, shape (m, n_inputs), or None
+        T2d : ndarray, shape (m, n_outputs), or None
+        """
+        if type(X) is np.ndarray and type(T) is np.ndarray and X.dtype is self.dtype \
+                and T.dtype is self.dtype:
+            x_flags, t_flags = X.flags, T.flags
+            if x_flags.c_contiguous and x_flags.writeable and t_flags.c_contiguous \
+                    and t_flags.writeable:
+                x_shape, t_shape = X.shape, T.shape
+                if x_shape == self.sample_shape:
+                    if t_shape == self._target_shape:
+                        return X[np.newaxis], T[np.newaxis]
+                elif (len(x_shape) == 2 and x_shape[0] and x_shape[1] == self.n_inputs
+                      and t_shape == (x_shape[0], self._n_outputs)):
+                    return X, T
+        return None, None
 
 
 def _is_clean(values, dtype, width):

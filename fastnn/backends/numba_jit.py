@@ -12,8 +12,9 @@ a sparse product, and ``X`` is never densified.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
-from scipy import sparse
 
 from fastnn.backends import _numba_kernels as kernels
 from fastnn.backends.base import Backend
@@ -81,7 +82,7 @@ class NumbaBackend(Backend):
         self.train_step(tiny, params, X, X, 0.1)
 
     def forward(self, spec, params, X):
-        if type(X) is not np.ndarray and sparse.issparse(X):
+        if _is_sparse(X):
             layer_sizes, codes, _ = kernel_arguments(spec)
             Y = np.empty((X.shape[0], spec.layer_sizes[-1]), dtype=X.dtype)
             kernels.csr_forward_into(_writable(params), layer_sizes, codes, *_csr_arrays(X), Y)
@@ -115,7 +116,7 @@ class NumbaBackend(Backend):
 
     def loss(self, spec, params, X, T, sample_weight=None):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
-        if type(X) is not np.ndarray and sparse.issparse(X):
+        if _is_sparse(X):
             return kernels.csr_loss(_writable(params), layer_sizes, codes, loss_code,
                                     *_csr_arrays(X), _writable(T), _weights(sample_weight, T))
         if sample_weight is not None:
@@ -127,7 +128,7 @@ class NumbaBackend(Backend):
     def gradients(self, spec, params, X, T, sample_weight=None):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
         grad = np.empty_like(params)
-        if type(X) is not np.ndarray and sparse.issparse(X):
+        if _is_sparse(X):
             loss = kernels.csr_gradient_into(
                 _writable(params), layer_sizes, codes, loss_code, *_csr_arrays(X),
                 _writable(T), _weights(sample_weight, T), grad, _workspace(spec, T))
@@ -150,6 +151,10 @@ class NumbaBackend(Backend):
         return self._train_step(params, layer_sizes, codes, loss_code, _writable(X),
                                 _writable(T), learning_rate, np.empty_like(params),
                                 _workspace(spec, X))
+
+    def bind(self, spec, params):
+        """The kernels bound to one network: see :class:`BoundKernels`."""
+        return BoundKernels(self, spec, params)
 
     def gradients_checked(self, spec, params, X, T):
         """:meth:`gradients` of plain arrays, the finiteness tests inside the kernel.
@@ -189,6 +194,64 @@ class NumbaBackend(Backend):
                                               sample_weight)
 
 
+class BoundKernels:
+    """The kernels of ``backend`` bound to one network (its spec and parameter buffer):
+    the model's per-call fast path, one Python frame over the kernel call.
+
+    The methods take plain arrays (as ``fastnn.validation.PlainArrays`` describes them:
+    2-D, writable, C-contiguous, the network's dtype and widths) and report what is not
+    finite instead of raising, so that the model's checked path can say what it is. The
+    kernel arguments are rebuilt in place when the tuning in force changes
+    (:func:`clear_argument_cache`).
+
+    Attributes
+    ----------
+    forward : callable ``(X) -> Y or None``
+        The output, shape (m, n_outputs); None unless ``X`` and the output are finite.
+    gradients : callable ``(X, T) -> (loss, grad)``
+        ``grad`` of shape (n_params,), fresh; ``loss`` is NaN unless ``X``, ``T``, the
+        loss and ``grad`` are all finite.
+    train_step : callable ``(X, T, learning_rate) -> loss``
+        All or nothing, in place: NaN, with the parameters unchanged, unless the inputs,
+        the loss and every new parameter are finite.
+    """
+
+    def __init__(self, backend, spec, params):
+        self._parts = (backend, spec, params)
+        self._bind()
+        _BOUND.add(self)
+
+    def _bind(self):
+        backend, spec, params = self._parts
+        layer_sizes, codes, loss_code = kernel_arguments(spec)
+        forward_into, gradient_into = backend._forward_into, backend._checked_gradient_into
+        train_step = backend._checked_train_step
+        n_outputs, per_row = spec.layer_sizes[-1], _workspace_per_row(spec)
+        empty, dtype = np.empty, params.dtype
+        # train_step's gradient and workspace, made once and kept (train_step changes the
+        # parameters, so calls on one network never overlap); gradients makes fresh ones,
+        # as the kernels release the GIL and the gradient is returned.
+        step_scratch = [np.empty_like(params), empty(per_row, dtype)]
+
+        def forward(X):
+            Y = empty((X.shape[0], n_outputs), dtype)
+            return Y if forward_into(params, layer_sizes, codes, X, Y) else None
+
+        def gradients(X, T):
+            grad = empty(params.shape[0], dtype)
+            return gradient_into(params, layer_sizes, codes, loss_code, X, T, grad,
+                                 empty(X.shape[0] * per_row, dtype)), grad
+
+        def step(X, T, learning_rate):
+            grad, workspace = step_scratch
+            if workspace.shape[0] != X.shape[0] * per_row:
+                workspace = step_scratch[1] = empty(X.shape[0] * per_row, dtype)
+            return train_step(params, layer_sizes, codes, loss_code, X, T, learning_rate,
+                              grad, workspace)
+
+        self.forward, self.gradients, self.train_step = forward, gradients, step
+
+
 def _tuned_crossovers():
     """The crossovers in force as the 9 values the kernels read after the activation
     codes; none when they are the shipped ones (compiled into the kernels)."""
@@ -201,8 +264,17 @@ def _tuned_crossovers():
 
 
 def clear_argument_cache():
-    """Forget the kernel arguments built so far (after the tuning in force changed)."""
+    """Forget the kernel arguments built so far (after the tuning in force changed), and
+    rebind the :class:`BoundKernels` alive to the new ones."""
     _ARGUMENTS.clear()
+    for bound in list(_BOUND):
+        bound._bind()
+
+
+def _is_sparse(X):
+    """True for a sparse ``X`` (the model hands over canonical CSR): anything but an
+    ndarray, tested without importing SciPy."""
+    return type(X) is not np.ndarray and not isinstance(X, np.ndarray)
 
 
 def _csr_arrays(X):
@@ -220,11 +292,15 @@ def _weights(sample_weight, like):
 
 def _workspace(spec, X):
     """Scratch space for the gradient kernels, from NumPy's allocator (huge pages)."""
+    return np.empty(X.shape[0] * _workspace_per_row(spec), dtype=X.dtype)
+
+
+def _workspace_per_row(spec):
     per_row = _WORKSPACE_PER_ROW.get(spec.layer_sizes)
     if per_row is None:
         per_row = _WORKSPACE_PER_ROW[spec.layer_sizes] = kernels.workspace_per_row(
             spec.layer_sizes)
-    return np.empty(X.shape[0] * per_row, dtype=X.dtype)
+    return per_row
 
 
 def _writable(array):
@@ -241,5 +317,7 @@ def _writable(array):
 _ARGUMENTS = {}
 _MAX_CACHED_SPECS = 4096
 _WORKSPACE_PER_ROW = {}
+# Every BoundKernels alive, for clear_argument_cache.
+_BOUND = weakref.WeakSet()
 
 BACKEND = NumbaBackend()
