@@ -55,7 +55,6 @@ from functools import partial
 from types import MappingProxyType
 
 import numpy as np
-from scipy.special import expit
 
 LEAKY_RELU_SLOPE = 0.01
 ELU_ALPHA = 1.0
@@ -240,6 +239,19 @@ class Loss:
 def sigmoid(z):
     """Logistic function, overflow-free. Shape-preserving."""
     return expit(z)
+
+
+def _import_expit(z):
+    """``scipy.special.expit(z)``, imported on the first call, which rebinds ``expit`` to
+    it: importing ``scipy.special`` takes longer than the rest of ``import fastnn``."""
+    global expit
+    from scipy.special import expit as scipy_expit
+
+    expit = scipy_expit
+    return expit(z)
+
+
+expit = _import_expit
 
 
 def tanh(z):

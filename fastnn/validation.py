@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 
 import numpy as np
-from scipy import sparse
 
 from fastnn.functions import LOSSES
 
@@ -83,7 +83,7 @@ def as_inputs(X, spec):
     """
     if _is_clean(X, spec.dtype, spec.layer_sizes[0]):
         return (X[np.newaxis], True) if X.ndim == 1 else (X, False)
-    if sparse.issparse(X):
+    if is_sparse(X):
         return as_sparse_inputs(X, spec), False
     X = as_float_array(X, "X", spec.dtype)
     single = X.ndim == 1
@@ -96,6 +96,13 @@ def as_inputs(X, spec):
         raise ValueError(f"X has {X.shape[1]} features per sample, but the network's "
                          f"input layer has {spec.n_inputs}")
     return X, single
+
+
+def is_sparse(X):
+    """``scipy.sparse.issparse(X)``, without importing SciPy: no object is a SciPy sparse
+    matrix unless ``scipy.sparse`` has been imported."""
+    module = sys.modules.get("scipy.sparse")
+    return module is not None and module.issparse(X)
 
 
 def as_training_batch(X, T, spec):
