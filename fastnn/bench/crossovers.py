@@ -8,7 +8,11 @@ numbers per product (``_numba_kernels._use_blas``)::
     m rows:    BLAS if m >= min_rows and m * n_in * n_out >= min_multiply_adds
 
 :func:`measure` times both paths of each product on a ladder of layer shapes and row
-counts (the kernels' own product functions, called with the path forced), and
+counts end to end: the public kernels (``forward_into``, ``gradient_into``) on a network
+built around the layer, with run-time crossovers that send the product in question to
+BLAS or to the loops and leave everything else as shipped. (Timing a product function
+alone from Python misleads: a 100 x 100 layer on one row took 1.6 us that way and
+4.1 us inside a kernel, where the caches hold the rest of the network.) Then
 :func:`fit_rule` picks, per product, the three numbers that lose the least time over
 the measured points: the sum over points of ``log(time of the path the rule picks /
 time of the faster path)``. On a tie the loops win: they add in the reference's order.
@@ -147,20 +151,59 @@ def _best_threshold(points, candidates, uses_blas, never=NEVER):
 
 
 def _product_calls(rng, m, n_in, n_out):
-    """Product name -> ``call(use_blas)`` on random data of this shape.
+    """Product name -> ``call(use_blas)``: the kernel that runs the product on an
+    ``n_in x n_out`` layer of ``m`` rows, with that product forced to BLAS or the loops.
 
-    The kernels' per-layer functions (private to ``_numba_kernels``; this is the one
-    place outside it that calls them).
+    The networks: ``forward_layer`` is the forward pass of the one-layer network
+    ``n_in-n_out``; ``weight_gradient`` its ``gradient_into``; ``back_delta`` the
+    ``gradient_into`` of ``BACK_DELTA_INPUTS-n_in-n_out``, whose second layer is the only
+    one that propagates a delta back. Identity activations and the mse loss keep the work
+    around the product small; the other products keep the shipped crossovers, the same
+    in both timings.
     """
     from fastnn.backends import _numba_kernels as kernels
 
-    params = rng.standard_normal(n_in * n_out + n_out)
-    A, delta = rng.standard_normal((m, n_in)), rng.standard_normal((m, n_out))
-    Z, grad, previous = np.zeros((m, n_out)), np.zeros_like(params), np.zeros((m, n_in))
-    return {
-        "forward_layer": lambda blas: kernels._dense(A, params, 0, n_in, n_out, Z, blas),
-        "weight_gradient": lambda blas: kernels._weight_gradient(
-            A, delta, grad, 0, n_in, n_out, blas),
-        "back_delta": lambda blas: kernels._back_delta(
-            params, 0, n_in, n_out, delta, previous, blas),
-    }
+    identity, mse = kernels.ACTIVATION_CODES["identity"], kernels.LOSS_CODES["mse"]
+
+    def network(layer_sizes):
+        params = rng.standard_normal(sum(n_from * n_to + n_to for n_from, n_to
+                                         in zip(layer_sizes[:-1], layer_sizes[1:])))
+        params *= 0.1  # keeps every value finite and the loss small
+        arrays = {"params": params, "layer_sizes": np.array(layer_sizes, dtype=np.int64),
+                  "X": rng.standard_normal((m, layer_sizes[0])),
+                  "T": rng.standard_normal((m, layer_sizes[-1])),
+                  "Y": np.empty((m, layer_sizes[-1])), "grad": np.empty_like(params),
+                  "workspace": np.empty(m * kernels.workspace_per_row(tuple(layer_sizes)))}
+        return arrays
+
+    def forcing(product, layer_sizes):
+        """The activation codes with crossovers sending ``product`` to BLAS / the loops."""
+        shipped = [list(triple) for triple in kernels.BLAS_CROSSOVER]
+        codes = {}
+        for blas in (True, False):
+            crossovers = [list(triple) for triple in shipped]
+            crossovers[PRODUCTS.index(product)] = [0, 0, 0] if blas else [NEVER] * 3
+            codes[blas] = np.array([identity] * (layer_sizes.shape[0] - 1)
+                                   + [value for triple in crossovers for value in triple],
+                                   dtype=np.int64)
+        return codes
+
+    one_layer = network((n_in, n_out))
+    two_layers = network((BACK_DELTA_INPUTS, n_in, n_out))
+    calls = {}
+    for product, net in (("forward_layer", one_layer), ("weight_gradient", one_layer),
+                         ("back_delta", two_layers)):
+        codes = forcing(product, net["layer_sizes"])
+        if product == "forward_layer":
+            calls[product] = lambda blas, net=net, codes=codes: kernels.forward_into(
+                net["params"], net["layer_sizes"], codes[blas], net["X"], net["Y"])
+        else:
+            calls[product] = lambda blas, net=net, codes=codes: kernels.gradient_into(
+                net["params"], net["layer_sizes"], codes[blas], mse, net["X"], net["T"],
+                net["grad"], net["workspace"])
+    return calls
+
+
+# The inputs of the network that times back_delta: its first layer is work common to both
+# paths, kept small.
+BACK_DELTA_INPUTS = 8
