@@ -43,3 +43,17 @@ def test_forcing_a_product_either_way_gives_the_same_numbers(product):
     else:
         assert value_blas == pytest.approx(value_loops, rel=1e-12)
         np.testing.assert_allclose(grad_blas, grad_loops, rtol=1e-10, atol=1e-14)
+
+
+def test_a_noisy_point_does_not_move_a_shipped_crossover():
+    shipped = {name: (4096, 2, 8192) for name in tuning.PRODUCTS}
+    points = []
+    for n_in, n_out in ((8, 8), (32, 32), (64, 64), (128, 128)):
+        work = n_in * n_out
+        # One row: BLAS wins by far from 4096 multiply-adds on; at 1024 it wins by 5 %,
+        # the noise of a busy machine.
+        blas_s = 0.5 if work >= 4096 else (0.95 if work == 1024 else 2.0)
+        points.append(crossovers.Point("forward_layer", 1, n_in, n_out, 1.0, blas_s))
+    assert crossovers.fit_rule(points, shipped)["forward_layer"][0] == 4096
+    points[1] = crossovers.Point("forward_layer", 1, 32, 32, 1.0, 0.5)  # a real win
+    assert crossovers.fit_rule(points, shipped)["forward_layer"][0] == 1024

@@ -15,18 +15,26 @@ alone from Python misleads: a 100 x 100 layer on one row took 1.6 us that way an
 4.1 us inside a kernel, where the caches hold the rest of the network.) Then
 :func:`fit_rule` picks, per product, the three numbers that lose the least time over
 the measured points: the sum over points of ``log(time of the path the rule picks /
-time of the faster path)``. On a tie the loops win: they add in the reference's order.
+time of the faster path)``.
+
+The machine may be busy while it measures: each point's BLAS time is its loop time
+times the median of the per-round ratios (the two paths alternate, so a round's ratio
+sees one load), and a rule replaces the shipped crossovers only where it saves more than
+:data:`MIN_SAVING` per point on average. A single noisy point then cannot move a
+crossover (a rule fitted without that margin on a loaded machine made the batch-1
+gradient of 100-100-50-10 24 % slower).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from dataclasses import dataclass
 
 import numpy as np
 
-from fastnn.backends.tuning import NEVER, PRODUCTS
+from fastnn.backends.tuning import NEVER, PRODUCTS, shipped_crossovers
 from fastnn.reporting.timing import interleaved
 
 # Layer shapes (n_in, n_out), narrowing as MLP layers do: 64 to 65536 multiply-adds.
@@ -36,6 +44,9 @@ ROWS = (1, 2, 4, 8, 32, 128)
 # Points whose loops would take more than about a millisecond are left out: BLAS wins
 # them by far, and they would dominate the run's time.
 MAX_MULTIPLY_ADDS = 1 << 21
+# The least saving, in log time per point on average (here 3 %), for which a fitted
+# crossover replaces the shipped one.
+MIN_SAVING = math.log(1.03)
 
 
 @dataclass(frozen=True)
@@ -48,7 +59,8 @@ class Point:
         One of :data:`fastnn.backends.tuning.PRODUCTS`.
     rows, n_in, n_out : int
     loops_s, blas_s : float
-        Median seconds per call.
+        Seconds per call: the loops' median, and that times the median ratio of the
+        paired rounds (BLAS / loops).
     """
 
     product: str
@@ -97,17 +109,22 @@ def measure(shapes=SHAPES, rows=ROWS, rounds=7, min_time=0.003, seed=0):
             call = calls[product]
             timings = interleaved({"loops": lambda call=call: call(False),
                                    "blas": lambda call=call: call(True)}, rounds, min_time)
-            points.append(Point(product, m, n_in, n_out, timings["loops"].median,
-                                timings["blas"].median))
+            loops_s = timings["loops"].median
+            ratio = statistics.median(blas / loops for blas, loops
+                                      in zip(timings["blas"].per_call, timings["loops"].per_call))
+            points.append(Point(product, m, n_in, n_out, loops_s, loops_s * ratio))
     return points
 
 
-def fit_rule(points):
+def fit_rule(points, shipped=None):
     """The crossover rule that loses the least time on ``points``, per product.
 
     Parameters
     ----------
     points : list of Point
+    shipped : dict of str -> tuple of 3 int, or None
+        The crossovers to keep unless a rule saves more than :data:`MIN_SAVING` per point
+        (None: ``fastnn.backends.tuning.shipped_crossovers()``).
 
     Returns
     -------
@@ -115,19 +132,23 @@ def fit_rule(points):
         Product -> ``(single_row, min_rows, min_multiply_adds)``; :data:`NEVER` where
         the loops should always be used.
     """
+    if shipped is None:
+        shipped = dict(zip(PRODUCTS, shipped_crossovers()))
     rule = {}
     for product in PRODUCTS:
         mine = [point for point in points if point.product == product]
         one_row = [point for point in mine if point.rows == 1]
         batches = [point for point in mine if point.rows > 1]
+        kept_single, kept_rows, kept_work = shipped[product]
         single_row = _best_threshold(
-            one_row, [point.multiply_adds for point in one_row],
-            lambda point, threshold: point.multiply_adds >= threshold)
-        pairs = list(itertools.product(sorted({point.rows for point in batches}) + [NEVER],
+            one_row, [point.multiply_adds for point in one_row] + [NEVER],
+            lambda point, threshold: point.multiply_adds >= threshold, kept=kept_single)
+        pairs = list(itertools.product(sorted({point.rows for point in batches}),
                                        sorted({point.multiply_adds for point in batches})))
+        pairs.append((NEVER, NEVER))
         min_rows, min_multiply_adds = _best_threshold(
             batches, pairs, lambda point, pair: point.rows >= pair[0]
-            and point.multiply_adds >= pair[1], never=(NEVER, NEVER))
+            and point.multiply_adds >= pair[1], kept=(kept_rows, kept_work))
         rule[product] = (single_row, min_rows, min_multiply_adds)
     return rule
 
@@ -140,13 +161,18 @@ def lost_time(points, uses_blas):
 
 # --- helpers -----------------------------------------------------------------------------
 
-def _best_threshold(points, candidates, uses_blas, never=NEVER):
-    """The candidate with the least lost time; ``never`` (all loops) wins ties."""
-    best, best_cost = never, lost_time(points, lambda point: False)
+def _best_threshold(points, candidates, uses_blas, kept):
+    """The candidate with the least lost time, if it saves more than :data:`MIN_SAVING`
+    per point over ``kept``; else ``kept``. Among equals the larger (more loops) wins."""
+    def cost(candidate):
+        return lost_time(points, lambda point: uses_blas(point, candidate))
+
+    best, best_cost = kept, cost(kept)
+    threshold = best_cost - MIN_SAVING * len(points)
     for candidate in sorted(candidates, reverse=True):
-        cost = lost_time(points, lambda point, candidate=candidate: uses_blas(point, candidate))
-        if cost < best_cost - 1e-12:
-            best, best_cost = candidate, cost
+        candidate_cost = cost(candidate)
+        if candidate_cost < threshold and candidate_cost < best_cost - 1e-12:
+            best, best_cost = candidate, candidate_cost
     return best
 
 
