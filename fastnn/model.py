@@ -142,18 +142,16 @@ class MLP:
         # Anything else, or a NaN, takes the checked path, which converts or raises.
         if kernels and type(X) is np.ndarray:
             plain = self._plain
-            if X.dtype is plain.dtype:
-                flags = X.flags
-                if flags.c_contiguous and flags.writeable:
-                    shape = X.shape
-                    if shape == plain.sample_shape:
-                        Y = kernels.forward(X[np.newaxis])
-                        if Y is not None:
-                            return Y[0]
-                    elif len(shape) == 2 and shape[0] and shape[1] == plain.n_inputs:
-                        Y = kernels.forward(X)
-                        if Y is not None:
-                            return Y
+            if X.dtype is plain.dtype and X.flags.carray:
+                shape = X.shape
+                if shape == plain.sample_shape:
+                    Y = kernels.forward(X[None])
+                    if Y is not None:
+                        return Y[0]
+                elif len(shape) == 2 and shape[0] and shape[1] == plain.n_inputs:
+                    Y = kernels.forward(X)
+                    if Y is not None:
+                        return Y
         return self._checked_forward(X)
 
     def _checked_forward(self, X):

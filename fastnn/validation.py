@@ -294,8 +294,9 @@ class PlainArrays:
     but finiteness, which backends with ``bind`` test inside their kernels (the per-call
     fast path of ``MLP``).
 
-    A plain ``X`` is a writable C-contiguous ndarray of the network's dtype: one sample of
-    ``n_inputs`` values, or a non-empty 2-D batch of them. A plain ``T`` is likewise,
+    A plain ``X`` is a writable, aligned, C-contiguous ndarray of the network's dtype
+    (``flags.carray``): one sample of ``n_inputs`` values, or a non-empty 2-D batch of
+    them. A plain ``T`` is likewise,
     shaped like the output for those rows, for a loss without a sign condition on its
     targets. Anything else goes through :func:`as_inputs` / :func:`as_training_batch`,
     which convert it or raise the errors.
@@ -331,18 +332,17 @@ class PlainArrays:
         X2d : ndarray, shape (m, n_inputs), or None
         T2d : ndarray, shape (m, n_outputs), or None
         """
+        # flags.carray: C-contiguous, writable and aligned, in one flag test. Indexing by
+        # None is np.newaxis without its two lookups.
         if type(X) is np.ndarray and type(T) is np.ndarray and X.dtype is self.dtype \
-                and T.dtype is self.dtype:
-            x_flags, t_flags = X.flags, T.flags
-            if x_flags.c_contiguous and x_flags.writeable and t_flags.c_contiguous \
-                    and t_flags.writeable:
-                x_shape, t_shape = X.shape, T.shape
-                if x_shape == self.sample_shape:
-                    if t_shape == self._target_shape:
-                        return X[np.newaxis], T[np.newaxis]
-                elif (len(x_shape) == 2 and x_shape[0] and x_shape[1] == self.n_inputs
-                      and t_shape == (x_shape[0], self._n_outputs)):
-                    return X, T
+                and T.dtype is self.dtype and X.flags.carray and T.flags.carray:
+            x_shape, t_shape = X.shape, T.shape
+            if x_shape == self.sample_shape:
+                if t_shape == self._target_shape:
+                    return X[None], T[None]
+            elif (len(x_shape) == 2 and x_shape[0] and x_shape[1] == self.n_inputs
+                  and t_shape == (x_shape[0], self._n_outputs)):
+                return X, T
         return None, None
 
 
