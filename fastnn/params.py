@@ -8,6 +8,7 @@ buffer plus the layer sizes; the model hands users the views.
 from __future__ import annotations
 
 import json
+import operator
 import zipfile
 
 import numpy as np
@@ -61,19 +62,31 @@ def layer_views(flat, layer_sizes):
         layout = _layout(layer_sizes)
         if type(layer_sizes) is tuple and len(_LAYOUTS) < _MAX_CACHED_LAYOUTS:
             _LAYOUTS[layer_sizes] = layout
-    return ([flat[w_slice].reshape(n_in, n_out) for w_slice, n_in, n_out in layout[0]],
-            [flat[b_slice] for b_slice in layout[1]])
+    cut_weights, shapes, cut_biases = layout
+    return list(map(_reshape, cut_weights(flat), shapes)), list(cut_biases(flat))
 
 
 def _layout(layer_sizes):
-    """Per layer ``(weight slice, n_in, n_out)`` and the bias slices: what
-    :func:`layer_views` cuts, computed once per architecture (it runs on every
-    ``MLP.gradients`` call; ``reshape`` of two ints is a little faster than of a tuple)."""
+    """What :func:`layer_views` cuts, computed once per architecture (it runs on every
+    ``MLP.gradients`` call): the weight slices' getter, their shapes, the biases' getter.
+
+    A getter returns the tuple of views ``(flat[slice], ...)``; ``operator.itemgetter``
+    cuts them in one C call, a quarter faster than a loop over the slices.
+    """
     slices = layer_slices(layer_sizes)
     shapes = [(int(n_in), int(n_out)) for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:])]
-    return ([(w_slice, *shape) for (w_slice, _), shape in zip(slices, shapes)],
-            [b_slice for _, b_slice in slices])
+    return (_getter([w_slice for w_slice, _ in slices]), shapes,
+            _getter([b_slice for _, b_slice in slices]))
 
+
+def _getter(slices):
+    if len(slices) == 1:  # itemgetter of one item returns it bare, not in a tuple
+        only = slices[0]
+        return lambda flat: (flat[only],)
+    return operator.itemgetter(*slices)
+
+
+_reshape = np.ndarray.reshape
 
 # layer_sizes tuple -> _layout; bounded, since architectures are few in practice.
 _LAYOUTS = {}
