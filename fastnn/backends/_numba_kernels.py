@@ -173,7 +173,7 @@ def forward_into(params, layer_sizes, activation_codes, X, Y):
     infinite input into a finite output.
     """
     buffers = _forward_buffers(layer_sizes, X.shape[0], Y)
-    _forward_layers(params, layer_sizes, activation_codes, X, 0, buffers, Y)
+    _forward_layers(params, layer_sizes, activation_codes, X, FIRST_LAYER, buffers, Y)
     return _all_finite(X.reshape(X.size)) and _all_finite(Y.reshape(Y.size))
 
 
@@ -190,7 +190,7 @@ def csr_forward_into(params, layer_sizes, activation_codes, X_data, X_indices, X
         Z = buffers[:m * layer_sizes[1]].reshape((m, layer_sizes[1]))
     _csr_dense(X_data, X_indices, X_indptr, params, layer_sizes[0], layer_sizes[1], Z)
     _activate_in_place(activation_codes[0], Z)
-    _forward_layers(params, layer_sizes, activation_codes, Z, 1, buffers, Y)
+    _forward_layers(params, layer_sizes, activation_codes, Z, FIRST_LAYER + 1, buffers, Y)
     stored = X_data[X_indptr[0]:X_indptr[m]]
     return _all_finite(stored) and _all_finite(Y.reshape(Y.size))
 
@@ -254,7 +254,8 @@ def loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, gr
         The mean loss.
     """
     workspace = np.empty(X.shape[0] * _workspace_per_row(layer_sizes), dtype=X.dtype)
-    return gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad, workspace)
+    return _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T,
+                          workspace[:0], grad, workspace)
 
 
 @jit
@@ -302,7 +303,9 @@ def weighted_gradient_into(params, layer_sizes, activation_codes, loss_code, X, 
                           grad, workspace)
 
 
-# Inlined into both callers: a call level costs 3% of a one-row gradient.
+# Inlined into every kernel that computes a gradient: a call level costs 3% of a one-row
+# gradient, and a kernel calling the compiled gradient_into instead links in its whole
+# library, which LLVM optimises and translates again (two seconds of a cold first step).
 @jit(inline="always")
 def _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, weights, grad,
                    workspace):
@@ -342,8 +345,8 @@ def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_
     ``grad`` (shape and dtype of ``params``) and ``workspace`` are the caller's scratch
     space, as in :func:`gradient_into`.
     """
-    mean_loss = gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad,
-                              workspace)
+    mean_loss = _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T,
+                               workspace[:0], grad, workspace)
     for index in range(params.shape[0]):
         params[index] -= learning_rate * grad[index]
     return mean_loss
@@ -357,8 +360,8 @@ def checked_gradient_into(params, layer_sizes, activation_codes, loss_code, X, T
 
     The tests ride along in the kernel, so the caller need not scan the arrays again.
     """
-    mean_loss = gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad,
-                              workspace)
+    mean_loss = _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T,
+                               workspace[:0], grad, workspace)
     if _inputs_finite(X, T, mean_loss) and _all_finite(grad):
         return mean_loss
     return np.nan
@@ -374,8 +377,8 @@ def checked_train_step(params, layer_sizes, activation_codes, loss_code, X, T,
     ``params``) before the update writes them: a scratch copy of the new parameters
     would add a pass that writes.
     """
-    mean_loss = gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad,
-                              workspace)
+    mean_loss = _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T,
+                               workspace[:0], grad, workspace)
     if not _inputs_finite(X, T, mean_loss):
         return np.nan
     # float64 has no rounding on the store: finite is below infinity; a float64 rounds to
@@ -1001,7 +1004,8 @@ def _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out, hidde
     A hidden layer whose activation needs its Z for back-propagation (``NEEDS_Z``) also
     keeps it in ``hidden_Z`` (laid out as ``trace``), unless ``hidden_Z`` is empty.
     """
-    _trace_layers(params, layer_sizes, activation_codes, X, 0, trace, Z_out, hidden_Z)
+    _trace_layers(params, layer_sizes, activation_codes, X, FIRST_LAYER, trace, Z_out,
+                  hidden_Z)
 
 
 @jit
@@ -1021,9 +1025,10 @@ def _csr_forward_trace(params, layer_sizes, activation_codes, X_data, X_indices,
         _activate_output(activation_codes[0], Z_out, A_next)
         return
     if NEEDS_Z[activation_codes[0]] and hidden_Z.shape[0] > 0:
-        A_next[:, :] = Z
+        _copy_rows(Z, A_next)
     _activate_in_place(activation_codes[0], A_next)
-    _trace_layers(params, layer_sizes, activation_codes, A_next, 1, trace, Z_out, hidden_Z)
+    _trace_layers(params, layer_sizes, activation_codes, A_next, FIRST_LAYER + 1, trace, Z_out,
+                  hidden_Z)
 
 
 @jit
@@ -1032,7 +1037,7 @@ def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out,
     m = A.shape[0]
     crossovers = _crossovers(layer_sizes, activation_codes)
     n_layers = layer_sizes.shape[0] - 1
-    start = 0
+    start = FIRST_LAYER
     for layer in range(first):
         start += layer_sizes[layer] * layer_sizes[layer + 1] + layer_sizes[layer + 1]
     for layer in range(first, n_layers):
@@ -1047,7 +1052,7 @@ def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out,
             Z = _layer_rows(hidden_Z, layer_sizes, m, layer + 1)
             _dense(A, params, start, n_in, n_out, Z,
                    _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
-            A_next[:, :] = Z
+            _copy_rows(Z, A_next)
         else:
             _dense(A, params, start, n_in, n_out, A_next,
                    _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
@@ -1068,8 +1073,18 @@ def _activate_output(code, Z_out, Y):
             for k in range(n):
                 Z_out[row, k] = Z_out[row, k] - top - log_total
         return
-    Y[:, :] = Z_out
+    _copy_rows(Z_out, Y)
     _activate_in_place(code, Y)
+
+
+@jit(inline="always")
+def _copy_rows(source, target):
+    """``target[:, :] = source`` (same shape): Numba's slice assignment would compile
+    the formatting of its shape-mismatch message into every kernel (a second or more)."""
+    m, n = target.shape
+    for row in range(m):
+        for k in range(n):
+            target[row, k] = source[row, k]
 
 
 @jit(inline="always")
@@ -1091,7 +1106,7 @@ def _forward_layers(params, layer_sizes, activation_codes, A, first, buffers, Y)
     n_layers = layer_sizes.shape[0] - 1
     half = buffers.shape[0] // 2
     crossovers = _crossovers(layer_sizes, activation_codes)
-    start = 0
+    start = FIRST_LAYER
     for layer in range(first):
         start += layer_sizes[layer] * layer_sizes[layer + 1] + layer_sizes[layer + 1]
     for layer in range(first, n_layers):

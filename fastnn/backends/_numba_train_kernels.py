@@ -34,8 +34,9 @@ import numpy as np
 import scipy.sparse
 
 from fastnn.backends._numba_kernels import (
+    FIRST_LAYER,
+    _gradient_into,
     csr_loss_and_gradient,
-    gradient_into,
     jit,
     loss_and_gradient_weighted,
     workspace_per_row,
@@ -167,8 +168,10 @@ def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, w
     total = 0.0
     for start in range(0, n_samples, batch_size):
         stop = min(start + batch_size, n_samples)
-        batch_loss = gradient_into(params, layer_sizes, activation_codes, loss_code,
-                                   X_epoch[start:stop], T_epoch[start:stop], grad, workspace)
+        # The inlined body of gradient_into (see there).
+        batch_loss = _gradient_into(params, layer_sizes, activation_codes, loss_code,
+                                    X_epoch[start:stop], T_epoch[start:stop], workspace[:0],
+                                    grad, workspace)
         step_count += 1
         batch_loss = _finish_batch(params, grad, layer_sizes, batch_loss, data_scale, alpha,
                                    float(stop - start), optimizer_code, settings, state,
@@ -291,7 +294,10 @@ def _weight_sum(weights, start, stop):
 def _gather_rows(A, order):
     gathered = np.empty((order.shape[0], A.shape[1]), dtype=A.dtype)
     for row in range(order.shape[0]):
-        gathered[row, :] = A[order[row], :]
+        # Element by element: a slice assignment compiles its error message's formatting.
+        source = order[row]
+        for column in range(A.shape[1]):
+            gathered[row, column] = A[source, column]
     return gathered
 
 
@@ -329,7 +335,7 @@ def _add_l2_penalty(params, grad, layer_sizes, alpha, n_rows):
     """Add ``alpha * W / n_rows`` to the weight gradients; return ``alpha ||W||^2 / (2 n_rows)``."""
     scale = alpha / n_rows
     squares = 0.0
-    start = 0
+    start = FIRST_LAYER
     for layer in range(layer_sizes.shape[0] - 1):
         n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
         squares += _penalise_weights(params, grad, start, start + n_in * n_out, scale)
