@@ -127,14 +127,19 @@ FORWARD_LAYER, WEIGHT_GRADIENT, BACK_DELTA = range(3)
 BLAS_CROSSOVER = ((16384, 8, 2048), (4096, 2, 8192), (1024, 1, 1024))
 
 
-def jit(function=None, **overrides):
+def jit(function=None, *, helper=False, **overrides):
     """``numba.njit`` with the options of :mod:`fastnn.config`.
+
+    ``helper=True`` marks a function that only other kernels call: it gets no Python entry
+    point (``config.HELPER_JIT_OPTIONS``), which saves compile time, and calling it from
+    Python fails. The few helpers that tests and benchmarks call directly keep theirs.
 
     With ``cache=True`` Numba needs somewhere to write (``NUMBA_CACHE_DIR``, the
     package's ``__pycache__`` or the user cache); where none is writable it refuses
     to decorate, and the kernel is compiled without the on-disk cache instead.
     """
-    options = dict(config.JIT_OPTIONS, **overrides)
+    options = dict(config.JIT_OPTIONS, **(config.HELPER_JIT_OPTIONS if helper else {}),
+                   **overrides)
 
     def decorate(py_function):
         if options.get("cache"):
@@ -406,7 +411,7 @@ def _inputs_finite(X, T, mean_loss):
             and mean_loss - mean_loss == 0.0)
 
 
-@jit
+@jit(helper=True)
 def _back_propagate(params, layer_sizes, activation_codes, loss_code, trace, Z_out, deltas,
                     hidden_Z, T, weights, grad):
     """The (weighted) mean loss, and the gradients of every layer but the first.
@@ -458,7 +463,7 @@ def _weight_total(weights, m):
 
 # --- layers -----------------------------------------------------------------------------
 
-@jit
+@jit  # not a helper: tests and benchmarks call it from Python
 def _dense(A, params, w_start, n_in, n_out, Z, use_blas):
     """``Z = A @ W + b`` for the layer whose weights start at ``w_start``."""
     if w_start < 0 or n_in < 0 or n_out < 0:
@@ -499,7 +504,7 @@ def _dense(A, params, w_start, n_in, n_out, Z, use_blas):
                 Z[row, j] += a_i * params[w_row + j]
 
 
-@jit
+@jit  # not a helper: tests and benchmarks call it from Python
 def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out, use_blas):
     """``dW = A_prev.T @ delta`` and ``db = delta`` summed over rows, into ``grad``."""
     if w_start < 0 or n_in < 0 or n_out < 0:
@@ -524,7 +529,7 @@ def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out, use_blas):
                 grad[w_row + j] += a_i * delta[row, j]
 
 
-@jit
+@jit  # not a helper: tests and benchmarks call it from Python
 def _back_delta(params, w_start, n_in, n_out, delta, previous, use_blas):
     """``previous = delta @ W.T`` (before the activation's derivative)."""
     if w_start < 0 or n_in < 0 or n_out < 0:
@@ -543,7 +548,7 @@ def _back_delta(params, w_start, n_in, n_out, delta, previous, use_blas):
             previous[row, i] = total
 
 
-@jit
+@jit(helper=True)
 def _csr_dense(X_data, X_indices, X_indptr, params, n_in, n_out, Z):
     """``Z = X @ W + b`` for the first layer (weights at 0), ``X`` as CSR rows.
 
@@ -563,7 +568,7 @@ def _csr_dense(X_data, X_indices, X_indptr, params, n_in, n_out, Z):
                 Z[row, j] += a_i * params[w_row + j]
 
 
-@jit
+@jit(helper=True)
 def _csr_weight_gradient(X_data, X_indices, X_indptr, delta, grad, n_in, n_out):
     """:func:`_weight_gradient` of the first layer with a CSR input: ``dW = X.T @ delta``
     (a sparse product, in the loops' order of additions) and ``db = delta`` summed."""
@@ -661,7 +666,7 @@ def _softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-@jit
+@jit  # not a helper: tests and benchmarks call it from Python
 def _activate_in_place(code, Z):
     """``Z = f(Z)`` for the activation ``code``; softmax over each row."""
     m, n = Z.shape
@@ -696,19 +701,19 @@ def _activate_in_place(code, Z):
             flat[k] = math.exp(flat[k])
 
 
-@jit
+@jit(helper=True)
 def _sigmoid_in_place(values):
     for k in range(values.shape[0]):
         values[k] = _sigmoid(values[k])
 
 
-@jit
+@jit(helper=True)
 def _silu_in_place(values):
     for k in range(values.shape[0]):
         values[k] = values[k] * _sigmoid(values[k])
 
 
-@jit
+@jit(helper=True)
 def _softmax_in_place(Z, row):
     _softmax_row(Z, Z, row)
 
@@ -758,14 +763,14 @@ def _derivative(code, z, a):
     return 1.0
 
 
-@jit
+@jit(helper=True)
 def _silu_derivative(z):
     # Not inlined: the sigmoid's polynomial would bloat every loop _derivative is in.
     s = _sigmoid(z)
     return s + z * s * (1.0 - s)
 
 
-@jit
+@jit(helper=True)
 def _times_derivative(code, Z, A, G):
     """``G *= f'(Z, A)`` elementwise, for a hidden activation ``code``.
 
@@ -801,7 +806,7 @@ def _clipped_reciprocal(y):
     return 1.0 / y if y > LOG_FLOOR else 0.0
 
 
-@jit
+@jit(helper=True)
 def _mean_loss(loss_code, output_code, Z, Y, T, weights, weight_total):
     """Mean over rows of the loss, from the output pre-activation ``Z`` (log-softmax for a
     softmax output, see :func:`_activate_output`) and output ``Y``;
@@ -853,7 +858,7 @@ def _log_output(output_code, Z, Y, row, k):
     return _clipped_log(Y[row, k])
 
 
-@jit
+@jit(helper=True)
 def _output_deltas(loss_code, output_code, Z, Y, T, weights, scale, delta):
     """``delta = scale * dL/dZ`` per row (times the row's weight, unless ``weights`` is
     empty): the true gradient of the loss for every pair."""
@@ -910,7 +915,7 @@ def _output_deltas(loss_code, output_code, Z, Y, T, weights, scale, delta):
             delta[row, k] *= row_scale
 
 
-@jit
+@jit(helper=True)
 def _poisson_deltas(output_code, Z, Y, T, row, delta):
     """One row of ``dL/dZ`` for the poisson loss: d/dz of ``-t log y`` (stable form where
     there is one, else clipped) plus d/dz of ``y``."""
@@ -947,7 +952,7 @@ def workspace_per_row(layer_sizes):
     return (2 * sum(hidden_and_output) + 2 * max(hidden_and_output))
 
 
-@jit
+@jit(helper=True)
 def _workspace_per_row(layer_sizes):
     units = 0
     widest = 0
@@ -957,7 +962,7 @@ def _workspace_per_row(layer_sizes):
     return 2 * units + 2 * widest
 
 
-@jit
+@jit(helper=True)
 def _split_workspace(workspace, layer_sizes, m):
     """Every layer's activation (flat), the output's Z (m, n_out), two deltas (flat),
     and the hidden layers' Z (flat, laid out as the activations)."""
@@ -975,7 +980,7 @@ def _split_workspace(workspace, layer_sizes, m):
     return trace, Z_out, deltas, hidden_Z
 
 
-@jit
+@jit(helper=True)
 def _trace_buffers(layer_sizes, m, like):
     """A flat buffer for every layer's activation (input excluded) and the output's Z,
     of the dtype of ``like``."""
@@ -986,7 +991,7 @@ def _trace_buffers(layer_sizes, m, like):
                                                            dtype=like.dtype)
 
 
-@jit
+@jit(helper=True)
 def _layer_rows(trace, layer_sizes, m, layer):
     """The (m, layer_sizes[layer]) activation of ``layer >= 1`` inside ``trace``."""
     offset = 0
@@ -1008,7 +1013,7 @@ def _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out, hidde
                   hidden_Z)
 
 
-@jit
+@jit(helper=True)
 def _csr_forward_trace(params, layer_sizes, activation_codes, X_data, X_indices, X_indptr,
                        trace, Z_out, hidden_Z):
     """:func:`_forward_trace` of the CSR rows ``X_data, X_indices, X_indptr``."""
@@ -1031,7 +1036,7 @@ def _csr_forward_trace(params, layer_sizes, activation_codes, X_data, X_indices,
                   hidden_Z)
 
 
-@jit
+@jit(helper=True)
 def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out, hidden_Z):
     """The forward trace from layer ``first`` on, whose input is ``A`` (m, layer_sizes[first])."""
     m = A.shape[0]
@@ -1061,7 +1066,7 @@ def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out,
         start += n_in * n_out + n_out
 
 
-@jit
+@jit(helper=True)
 def _activate_output(code, Z_out, Y):
     """``Y = f(Z_out)`` for the output activation ``code``; for softmax, ``Z_out`` becomes
     the log-softmax ``(Z - max) - log(sum(exp(Z - max)))`` per row, the stable ``log y``
@@ -1098,7 +1103,7 @@ def _trace_loss(loss_code, layer_sizes, activation_codes, trace, Z_out, T, weigh
 
 # --- the forward pass alone (two ping-pong buffers, no trace) ----------------------------
 
-@jit
+@jit(helper=True)
 def _forward_layers(params, layer_sizes, activation_codes, A, first, buffers, Y):
     """The forward pass from layer ``first`` on, whose input is ``A`` (m, layer_sizes[first]),
     through the two halves of ``buffers`` (m * widest values each) into ``Y``."""
@@ -1123,7 +1128,7 @@ def _forward_layers(params, layer_sizes, activation_codes, A, first, buffers, Y)
         start += n_in * n_out + n_out
 
 
-@jit
+@jit(helper=True)
 def _forward_buffers(layer_sizes, m, like):
     """Two buffers of ``m * widest`` values (the dtype of ``like``) for hidden layers."""
     widest = 0
