@@ -1,7 +1,8 @@
 """The one place for Numba compilation flags and thread settings.
 
-Every ``@njit`` kernel in fastnn takes its options from :data:`JIT_OPTIONS` (through
-:func:`fastnn.backends._numba_kernels.jit`); nothing else in the package spells out
+Every ``@njit`` kernel in fastnn takes its options from :data:`JIT_OPTIONS` (and the
+private helpers also :data:`HELPER_JIT_OPTIONS`), through
+:func:`fastnn.backends._numba_kernels.jit`; nothing else in the package spells out
 ``fastmath=`` or ``cache=``.
 
 Environment overrides (read once, at import):
@@ -32,6 +33,12 @@ CACHE = os.environ.get("FASTNN_NUMBA_CACHE", "1") != "0"
 # instead of a check per division, which would also stop loops from vectorising.
 JIT_OPTIONS = {"nogil": True, "fastmath": set(FASTMATH), "cache": CACHE,
                "error_model": "numpy"}
+
+# Added for the kernels' private helpers, which only other kernels call: no Python (or C)
+# entry wrapper. A wrapper unboxes every argument; Numba would compile, optimise and
+# translate it for each helper, and LLVM again in every kernel that links the helper
+# (about a tenth of a cold first step's compile time).
+HELPER_JIT_OPTIONS = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 
 

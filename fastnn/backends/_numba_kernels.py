@@ -127,14 +127,19 @@ FORWARD_LAYER, WEIGHT_GRADIENT, BACK_DELTA = range(3)
 BLAS_CROSSOVER = ((16384, 8, 2048), (4096, 2, 8192), (1024, 1, 1024))
 
 
-def jit(function=None, **overrides):
+def jit(function=None, *, helper=False, **overrides):
     """``numba.njit`` with the options of :mod:`fastnn.config`.
+
+    ``helper=True`` marks a function that only other kernels call: it gets no Python entry
+    point (``config.HELPER_JIT_OPTIONS``), which saves compile time, and calling it from
+    Python fails. The few helpers that tests and benchmarks call directly keep theirs.
 
     With ``cache=True`` Numba needs somewhere to write (``NUMBA_CACHE_DIR``, the
     package's ``__pycache__`` or the user cache); where none is writable it refuses
     to decorate, and the kernel is compiled without the on-disk cache instead.
     """
-    options = dict(config.JIT_OPTIONS, **overrides)
+    options = dict(config.JIT_OPTIONS, **(config.HELPER_JIT_OPTIONS if helper else {}),
+                   **overrides)
 
     def decorate(py_function):
         if options.get("cache"):
@@ -173,7 +178,7 @@ def forward_into(params, layer_sizes, activation_codes, X, Y):
     infinite input into a finite output.
     """
     buffers = _forward_buffers(layer_sizes, X.shape[0], Y)
-    _forward_layers(params, layer_sizes, activation_codes, X, 0, buffers, Y)
+    _forward_layers(params, layer_sizes, activation_codes, X, FIRST_LAYER, buffers, Y)
     return _all_finite(X.reshape(X.size)) and _all_finite(Y.reshape(Y.size))
 
 
@@ -190,7 +195,7 @@ def csr_forward_into(params, layer_sizes, activation_codes, X_data, X_indices, X
         Z = buffers[:m * layer_sizes[1]].reshape((m, layer_sizes[1]))
     _csr_dense(X_data, X_indices, X_indptr, params, layer_sizes[0], layer_sizes[1], Z)
     _activate_in_place(activation_codes[0], Z)
-    _forward_layers(params, layer_sizes, activation_codes, Z, 1, buffers, Y)
+    _forward_layers(params, layer_sizes, activation_codes, Z, FIRST_LAYER + 1, buffers, Y)
     stored = X_data[X_indptr[0]:X_indptr[m]]
     return _all_finite(stored) and _all_finite(Y.reshape(Y.size))
 
@@ -254,7 +259,8 @@ def loss_and_gradient(params, layer_sizes, activation_codes, loss_code, X, T, gr
         The mean loss.
     """
     workspace = np.empty(X.shape[0] * _workspace_per_row(layer_sizes), dtype=X.dtype)
-    return gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad, workspace)
+    return _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T,
+                          workspace[:0], grad, workspace)
 
 
 @jit
@@ -302,7 +308,9 @@ def weighted_gradient_into(params, layer_sizes, activation_codes, loss_code, X, 
                           grad, workspace)
 
 
-# Inlined into both callers: a call level costs 3% of a one-row gradient.
+# Inlined into every kernel that computes a gradient: a call level costs 3% of a one-row
+# gradient, and a kernel calling the compiled gradient_into instead links in its whole
+# library, which LLVM optimises and translates again (two seconds of a cold first step).
 @jit(inline="always")
 def _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, weights, grad,
                    workspace):
@@ -342,8 +350,8 @@ def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_
     ``grad`` (shape and dtype of ``params``) and ``workspace`` are the caller's scratch
     space, as in :func:`gradient_into`.
     """
-    mean_loss = gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad,
-                              workspace)
+    mean_loss = _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T,
+                               workspace[:0], grad, workspace)
     for index in range(params.shape[0]):
         params[index] -= learning_rate * grad[index]
     return mean_loss
@@ -357,8 +365,8 @@ def checked_gradient_into(params, layer_sizes, activation_codes, loss_code, X, T
 
     The tests ride along in the kernel, so the caller need not scan the arrays again.
     """
-    mean_loss = gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad,
-                              workspace)
+    mean_loss = _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T,
+                               workspace[:0], grad, workspace)
     if _inputs_finite(X, T, mean_loss) and _all_finite(grad):
         return mean_loss
     return np.nan
@@ -374,8 +382,8 @@ def checked_train_step(params, layer_sizes, activation_codes, loss_code, X, T,
     ``params``) before the update writes them: a scratch copy of the new parameters
     would add a pass that writes.
     """
-    mean_loss = gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad,
-                              workspace)
+    mean_loss = _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T,
+                               workspace[:0], grad, workspace)
     if not _inputs_finite(X, T, mean_loss):
         return np.nan
     # float64 has no rounding on the store: finite is below infinity; a float64 rounds to
@@ -403,7 +411,7 @@ def _inputs_finite(X, T, mean_loss):
             and mean_loss - mean_loss == 0.0)
 
 
-@jit
+@jit(helper=True)
 def _back_propagate(params, layer_sizes, activation_codes, loss_code, trace, Z_out, deltas,
                     hidden_Z, T, weights, grad):
     """The (weighted) mean loss, and the gradients of every layer but the first.
@@ -455,7 +463,7 @@ def _weight_total(weights, m):
 
 # --- layers -----------------------------------------------------------------------------
 
-@jit
+@jit  # not a helper: tests and benchmarks call it from Python
 def _dense(A, params, w_start, n_in, n_out, Z, use_blas):
     """``Z = A @ W + b`` for the layer whose weights start at ``w_start``."""
     if w_start < 0 or n_in < 0 or n_out < 0:
@@ -496,7 +504,7 @@ def _dense(A, params, w_start, n_in, n_out, Z, use_blas):
                 Z[row, j] += a_i * params[w_row + j]
 
 
-@jit
+@jit  # not a helper: tests and benchmarks call it from Python
 def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out, use_blas):
     """``dW = A_prev.T @ delta`` and ``db = delta`` summed over rows, into ``grad``."""
     if w_start < 0 or n_in < 0 or n_out < 0:
@@ -521,7 +529,7 @@ def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out, use_blas):
                 grad[w_row + j] += a_i * delta[row, j]
 
 
-@jit
+@jit  # not a helper: tests and benchmarks call it from Python
 def _back_delta(params, w_start, n_in, n_out, delta, previous, use_blas):
     """``previous = delta @ W.T`` (before the activation's derivative)."""
     if w_start < 0 or n_in < 0 or n_out < 0:
@@ -540,7 +548,7 @@ def _back_delta(params, w_start, n_in, n_out, delta, previous, use_blas):
             previous[row, i] = total
 
 
-@jit
+@jit(helper=True)
 def _csr_dense(X_data, X_indices, X_indptr, params, n_in, n_out, Z):
     """``Z = X @ W + b`` for the first layer (weights at 0), ``X`` as CSR rows.
 
@@ -560,7 +568,7 @@ def _csr_dense(X_data, X_indices, X_indptr, params, n_in, n_out, Z):
                 Z[row, j] += a_i * params[w_row + j]
 
 
-@jit
+@jit(helper=True)
 def _csr_weight_gradient(X_data, X_indices, X_indptr, delta, grad, n_in, n_out):
     """:func:`_weight_gradient` of the first layer with a CSR input: ``dW = X.T @ delta``
     (a sparse product, in the loops' order of additions) and ``db = delta`` summed."""
@@ -658,7 +666,7 @@ def _softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-@jit
+@jit  # not a helper: tests and benchmarks call it from Python
 def _activate_in_place(code, Z):
     """``Z = f(Z)`` for the activation ``code``; softmax over each row."""
     m, n = Z.shape
@@ -693,19 +701,19 @@ def _activate_in_place(code, Z):
             flat[k] = math.exp(flat[k])
 
 
-@jit
+@jit(helper=True)
 def _sigmoid_in_place(values):
     for k in range(values.shape[0]):
         values[k] = _sigmoid(values[k])
 
 
-@jit
+@jit(helper=True)
 def _silu_in_place(values):
     for k in range(values.shape[0]):
         values[k] = values[k] * _sigmoid(values[k])
 
 
-@jit
+@jit(helper=True)
 def _softmax_in_place(Z, row):
     _softmax_row(Z, Z, row)
 
@@ -755,14 +763,14 @@ def _derivative(code, z, a):
     return 1.0
 
 
-@jit
+@jit(helper=True)
 def _silu_derivative(z):
     # Not inlined: the sigmoid's polynomial would bloat every loop _derivative is in.
     s = _sigmoid(z)
     return s + z * s * (1.0 - s)
 
 
-@jit
+@jit(helper=True)
 def _times_derivative(code, Z, A, G):
     """``G *= f'(Z, A)`` elementwise, for a hidden activation ``code``.
 
@@ -798,7 +806,7 @@ def _clipped_reciprocal(y):
     return 1.0 / y if y > LOG_FLOOR else 0.0
 
 
-@jit
+@jit(helper=True)
 def _mean_loss(loss_code, output_code, Z, Y, T, weights, weight_total):
     """Mean over rows of the loss, from the output pre-activation ``Z`` (log-softmax for a
     softmax output, see :func:`_activate_output`) and output ``Y``;
@@ -850,7 +858,7 @@ def _log_output(output_code, Z, Y, row, k):
     return _clipped_log(Y[row, k])
 
 
-@jit
+@jit(helper=True)
 def _output_deltas(loss_code, output_code, Z, Y, T, weights, scale, delta):
     """``delta = scale * dL/dZ`` per row (times the row's weight, unless ``weights`` is
     empty): the true gradient of the loss for every pair."""
@@ -907,7 +915,7 @@ def _output_deltas(loss_code, output_code, Z, Y, T, weights, scale, delta):
             delta[row, k] *= row_scale
 
 
-@jit
+@jit(helper=True)
 def _poisson_deltas(output_code, Z, Y, T, row, delta):
     """One row of ``dL/dZ`` for the poisson loss: d/dz of ``-t log y`` (stable form where
     there is one, else clipped) plus d/dz of ``y``."""
@@ -944,7 +952,7 @@ def workspace_per_row(layer_sizes):
     return (2 * sum(hidden_and_output) + 2 * max(hidden_and_output))
 
 
-@jit
+@jit(helper=True)
 def _workspace_per_row(layer_sizes):
     units = 0
     widest = 0
@@ -954,7 +962,7 @@ def _workspace_per_row(layer_sizes):
     return 2 * units + 2 * widest
 
 
-@jit
+@jit(helper=True)
 def _split_workspace(workspace, layer_sizes, m):
     """Every layer's activation (flat), the output's Z (m, n_out), two deltas (flat),
     and the hidden layers' Z (flat, laid out as the activations)."""
@@ -972,7 +980,7 @@ def _split_workspace(workspace, layer_sizes, m):
     return trace, Z_out, deltas, hidden_Z
 
 
-@jit
+@jit(helper=True)
 def _trace_buffers(layer_sizes, m, like):
     """A flat buffer for every layer's activation (input excluded) and the output's Z,
     of the dtype of ``like``."""
@@ -983,7 +991,7 @@ def _trace_buffers(layer_sizes, m, like):
                                                            dtype=like.dtype)
 
 
-@jit
+@jit(helper=True)
 def _layer_rows(trace, layer_sizes, m, layer):
     """The (m, layer_sizes[layer]) activation of ``layer >= 1`` inside ``trace``."""
     offset = 0
@@ -1001,10 +1009,11 @@ def _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out, hidde
     A hidden layer whose activation needs its Z for back-propagation (``NEEDS_Z``) also
     keeps it in ``hidden_Z`` (laid out as ``trace``), unless ``hidden_Z`` is empty.
     """
-    _trace_layers(params, layer_sizes, activation_codes, X, 0, trace, Z_out, hidden_Z)
+    _trace_layers(params, layer_sizes, activation_codes, X, FIRST_LAYER, trace, Z_out,
+                  hidden_Z)
 
 
-@jit
+@jit(helper=True)
 def _csr_forward_trace(params, layer_sizes, activation_codes, X_data, X_indices, X_indptr,
                        trace, Z_out, hidden_Z):
     """:func:`_forward_trace` of the CSR rows ``X_data, X_indices, X_indptr``."""
@@ -1021,18 +1030,19 @@ def _csr_forward_trace(params, layer_sizes, activation_codes, X_data, X_indices,
         _activate_output(activation_codes[0], Z_out, A_next)
         return
     if NEEDS_Z[activation_codes[0]] and hidden_Z.shape[0] > 0:
-        A_next[:, :] = Z
+        _copy_rows(Z, A_next)
     _activate_in_place(activation_codes[0], A_next)
-    _trace_layers(params, layer_sizes, activation_codes, A_next, 1, trace, Z_out, hidden_Z)
+    _trace_layers(params, layer_sizes, activation_codes, A_next, FIRST_LAYER + 1, trace, Z_out,
+                  hidden_Z)
 
 
-@jit
+@jit(helper=True)
 def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out, hidden_Z):
     """The forward trace from layer ``first`` on, whose input is ``A`` (m, layer_sizes[first])."""
     m = A.shape[0]
     crossovers = _crossovers(layer_sizes, activation_codes)
     n_layers = layer_sizes.shape[0] - 1
-    start = 0
+    start = FIRST_LAYER
     for layer in range(first):
         start += layer_sizes[layer] * layer_sizes[layer + 1] + layer_sizes[layer + 1]
     for layer in range(first, n_layers):
@@ -1047,7 +1057,7 @@ def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out,
             Z = _layer_rows(hidden_Z, layer_sizes, m, layer + 1)
             _dense(A, params, start, n_in, n_out, Z,
                    _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
-            A_next[:, :] = Z
+            _copy_rows(Z, A_next)
         else:
             _dense(A, params, start, n_in, n_out, A_next,
                    _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
@@ -1056,7 +1066,7 @@ def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out,
         start += n_in * n_out + n_out
 
 
-@jit
+@jit(helper=True)
 def _activate_output(code, Z_out, Y):
     """``Y = f(Z_out)`` for the output activation ``code``; for softmax, ``Z_out`` becomes
     the log-softmax ``(Z - max) - log(sum(exp(Z - max)))`` per row, the stable ``log y``
@@ -1068,8 +1078,18 @@ def _activate_output(code, Z_out, Y):
             for k in range(n):
                 Z_out[row, k] = Z_out[row, k] - top - log_total
         return
-    Y[:, :] = Z_out
+    _copy_rows(Z_out, Y)
     _activate_in_place(code, Y)
+
+
+@jit(inline="always")
+def _copy_rows(source, target):
+    """``target[:, :] = source`` (same shape): Numba's slice assignment would compile
+    the formatting of its shape-mismatch message into every kernel (a second or more)."""
+    m, n = target.shape
+    for row in range(m):
+        for k in range(n):
+            target[row, k] = source[row, k]
 
 
 @jit(inline="always")
@@ -1083,7 +1103,7 @@ def _trace_loss(loss_code, layer_sizes, activation_codes, trace, Z_out, T, weigh
 
 # --- the forward pass alone (two ping-pong buffers, no trace) ----------------------------
 
-@jit
+@jit(helper=True)
 def _forward_layers(params, layer_sizes, activation_codes, A, first, buffers, Y):
     """The forward pass from layer ``first`` on, whose input is ``A`` (m, layer_sizes[first]),
     through the two halves of ``buffers`` (m * widest values each) into ``Y``."""
@@ -1091,7 +1111,7 @@ def _forward_layers(params, layer_sizes, activation_codes, A, first, buffers, Y)
     n_layers = layer_sizes.shape[0] - 1
     half = buffers.shape[0] // 2
     crossovers = _crossovers(layer_sizes, activation_codes)
-    start = 0
+    start = FIRST_LAYER
     for layer in range(first):
         start += layer_sizes[layer] * layer_sizes[layer + 1] + layer_sizes[layer + 1]
     for layer in range(first, n_layers):
@@ -1108,7 +1128,7 @@ def _forward_layers(params, layer_sizes, activation_codes, A, first, buffers, Y)
         start += n_in * n_out + n_out
 
 
-@jit
+@jit(helper=True)
 def _forward_buffers(layer_sizes, m, like):
     """Two buffers of ``m * widest`` values (the dtype of ``like``) for hidden layers."""
     widest = 0

@@ -34,8 +34,9 @@ import numpy as np
 import scipy.sparse
 
 from fastnn.backends._numba_kernels import (
+    FIRST_LAYER,
+    _gradient_into,
     csr_loss_and_gradient,
-    gradient_into,
     jit,
     loss_and_gradient_weighted,
     workspace_per_row,
@@ -54,6 +55,7 @@ LEARNING_RATE, MOMENTUM_COEFFICIENT, NESTEROV, BETA_1, BETA_2, EPSILON = (
 # keeps LLVM from vectorising the optimiser loops (10x slower Adam steps). The
 # numpy model divides as IEEE does, like the NumPy path these kernels must match.
 train_jit = jit(error_model="numpy")
+train_helper_jit = jit(error_model="numpy", helper=True)
 
 
 def run_epoch(spec, params, X, T, order, options, optimizer, sample_weight=None):
@@ -167,8 +169,10 @@ def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, w
     total = 0.0
     for start in range(0, n_samples, batch_size):
         stop = min(start + batch_size, n_samples)
-        batch_loss = gradient_into(params, layer_sizes, activation_codes, loss_code,
-                                   X_epoch[start:stop], T_epoch[start:stop], grad, workspace)
+        # The inlined body of gradient_into (see there).
+        batch_loss = _gradient_into(params, layer_sizes, activation_codes, loss_code,
+                                    X_epoch[start:stop], T_epoch[start:stop], workspace[:0],
+                                    grad, workspace)
         step_count += 1
         batch_loss = _finish_batch(params, grad, layer_sizes, batch_loss, data_scale, alpha,
                                    float(stop - start), optimizer_code, settings, state,
@@ -251,7 +255,7 @@ def train_epoch_csr(params, layer_sizes, activation_codes, loss_code, X_data, X_
     return total / n_samples
 
 
-@train_jit
+@train_helper_jit
 def _finish_batch(params, grad, layer_sizes, batch_loss, data_scale, alpha, penalty_rows,
                   optimizer_code, settings, state, step_count):
     """Scale the batch's loss, add the L2 penalty and take the optimiser's step ``step_count``.
@@ -278,7 +282,7 @@ def _finish_batch(params, grad, layer_sizes, batch_loss, data_scale, alpha, pena
     return batch_loss
 
 
-@train_jit
+@train_helper_jit
 def _weight_sum(weights, start, stop):
     """The sum of ``weights[start:stop]``, added in order (the weighted penalty's rows)."""
     total = 0.0
@@ -287,15 +291,18 @@ def _weight_sum(weights, start, stop):
     return total
 
 
-@train_jit
+@train_helper_jit
 def _gather_rows(A, order):
     gathered = np.empty((order.shape[0], A.shape[1]), dtype=A.dtype)
     for row in range(order.shape[0]):
-        gathered[row, :] = A[order[row], :]
+        # Element by element: a slice assignment compiles its error message's formatting.
+        source = order[row]
+        for column in range(A.shape[1]):
+            gathered[row, column] = A[source, column]
     return gathered
 
 
-@train_jit
+@train_helper_jit
 def _gather_values(values, order):
     gathered = np.empty(order.shape[0], dtype=values.dtype)
     for row in range(order.shape[0]):
@@ -303,7 +310,7 @@ def _gather_values(values, order):
     return gathered
 
 
-@train_jit
+@train_helper_jit
 def _gather_csr(data, indices, indptr, order):
     """The CSR rows ``order``: their (data, indices, indptr)."""
     n_rows = order.shape[0]
@@ -324,12 +331,12 @@ def _gather_csr(data, indices, indptr, order):
     return gathered_data, gathered_indices, gathered_indptr
 
 
-@train_jit
+@train_helper_jit
 def _add_l2_penalty(params, grad, layer_sizes, alpha, n_rows):
     """Add ``alpha * W / n_rows`` to the weight gradients; return ``alpha ||W||^2 / (2 n_rows)``."""
     scale = alpha / n_rows
     squares = 0.0
-    start = 0
+    start = FIRST_LAYER
     for layer in range(layer_sizes.shape[0] - 1):
         n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
         squares += _penalise_weights(params, grad, start, start + n_in * n_out, scale)
@@ -337,7 +344,7 @@ def _add_l2_penalty(params, grad, layer_sizes, alpha, n_rows):
     return 0.5 * alpha * squares / n_rows
 
 
-@train_jit
+@train_helper_jit
 def _penalise_weights(params, grad, start, stop, scale):
     """``grad += scale * params`` over ``[start, stop)``; returns the sum of squares there."""
     # Four partial sums break the dependency chain of one running sum (about 4x
@@ -362,13 +369,13 @@ def _penalise_weights(params, grad, start, stop, scale):
     return (sum0 + sum1) + (sum2 + sum3)
 
 
-@train_jit
+@train_helper_jit
 def _sgd_step(params, grad, learning_rate):
     for index in range(params.shape[0]):
         params[index] -= learning_rate * grad[index]
 
 
-@train_jit
+@train_helper_jit
 def _momentum_step(params, grad, velocity, learning_rate, momentum, nesterov):
     for index in range(params.shape[0]):
         velocity[index] = momentum * velocity[index] - learning_rate * grad[index]
@@ -378,7 +385,7 @@ def _momentum_step(params, grad, velocity, learning_rate, momentum, nesterov):
             params[index] += velocity[index]
 
 
-@train_jit
+@train_helper_jit
 def _adam_step(params, grad, first_moment, second_moment, learning_rate, beta_1, beta_2,
                epsilon, step_count):
     t = float(step_count)
