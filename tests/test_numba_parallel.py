@@ -125,3 +125,25 @@ def test_registered_with_its_capabilities():
 def test_prepare_compiles_both_paths():
     spec = type(MLP([3, 2]).spec).create((3, 2))
     backends.get("numba_parallel").prepare(spec)
+
+
+def test_bench_report_shows_thread_scaling():
+    # Target 6: `fastnn bench --threads 1,2` reports each backend's scaling.
+    import pandas as pd
+
+    from fastnn.bench.report import report_markdown
+
+    rows = [{"backend": backend, "level": "mlp", "layer_sizes": "3-3-1", "n_params": 16,
+             "batch_size": 1024, "op": "forward", "dtype": "float64", "blas_threads": threads,
+             "numba_threads": threads, "status": "ok", "median_s": median, "iqr_s": 0.0,
+             "unstable": False, "gflops": 1.0}
+            for backend, threads, median in [("numba", 1, 4e-3), ("numba", 2, 4e-3),
+                                             ("numba_parallel", 1, 4e-3),
+                                             ("numba_parallel", 2, 2.5e-3)]]
+    text = report_markdown(pd.DataFrame(rows), {})
+    assert "## Thread scaling" in text
+    assert "| numba, 1 / 2 threads | numba_parallel, 1 / 2 threads |" in text
+    assert "| forward | 3-3-1 | 1024 | 1× | 1.6× |" in text
+    one_count = report_markdown(pd.DataFrame([row for row in rows
+                                              if row["blas_threads"] == 1]), {})
+    assert "## Thread scaling" not in one_count

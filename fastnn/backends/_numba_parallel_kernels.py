@@ -13,8 +13,12 @@ kernels' by rounding only (well within the cross-check tolerances).
 Below two blocks the drivers call the serial kernels themselves, so small batches pay
 no parallel overhead and give exactly the ``numba`` backend's numbers.
 
-BLAS inside a block runs on the threads the caller pinned (``fastnn.config.pinned_threads``
-pins BLAS and Numba alike); the blocks' ``np.dot`` calls are independent.
+BLAS inside a block is single-threaded: while the blocks run on more than one Numba
+thread, the drivers set the BLAS pools to one thread (and back after), since
+``fastnn.config.pinned_threads`` pins BLAS and Numba to the same count and two levels of
+threads would oversubscribe the cores (OpenBLAS also serialises concurrent threaded
+level-3 calls). This costs about 8 us a call, against the milliseconds of a batch of
+two blocks or more.
 
 Only two kernels are compiled with ``parallel=True`` (per dtype): :func:`block_outputs`
 (the forward pass or the loss) and :func:`block_gradients` (the gradient, with or without
@@ -34,6 +38,8 @@ serial kernels: the loss, or NaN (and for the step ``params`` unchanged) unless 
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numba
 import numpy as np
@@ -68,16 +74,18 @@ def forward_into(params, layer_sizes, activation_codes, X, Y):
     """:func:`._numba_kernels.forward_into`, block-parallel from two blocks."""
     if X.shape[0] < 2 * BLOCK_ROWS:
         return serial.forward_into(params, layer_sizes, activation_codes, X, Y)
-    return block_outputs(params, layer_sizes, activation_codes, FORWARD, X, X, Y,
-                         np.empty(n_blocks(X.shape[0]), dtype=np.float64)) == 1.0
+    with _single_threaded_blas():
+        return block_outputs(params, layer_sizes, activation_codes, FORWARD, X, X, Y,
+                             np.empty(n_blocks(X.shape[0]), dtype=np.float64)) == 1.0
 
 
 def loss(params, layer_sizes, activation_codes, loss_code, X, T):
     """:func:`._numba_kernels.loss`, block-parallel from two blocks."""
     if X.shape[0] < 2 * BLOCK_ROWS:
         return serial.loss(params, layer_sizes, activation_codes, loss_code, X, T)
-    return block_outputs(params, layer_sizes, activation_codes, loss_code, X, T, T[:0],
-                         np.empty(n_blocks(X.shape[0]), dtype=np.float64))
+    with _single_threaded_blas():
+        return block_outputs(params, layer_sizes, activation_codes, loss_code, X, T, T[:0],
+                             np.empty(n_blocks(X.shape[0]), dtype=np.float64))
 
 
 def gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, grad, workspace):
@@ -123,8 +131,43 @@ def _gradients(params, layer_sizes, activation_codes, loss_code, X, T, learning_
                workspace, mode):
     # The partials come from NumPy's allocator (huge pages, as the workspace).
     partials = np.empty((n_blocks(X.shape[0]), params.shape[0]), dtype=params.dtype)
-    return block_gradients(params, layer_sizes, activation_codes, loss_code, X, T,
-                           float(learning_rate), grad, workspace, partials, mode)
+    with _single_threaded_blas():
+        return block_gradients(params, layer_sizes, activation_codes, loss_code, X, T,
+                               float(learning_rate), grad, workspace, partials, mode)
+
+
+@contextmanager
+def _single_threaded_blas():
+    """One BLAS thread inside the block while Numba runs more than one (see the module
+    docstring); the previous counts are restored after."""
+    if numba.get_num_threads() == 1:
+        yield
+        return
+    pools = _blas_pools()
+    previous = [pool.get_num_threads() for pool in pools]
+    for pool, threads in zip(pools, previous):
+        if threads != 1:
+            pool.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for pool, threads in zip(pools, previous):
+            if threads != 1:
+                pool.set_num_threads(threads)
+
+
+def _blas_pools():
+    """threadpoolctl's controllers of the BLAS libraries (found once)."""
+    if not _BLAS_POOLS:
+        # The kernels' np.dot calls SciPy's BLAS: load it before looking.
+        import scipy.linalg.cython_blas  # noqa: F401
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS_POOLS.append(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _BLAS_POOLS[0]
+
+
+_BLAS_POOLS = []
 
 
 # --- the parallel kernels -----------------------------------------------------------------
