@@ -7,7 +7,8 @@ For large batches of two networks (100-100-50-10, and digits' 64-30-10) and the 
 against each other: ``numba`` and ``numba_parallel`` at 1 and at 2 threads (BLAS and
 Numba pinned alike by ``fastnn.config.pinned_threads``, as ``fastnn bench --threads``
 does). The rounds are interleaved (one round of each configuration, then the next; the
-threads are set outside the timed region), and each ratio is the median of the
+threads are set, and the previous round's threads left to go idle, outside the timed
+region), and each ratio is the median of the
 per-round ratios with its quartiles:
 
 - numba at 1 thread / numba_parallel at 2 threads (target: above 1 at large batches);
@@ -22,6 +23,7 @@ asserted about time. The table is printed at the end, and written to ``PATH.md``
 import contextlib
 import json
 import os
+import time
 import timeit
 from pathlib import Path
 
@@ -49,6 +51,12 @@ RATIOS = {"numba 1 thread / numba_parallel 2 threads": (("numba", 1), ("numba_pa
           "numba_parallel 1 thread / 2 threads": (("numba_parallel", 1), ("numba_parallel", 2))}
 ROUNDS = 9
 MIN_TIME = 0.05
+# Untimed pause before each round: OpenBLAS's worker threads (the numba backend at 2
+# threads) and the OpenMP threads of Numba's prange keep spinning for a while after a
+# call, and would steal a core from the next configuration's round (measured: the
+# parallel forward of 100-100-50-10 x 4096 at 2 threads, 7.5 ms alone, 10.5 ms right
+# after the numba backend's).
+SETTLE_S = 0.2
 ROWS = []
 
 if numba.config.NUMBA_NUM_THREADS < 2:
@@ -140,6 +148,7 @@ class _PinnedTimer:
 
     def timeit(self, number):
         with pinned_threads(self.threads, user_api="blas"):
+            time.sleep(SETTLE_S)
             return self.timer.timeit(number)
 
 
