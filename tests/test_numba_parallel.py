@@ -122,11 +122,6 @@ def test_registered_with_its_capabilities():
     assert str(BLOCK) in backend.description
 
 
-def test_prepare_compiles_both_paths():
-    spec = type(MLP([3, 2]).spec).create((3, 2))
-    backends.get("numba_parallel").prepare(spec)
-
-
 def test_bench_report_shows_thread_scaling():
     # Target 6: `fastnn bench --threads 1,2` reports each backend's scaling.
     import pandas as pd

@@ -8,12 +8,12 @@ depend on the thread count, so the results are identical at every thread count; 
 batches run the serial kernels and give the ``numba`` backend's numbers exactly.
 
 Everything else is the ``numba`` backend's, serial: sample weights, sparse inputs and
-whole training epoch (``train_epoch``).
+whole training epochs (``train_epoch``). :meth:`prepare` is the ``numba`` backend's too:
+the two parallel kernels (seconds to compile, per dtype) compile at the first batch that
+needs them, so a run that never reaches two blocks never pays for them.
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from fastnn.backends import _numba_parallel_kernels as parallel
 from fastnn.backends.numba_jit import NumbaBackend
@@ -31,18 +31,6 @@ class NumbaParallelBackend(NumbaBackend):
     _train_step = staticmethod(parallel.train_step)
     _checked_gradient_into = staticmethod(parallel.checked_gradient_into)
     _checked_train_step = staticmethod(parallel.checked_train_step)
-
-    def prepare(self, spec):
-        """Compile (or load from the cache) the serial and the parallel kernels for
-        ``spec.dtype``."""
-        super().prepare(spec)
-        tiny = type(spec).create((1, 1), dtype=spec.dtype)
-        params = np.zeros(2, dtype=spec.dtype)
-        X = np.zeros((2 * parallel.BLOCK_ROWS, 1), dtype=spec.dtype)
-        self.forward(tiny, params, X)
-        self.loss(tiny, params, X, X)
-        self.gradients(tiny, params, X, X)
-        self.train_step(tiny, params, X, X, 0.1)
 
 
 BACKEND = NumbaParallelBackend()
