@@ -48,9 +48,10 @@ from fastnn.backends import _numba_kernels as serial
 from fastnn.backends._numba_kernels import jit
 
 # Rows per block: large enough that a block's products go through BLAS efficiently and
-# the partial gradients (one parameter vector per block) stay small next to the
-# workspace (about 3 values per unit per row); small enough that a batch of a few
-# thousand rows gives every thread several blocks.
+# that the partial gradients (one parameter vector per block) stay small next to the
+# block's workspace (100-100-50-10: 15 k values against 133 k; they draw level only
+# for layers about 1000 wide); small enough that a batch of a few thousand rows gives
+# every thread several blocks.
 BLOCK_ROWS = 256
 
 # What block_gradients does after the gradient (its ``mode``).
