@@ -13,6 +13,7 @@ _MODULES = {
     "python": "fastnn.backends.python_loops",
     "numpy": "fastnn.backends.numpy_vec",
     "numba": "fastnn.backends.numba_jit",
+    "numba_parallel": "fastnn.backends.numba_parallel",
 }
 
 ALIASES = {

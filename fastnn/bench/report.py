@@ -106,6 +106,7 @@ def report_markdown(frame, metadata, figures=()):
                              f"{markdown_table(table)}")
         parts.append(f"## GFLOP/s and fraction of the fp64 matmul peak, {_level_text(level)}\n\n"
                      f"{markdown_table(gflops_table(data, roles))}")
+    parts.append(_thread_scaling_markdown(frame, roles))
     parts.append(_compile_markdown(frame))
     parts.append(_not_timed_markdown(frame, metadata))
     parts.append(_unstable_markdown(frame, metadata))
@@ -391,6 +392,38 @@ def _conditions_markdown(frame, metadata):
 
 def _int_text(value):
     return "n/a" if value is None or pd.isna(value) else str(int(value))
+
+
+def _thread_scaling_markdown(frame, roles):
+    """Each backend's time at the fewest threads over its time at each other count (the
+    run's thread scaling); empty unless the run has several thread counts."""
+    timed = _timed(frame)
+    if "numba_threads" not in timed.columns or "blas_threads" not in timed.columns:
+        return ""
+    # fastnn bench and the benchmarks pin BLAS and Numba to the same count.
+    timed = timed.assign(threads=timed["numba_threads"].fillna(timed["blas_threads"]))
+    counts = sorted(int(count) for count in _values(timed, "threads"))
+    if len(counts) < 2:
+        return ""
+    index = [column for column in _point_index(timed)
+             if column not in ("blas_threads", "numba_threads")]
+    index += ["level"] if len(_values(timed, "level")) > 1 else []
+    medians = timed.pivot_table(index=index, columns=["backend", "threads"],
+                                values="median_s", aggfunc="first")
+    table = pd.DataFrame(index=medians.index)
+    for backend in backend_order(timed, roles):
+        for count in counts[1:]:
+            if (backend, counts[0]) in medians.columns and (backend, count) in medians.columns:
+                table[f"{backend}, {counts[0]} / {count} threads"] = \
+                    medians[(backend, counts[0])] / medians[(backend, count)]
+    table = table.reindex(pd.MultiIndex.from_frame(_sorted_index(timed, index)))
+    table = table.dropna(how="all")
+    if table.empty or table.columns.empty:
+        return ""
+    return ("## Thread scaling\n\n"
+            f"Each backend's median time at {counts[0]} thread(s) over its median time at "
+            "the other counts (BLAS and Numba pinned alike); above 1: faster with more "
+            "threads.\n\n" + markdown_table(table.map(format_ratio)))
 
 
 def _compile_markdown(frame):
