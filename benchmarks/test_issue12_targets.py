@@ -18,7 +18,7 @@
 Targets 5 and 7 are durations of whole commands, timed in fresh processes with an empty
 ``NUMBA_CACHE_DIR``: ``fastnn tune`` (then again with the cache filled; target: 60 s)
 and plain ``fastnn bench`` (target: 2 minutes, compile included). Target 6
-(``numba_parallel``) has no backend yet.
+(``numba_parallel``'s thread scaling) is measured by ``benchmarks/test_parallel_scaling.py``.
 
 Every comparison is interleaved in one process (``fastnn.reporting.timing.interleaved``)
 with the threads pinned by ``benchmarks/conftest.py``; a figure is the median per-call

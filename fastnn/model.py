@@ -128,7 +128,7 @@ class MLP:
         X : array-like, shape (n_samples, n_inputs) or (n_inputs,), or a scipy.sparse matrix
             A sparse ``X`` (CSR, CSC, COO, ...) is converted once to canonical CSR; the
             first layer is then a sparse product (the backend must declare
-            ``accepts_sparse``; the three built-in backends do).
+            ``accepts_sparse``; every built-in backend does).
 
         Returns
         -------

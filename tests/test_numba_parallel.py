@@ -142,3 +142,16 @@ def test_bench_report_shows_thread_scaling():
     one_count = report_markdown(pd.DataFrame([row for row in rows
                                               if row["blas_threads"] == 1]), {})
     assert "## Thread scaling" not in one_count
+
+
+def test_default_sweeps_time_it_only_where_its_blocks_run():
+    from fastnn.bench import backend_table
+    from fastnn.bench.sweep import SweepConfig
+
+    rows = backends.get("numba_parallel").serial_below_rows
+    assert "numba_parallel" not in SweepConfig(batch_sizes=(1, rows - 1)).backend_names()
+    assert "numba_parallel" in SweepConfig(batch_sizes=(1, rows)).backend_names()
+    assert "numba_parallel" in SweepConfig(batch_sizes=(1,),
+                                           backends=("numba_parallel",)).backend_names()
+    assert "numba_parallel" not in backend_table.candidates()
+    assert "numba" in backend_table.candidates()

@@ -213,3 +213,11 @@ def test_the_summary_marks_never(tune_file):
     tuning.save(crossovers=TUNED_CROSSOVERS, table=TUNED_TABLE)
     text = cli_tune.summary_text(tune_file)
     assert "(never, 8, 4000)" in text and "64-30-10 x1 forward: numpy (shipped: numba)" in text
+
+
+def test_a_tie_goes_to_the_candidate_listed_first():
+    # numba_parallel runs numba's own kernels on the tune grid: noise must not elect it.
+    assert backend_table.winner({"numpy": 2.0, "numba": 1.0, "numba_parallel": 0.99}) == "numba"
+    assert backend_table.winner({"numpy": 2.0, "numba": 1.0, "numba_parallel": 0.9}) \
+        == "numba_parallel"
+    assert backend_table.winner({"numpy": 1.02, "numba": 1.0}) == "numpy"

@@ -49,6 +49,11 @@ class Backend:
         optimiser step) in one call. Training hands such a backend whole epochs.
     accepts_sparse : bool
         Takes a sparse CSR ``X`` (see above) in every method that takes ``X``.
+    serial_below_rows : int
+        Batches of fewer rows run another backend's kernels unchanged (a parallel
+        backend's serial counterpart), so a sweep whose batches all stay below it
+        would only time that backend twice; harnesses leave it out of their defaults
+        then. 0: no such threshold.
     """
 
     name = "base"
@@ -60,6 +65,7 @@ class Backend:
     compiles = False
     runs_epochs = False
     accepts_sparse = False
+    serial_below_rows = 0
 
     def prepare(self, spec):
         """Do any one-off work for ``spec`` (compilation, warm-up) ahead of timing."""

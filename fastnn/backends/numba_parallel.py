@@ -25,6 +25,7 @@ class NumbaParallelBackend(NumbaBackend):
     name = "numba_parallel"
     description = (f"Numba kernels run on row blocks of {parallel.BLOCK_ROWS} in parallel "
                    "(numba.prange) for plain dense batches; weighted, sparse and epochs serial")
+    serial_below_rows = 2 * parallel.BLOCK_ROWS
     _forward_into = staticmethod(parallel.forward_into)
     _loss = staticmethod(parallel.loss)
     _gradient_into = staticmethod(parallel.gradient_into)

@@ -20,10 +20,17 @@ from fastnn.reporting.timing import interleaved
 LAYER_SIZES = ((3, 3, 1), (64, 30, 10), (100, 100, 50, 10), (784, 256, 128, 10))
 BATCH_SIZES = (1, 32, 256)
 
+# A candidate within this fraction of the fastest time ties with it, and a tie goes to
+# the candidate listed first (the registry's order): timing noise must not make
+# ``backend="auto"`` pick, say, ``numba_parallel`` where it runs numba's own kernels.
+TIE_MARGIN = 0.03
 
-def candidates():
-    """The backends that compete: available, not time-limited."""
-    return backends.backends_where(is_time_limited=False)
+
+def candidates(batch_sizes=BATCH_SIZES):
+    """The backends that compete: available, not time-limited, and not running another
+    backend's kernels at every one of ``batch_sizes`` (``serial_below_rows``)."""
+    return [name for name in backends.backends_where(is_time_limited=False)
+            if backends.get(name).serial_below_rows <= max(batch_sizes)]
 
 
 def measure(layer_sizes=LAYER_SIZES, batch_sizes=BATCH_SIZES, ops=OPS, rounds=5,
@@ -48,7 +55,7 @@ def measure(layer_sizes=LAYER_SIZES, batch_sizes=BATCH_SIZES, ops=OPS, rounds=5,
         the format of :attr:`fastnn.backends.tuning.Tuning.table`. A point where no
         candidate passes the correctness gate is left out.
     """
-    names = candidates()
+    names = candidates(batch_sizes)
     reference = backends.reference_backend(time_limited_ok=False)
     table = {}
     for sizes in layer_sizes:
@@ -74,5 +81,22 @@ def _measure_point(names, reference, case, op, rounds, min_time):
     if not calls:
         return None
     timings = interleaved(calls, rounds, min_time)
-    seconds = {name: timing.median for name, timing in timings.items()}
-    return {"winner": min(seconds, key=seconds.get), "seconds": seconds}
+    seconds = {name: timings[name].median for name in calls}
+    return {"winner": winner(seconds), "seconds": seconds}
+
+
+def winner(seconds):
+    """The first candidate whose median is within :data:`TIE_MARGIN` of the fastest.
+
+    Parameters
+    ----------
+    seconds : dict of str -> float
+        Median seconds per call, in the candidates' order.
+
+    Returns
+    -------
+    str
+    """
+    fastest = min(seconds.values())
+    return next(name for name, median in seconds.items()
+                if median <= fastest * (1 + TIE_MARGIN))

@@ -101,8 +101,14 @@ class SweepConfig:
     model: str | None = None
 
     def backend_names(self):
-        """The backends to measure (validated: ValueError for unknown or unavailable)."""
-        names = self.backends or tuple(backends.available_backends())
+        """The backends to measure (validated: ValueError for unknown or unavailable).
+
+        By default every available backend, except one that would run another's
+        kernels at every batch size of the sweep (``serial_below_rows``).
+        """
+        names = self.backends or tuple(
+            name for name in backends.available_backends()
+            if backends.get(name).serial_below_rows <= max(self.batch_sizes))
         return tuple(dict.fromkeys(backends.get(name).name for name in names))
 
     def check(self):
