@@ -67,7 +67,7 @@ class MLP:
 
     def _attach(self, spec, params, backend):
         self.spec = spec
-        self._params = params
+        self._params = _writable_buffer(params)
         self._backend = backend
         self._kernels = None
 
@@ -230,9 +230,10 @@ class MLP:
     def train_step(self, X, T, learning_rate, sample_weight=None):
         """One gradient-descent step on the mean loss: ``theta -= learning_rate * grad``.
 
-        The step is computed on a copy and committed only if every new parameter is
-        finite, so a failure leaves the network exactly as it was. ``X``, ``T`` and
-        ``sample_weight`` are those of :meth:`loss`.
+        The step is committed only if every new parameter is finite, so a failure
+        leaves the network exactly as it was. ``X``, ``T`` and ``sample_weight`` are
+        those of :meth:`loss`. A network keeps scratch buffers for its steps: do not
+        call ``train_step`` (or ``fit``) on one network from two threads at once.
 
         Returns
         -------
@@ -407,6 +408,8 @@ class MLP:
     def __setstate__(self, state):
         state = dict(state)
         state["_backend"] = backends.get(state["_backend"])
+        # joblib.load(..., mmap_mode="r") hands back a read-only memory map
+        state["_params"] = _writable_buffer(state["_params"])
         self.__dict__.update(state)
 
     # --- model exchange (fastnn.interop; torch / onnx are imported only when used) ------
@@ -518,3 +521,10 @@ def _check_finite(values, what):
     if not all_finite(values):
         raise ValueError(f"the {what} is not finite (NaN or infinity): the inputs or parameters "
                          f"are too large for the network's dtype")
+
+
+def _writable_buffer(params):
+    """``params`` (n_params,), or a writable copy where it is read-only (a read-only
+    memory map from ``joblib.load(..., mmap_mode="r")``): training writes in place, and
+    the Numba kernels would compile again for a read-only buffer."""
+    return params if params.flags.writeable else np.array(params)

@@ -101,8 +101,12 @@ def as_inputs(X, spec):
 def is_sparse(X):
     """``scipy.sparse.issparse(X)``, without importing SciPy: no object is a SciPy sparse
     matrix unless ``scipy.sparse`` has been imported."""
-    module = sys.modules.get("scipy.sparse")
-    return module is not None and module.issparse(X)
+    if "scipy.sparse" not in sys.modules:
+        return False
+    # imported already, or being imported by another thread (the statement waits for it)
+    from scipy.sparse import issparse
+
+    return issparse(X)
 
 
 def as_training_batch(X, T, spec):

@@ -79,3 +79,33 @@ def test_the_fast_path_survives_pickling_and_copies():
     for other in (clone, copy):
         assert np.array_equal(other.flat_parameters, net.flat_parameters)
         assert other.flat_parameters.base is not net.flat_parameters.base
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_read_only_memory_mapped_network_trains_and_keeps_its_file(tmp_path, backend):
+    joblib = pytest.importorskip("joblib")
+    rng = np.random.default_rng(0)
+    net = MLP([4, 3, 2], backend=backend, seed=0)
+    X, T = rng.random((5, 4)), rng.random((5, 2))
+    joblib.dump(net, tmp_path / "net.joblib")
+    mapped = joblib.load(tmp_path / "net.joblib", mmap_mode="r")
+    np.testing.assert_array_equal(mapped.forward(X), net.forward(X))
+    assert mapped.train_step(X, T, 0.1) == net.train_step(X, T, 0.1)
+    np.testing.assert_array_equal(mapped.flat_parameters, net.flat_parameters)
+    untouched = joblib.load(tmp_path / "net.joblib")
+    assert not np.array_equal(untouched.flat_parameters, net.flat_parameters)
+
+
+def test_a_big_train_step_does_not_keep_its_workspace():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    net = MLP([100, 100, 50, 10], backend="numba", seed=0)
+    X, T = rng.random((20000, 100)), rng.random((20000, 10))
+    net.train_step(X[:1], T[:1], 0.01)
+    tracemalloc.start()
+    net.train_step(X, T, 0.01)
+    held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak > 50e6  # the workspace of 20000 rows was made...
+    assert held < 1e6   # ...and not kept

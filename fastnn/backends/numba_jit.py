@@ -12,6 +12,7 @@ a sparse product, and ``X`` is never densified.
 
 from __future__ import annotations
 
+import threading
 import weakref
 
 import numpy as np
@@ -219,7 +220,8 @@ class BoundKernels:
     def __init__(self, backend, spec, params):
         self._parts = (backend, spec, params)
         self._bind()
-        _BOUND.add(self)
+        with _BOUND_LOCK:
+            _BOUND.add(self)
 
     def _bind(self):
         backend, spec, params = self._parts
@@ -229,8 +231,10 @@ class BoundKernels:
         n_outputs, per_row = spec.layer_sizes[-1], _workspace_per_row(spec)
         empty, dtype = np.empty, params.dtype
         # train_step's gradient and workspace, made once and kept (train_step changes the
-        # parameters, so calls on one network never overlap); gradients makes fresh ones,
-        # as the kernels release the GIL and the gradient is returned.
+        # parameters, so calls on one network must not overlap: MLP.train_step says so);
+        # a workspace above _KEPT_WORKSPACE values is made per call, so that one big
+        # batch does not hold its memory afterwards. gradients makes fresh ones, as the
+        # kernels release the GIL and the gradient is returned.
         step_scratch = [np.empty_like(params), empty(per_row, dtype)]
 
         def forward(X):
@@ -244,8 +248,11 @@ class BoundKernels:
 
         def step(X, T, learning_rate):
             grad, workspace = step_scratch
-            if workspace.shape[0] != X.shape[0] * per_row:
-                workspace = step_scratch[1] = empty(X.shape[0] * per_row, dtype)
+            size = X.shape[0] * per_row
+            if workspace.shape[0] != size:
+                workspace = empty(size, dtype)
+                if size <= _KEPT_WORKSPACE:
+                    step_scratch[1] = workspace
             return train_step(params, layer_sizes, codes, loss_code, X, T, learning_rate,
                               grad, workspace)
 
@@ -267,7 +274,9 @@ def clear_argument_cache():
     """Forget the kernel arguments built so far (after the tuning in force changed), and
     rebind the :class:`BoundKernels` alive to the new ones."""
     _ARGUMENTS.clear()
-    for bound in list(_BOUND):
+    with _BOUND_LOCK:  # another thread may be binding a new network
+        alive = list(_BOUND)
+    for bound in alive:
         bound._bind()
 
 
@@ -319,5 +328,9 @@ _MAX_CACHED_SPECS = 4096
 _WORKSPACE_PER_ROW = {}
 # Every BoundKernels alive, for clear_argument_cache.
 _BOUND = weakref.WeakSet()
+_BOUND_LOCK = threading.Lock()
+# The largest train_step workspace (values) a network keeps between calls: 1 MiB of
+# float64, a batch of about 250 rows of 100-100-50-10.
+_KEPT_WORKSPACE = 2 ** 17
 
 BACKEND = NumbaBackend()
