@@ -129,8 +129,9 @@ def fit_rule(points, shipped=None):
     Returns
     -------
     dict of str -> tuple of 3 int
-        Product -> ``(single_row, min_rows, min_multiply_adds)``; :data:`NEVER` where
-        the loops should always be used.
+        Product -> ``(single_row, min_rows, min_multiply_adds)``. Where the loops win
+        at every point measured, BLAS still takes the products larger than any measured
+        (it wins at scale; nothing was measured there).
     """
     if shipped is None:
         shipped = dict(zip(PRODUCTS, shipped_crossovers()))
@@ -141,11 +142,11 @@ def fit_rule(points, shipped=None):
         batches = [point for point in mine if point.rows > 1]
         kept_single, kept_rows, kept_work = shipped[product]
         single_row = _best_threshold(
-            one_row, [point.multiply_adds for point in one_row] + [NEVER],
+            one_row, [point.multiply_adds for point in one_row] + [_beyond(one_row)],
             lambda point, threshold: point.multiply_adds >= threshold, kept=kept_single)
         pairs = list(itertools.product(sorted({point.rows for point in batches}),
                                        sorted({point.multiply_adds for point in batches})))
-        pairs.append((NEVER, NEVER))
+        pairs.append((2, _beyond(batches)))
         min_rows, min_multiply_adds = _best_threshold(
             batches, pairs, lambda point, pair: point.rows >= pair[0]
             and point.multiply_adds >= pair[1], kept=(kept_rows, kept_work))
@@ -160,6 +161,11 @@ def lost_time(points, uses_blas):
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+def _beyond(points):
+    """A threshold just above the largest product of ``points`` (NEVER if there are none)."""
+    return max((point.multiply_adds for point in points), default=NEVER - 1) + 1
+
 
 def _best_threshold(points, candidates, uses_blas, kept):
     """The candidate with the least lost time, if it saves more than :data:`MIN_SAVING`
