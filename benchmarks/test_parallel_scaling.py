@@ -95,11 +95,13 @@ def test_parallel_scaling(benchmark, network, batch):
             for name in ("numba", "numba_parallel")}
     for op in OPS:
         calls = {name: _call(net, op, X, T) for name, net in nets.items()}
-        _check(calls)
+        in_force = _check(calls)
         timings = _interleaved(calls)
         for label, (numerator, denominator) in RATIOS.items():
             ROWS.append({"network": network, "batch": batch, "op": op, "ratio": label,
-                         **_ratio(timings[numerator], timings[denominator])})
+                         **_ratio(timings[numerator], timings[denominator]),
+                         "threads_in_force": {f"{name} {threads}": in_force[name, threads]
+                                              for name, threads in (numerator, denominator)}})
     benchmark.extra_info.update(threads=[threads for _, threads in CONFIGURATIONS])
     benchmark(nets["numba_parallel"].forward, X)
 
@@ -114,15 +116,20 @@ def _call(net, op, X, T):
 
 
 def _check(calls):
-    """Both backends agree at both thread counts (and compile, outside the timing)."""
-    results = {}
+    """Both backends agree at both thread counts (and compile, outside the timing).
+
+    Returns the BLAS and Numba thread counts in force per configuration, to record.
+    """
+    results, in_force = {}, {}
     for backend, threads in CONFIGURATIONS:
-        with pinned_threads(threads, user_api="blas"):
+        with pinned_threads(threads, user_api="blas") as counts:
             result = calls[backend]()
         results[backend, threads] = result[0] if isinstance(result, tuple) else result
+        in_force[backend, threads] = counts
     expected = results["numba", 1]
     for result in results.values():
         assert relative_difference(result, expected) <= TOLERANCE["float64"]
+    return in_force
 
 
 def _interleaved(calls):
@@ -162,6 +169,9 @@ def _ratio(numerator, denominator):
 
 def _markdown(rows):
     lines = ["# numba_parallel thread scaling (per-round ratios: medians [quartiles])", "",
+             "BLAS and Numba pinned to the thread count named in each ratio (the JSON records "
+             "the counts in force per configuration); inside numba_parallel's blocks BLAS "
+             "runs on one thread.", "",
              "| network | batch | op | ratio | value | times |", "|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row['network']} | {row['batch']} | {row['op']} | {row['ratio']} | "
