@@ -268,9 +268,8 @@ class MLP:
     def _bind(self):
         """The backend's kernels bound to this network (``backend.bind``), kept for the
         per-call fast path; False for a backend without them."""
-        bind = getattr(self._backend, "bind", None)
         self._plain = PlainArrays(self.spec)
-        self._kernels = False if bind is None else bind(self.spec, self._params)
+        self._kernels = self._backend.bind(self.spec, self._params) or False
         return self._kernels
 
     def _checked_extras(self, X, sample_weight):

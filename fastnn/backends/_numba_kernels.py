@@ -386,14 +386,7 @@ def checked_train_step(params, layer_sizes, activation_codes, loss_code, X, T,
                                workspace[:0], grad, workspace)
     if not _inputs_finite(X, T, mean_loss):
         return np.nan
-    # float64 has no rounding on the store: finite is below infinity; a float64 rounds to
-    # a finite float32 exactly when its magnitude is below _FLOAT32_OVERFLOW.
-    bound = _FLOAT32_OVERFLOW if params.itemsize == 4 else np.inf
-    finite = True
-    for index in range(params.shape[0]):
-        # The expression of train_step's update (NaN compares false).
-        finite &= abs(params[index] - learning_rate * grad[index]) < bound
-    if not finite:
+    if not _steps_finite(params, learning_rate, grad):
         return np.nan
     for index in range(params.shape[0]):
         params[index] -= learning_rate * grad[index]
@@ -403,6 +396,22 @@ def checked_train_step(params, layer_sizes, activation_codes, loss_code, X, T,
 # The largest float32 plus half its last unit: from here up, rounding to float32 gives
 # infinity (the tie goes to the even neighbour, infinity).
 _FLOAT32_OVERFLOW = float(np.finfo(np.float32).max) + 2.0 ** 103
+
+
+@jit(inline="always")
+def _steps_finite(params, learning_rate, grad):
+    """Whether every ``params[i] - learning_rate * grad[i]`` (train_step's update) is
+    finite once stored in the dtype of ``params``, in one read-only pass.
+
+    float64 has no rounding on the store: finite is below infinity; a float64 rounds to
+    a finite float32 exactly when its magnitude is below ``_FLOAT32_OVERFLOW``. NaN
+    compares false.
+    """
+    bound = _FLOAT32_OVERFLOW if params.itemsize == 4 else np.inf
+    finite = True
+    for index in range(params.shape[0]):
+        finite &= abs(params[index] - learning_rate * grad[index]) < bound
+    return finite
 
 
 @jit(inline="always")

@@ -45,7 +45,7 @@ import numba
 import numpy as np
 
 from fastnn.backends import _numba_kernels as serial
-from fastnn.backends._numba_kernels import jit
+from fastnn.backends._numba_kernels import _all_finite, _steps_finite, jit
 
 # Rows per block: large enough that a block's products go through BLAS efficiently and
 # that the partial gradients (one parameter vector per block) stay small next to the
@@ -58,10 +58,6 @@ BLOCK_ROWS = 256
 GRADIENT, CHECKED_GRADIENT, STEP, CHECKED_STEP = range(4)
 # block_outputs' loss_code for the forward pass (the losses' codes are >= 0).
 FORWARD = -1
-
-# As in _numba_kernels: the largest float32 plus half its last unit, from which rounding
-# to float32 gives infinity.
-_FLOAT32_OVERFLOW = float(np.finfo(np.float32).max) + 2.0 ** 103
 
 
 def n_blocks(m):
@@ -305,23 +301,3 @@ def _add_partials(partials, m, grad):
         for block in range(blocks):
             total += _block_rows(block, m) * partials[block, index]
         grad[index] = total / m
-
-
-@jit(inline="always")
-def _all_finite(values):
-    finite = True
-    for k in range(values.shape[0]):
-        # x - x is 0 for every finite x and NaN for infinity and NaN.
-        finite &= values[k] - values[k] == 0.0
-    return finite
-
-
-@jit(inline="always")
-def _steps_finite(params, learning_rate, grad):
-    """Whether every ``params[i] - learning_rate * grad[i]`` is finite once stored in the
-    dtype of ``params`` (the test of the serial ``checked_train_step``)."""
-    bound = _FLOAT32_OVERFLOW if params.itemsize == 4 else np.inf
-    finite = True
-    for index in range(params.shape[0]):
-        finite &= abs(params[index] - learning_rate * grad[index]) < bound
-    return finite

@@ -70,6 +70,16 @@ class Backend:
     def prepare(self, spec):
         """Do any one-off work for ``spec`` (compilation, warm-up) ahead of timing."""
 
+    def bind(self, spec, params):
+        """A per-network fast path for the model's plain calls, or None (the default:
+        the model calls the methods below).
+
+        A backend that offers one returns an object with ``forward(X)``,
+        ``gradients(X, T)`` and ``train_step(X, T, learning_rate)`` over ``params``
+        (see :class:`fastnn.backends.numba_jit.BoundKernels`).
+        """
+        return None
+
     def forward(self, spec, params, X):
         """Network output.
 

@@ -83,37 +83,13 @@ class NumbaBackend(Backend):
         self.train_step(tiny, params, X, X, 0.1)
 
     def forward(self, spec, params, X):
-        if _is_sparse(X):
-            layer_sizes, codes, _ = kernel_arguments(spec)
-            Y = np.empty((X.shape[0], spec.layer_sizes[-1]), dtype=X.dtype)
-            kernels.csr_forward_into(_writable(params), layer_sizes, codes, *_csr_arrays(X), Y)
-            return Y
-        if not X.flags.writeable:
-            X = X.copy()  # see _writable
-        return self.forward_checked(spec, params, X)[0]
-
-    def forward_checked(self, spec, params, X):
-        """:meth:`forward` of a writable ``X``, and whether ``X`` and the output are finite.
-
-        The test rides along with the forward pass, so the model skips its own scans
-        of the input and the output (see ``MLP.forward``).
-
-        Parameters
-        ----------
-        spec : NetworkSpec
-        params : ndarray, shape (n_params,)
-        X : ndarray, shape (m, n_inputs), writable (see :func:`_writable`)
-
-        Returns
-        -------
-        Y : ndarray, shape (m, n_outputs)
-        finite : bool
-        """
         layer_sizes, codes, _ = kernel_arguments(spec)
-        if not params.flags.writeable:
-            params = params.copy()  # see _writable
         Y = np.empty((X.shape[0], spec.layer_sizes[-1]), dtype=X.dtype)
-        return Y, self._forward_into(params, layer_sizes, codes, X, Y)
+        if _is_sparse(X):
+            kernels.csr_forward_into(_writable(params), layer_sizes, codes, *_csr_arrays(X), Y)
+        else:
+            self._forward_into(_writable(params), layer_sizes, codes, _writable(X), Y)
+        return Y
 
     def loss(self, spec, params, X, T, sample_weight=None):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
@@ -156,37 +132,6 @@ class NumbaBackend(Backend):
     def bind(self, spec, params):
         """The kernels bound to one network: see :class:`BoundKernels`."""
         return BoundKernels(self, spec, params)
-
-    def gradients_checked(self, spec, params, X, T):
-        """:meth:`gradients` of plain arrays, the finiteness tests inside the kernel.
-
-        Parameters
-        ----------
-        spec : NetworkSpec
-        params : ndarray, shape (n_params,), writable
-        X : ndarray, shape (m, n_inputs), writable, C-contiguous, the network's dtype
-        T : ndarray, shape (m, n_outputs), likewise
-
-        Returns
-        -------
-        loss : float
-            NaN unless ``X``, ``T``, the loss and the gradient are all finite (the model
-            then finds out which with its own checks).
-        grad : ndarray, shape (n_params,)
-        """
-        layer_sizes, codes, loss_code = kernel_arguments(spec)
-        grad = np.empty_like(params)
-        return self._checked_gradient_into(params, layer_sizes, codes, loss_code, X, T, grad,
-                                           _workspace(spec, X)), grad
-
-    def train_step_checked(self, spec, params, X, T, learning_rate, scratch):
-        """:meth:`train_step` of plain arrays (as :meth:`gradients_checked`), all or
-        nothing: the loss, or NaN with ``params`` unchanged unless the inputs, the loss
-        and every new parameter are finite. ``scratch`` (shape and dtype of ``params``)
-        is overwritten."""
-        layer_sizes, codes, loss_code = kernel_arguments(spec)
-        return self._checked_train_step(params, layer_sizes, codes, loss_code, X, T,
-                                        learning_rate, scratch, _workspace(spec, X))
 
     def train_epoch(self, spec, params, X, T, order, options, optimizer, sample_weight=None):
         from fastnn.backends import _numba_train_kernels  # it imports this module
