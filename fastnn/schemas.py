@@ -204,16 +204,17 @@ MODEL_FILE = Schema("fastnn model file", (
 RUN_PLAN_FORMAT = "fastnn-bench-distributed-run"
 RUN_PLAN_VERSIONS = (1,)
 
-#: ``SweepConfig.as_dict()`` as ``run.json`` stores it.
+#: ``SweepConfig.as_dict()`` as ``run.json`` stores it (types only: the values are then
+#: checked as the command line's options are, by ``SweepConfig.check``).
 SWEEP_CONFIG = Schema("sweep configuration", (
     Field("layer_sizes", "str list"),
-    Field("batch_sizes", "int list", minimum=1),
+    Field("batch_sizes", "int list"),
     Field("backends", "str list"),
     Field("ops", "str list"),
     Field("dtypes", "str list"),
-    Field("threads", "int list", minimum=1),
+    Field("threads", "int list"),
     Field("levels", "str list"),
-    Field("rounds", "int", minimum=1),
+    Field("rounds", "int"),
     Field("min_time", "number"),
     Field("python_limit", "number"),
     Field("unstable_ratio", "number"),
@@ -232,7 +233,7 @@ RUN_PLAN = Schema("fastnn run plan", (
     Field("scheduler", "str"),
     Field("command", "str", required=False),
     Field("refused", "object", required=False),
-    Field("recovered", "object", required=False),
+    Field("lost_workers", "object", required=False),
 ))
 
 TUNE_SCHEMA = "fastnn-tune/1"
