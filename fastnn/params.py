@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import operator
 import os
+import tokenize
 import zipfile
 
 import numpy as np
@@ -199,7 +200,10 @@ def load_params(path):
     try:
         contents = _read_members(name)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError, MemoryError,
-            NotImplementedError, RuntimeError) as exc:
+            NotImplementedError, RuntimeError, SyntaxError, tokenize.TokenError,
+            RecursionError) as exc:
+        # NumPy parses a member's header as a Python literal: a corrupt one raises
+        # SyntaxError or TokenError (found by tests/test_fuzz_files.py).
         raise ValueError(f"{name} is not a readable fastnn model file: {exc}") from exc
     return _parse_contents(name, contents)
 
