@@ -143,8 +143,10 @@ WRONG = {
         _spec_with(spec, st.fixed_dictionaries({"layer_sizes": st.lists(st.one_of(
             st.integers(-2, 5), st.just(10**12), st.floats(1, 4), st.text(max_size=2)),
             max_size=4)})),
-        _spec_with(spec, st.fixed_dictionaries({"activation": st.sampled_from(["nope", 3, None])})),
-        _spec_with(spec, st.fixed_dictionaries({"dtype": st.sampled_from(["int8", "float16", ""])})),
+        _spec_with(spec, st.fixed_dictionaries(
+            {"activation": st.sampled_from(["nope", 3, None])})),
+        _spec_with(spec, st.fixed_dictionaries(
+            {"dtype": st.sampled_from(["int8", "float16", ""])})),
         _spec_with(spec, st.fixed_dictionaries({"extra": st.integers()})),
         st.text(max_size=20).map(np.array)),
     "params": lambda spec, count: st.sampled_from([
