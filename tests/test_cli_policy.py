@@ -121,9 +121,17 @@ def test_report_on_nonsense_statistics_is_a_clean_error_and_no_report(tmp_path, 
     assert not out.exists()
 
 
-def test_report_on_sound_statistics_is_written(tmp_path, capsys):
-    source = _bad_stats_file(tmp_path / "bench.json", lambda stats, info: None)
-    assert main(["report", str(source), "--out", str(tmp_path / "report")]) == 0
+@pytest.fixture(scope="module")
+def sound_report(tmp_path_factory):
+    """A report from sound statistics (the same file, unchanged, passes every check)."""
+    folder = tmp_path_factory.mktemp("sound")
+    source = _bad_stats_file(folder / "bench.json", lambda stats, info: None)
+    assert main(["report", str(source), "--out", str(folder / "run")]) == 0
+    return folder / "run"
+
+
+def test_report_on_sound_statistics_is_written(sound_report):
+    assert (sound_report / "report.md").stat().st_size > 0
 
 
 @pytest.mark.parametrize("config_change, field", [
@@ -167,8 +175,11 @@ def test_tune_refuses_a_destination_under_a_file(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.slow
-def test_ctrl_c_during_a_local_dask_sweep_prints_no_traceback(tmp_path):
-    """Ctrl-C reaches the whole process group, as a terminal sends it."""
+def test_ctrl_c_during_a_local_dask_sweep_prints_no_traceback(tmp_path, request):
+    """Ctrl-C reaches the whole process group, as a terminal sends it (about 40 s: run by
+    ``tox -e slow``, ``pytest -m slow``)."""
+    if "slow" not in (request.config.option.markexpr or ""):
+        pytest.skip("a 40 s run of a local Dask cluster: selected with -m slow (tox -e slow)")
     pytest.importorskip("distributed")
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
@@ -187,3 +198,13 @@ def test_ctrl_c_during_a_local_dask_sweep_prints_no_traceback(tmp_path):
     assert process.returncode == 130, err
     assert "Traceback" not in err and "ERROR" not in err, err
     assert "finish with: fastnn bench --resume" in err
+
+
+def test_compare_with_markdown_pointing_at_a_directory_is_one_line(tmp_path, capsys,
+                                                                    sound_report):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    run = str(sound_report)
+    assert main(["compare", run, run, "--markdown", str(folder)]) == 2
+    assert "Is a directory" in _one_line(capsys.readouterr().err)
+    assert list(folder.iterdir()) == []
