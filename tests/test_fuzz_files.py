@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import BACKENDS, FUZZ_OUTCOMES, REFERENCE
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fastnn import MLP
@@ -196,3 +196,77 @@ def test_mutated_onnx_bytes_load_or_are_refused(onnx_seeds, data):
     seed = onnx_seeds[data.draw(st.sampled_from(range(len(onnx_seeds))))]
     mutated = _mutated(seed, data.draw)
     _check_on_every_backend(lambda name: MLP.from_onnx(mutated, backend=name), "ONNX bytes")
+
+
+# Structural mutations of an ONNX model: what a reader could misread rather than
+# fail to parse. A graph that loads must compute what ONNX Runtime computes.
+ONNX_OPS = ["Relu", "Abs", "Softmax", "Gemm", "MatMul", "Add", "Identity", "Sigmoid",
+            "Tanh", "LeakyRelu", "Exp", "Neg", "Mul"]
+
+
+def _mutate_graph(model, draw, onnx):
+    graph = model.graph
+    kind = draw(st.sampled_from(["dims", "dtype", "op", "drop", "attribute", "input",
+                                 "nan", "elem_type"]))
+    if kind == "dims":
+        tensor = draw(st.sampled_from(list(graph.initializer)))
+        index = draw(st.integers(0, len(tensor.dims) - 1))
+        tensor.dims[index] = draw(st.integers(0, 6))
+    elif kind == "dtype":
+        tensor = draw(st.sampled_from(list(graph.initializer)))
+        tensor.data_type = draw(st.sampled_from([1, 6, 7, 10, 11, 8]))
+    elif kind == "op":
+        node = draw(st.sampled_from(list(graph.node)))
+        node.op_type = draw(st.sampled_from(ONNX_OPS))
+    elif kind == "drop":
+        del graph.node[draw(st.integers(0, len(graph.node) - 1))]
+    elif kind == "attribute":
+        node = draw(st.sampled_from(list(graph.node)))
+        name = draw(st.sampled_from(["alpha", "beta", "transA", "transB", "axis"]))
+        value = draw(st.sampled_from([0, 1, -1, 2, 0.5, 2.0]))
+        del node.attribute[:]
+        node.attribute.append(onnx.helper.make_attribute(name, value))
+    elif kind == "input":
+        node = draw(st.sampled_from(list(graph.node)))
+        if node.input:
+            node.input[draw(st.integers(0, len(node.input) - 1))] = draw(
+                st.sampled_from(["input", "output", "W0", "b0", "nothing"]))
+    elif kind == "nan":
+        tensor = draw(st.sampled_from(list(graph.initializer)))
+        values = onnx.numpy_helper.to_array(tensor).copy()
+        if values.size:
+            values.flat[0] = np.nan
+            tensor.CopyFrom(onnx.numpy_helper.from_array(values, tensor.name))
+    else:
+        graph.input[0].type.tensor_type.elem_type = draw(st.sampled_from([1, 6, 7, 10, 11]))
+    return model
+
+
+@BUDGET
+@given(data=st.data())
+def test_structurally_mutated_onnx_graphs_load_and_agree_with_onnxruntime_or_are_refused(
+        onnx_seeds, data):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    model = onnx.load_from_string(onnx_seeds[data.draw(st.sampled_from(range(2)))])
+    for _ in range(data.draw(st.integers(1, 2))):
+        try:
+            model = _mutate_graph(model, data.draw, onnx)
+        except ValueError:  # a second mutation that cannot apply to the first's result
+            assume(False)
+    mutated = model.SerializeToString()
+    loaded = {}
+    _check_on_every_backend(lambda name: loaded.setdefault(
+        name, MLP.from_onnx(mutated, backend=name)), "ONNX graph")
+    if not loaded:
+        return
+    net = next(iter(loaded.values()))
+    inputs = np.random.default_rng(2).random((3, net.layer_sizes[0])).astype(net.spec.dtype)
+    try:
+        session = ort.InferenceSession(mutated, providers=["CPUExecutionProvider"])
+    except ort.capi.onnxruntime_pybind11_state.NotImplemented:
+        # Valid ONNX that ONNX Runtime has no kernel for (LeakyRelu in float64).
+        FUZZ_OUTCOMES["ONNX graph: loaded, ONNX Runtime lacks a kernel"] += 1
+        return
+    (expected,) = session.run(None, {session.get_inputs()[0].name: inputs})[:1]
+    np.testing.assert_allclose(net.forward(inputs), expected, rtol=1e-5, atol=1e-6)

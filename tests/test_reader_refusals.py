@@ -84,6 +84,15 @@ def test_from_onnx_on_a_directory_is_a_clear_error(tmp_path):
         MLP.from_onnx(tmp_path)
 
 
+def test_from_onnx_refuses_an_input_type_its_layers_do_not_compute_in():
+    """Found by tests/test_fuzz_files.py: no runtime runs such a graph; fastnn read it."""
+    onnx = pytest.importorskip("onnx")
+    model = onnx.load_from_string(MLP([2, 3, 1], backend="numpy", seed=0).to_onnx())
+    model.graph.input[0].type.tensor_type.elem_type = onnx.TensorProto.FLOAT
+    with pytest.raises(ValueError, match="is FLOAT but its layers compute in DOUBLE"):
+        MLP.from_onnx(model.SerializeToString())
+
+
 @pytest.mark.parametrize("max_bytes", [1e6, "1000", 10.0, True])
 def test_from_onnx_wants_an_integer_max_bytes(max_bytes):
     pytest.importorskip("onnx")

@@ -372,6 +372,7 @@ class _GraphReader:
         if target not in (self._onnx.TensorProto.FLOAT, self._onnx.TensorProto.DOUBLE):
             raise ValueError(f"ONNX node 'Cast' to type {target} at the input is not "
                              f"supported; fastnn computes in float32 or float64")
+        self._input_type = target
         return "pass", None, node.output[0]
 
     def _matmul(self, node, tensor):
@@ -488,6 +489,25 @@ class _GraphReader:
         if dims[1].HasField("dim_value") and dims[1].dim_value != n_inputs:
             raise ValueError(f"the ONNX graph input {value.name!r} has {dims[1].dim_value} "
                              f"features but the first layer's weights take {n_inputs}")
+        self._check_types(value, layers)
+
+    def _check_types(self, value, layers):
+        """The batch reaches the layers in their weights' type, one type throughout: a
+        graph whose declared types disagree is one no runtime runs (ONNX's type rules).
+        """
+        types = {np.dtype(array.dtype) for layer in layers
+                 for array in (layer.weights, layer.bias)}
+        if any(kind.kind != "f" for kind in types):
+            return  # refused later, naming the type (network_parts)
+        if len(types) != 1:
+            raise ValueError(f"the ONNX graph's layers mix {', '.join(sorted(map(str, types)))} "
+                             f"weights; an ONNX graph of dense layers has one type")
+        declared = getattr(self, "_input_type", None) or value.type.tensor_type.elem_type
+        expected = self._onnx.helper.np_dtype_to_tensor_dtype(types.pop())
+        if declared and declared != expected:
+            name = self._onnx.TensorProto.DataType.Name
+            raise ValueError(f"the ONNX graph input {value.name!r} is {name(declared)} but its "
+                             f"layers compute in {name(expected)} (with no Cast between)")
 
     def _tail_classes(self):
         """skl2onnx's class labels: the table ArrayFeatureExtractor maps ArgMax through, or
