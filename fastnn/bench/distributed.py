@@ -89,14 +89,13 @@ def connect(scheduler, timeout=None, workers_timeout=None):
     SchedulerError
         If the address is malformed, nothing answers there in ``timeout`` seconds, or no
         worker joins in ``workers_timeout`` seconds.
-        Also if Dask distributed is not installed (``pip install "fastnn[distributed]"``).
+    ImportError
+        If Dask distributed is not installed, naming ``pip install "fastnn[distributed]"``
+        (exit status 2 on the command line, as :mod:`fastnn.cli` maps it).
     """
-    try:
-        distributed = import_optional("distributed", extra="distributed",
-                                      purpose="fastnn bench --scheduler")
-        dask = import_optional("dask", extra="distributed", purpose="fastnn bench --scheduler")
-    except ImportError as exc:  # an unusable option here: exit status 2, like a bad value
-        raise SchedulerError(str(exc)) from None
+    distributed = import_optional("distributed", extra="distributed",
+                                  purpose="fastnn bench --scheduler")
+    dask = import_optional("dask", extra="distributed", purpose="fastnn bench --scheduler")
     n_local = local_worker_count(scheduler)
     timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
     workers_timeout = WORKERS_TIMEOUT_S if workers_timeout is None else workers_timeout
