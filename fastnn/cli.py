@@ -1,15 +1,27 @@
 """The ``fastnn`` command: one console script, one module per subcommand.
 
 Each subcommand module defines ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int``. Usage errors (bad arguments, unknown names, unreadable files)
-exit with status 2 and a message naming the problem.
+``run(args) -> int``; registering one is one line in :data:`COMMANDS`.
+
+The exit-status policy lives here, for every subcommand (their modules raise, they do
+not print errors or choose statuses for them):
+
+- 0: done; 1 where a subcommand says so (e.g. a backend failed the correctness gate);
+- 2: an error the user can cause (:data:`USER_ERRORS`: bad values, missing or unreadable
+  files, a directory where a file is expected, an unreachable scheduler, a missing
+  optional package, a request too large for memory): one line on stderr naming it;
+- 1: an unexpected internal error: one line saying so and asking for a bug report;
+  the traceback only with ``--debug`` (or ``FASTNN_DEBUG=1``);
+- 130: interrupted (Ctrl-C), one line, no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 # Subcommand -> module implementing it.
 COMMANDS = {
@@ -21,9 +33,19 @@ COMMANDS = {
     "reproduce": "fastnn.reproduce",
 }
 
+DEBUG_ENV = "FASTNN_DEBUG"
+
 
 class UsageError(ValueError):
     """A problem with the command line or the files it names: exit status 2."""
+
+
+# Errors a user can cause: status 2. OSError covers missing files, directories where
+# files are expected, permissions, full disks and unreachable or lost schedulers
+# (ConnectionError, TimeoutError); ImportError a missing optional package.
+USER_ERRORS = (UsageError, ValueError, TypeError, OSError, MemoryError, ImportError)
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser():
@@ -33,11 +55,15 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="fastnn", description="Benchmark and reproduce small neural networks on the CPU.")
     parser.add_argument("--version", action="version", version=f"fastnn {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of an error (also FASTNN_DEBUG=1)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
         sub = subparsers.add_parser(name, help=module.HELP, description=module.__doc__,
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="print the traceback of an error")
         sub.set_defaults(handler=module.run)
         module.add_arguments(sub)
     return parser
@@ -47,12 +73,40 @@ def main(argv=None):
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False)) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         return int(args.handler(args) or 0)
-    except (UsageError, ValueError, TypeError, FileNotFoundError, FileExistsError,
-            PermissionError) as exc:
-        print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        print(f"fastnn {args.command}: interrupted", file=sys.stderr)
-        return 130
+        _quiet_interpreter_shutdown()
+        return _fail(args.command, "interrupted", EXIT_INTERRUPTED, debug)
+    except USER_ERRORS as exc:
+        return _fail(args.command, f"error: {one_line(exc)}", EXIT_USAGE, debug)
+    except Exception as exc:  # noqa: BLE001  (the policy's last resort: say it is a bug)
+        return _fail(args.command, f"internal error: {type(exc).__name__}: {one_line(exc)}. "
+                                   f"This is a bug in fastnn; please report it with the command "
+                                   f"line and the output of `fastnn info`"
+                                   + ("" if debug else " (rerun with --debug for the traceback)"),
+                     EXIT_INTERNAL, debug)
+
+
+def one_line(exc):
+    """An exception's message on one line (its type name if it has none)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, MemoryError) and not text:
+        return "not enough memory for this request; ask for smaller sizes or batches"
+    return text or type(exc).__name__
+
+
+def _fail(command, message, status, debug):
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    print(f"fastnn {command}: {message}", file=sys.stderr, flush=True)
+    return status
+
+
+def _quiet_interpreter_shutdown():
+    """After Ctrl-C, silence what libraries log while they shut down (Dask's lock and
+    semaphore lease callbacks, its worker processes): the one line above says it all."""
+    import logging
+
+    logging.disable(logging.CRITICAL)

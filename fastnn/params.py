@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import json
 import operator
+import os
+import tokenize
 import zipfile
 
 import numpy as np
 
 from fastnn.atomic import atomic_write
 from fastnn.functions import ACTIVATIONS
+from fastnn.schemas import (
+    MODEL_FILE,
+    MODEL_FILE_FORMAT,
+    MODEL_FILE_VERSIONS,
+    NETWORK_SPEC,
+    check,
+)
 from fastnn.spec import NetworkSpec, check_name
 
 INIT_SCHEMES = ("auto", "uniform01", "normal", "xavier", "he")
-FILE_FORMAT = "fastnn-mlp"
-FILE_VERSION = 1
+FILE_FORMAT = MODEL_FILE_FORMAT
+FILE_VERSION = MODEL_FILE_VERSIONS[-1]
 
 
 def parameter_count(layer_sizes):
@@ -158,7 +167,12 @@ def save_params(path, spec, flat):
 
 
 def load_params(path):
-    """Read a file written by :func:`save_params`.
+    """Read a file written by :func:`save_params`, checked against its declared schema
+    (:data:`fastnn.schemas.MODEL_FILE`) before anything is built from it.
+
+    Nothing is unpickled or executed: the file is read as a zip archive of ``.npy``
+    members whose headers are checked (no object dtype, sizes within the member's
+    bytes and :data:`MAX_MEMBER_BYTES`) before any array is allocated.
 
     Returns
     -------
@@ -170,31 +184,90 @@ def load_params(path):
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is not a readable fastnn model file, or its parameters do not
-        match its spec or are not finite.
+        If ``path`` is a directory or not a readable fastnn model file (a plain ``.npy``
+        array, a foreign ``.npz``, a version other than the integer
+        :data:`FILE_VERSION`), or its parameters do not match its spec or are not finite.
+        A :class:`fastnn.schemas.SchemaError` (a ValueError) names the field.
     """
+    name = os.fspath(path)
+    if os.path.isdir(name):
+        raise ValueError(f"{name} is a directory, not a fastnn model file (.npz from MLP.save)")
+    with open(name, "rb") as handle:  # FileNotFoundError as it is
+        magic = handle.read(len(_NPY_MAGIC))
+    if magic == _NPY_MAGIC:
+        raise ValueError(f"{name} is a single NumPy array (.npy), not a fastnn model file "
+                         f"(an .npz written by MLP.save)")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            contents = {key: data[key] for key in data.files}
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:
-        raise ValueError(f"{path} is not a readable fastnn model file: {exc}") from exc
-    return _parse_contents(path, contents)
+        contents = _read_members(name)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError, MemoryError,
+            NotImplementedError, RuntimeError, SyntaxError, tokenize.TokenError,
+            RecursionError) as exc:
+        # NumPy parses a member's header as a Python literal: a corrupt one raises
+        # SyntaxError or TokenError (found by tests/test_fuzz_files.py).
+        raise ValueError(f"{name} is not a readable fastnn model file: {exc}") from exc
+    return _parse_contents(name, contents)
+
+
+# A member larger than this is refused before it is read (a network of 2**27 float64
+# parameters is far beyond what fastnn runs).
+MAX_MEMBER_BYTES = 2**30
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_members(path):
+    """The archive's members as arrays, each header checked before its data is read."""
+    contents = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            member = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if member in contents:
+                raise ValueError(f"member {member!r} appears twice")
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise ValueError(f"member {member!r} is {info.file_size} bytes, above the "
+                                 f"limit of {MAX_MEMBER_BYTES}")
+            with archive.open(info) as handle:
+                contents[member] = _read_array(handle, info.file_size, member)
+    return contents
+
+
+def _read_array(handle, member_bytes, member):
+    version = np.lib.format.read_magic(handle)
+    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                   else np.lib.format.read_array_header_2_0)
+    shape, fortran_order, dtype = read_header(handle)
+    if dtype.hasobject:
+        raise ValueError(f"member {member!r} holds Python objects (refused: loading never "
+                         f"unpickles)")
+    if int(np.prod(shape, dtype=object)) * dtype.itemsize > member_bytes:
+        raise ValueError(f"member {member!r} declares shape {shape} of {dtype}, more than "
+                         f"its {member_bytes} bytes")
+    data = handle.read(member_bytes)
+    count = int(np.prod(shape, dtype=object))
+    array = np.frombuffer(data, dtype=dtype, count=count)
+    return array.reshape(shape, order="F" if fortran_order else "C")
 
 
 def _parse_contents(path, contents):
-    if str(contents.get("format", "")) != FILE_FORMAT or "spec" not in contents \
+    if str(_python_value(contents.get("format", ""))) != FILE_FORMAT or "spec" not in contents \
             or "params" not in contents:
         raise ValueError(f"{path} is not a fastnn model file (no '{FILE_FORMAT}' format marker)")
-    if _file_version(contents.get("version")) != FILE_VERSION:
-        raise ValueError(f"{path} has model file version {contents.get('version')}; "
-                         f"this fastnn reads version {FILE_VERSION}")
+    values = {key: _python_value(value) for key, value in contents.items()}
+    version = values.get("version")
+    if not (isinstance(version, int) and not isinstance(version, bool)) \
+            or version != FILE_VERSION:
+        raise ValueError(f"{path} has model file version {_shown(contents.get('version'))}; "
+                         f"this fastnn reads version {FILE_VERSION} (an integer)")
+    check(values, MODEL_FILE, str(path))
     try:
-        spec = NetworkSpec.from_dict(json.loads(str(contents["spec"])))
-    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        spec_dict = json.loads(values["spec"])
+    except json.JSONDecodeError as exc:
         raise ValueError(f"{path} holds an invalid network spec: {exc}") from exc
-    flat = contents["params"]
+    check(spec_dict, NETWORK_SPEC, f"{path} holds an invalid network spec", prefix="spec")
+    try:
+        spec = NetworkSpec.from_dict(spec_dict)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path} holds an invalid network spec: {exc}") from exc
+    flat = values["params"]
     expected = parameter_count(spec.layer_sizes)
     if flat.ndim != 1 or flat.size != expected or flat.dtype.kind != "f":
         raise ValueError(f"{path}: parameters of shape {flat.shape} and dtype {flat.dtype} do "
@@ -209,12 +282,25 @@ def _parse_contents(path, contents):
     return spec, params
 
 
-def _file_version(value):
-    """The file's version number, or None if it is not a single integer."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def _python_value(array):
+    """A 0-d array as the Python value it holds (str, int, float, bool); else the array."""
+    if getattr(array, "ndim", None) != 0:
+        return array
+    if array.dtype.kind == "U":
+        return str(array)
+    if array.dtype.kind in "iu":
+        return int(array)
+    if array.dtype.kind == "f":
+        return float(array)
+    if array.dtype.kind == "b":
+        return bool(array)
+    return array
+
+
+def _shown(value):
+    value = _python_value(value) if value is not None else None
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _draw_layer(scheme, n_in, n_out, rng):

@@ -101,6 +101,10 @@ def test_a_killed_worker_s_case_runs_again_elsewhere(tmp_path):
     assert set(table["status"]) == {"ok"}
     done_after_kill = table[table["worker"] != killed["worker"]]
     assert len(done_after_kill) >= 2
+    # The loss and the recovery are said, in the run record and in the report.
+    lost = json.loads((folder / "run.json").read_text())["lost_workers"]
+    assert killed["worker"] in lost and "left mid-sweep" in lost[killed["worker"]]
+    assert f"Lost worker {killed['worker']}" in (folder / "report.md").read_text()
 
 
 def test_a_machine_without_workers_lists_its_cases_then_resume_finishes(tmp_path, monkeypatch):

@@ -82,5 +82,5 @@ def test_read_plan_wants_a_list_of_host_names(tmp_path):
     document = json.loads((tmp_path / "run.json").read_text())
     document["hosts"] = "abc"
     (tmp_path / "run.json").write_text(json.dumps(document))
-    with pytest.raises(ValueError, match="list of host names"):
+    with pytest.raises(ValueError, match="field 'hosts' must be a list of strings"):
         read_plan(tmp_path)

@@ -28,8 +28,9 @@ from pathlib import Path
 
 from fastnn.atomic import atomic_write_text
 from fastnn.cpu import cpu_model
+from fastnn.schemas import TUNE_FILE, TUNE_SCHEMA, SchemaError, check
 
-SCHEMA = "fastnn-tune/1"
+SCHEMA = TUNE_SCHEMA
 PATH_ENV = "FASTNN_TUNE_FILE"
 # The kernels' matrix products, in the order of ``_numba_kernels.BLAS_CROSSOVER``.
 PRODUCTS = ("forward_layer", "weight_gradient", "back_delta")
@@ -86,6 +87,41 @@ def tune_file_path():
         return Path(chosen).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "fastnn" / "tune.json"
+
+
+def check_destination(path=None):
+    """Refuse a tune-file path that cannot be written, before anything is measured.
+
+    Parameters
+    ----------
+    path : path-like or None
+        Default: :func:`tune_file_path`.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        If the path is a directory, or a folder on the way is a file or not writable;
+        the message names ``$FASTNN_TUNE_FILE`` when it chose the path.
+    """
+    path = tuning_path(path)
+    chosen = os.environ.get(PATH_ENV)
+    source = f" (from ${PATH_ENV})" if chosen and Path(chosen).expanduser() == path else ""
+    if path.is_dir():
+        raise ValueError(f"the tune file {path}{source} is a directory; it must name a file")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"the tune file {path}{source} cannot be written: {folder} is not a "
+                         f"directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"the tune file {path}{source} cannot be written: no permission to "
+                         f"write in {folder}")
+    return path
 
 
 def current_identity():
@@ -266,9 +302,10 @@ def _validate(record):
         return "wrong schema (not a JSON object)"
     if record.get("schema") != SCHEMA:
         return f"wrong schema ({record.get('schema')!r}, expected {SCHEMA!r})"
-    for key in ("created", *IDENTITY_FIELDS):
-        if key not in record or not isinstance(record[key], (str, type(None))):
-            return f"wrong schema ({key!r} missing or not a string)"
+    try:
+        check(record, TUNE_FILE, "tune file")
+    except SchemaError as exc:
+        return f"wrong schema ({exc})"
     if "crossovers" in record:
         problem = _crossover_problem(record["crossovers"])
         if problem:

@@ -42,6 +42,7 @@ from fastnn.bench.cases import (
     sizes_label,
     split_list,
 )
+from fastnn.bench.memory import check_sweep_memory
 from fastnn.bench.peers import peer_names, peer_versions, peers_metadata
 from fastnn.bench.peers.report import peer_console_text, without_peers
 from fastnn.bench.report import headline_caption, headline_table, write_report
@@ -192,6 +193,7 @@ def config_from_args(args):
             settings[name] = value
     config = SweepConfig(**settings)
     config.check()  # a bad setting is a usage error now, not a failure mid-run
+    check_sweep_memory(config)  # before anything is allocated or written
     return config
 
 

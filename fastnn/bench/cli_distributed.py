@@ -91,14 +91,14 @@ def sweep_and_report(client, plan, folder, points, out):
         try:
             outcome = coordinator.run()
         except (KeyboardInterrupt, ConnectionError) as exc:
+            # The finished cases stay; the exit status is the command line's (fastnn.cli).
             write_plan(folder, plan)
-            kept = len(CaseLog(folder).keys())
-            print(f"fastnn bench: stopped ({type(exc).__name__}: {exc}); {kept} of "
-                  f"{len(plan.points())} cases are kept in {out}; finish with: "
-                  f"fastnn bench --resume {out}", file=sys.stderr)
+            kept = (f"{len(CaseLog(folder).keys())} of {len(plan.points())} cases are kept in "
+                    f"{out}; finish with: fastnn bench --resume {out}")
             if isinstance(exc, KeyboardInterrupt):
+                print(f"fastnn bench: stopped by Ctrl-C; {kept}", file=sys.stderr)
                 raise
-            return 1
+            raise ConnectionError(f"{exc}; {kept}") from None
     write_plan(folder, plan)
     duration = time.perf_counter() - start
     frame, metadata = merged_results(plan, folder, outcome.not_measured, out, duration, revision)
@@ -135,6 +135,7 @@ def merged_results(plan, folder, not_measured, out, duration, revision=None):
                 "config": plan.config.as_dict(), "peaks": [],
                 "backend_roles": BackendRoles.of_registry().as_dict(),
                 "scheduler": plan.scheduler, "refused_workers": dict(plan.refused),
+                "lost_workers": dict(plan.lost_workers),
                 "not_measured": dict(not_measured)}
     return results_frame(rows), metadata
 

@@ -51,6 +51,7 @@ def run(args):
         print(show_text(path))
         return 0
     if args.forget:
+        tuning.check_destination(path)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             print(f"fastnn tune: removed {path}", file=sys.stderr)
@@ -60,6 +61,7 @@ def run(args):
     if args.threads < 1:
         raise ValueError(f"--threads must be at least 1; got {args.threads}")
     check_thread_count(args.threads)
+    tuning.check_destination(path)  # before the measurements (about half a minute)
     start = time.perf_counter()
     record = measure(args.threads)
     record["duration_s"] = round(time.perf_counter() - start, 2)

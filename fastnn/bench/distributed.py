@@ -28,6 +28,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import signal
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -87,38 +89,88 @@ def connect(scheduler, timeout=None, workers_timeout=None):
     SchedulerError
         If the address is malformed, nothing answers there in ``timeout`` seconds, or no
         worker joins in ``workers_timeout`` seconds.
-        Also if Dask distributed is not installed (``pip install "fastnn[distributed]"``).
+    ImportError
+        If Dask distributed is not installed, naming ``pip install "fastnn[distributed]"``
+        (exit status 2 on the command line, as :mod:`fastnn.cli` maps it).
     """
-    try:
-        distributed = import_optional("distributed", extra="distributed",
-                                      purpose="fastnn bench --scheduler")
-        dask = import_optional("dask", extra="distributed", purpose="fastnn bench --scheduler")
-    except ImportError as exc:  # an unusable option here: exit status 2, like a bad value
-        raise SchedulerError(str(exc)) from None
+    distributed = import_optional("distributed", extra="distributed",
+                                  purpose="fastnn bench --scheduler")
+    dask = import_optional("dask", extra="distributed", purpose="fastnn bench --scheduler")
     n_local = local_worker_count(scheduler)
     timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
     workers_timeout = WORKERS_TIMEOUT_S if workers_timeout is None else workers_timeout
-    with contextlib.ExitStack() as stack:
-        if n_local is not None:
-            stack.enter_context(dask.config.set(LOCAL_LOCK_LEASE))
-            cluster = stack.enter_context(distributed.LocalCluster(
-                n_workers=n_local, threads_per_worker=1, processes=True,
-                dashboard_address=":0", silence_logs=logging.ERROR))
-            address, wanted = cluster.scheduler_address, n_local
-        else:
-            address, wanted = _checked_address(distributed, scheduler), 1
-        try:
-            client = distributed.Client(address, timeout=timeout, set_as_default=False)
-        except OSError as exc:
-            raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler!r} "
-                                 f"within {timeout:g} s: {exc}") from None
-        stack.callback(client.close)
-        try:
-            client.wait_for_workers(wanted, timeout=workers_timeout)
-        except TimeoutError:
-            raise SchedulerError(f"the Dask scheduler at {scheduler!r} has no workers "
-                                 f"(waited {workers_timeout:g} s)") from None
-        yield client
+    previous_disable = logging.root.manager.disable
+    try:
+        with contextlib.ExitStack() as stack:
+            if n_local is not None:
+                stack.enter_context(dask.config.set(LOCAL_LOCK_LEASE))
+                with _sigint_ignored():  # inherited by the worker processes started now
+                    cluster = stack.enter_context(distributed.LocalCluster(
+                        n_workers=n_local, threads_per_worker=1, processes=True,
+                        dashboard_address=":0", silence_logs=logging.ERROR))
+                address, wanted = cluster.scheduler_address, n_local
+            else:
+                address, wanted = _checked_address(distributed, scheduler), 1
+            try:
+                client = distributed.Client(address, timeout=timeout, set_as_default=False)
+            except OSError as exc:
+                raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler!r} "
+                                     f"within {timeout:g} s: {exc}") from None
+            stack.callback(client.close)
+            if n_local is not None:  # runs before the client and the cluster close
+                stack.callback(_quiet_local_shutdown, client)
+            try:
+                client.wait_for_workers(wanted, timeout=workers_timeout)
+            except TimeoutError:
+                raise SchedulerError(f"the Dask scheduler at {scheduler!r} has no workers "
+                                     f"(waited {workers_timeout:g} s)") from None
+            try:
+                yield client
+            except BaseException:
+                if n_local is not None:  # the in-process scheduler's shutdown noise, too
+                    logging.disable(logging.CRITICAL)
+                raise
+    finally:
+        logging.disable(previous_disable)
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ctrl-C ignored while a local cluster starts its worker processes.
+
+    Ctrl-C reaches every process of the terminal's process group: the local workers
+    would each die with a traceback (and their timing locks with lease errors). Started
+    with SIGINT ignored (a disposition kept across exec, which Python and asyncio then
+    leave alone), they stop only when the coordinator closes the cluster, and Ctrl-C
+    gives one line. Only the main thread may set signal handlers; elsewhere nothing
+    changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _quiet_local_shutdown(client):
+    """Silence the local workers' logs before the cluster closes them.
+
+    A worker closed while its task holds the machine's timing lock logs the lock's
+    failing lease refreshes (tracebacks) until it exits; the sweep's own message has
+    already said what happened, and the finished cases are kept.
+    """
+    with contextlib.suppress(Exception):
+        if client.status == "running":
+            client.run(_silence_logs, on_error="ignore")
+
+
+def _silence_logs():
+    # Dask's logging configuration gives some loggers (tornado.application) their own
+    # levels: disabled here at once, in the worker process only.
+    logging.disable(logging.CRITICAL)
 
 
 def local_worker_count(scheduler):
@@ -176,11 +228,15 @@ class SweepOutcome:
         Case key -> why it was not measured.
     refused : dict of str -> str
         Worker address -> why it was refused.
+    lost_workers : dict of str -> str
+        Worker address -> what happened when it left mid-sweep (its machine, and the
+        cases then pending, which went to the other workers).
     """
 
     measured: list = field(default_factory=list)
     not_measured: dict = field(default_factory=dict)
     refused: dict = field(default_factory=dict)
+    lost_workers: dict = field(default_factory=dict)
 
 
 class Coordinator:
@@ -241,7 +297,10 @@ class Coordinator:
     def _watch(self):
         """Re-target cases whose workers are gone; give up on machines with none left."""
         self._check_scheduler()
+        previous = self.machines
         self.machines = worker_machines(self.client, self.machines)
+        for address in sorted(set(previous) - set(self.machines)):
+            self._note_lost_worker(address, previous[address])
         for key, (future, point, addresses) in list(self.pending.items()):
             if not set(addresses) & set(self.machines) and not future.done():
                 future.cancel()
@@ -257,6 +316,17 @@ class Coordinator:
             elif now - self.machine_lost_since.setdefault(point.host, now) >= self.grace_s:
                 del self.waiting[key]
                 self._give_up(point, self._no_worker_reason(point.host))
+
+    def _note_lost_worker(self, address, host):
+        """Record a worker gone mid-sweep; the run record and the report say so."""
+        pending = sorted(key for key, (_, point, _) in self.pending.items()
+                         if point.host == host)
+        note = (f"worker on {host} left mid-sweep; "
+                + (f"the {len(pending)} case(s) then pending on {host} went to its other "
+                   f"workers ({', '.join(pending)})" if pending else "no case was pending on it"))
+        self.outcome.lost_workers[address] = note
+        self.plan.lost_workers[address] = note
+        logging.getLogger(__name__).warning("lost worker %s: %s", address, note)
 
     def _usable_workers(self, host):
         return sorted(address for address, machine in self.machines.items()

@@ -16,9 +16,9 @@ from fastnn.reporting.machine import MachineRecord
 from fastnn.reporting.results import read_json
 from fastnn.reporting.rows import Row
 from fastnn.reporting.timing import UNSTABLE_IQR_RATIO, Summary
+from fastnn.schemas import PYTEST_BENCHMARK, PYTEST_BENCHMARK_ENTRY, SchemaError, check
 
 CASE_KEYS = ("backend", "layer_sizes", "batch_size", "op", "dtype")
-STAT_KEYS = ("min", "median", "q1", "q3", "iqr", "mean", "rounds", "iterations")
 
 
 def load_pytest_benchmark(path, unstable_ratio=UNSTABLE_IQR_RATIO):
@@ -45,21 +45,22 @@ def load_pytest_benchmark(path, unstable_ratio=UNSTABLE_IQR_RATIO):
         If it is not valid JSON, not a pytest-benchmark file, or holds no fastnn case.
     """
     document = read_json(path)
-    if not isinstance(document, dict) or not isinstance(document.get("benchmarks"), list) \
-            or not isinstance(document.get("machine_info"), dict):
+    if not isinstance(document, dict) or "benchmarks" not in document \
+            or "machine_info" not in document:
         raise ValueError(f"{path} is not a pytest-benchmark JSON file (it needs 'machine_info' "
                          f"and a 'benchmarks' list; write one with "
                          f"`pytest benchmarks/ --benchmark-json={path}`)")
+    check(document, PYTEST_BENCHMARK, str(path))
     machine = _machine(document["machine_info"], document.get("datetime"))
-    peak = (document["machine_info"].get("fastnn") or {}).get("matmul_peak")
+    peak = _peak(document["machine_info"], path)
     rows, left_out = [], []
-    for benchmark in document["benchmarks"]:
-        row = _row(benchmark, peak, unstable_ratio) if isinstance(benchmark, dict) else None
-        if row is None:
+    for index, benchmark in enumerate(document["benchmarks"]):
+        if _is_fastnn_case(benchmark):
+            rows.append(_row(benchmark, peak, unstable_ratio, f"{path}",
+                             f"benchmarks[{index}]"))
+        else:
             left_out.append(str(benchmark.get("fullname", benchmark.get("name", "?")))
                             if isinstance(benchmark, dict) else repr(benchmark)[:60])
-        else:
-            rows.append(row)
     if not rows:
         raise ValueError(f"{path} holds no fastnn benchmark: none of its {len(left_out)} "
                          f"benchmarks has extra_info with {', '.join(CASE_KEYS)} and stats")
@@ -78,19 +79,25 @@ _METHOD = ("Timed by pytest-benchmark (its own calibration, rounds and statistic
            "be too slow) are not in its JSON file and so not in the tables.")
 
 
-def _row(benchmark, peak, unstable_ratio):
-    info = benchmark.get("extra_info")
-    stats = benchmark.get("stats")
-    if not isinstance(info, dict) or not isinstance(stats, dict) \
-            or any(key not in info for key in CASE_KEYS) \
-            or any(not _is_number(stats.get(key)) for key in STAT_KEYS):
-        return None
+def _is_fastnn_case(benchmark):
+    """A benchmark of a fastnn case: its ``extra_info`` names one (the others are left out)."""
+    info = benchmark.get("extra_info") if isinstance(benchmark, dict) else None
+    return isinstance(info, dict) and all(key in info for key in CASE_KEYS)
+
+
+def _row(benchmark, peak, unstable_ratio, where, name):
+    """The row of one fastnn benchmark, its fields checked (SchemaError naming the first
+    bad one: a report is never made from statistics that cannot be)."""
+    check(benchmark, PYTEST_BENCHMARK_ENTRY, where, prefix=name)
+    info, stats = benchmark["extra_info"], benchmark["stats"]
+    _check_order(stats, where, f"{name}.stats")
     try:
-        sizes = parse_layer_sizes(str(info["layer_sizes"]))
-        batch = int(info["batch_size"])
-        flops = int(info.get("flops") or flop_count(sizes, batch, info["op"]))
-    except (TypeError, ValueError):
-        return None
+        sizes = parse_layer_sizes(info["layer_sizes"])
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(where, f"{name}.extra_info.layer_sizes", f"is not layer sizes: {exc}") \
+            from None
+    batch = info["batch_size"]
+    flops = int(info.get("flops") or flop_count(sizes, batch, info["op"]))
     median = float(stats["median"])
     summary = Summary(number=int(stats["iterations"]), rounds=int(stats["rounds"]),
                       min=float(stats["min"]), median=median, q1=float(stats["q1"]),
@@ -106,6 +113,33 @@ def _row(benchmark, peak, unstable_ratio):
               compile_s=info.get("compile_s"), first_call_s=info.get("first_call_s"),
               extra={"group": benchmark.get("group"), "name": benchmark.get("fullname")})
     return row.timed(summary, peak["gflops"] if peak else None)
+
+
+def _check_order(stats, where, name):
+    """Quartiles in order, the minimum below the median, the IQR their difference."""
+    if not (stats["q1"] <= stats["median"] <= stats["q3"] and stats["min"] <= stats["median"]):
+        raise SchemaError(where, f"{name}.median", f"q1 <= median <= q3 and min <= median do "
+                                                  f"not hold (min {stats['min']}, q1 "
+                                                  f"{stats['q1']}, median {stats['median']}, "
+                                                  f"q3 {stats['q3']})")
+    if not math.isclose(stats["iqr"], stats["q3"] - stats["q1"], rel_tol=1e-6, abs_tol=1e-12):
+        raise SchemaError(where, f"{name}.iqr", f"is not q3 - q1 ({stats['iqr']} vs "
+                                               f"{stats['q3'] - stats['q1']})")
+    if stats["mean"] < stats["min"] * (1 - 1e-9):
+        raise SchemaError(where, f"{name}.mean", f"is below the minimum ({stats['mean']} < "
+                                                f"{stats['min']})")
+
+
+def _peak(machine_info, path):
+    """The matmul peak the fastnn conftest records, checked; None without one."""
+    peak = (machine_info.get("fastnn") or {}).get("matmul_peak") \
+        if isinstance(machine_info.get("fastnn") or {}, dict) else None
+    if peak is None:
+        return None
+    if not isinstance(peak, dict) or not _is_number(peak.get("gflops")) or peak["gflops"] <= 0:
+        raise SchemaError(str(path), "machine_info.fastnn.matmul_peak.gflops",
+                          f"must be a positive number; got {peak!r:.60}")
+    return peak
 
 
 def _machine(info, date):

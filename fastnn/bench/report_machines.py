@@ -153,6 +153,8 @@ def _machines_list(frame, metadata, names):
     refused = metadata.get("refused_workers") or {}
     for worker, reason in refused.items():
         lines.append(f"- Refused worker {worker}: {reason}.")
+    for worker, what in (metadata.get("lost_workers") or {}).items():
+        lines.append(f"- Lost worker {worker}: {what}.")
     differences = version_differences({name: records.get(name) for name in names})
     if differences:
         lines.append("\n**Versions differ between machines** (their numbers measure different "

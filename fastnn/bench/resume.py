@@ -22,10 +22,18 @@ from fastnn.bench.cases import parse_layer_sizes
 from fastnn.bench.sweep import SweepConfig
 from fastnn.reporting.formatting import sizes_label
 from fastnn.reporting.results import CaseLog, read_json
+from fastnn.schemas import (
+    RUN_PLAN,
+    RUN_PLAN_FORMAT,
+    RUN_PLAN_VERSIONS,
+    SWEEP_CONFIG,
+    SchemaError,
+    check,
+)
 
 PLAN_FILE = "run.json"
-PLAN_FORMAT = "fastnn-bench-distributed-run"
-PLAN_VERSION = 1
+PLAN_FORMAT = RUN_PLAN_FORMAT
+PLAN_VERSION = RUN_PLAN_VERSIONS[-1]
 # SweepConfig fields stored as lists in run.json and read back as tuples.
 _TUPLE_FIELDS = ("batch_sizes", "backends", "ops", "dtypes", "threads", "levels", "peers")
 
@@ -74,6 +82,8 @@ class RunPlan:
         The command that repeats the sweep.
     refused : dict of str -> str
         Worker address -> why it was refused (version mismatch, failed gate).
+    lost_workers : dict of str -> str
+        Worker address -> what happened when it left mid-sweep (recovered or not).
     """
 
     config: SweepConfig
@@ -81,6 +91,7 @@ class RunPlan:
     scheduler: str
     command: str = ""
     refused: dict = field(default_factory=dict)
+    lost_workers: dict = field(default_factory=dict)
 
     def points(self):
         """Every case, machine by machine, in sweep order.
@@ -97,7 +108,7 @@ class RunPlan:
         return {"format": PLAN_FORMAT, "version": PLAN_VERSION,
                 "config": self.config.as_dict(), "hosts": list(self.hosts),
                 "scheduler": self.scheduler, "command": self.command,
-                "refused": dict(self.refused)}
+                "refused": dict(self.refused), "lost_workers": dict(self.lost_workers)}
 
 
 def write_plan(folder, plan):
@@ -125,25 +136,39 @@ def read_plan(folder):
     document = read_json(path)
     if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
         raise ValueError(f"{path} is not a fastnn run plan (no '{PLAN_FORMAT}' marker)")
-    if document.get("version") != PLAN_VERSION:
+    if document.get("version") != PLAN_VERSION or isinstance(document.get("version"), bool):
         raise ValueError(f"{path} has plan version {document.get('version')!r}; this fastnn "
                          f"reads version {PLAN_VERSION}")
     try:
+        check(document, RUN_PLAN, f"{path} is not a valid run plan")
         config = config_from_dict(document["config"])
         config.check()  # the same checks as the command line's options
-        hosts = document["hosts"]
-        if not isinstance(hosts, list) or not all(isinstance(host, str) for host in hosts):
-            raise ValueError(f"'hosts' must be a list of host names; got {hosts!r}")
-        return RunPlan(config=config, hosts=hosts,
-                       scheduler=str(document["scheduler"]),
-                       command=str(document.get("command", "")),
-                       refused=dict(document.get("refused") or {}))
+    except SchemaError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path} is not a valid run plan: {exc}") from None
+    return RunPlan(config=config, hosts=list(document["hosts"]),
+                   scheduler=document["scheduler"], command=document.get("command", ""),
+                   refused=_text_map(document.get("refused")),
+                   lost_workers=_text_map(document.get("lost_workers")))
+
+
+def _text_map(value):
+    return {str(key): str(text) for key, text in (value or {}).items()}
 
 
 def config_from_dict(data):
-    """A :class:`SweepConfig` from its ``as_dict`` form (as ``run.json`` stores it)."""
+    """A :class:`SweepConfig` from its ``as_dict`` form (as ``run.json`` stores it).
+
+    Raises
+    ------
+    SchemaError
+        A field missing, undeclared or of the wrong type (named; see
+        :data:`fastnn.schemas.SWEEP_CONFIG`).
+    ValueError
+        A malformed layer-sizes label.
+    """
+    check(data, SWEEP_CONFIG, "run.json", prefix="config")
     settings = dict(data)
     settings["layer_sizes"] = tuple(parse_layer_sizes(label) for label in data["layer_sizes"])
     for name in _TUPLE_FIELDS:

@@ -20,6 +20,7 @@ here is called.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 
 import numpy as np
@@ -106,7 +107,7 @@ def read_onnx(source, dtype=None, loss=None, max_bytes=None):
         For a source of another type.
     """
     onnx = import_optional("onnx", purpose="fastnn.MLP.from_onnx")
-    model = _parse(onnx, source, MAX_MODEL_BYTES if max_bytes is None else max_bytes)
+    model = _parse(onnx, source, _checked_max_bytes(max_bytes))
     reader = _GraphReader(onnx, model.graph)
     layers, classes = reader.read()
     metadata = {entry.key: entry.value for entry in model.metadata_props}
@@ -193,6 +194,9 @@ def _read_bytes(source, max_bytes):
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"MLP.from_onnx reads a path, bytes or an onnx.ModelProto; got "
                         f"{type(source).__name__}")
+    if os.path.isdir(source):
+        raise ValueError(f"{os.fspath(source)} is a directory; MLP.from_onnx reads an .onnx "
+                         f"file (or its bytes)")
     with open(source, "rb") as handle:
         _check_size(os.fstat(handle.fileno()).st_size, max_bytes, os.fspath(source))
         # Read at most one byte more than allowed: a file growing while it is read (or a
@@ -200,6 +204,18 @@ def _read_bytes(source, max_bytes):
         data = handle.read(max_bytes + 1)
     _check_size(len(data), max_bytes, os.fspath(source))
     return data
+
+
+def _checked_max_bytes(max_bytes):
+    """``max_bytes`` as a positive int (None: :data:`MAX_MODEL_BYTES`)."""
+    if max_bytes is None:
+        return MAX_MODEL_BYTES
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral):
+        raise TypeError(f"max_bytes must be an integer number of bytes (or None for "
+                        f"{MAX_MODEL_BYTES}); got {max_bytes!r}")
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be at least 1; got {max_bytes}")
+    return int(max_bytes)
 
 
 def _check_size(size, max_bytes, what):
@@ -356,6 +372,7 @@ class _GraphReader:
         if target not in (self._onnx.TensorProto.FLOAT, self._onnx.TensorProto.DOUBLE):
             raise ValueError(f"ONNX node 'Cast' to type {target} at the input is not "
                              f"supported; fastnn computes in float32 or float64")
+        self._input_type = target
         return "pass", None, node.output[0]
 
     def _matmul(self, node, tensor):
@@ -472,6 +489,25 @@ class _GraphReader:
         if dims[1].HasField("dim_value") and dims[1].dim_value != n_inputs:
             raise ValueError(f"the ONNX graph input {value.name!r} has {dims[1].dim_value} "
                              f"features but the first layer's weights take {n_inputs}")
+        self._check_types(value, layers)
+
+    def _check_types(self, value, layers):
+        """The batch reaches the layers in their weights' type, one type throughout: a
+        graph whose declared types disagree is one no runtime runs (ONNX's type rules).
+        """
+        types = {np.dtype(array.dtype) for layer in layers
+                 for array in (layer.weights, layer.bias)}
+        if any(kind.kind != "f" for kind in types):
+            return  # refused later, naming the type (network_parts)
+        if len(types) != 1:
+            raise ValueError(f"the ONNX graph's layers mix {', '.join(sorted(map(str, types)))} "
+                             f"weights; an ONNX graph of dense layers has one type")
+        declared = getattr(self, "_input_type", None) or value.type.tensor_type.elem_type
+        expected = self._onnx.helper.np_dtype_to_tensor_dtype(types.pop())
+        if declared and declared != expected:
+            name = self._onnx.TensorProto.DataType.Name
+            raise ValueError(f"the ONNX graph input {value.name!r} is {name(declared)} but its "
+                             f"layers compute in {name(expected)} (with no Cast between)")
 
     def _tail_classes(self):
         """skl2onnx's class labels: the table ArrayFeatureExtractor maps ArgMax through, or

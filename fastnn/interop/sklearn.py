@@ -17,6 +17,8 @@ True
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from fastnn.interop._network import DenseLayer, network_layers, network_parts
@@ -184,9 +186,14 @@ def _regressor(net, hidden):
 
 
 def _check_fitted_mlp(estimator):
-    from sklearn.base import is_classifier, is_regressor
+    from sklearn.base import BaseEstimator, is_classifier, is_regressor
 
-    if not (is_classifier(estimator) or is_regressor(estimator)) \
+    if isinstance(estimator, (str, bytes, os.PathLike)):
+        raise TypeError(f"MLP.from_sklearn reads a fitted MLPClassifier or MLPRegressor "
+                        f"object, not a file name ({estimator!r}): fastnn never unpickles "
+                        f"files; unpickle it yourself if you trust it, then pass the estimator")
+    if not isinstance(estimator, BaseEstimator) \
+            or not (is_classifier(estimator) or is_regressor(estimator)) \
             or not hasattr(estimator, "activation"):
         raise TypeError(f"MLP.from_sklearn reads a scikit-learn MLPClassifier or MLPRegressor; "
                         f"got {type(estimator).__name__}")

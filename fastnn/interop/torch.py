@@ -102,7 +102,9 @@ def read_torch(module, dtype=None, loss=None):
     ValueError
         A module or setting fastnn lacks (named in the message), two activations in a
         row, an activation before the first ``Linear``, or hidden layers with different
-        activations.
+        activations. Also anything whose output could differ from the chain its
+        children describe: a subclass of ``Sequential`` (its own ``forward``), forward
+        hooks, a module (such as one ``Linear``) used twice.
     TypeError
         If ``module`` is not a ``torch.nn.Sequential``.
     """
@@ -110,7 +112,7 @@ def read_torch(module, dtype=None, loss=None):
     if not isinstance(module, torch.nn.Sequential):
         raise TypeError(f"MLP.from_torch reads a torch.nn.Sequential of Linear and activation "
                         f"modules; got {type(module).__name__}")
-    layers = _dense_layers(_flattened(module, torch.nn.Sequential), torch.nn)
+    layers = _dense_layers(_plain_children(module, torch), torch.nn)
     return network_parts(layers, source="the torch Sequential", loss=loss, dtype=dtype)
 
 
@@ -142,12 +144,46 @@ def to_torch(net):
     return torch.nn.Sequential(*modules).eval()
 
 
-def _flattened(module, sequential):
-    for child in module.children():
-        if isinstance(child, sequential):
-            yield from _flattened(child, sequential)
+def _plain_children(module, torch):
+    """The modules ``module`` applies, in order, nested plain ``Sequential`` containers
+    read through; ValueError for anything whose output the chain may not describe."""
+    seen = {}
+    for child in _applied(module, torch, "the module"):
+        if id(child) in seen:
+            raise ValueError(f"torch module {type(child).__name__} is used twice (at "
+                             f"{seen[id(child)]} and again later): fastnn reads each layer "
+                             f"once; give each position its own module")
+        seen[id(child)] = f"position {len(seen)}"
+        yield child
+
+
+def _applied(module, torch, where):
+    if type(module) is not torch.nn.Sequential:
+        raise ValueError(f"{where} is a {type(module).__name__}, a subclass of "
+                         f"torch.nn.Sequential: its forward may compute something other than "
+                         f"its children in order; fastnn reads a plain torch.nn.Sequential")
+    _refuse_hooks(module, torch, where)
+    for index, child in enumerate(module):  # with repeats, as Sequential.forward runs them
+        if child is None:
+            raise ValueError(f"{where} has no module at position {index}")
+        if isinstance(child, torch.nn.Sequential):
+            yield from _applied(child, torch, f"the Sequential at position {index}")
         else:
+            _refuse_hooks(child, torch, f"{type(child).__name__} at position {index}")
             yield child
+
+
+def _refuse_hooks(module, torch, where):
+    """Hooks may change what a module computes: refused, the global ones included."""
+    from torch.nn.modules import module as module_base
+
+    hooks = [name for name in ("_forward_hooks", "_forward_pre_hooks")
+             if getattr(module, name, None)]
+    hooks += [name for name in ("_global_forward_hooks", "_global_forward_pre_hooks")
+              if getattr(module_base, name, None)]
+    if hooks:
+        raise ValueError(f"{where} has forward hooks ({', '.join(hooks)}), which may change "
+                         f"its output; fastnn reads modules without hooks")
 
 
 def _dense_layers(children, nn):
