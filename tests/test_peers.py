@@ -291,3 +291,11 @@ def test_peer_rows_record_autos_pick(peer_run):
     # This run timed numpy only: auto's own pick is named as missing, numpy stands in.
     if set(rows["auto_backend"]) != {"numpy"}:
         assert "numpy (auto's pick was not in this run)" in report
+
+
+def test_float32_points_with_the_python_reference_build_the_peers():
+    # The pure-Python reference computes in float64 only: the peers' network is built
+    # on another backend, not refused.
+    case = make_case((4, 3, 2), 3, dtype="float32")
+    (row,) = _peer_rows("torch", case, "forward")
+    assert row.status == "" and row.max_rel_diff <= 1e-4

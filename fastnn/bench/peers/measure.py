@@ -49,7 +49,7 @@ def measure_peers(names, case, op, threads, reference, expected, timed, pins, ne
     list of Row
     """
     count = threads.get("blas_threads") or threads.get("numba_threads") or 1
-    net = MLP.from_spec(case.spec, case.params, backend=reference)
+    net = peer_source(case, reference)
     auto = auto_choice(case, op)
     rows = []
     for name in names:
@@ -63,6 +63,17 @@ def measure_peers(names, case, op, threads, reference, expected, timed, pins, ne
         if checked is not None:
             timed.append((row, timeit.Timer(checked.call)))
     return rows
+
+
+def peer_source(case, reference):
+    """The case's network, which the peers are built from (weights, ONNX, PyTorch...).
+
+    On the reference backend where it computes in the case's dtype, else on NumPy (the
+    pure-Python reference computes in float64 only; the peers never run fastnn's
+    backend, they read the network's parameters).
+    """
+    backend = reference if case.spec.dtype in backends.get(reference).dtypes else "numpy"
+    return MLP.from_spec(case.spec, case.params, backend=backend)
 
 
 def auto_choice(case, op):
