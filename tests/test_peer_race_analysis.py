@@ -19,15 +19,15 @@ def analysis():
 
 
 def test_a_point_pairs_fastnn_autos_pick_with_each_peer(analysis, monkeypatch):
-    monkeypatch.setattr(analysis, "FORWARD_PEERS", ("sklearn", "torch"))
-    point = analysis.race_point((3, 3, 1), 2, "forward", "float32", THREADS, 3, 0.0005,
+    monkeypatch.setattr(analysis, "FORWARD_PEERS", ("sklearn", "onnxruntime"))
+    point = analysis.race_point((3, 3, 1), 2, "forward", "float64", THREADS, 3, 0.0005,
                                 peak=1.0)
     import fastnn
 
     assert point["fastnn"]["backend"] == fastnn.fastest_backend((3, 3, 1), 2, "forward",
-                                                                "float32")
+                                                                "float64")
     assert point["fastnn"]["median_s"] > 0
-    for name in ("sklearn", "torch"):
+    for name in ("sklearn", "onnxruntime"):
         q1, median, q3 = point["peers"][name]["ratio_quartiles"]
         assert 0 < q1 <= median <= q3
         assert point["peers"][name]["status"] == "ok"

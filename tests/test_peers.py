@@ -1,7 +1,8 @@
 """``fastnn bench --peers``: the adapters, their gate, their rows and the report's section.
 
 PyTorch, ONNX Runtime and scikit-learn are installed wherever the tests run (the
-``dev`` extra); JAX is not (its tests are in test_peers_jax.py, run by ``tox -e peers``).
+``dev`` extra); JAX and OpenVINO are not (their tests are in test_peers_jax.py and
+test_peers_openvino.py, run by ``tox -e peers``).
 No test here imports JAX: a missing peer is simulated.
 """
 
