@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import timeit
 from pathlib import Path
@@ -200,7 +201,10 @@ def _op_call(backend, case, op):
 def run(args):
     """Both parts over the chosen grid; returns the document written."""
     sizes, batches = (QUICK["sizes"], QUICK["batches"]) if args.quick else (SIZES, BATCHES)
-    document = {"command": " ".join(["python benchmarks/peer_race_analysis.py", *sys.argv[1:]]),
+    sizes = args.sizes or sizes
+    batches = args.batches or batches
+    document = {"load_average_start": os.getloadavg()[0], "cpus": os.cpu_count(),
+                "command": " ".join(["python benchmarks/peer_race_analysis.py", *sys.argv[1:]]),
                 "threads": THREADS, "rounds": args.rounds, "min_time": args.min_time,
                 "reference": REFERENCE, "points": [], "limits": []}
     with pinned_threads(THREADS) as in_force:
@@ -222,6 +226,7 @@ def run(args):
                             document["limits"].append(limits_point(
                                 layer_sizes, batch, op, dtype, args.rounds, args.min_time,
                                 peaks[dtype]))
+    document["load_average_end"] = os.getloadavg()[0]
     return document
 
 
@@ -241,6 +246,7 @@ def markdown(document):
              + ", ".join(f"{dtype} {value:.1f} GFLOP/s"
                          for dtype, value in document["gemm_peak_gflops"].items())
              + ".\n",
+             _noise_line(document), document.get("note", ""),
              "Cells: peer / fastnn time, median of the paired per-round ratios [q1-q3] "
              "(above 1: fastnn faster). fastnn: the backend `auto` picks, its median time, "
              "GFLOP/s and fraction of the peak.\n"]
@@ -281,6 +287,20 @@ def markdown(document):
                 f"({100 * item['blas_products_peak_fraction']:.0f}%) | "
                 f"{_us(times['vector_activation']) if 'vector_activation' in times else '-'} |")
     return "\n".join(lines) + "\n"
+
+
+def _noise_line(document):
+    """How busy the machine was (1-minute load average at the start and end) and a warning
+    when it had more runnable work than CPUs: such a run's figures are not comparable."""
+    start, end = document.get("load_average_start"), document.get("load_average_end")
+    cpus = document.get("cpus") or 1
+    if start is None or end is None:
+        return ""
+    line = f"Load average (1 min): {start:.1f} at the start, {end:.1f} at the end, {cpus} CPUs."
+    if max(start, end) > cpus:
+        line += (" **NOISY: more runnable work than CPUs; the times, GFLOP/s and peaks of "
+                 "this run are not comparable with a quiet machine's. Rerun it quietly.**")
+    return line + "\n"
 
 
 def dtype_ratios(points):
@@ -328,6 +348,8 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="replace its files")
     parser.add_argument("--quick", action="store_true",
                         help="2 networks x batches 1 and 256 instead of the full grid")
+    parser.add_argument("--sizes", help="layer sizes, e.g. 100-100-50-10,784-256-128-10")
+    parser.add_argument("--batches", help="batch sizes, e.g. 1,256")
     parser.add_argument("--dtypes", default=",".join(DTYPES))
     parser.add_argument("--ops", default=",".join(OPS))
     parser.add_argument("--rounds", type=int, default=9)
@@ -335,6 +357,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.dtypes = tuple(args.dtypes.split(","))
     args.ops = tuple(args.ops.split(","))
+    args.sizes = tuple(tuple(int(size) for size in item.split("-"))
+                       for item in args.sizes.split(",")) if args.sizes else None
+    args.batches = tuple(int(batch) for batch in args.batches.split(",")) if args.batches \
+        else None
     out = Path(args.out)
     if (out / "analysis.json").exists() and not args.force:
         parser.error(f"{out} holds an analysis already; --force to replace it")

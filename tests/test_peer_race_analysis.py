@@ -49,9 +49,12 @@ def test_lost_points_and_the_tables(analysis):
     assert analysis.dtype_ratios(points) == {("forward", "4-3-2", 1): pytest.approx(0.6)}
     document = {"command": "python benchmarks/peer_race_analysis.py", "rounds": 3,
                 "min_time": 0.01, "gemm_peak_gflops": {"float32": 80.0}, "points": points,
-                "limits": []}
+                "limits": [], "load_average_start": 5.0, "load_average_end": 1.0, "cpus": 2}
     text = analysis.markdown(document)
     assert "| float32 | forward | 4-3-2 | 1 | numba 3.0 µs | 1.0 (50%) | 0.80 [0.72-0.88]" in text
     assert "skipped: unsupported: no float64" in text
     assert "| forward | 4-3-2 | 1 | 0.60 |" in text
+    assert "NOISY" in text
+    document["load_average_start"] = 0.5
+    assert "NOISY" not in analysis.markdown(document)
     assert np.isfinite(analysis.quartiles([1.0, 2.0, 3.0])).all()

@@ -300,3 +300,14 @@ def test_float32_points_with_the_python_reference_build_the_peers():
     case = make_case((4, 3, 2), 3, dtype="float32")
     (row,) = _peer_rows("torch", case, "forward")
     assert row.status == "" and row.max_rel_diff <= 1e-4
+
+
+def test_tally_is_split_by_dtype_when_a_run_has_both():
+    from fastnn.bench.peers.report import _tally_markdown, comparison_frame
+
+    frame, metadata = _frame_of_one_point("numba")
+    other = frame.assign(dtype="float32", median_s=frame["median_s"] * 0.5)
+    other.loc[other["backend"] == "torch", "median_s"] = 0.5  # torch wins in float32
+    text = _tally_markdown(comparison_frame(pd.concat([frame, other]), metadata))
+    assert "vs `torch` in float64: fastnn faster at 1 of 1 points" in text
+    assert "vs `torch` in float32: fastnn faster at 0 of 1 points" in text

@@ -58,6 +58,7 @@ def comparison_frame(frame, metadata):
     peers = peer_names(frame, metadata)
     if not peers:
         return None
+    frame = frame.reset_index(drop=True)  # one label per row (frames read from several runs)
     ours = without_peers(frame, metadata)
     ours = ours[ours["status"] == "ok"]
     levels = list(dict.fromkeys(ours["level"]))
@@ -282,16 +283,20 @@ def _winner_cell(times):
 
 
 def _tally_markdown(comparison):
+    by_dtype = comparison["dtype"].nunique(dropna=False) > 1
+    keys = ["backend", "dtype"] if by_dtype else ["backend"]
     lines = []
-    for peer, group in comparison.groupby("backend", sort=False):
+    for key, group in comparison.groupby(keys, sort=False):
+        peer = key[0] if isinstance(key, tuple) else key
+        label = f"`{peer}`" + (f" in {key[1]}" if by_dtype else "")
         ratios = group["ratio"].dropna()
         if len(ratios):
-            lines.append(f"- vs `{peer}`: fastnn faster at {int((ratios > 1).sum())} of "
+            lines.append(f"- vs {label}: fastnn faster at {int((ratios > 1).sum())} of "
                          f"{len(ratios)} points; peer / fastnn geometric mean "
                          f"{format_ratio(float(np.exp(np.log(ratios).mean())))} (from "
                          f"{format_ratio(ratios.min())} to {format_ratio(ratios.max())}).")
         else:
-            lines.append(f"- vs `{peer}`: no point timed (see below).")
+            lines.append(f"- vs {label}: no point timed (see below).")
     return "\n".join(lines) + "\n" if lines else ""
 
 
