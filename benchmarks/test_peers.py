@@ -1,10 +1,13 @@
 """pytest-benchmark: fastnn's backends and the peer libraries on the issue's cases.
 
 Each case is one pytest-benchmark group, so that its table lists fastnn's backends and
-the peers (PyTorch, JAX, ONNX Runtime, scikit-learn) side by side with their ratios to
+the peers (PyTorch, JAX, ONNX Runtime, OpenVINO, scikit-learn) side by side with their ratios to
 the fastest. Every call passes the correctness gate first (the peers' as in
 ``fastnn bench --peers``); a peer that is not installed, or lacks the op, is skipped
-with the reason. Peers are pinned to the session's thread count (FASTNN_BENCH_THREADS).
+with the reason (OpenVINO on these float64 cases: its CPU plugin has no float64; the
+float32 race is ``fastnn bench --peers ... --dtypes float32`` and
+benchmarks/peer_race_analysis.py). Peers are pinned to the session's thread count
+(FASTNN_BENCH_THREADS).
 
     pytest benchmarks/test_peers.py --benchmark-group-by=group
 """

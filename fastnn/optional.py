@@ -22,6 +22,7 @@ EXTRAS = {
     "onnxruntime": "onnx",
     "torch": "torch",
     "jax": "peers",
+    "openvino": "peers",
     "dask": "distributed",
     "distributed": "distributed",
 }

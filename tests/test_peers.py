@@ -1,7 +1,8 @@
 """``fastnn bench --peers``: the adapters, their gate, their rows and the report's section.
 
 PyTorch, ONNX Runtime and scikit-learn are installed wherever the tests run (the
-``dev`` extra); JAX is not (its tests are in test_peers_jax.py, run by ``tox -e peers``).
+``dev`` extra); JAX and OpenVINO are not (their tests are in test_peers_jax.py and
+test_peers_openvino.py, run by ``tox -e peers``).
 No test here imports JAX: a missing peer is simulated.
 """
 
@@ -75,7 +76,7 @@ def test_a_missing_peer_is_reported_not_dropped(peer_run):
 def test_report_has_the_peer_tables_plot_and_versions(peer_run):
     report = (peer_run / "report.md").read_text()
     for text in ("## Peers: fastnn against other libraries", "### Who wins where",
-                 "![peers.png](peers.png)", "### Per point", "| fastnn best |",
+                 "![peers.png](peers.png)", "### Per point", "| fastnn (auto) |",
                  "torch / fastnn", "vs `onnxruntime`: fastnn faster at",
                  "### Setup and first-call cost", "--peers torch,onnxruntime,sklearn,absent"):
         assert text in report
@@ -93,7 +94,8 @@ def test_report_has_the_peer_tables_plot_and_versions(peer_run):
 def test_unknown_peer_is_a_usage_error_naming_the_known_ones(tmp_path, capsys):
     assert main([*TINY, "--peers", "torch,tensorflow", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
-    assert "unknown peer 'tensorflow'; known peers: torch, jax, onnxruntime, sklearn" in err
+    assert ("unknown peer 'tensorflow'; known peers: torch, jax, onnxruntime, openvino, "
+            "sklearn") in err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -221,3 +223,91 @@ def test_peers_race_a_poisson_network_on_forward_only():
             "forward only" in peer.skip_reason(spec, "gradients")
     with pytest.raises(ValueError, match="poisson"):
         mean_loss("poisson", "exp", None, None, None, None)
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "sklearn", "torch"])
+def test_forward_peers_compute_in_float32_when_asked(name):
+    # A float32 race must time each peer in float32, not a float64 computation of
+    # float32 data: the raw result of the timed call is float32.
+    case = make_case((5, 4, 3), 6, dtype="float32")
+    prepared = PEERS[name].prepare(MLP.from_spec(case.spec, case.params), case, "forward", 1)
+    result = prepared.call()
+    assert isinstance(result, np.ndarray) and result.dtype == np.float32
+
+
+def test_torch_trains_in_float32_when_asked():
+    import torch
+
+    case = make_case((5, 4, 3), 6, dtype="float32")
+    net = MLP.from_spec(case.spec, case.params)
+    loss, gradients = PEERS["torch"].prepare(net, case, "gradients", 1).call()
+    assert loss.dtype == gradients[0].dtype == torch.float32
+
+
+def _frame_of_one_point(auto):
+    """A run's rows at one point: numba slower than numpy, and one peer."""
+    point = {"op": "forward", "layer_sizes": "4-3-2", "n_params": 23, "batch_size": 8,
+             "dtype": "float64", "blas_threads": 1, "level": "mlp", "status": "ok"}
+    rows = [dict(point, backend="numba", median_s=2.0, q1_s=1.9, q3_s=2.1, iqr_s=0.2),
+            dict(point, backend="numpy", median_s=1.0, q1_s=0.9, q3_s=1.1, iqr_s=0.2),
+            dict(point, backend="torch", median_s=3.0, q1_s=2.8, q3_s=3.3, iqr_s=0.5,
+                 auto_backend=auto, auto_table="shipped")]
+    return pd.DataFrame(rows), {"peers": {"torch": {"installed": True}}}
+
+
+def test_fastnn_side_is_autos_pick_not_the_fastest_backend():
+    from fastnn.bench.peers.report import comparison_frame, point_table
+
+    frame, metadata = _frame_of_one_point("numba")
+    (row,) = comparison_frame(frame, metadata).to_dict("records")
+    # The ratio is against numba (auto's pick), not numpy (the minimum of the medians).
+    assert row["fastnn_backend"] == "numba" and row["ratio"] == pytest.approx(1.5)
+    assert row["best_backend"] == "numpy" and row["auto_in_run"]
+    assert row["ratio_low"] == pytest.approx(2.8 / 2.1)
+    assert row["ratio_high"] == pytest.approx(3.3 / 1.9)
+    table = point_table(comparison_frame(frame, metadata))
+    assert table.iloc[0]["fastnn (auto)"].startswith("numba 2")
+    assert table.iloc[0]["fastest backend"].startswith("numpy 1")
+
+
+def test_autos_pick_missing_from_the_run_is_said():
+    from fastnn.bench.peers.report import comparison_frame
+
+    frame, metadata = _frame_of_one_point("numba_parallel")
+    (row,) = comparison_frame(frame, metadata).to_dict("records")
+    assert row["fastnn_backend"] in ("numba", "numpy") and not row["auto_in_run"]
+
+
+def test_peer_rows_record_autos_pick(peer_run):
+    import fastnn
+
+    table = pd.read_csv(peer_run / "results.csv")
+    rows = table[table["backend"].isin(INSTALLED)]
+    for record in rows.to_dict("records"):
+        sizes = tuple(int(size) for size in record["layer_sizes"].split("-"))
+        assert record["auto_backend"] == fastnn.fastest_backend(
+            sizes, record["batch_size"], record["op"], record["dtype"])
+    assert rows["auto_table"].notna().all()
+    report = (peer_run / "report.md").read_text()
+    # This run timed numpy only: auto's own pick is named as missing, numpy stands in.
+    if set(rows["auto_backend"]) != {"numpy"}:
+        assert "numpy (auto's pick was not in this run)" in report
+
+
+def test_float32_points_with_the_python_reference_build_the_peers():
+    # The pure-Python reference computes in float64 only: the peers' network is built
+    # on another backend, not refused.
+    case = make_case((4, 3, 2), 3, dtype="float32")
+    (row,) = _peer_rows("torch", case, "forward")
+    assert row.status == "" and row.max_rel_diff <= 1e-4
+
+
+def test_tally_is_split_by_dtype_when_a_run_has_both():
+    from fastnn.bench.peers.report import _tally_markdown, comparison_frame
+
+    frame, metadata = _frame_of_one_point("numba")
+    other = frame.assign(dtype="float32", median_s=frame["median_s"] * 0.5)
+    other.loc[other["backend"] == "torch", "median_s"] = 0.5  # torch wins in float32
+    text = _tally_markdown(comparison_frame(pd.concat([frame, other]), metadata))
+    assert "vs `torch` in float64: fastnn faster at 1 of 1 points" in text
+    assert "vs `torch` in float32: fastnn faster at 0 of 1 points" in text

@@ -68,3 +68,22 @@ def test_jax_rows_record_their_threads():
     assert row.status == "" and row.max_rel_diff <= 1e-10  # gated, waiting to be timed
     how = row.extra["peer_pinning"]
     assert "XLA_FLAGS" in how or "not pinned" in how
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_jax_is_timed_from_numpy_to_numpy_in_its_dtype(dtype):
+    # What is timed takes the case's NumPy arrays and returns NumPy arrays (not device
+    # arrays left for later), computed in the case's dtype (x64 off for float32).
+    import jax
+
+    case = make_case((5, 4, 3), 6, dtype=dtype)
+    net = MLP.from_spec(case.spec, case.params, backend="numpy")
+    forward = PEERS["jax"].prepare(net, case, "forward", 1)
+    assert jax.config.jax_enable_x64 == (dtype == "float64")
+    result = forward.call()
+    assert type(result) is np.ndarray and result.dtype == np.dtype(dtype)
+    loss, gradients = PEERS["jax"].prepare(net, case, "gradients", 1).call()
+    arrays = [loss, *[array for pair in gradients for array in pair]]
+    assert all(type(array) is np.ndarray and array.dtype == np.dtype(dtype) for array in arrays)
+    loss = PEERS["jax"].prepare(net, case, "train_step", 1).call()
+    assert type(loss) is np.ndarray and loss.dtype == np.dtype(dtype)

@@ -12,6 +12,7 @@ examples:
   fastnn bench --quick                           a smaller sweep, under a minute
   fastnn bench --sizes 100-100-50-10 --batches 1,256 --backends numpy,numba --out reports/mine
   fastnn bench --quick --peers torch,jax,onnxruntime,sklearn   race fastnn against the peers
+  fastnn bench --quick --peers torch,jax,onnxruntime,openvino,sklearn --dtypes float32,float64
   fastnn bench --model my_net.onnx --batches 1,64 --peers onnxruntime   your own network
   fastnn bench --quick --scheduler local:2       the sweep on a local Dask cluster of 2 workers
   fastnn bench --scheduler tcp://head:8786       on every machine of a Dask cluster, one report
@@ -114,7 +115,7 @@ def add_arguments(parser):
     sweep.add_argument("--quick", action="store_true",
                        help="a smaller sweep that finishes in under a minute")
     parser.add_argument("--peers", action="append", metavar="NAME",
-                        help="peer libraries to race: torch, jax, onnxruntime, sklearn "
+                        help="peer libraries to race: torch, jax, onnxruntime, openvino, sklearn "
                              "(any subset; one not installed is reported as such)")
     parser.add_argument("--model", metavar="FILE",
                         help="time your own network (.npz from MLP.save, or .onnx) instead "

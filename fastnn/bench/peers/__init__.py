@@ -13,6 +13,7 @@ name           what is timed                           threads
 torch          eager ``Sequential``; autograd; SGD     ``set_num_threads`` (+ interop)
 jax            ``jax.jit`` forward, grad, SGD step     ``XLA_FLAGS`` before import
 onnxruntime    ``InferenceSession.run``                ``SessionOptions`` intra/inter
+openvino       ``InferRequest.infer`` (float32 only)   ``INFERENCE_NUM_THREADS``
 sklearn        ``predict_proba`` / ``predict``         threadpoolctl (BLAS)
 =============  ======================================  =================================
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 from fastnn.bench.peers.base import Peer, PeerCall, PeerThreads, Unsupported, gated_call
 from fastnn.bench.peers.jax_peer import JaxPeer
 from fastnn.bench.peers.onnxruntime_peer import OnnxRuntimePeer
+from fastnn.bench.peers.openvino_peer import OpenVinoPeer
 from fastnn.bench.peers.sklearn_peer import SklearnPeer
 from fastnn.bench.peers.torch_peer import TorchPeer
 
@@ -33,12 +35,15 @@ PEERS = {
                    description="JAX: jax.jit of the forward, value_and_grad and the SGD step"),
     "onnxruntime": OnnxRuntimePeer("onnxruntime", "onnxruntime", "onnxruntime", "onnx",
                                    description="ONNX Runtime InferenceSession, CPU provider"),
+    "openvino": OpenVinoPeer("openvino", "openvino", "openvino", "peers", dtypes=("float32",),
+                             description="OpenVINO InferRequest.infer, CPU plugin, from the "
+                                         "same ONNX graph"),
     "sklearn": SklearnPeer("sklearn", "sklearn", "scikit-learn", "peers",
                            description="scikit-learn MLP predict_proba / predict"),
 }
 # Other spellings users type for the same peers.
 ALIASES = {"pytorch": "torch", "onnx": "onnxruntime", "ort": "onnxruntime",
-           "scikit-learn": "sklearn"}
+           "scikit-learn": "sklearn", "ov": "openvino"}
 
 __all__ = ["ALIASES", "PEERS", "Peer", "PeerCall", "PeerThreads", "Unsupported", "gated_call",
            "get", "peer_names", "peer_versions", "peers_metadata"]

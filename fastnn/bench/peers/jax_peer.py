@@ -9,10 +9,14 @@ prepared, and sets ``XLA_FLAGS`` just before that (adding to any flags already t
 holds for the rest of the process: a later pass with another thread count records the
 one in force. If ``jax`` was imported before (by the caller, or a test), fastnn cannot
 pin it and records that; set ``XLA_FLAGS`` yourself before importing JAX in that case.
-Float64 needs ``jax_enable_x64``, which is switched on at the same time.
+``jax_enable_x64`` is set for each network to its dtype (on for float64, off for float32,
+so that a float32 network computes in float32 throughout, as a JAX user's default).
 
-Inputs are put on the device once, outside the timed region (what a JAX user holds);
-every timed call blocks until its result is ready.
+Every peer is timed from NumPy in to NumPy out, as fastnn is: the batch (and targets)
+are the case's NumPy arrays, handed to the jitted function inside the timed call, and
+its results are brought back with ``np.asarray`` (which waits for them) before the call
+returns. The network's parameters are the model's state and stay on the device, as
+PyTorch's stay in its ``Linear`` modules.
 """
 
 from __future__ import annotations
@@ -57,12 +61,13 @@ class JaxPeer(Peer):
 
     def build(self, net, case, op, threads):
         jax = _import_jax(threads)
+        jax.config.update("jax_enable_x64", net.spec.dtype == "float64")
         jnp = jax.numpy
         spec = net.spec
         hidden, output = ACTIVATIONS[spec.activation](jax), ACTIVATIONS[spec.output_activation](jax)
         params = [(jnp.asarray(weights), jnp.asarray(bias))
                   for weights, bias in zip(net.weights, net.biases)]
-        X, T = jax.device_put(case.X), jax.device_put(case.T)
+        X, T = case.X, case.T  # NumPy, as fastnn gets them
         functions = _functions(jax)
 
         def pre_output(params, X):
@@ -78,12 +83,12 @@ class JaxPeer(Peer):
 
         if op == "forward":
             forward = jax.jit(lambda params, X: output(pre_output(params, X)))
-            call = _warmed(lambda: forward(params, X).block_until_ready())
-            return PeerCall(call, lambda Y: np.ravel(np.asarray(Y)))
+            call = _warmed(lambda: np.asarray(forward(params, X)))
+            return PeerCall(call, np.ravel)
         value_and_grad = jax.value_and_grad(loss_of)
         if op == "gradients":
             gradients = jax.jit(value_and_grad)
-            call = _warmed(lambda: jax.block_until_ready(gradients(params, X, T)))
+            call = _warmed(lambda: to_numpy(gradients(params, X, T)))
             return PeerCall(call, lambda result: _loss_and_flat(*result))
 
         def step(params, X, T):
@@ -95,11 +100,23 @@ class JaxPeer(Peer):
         state = {"params": params}
 
         def train_step():
-            loss, state["params"] = jax.block_until_ready(step(state["params"], X, T))
-            return loss
+            loss, state["params"] = step(state["params"], X, T)
+            return np.asarray(loss)  # waits for the step; the parameters stay the state
 
         _warmed(lambda: jax.block_until_ready(step(params, X, T)))  # compiles, leaves state
-        return PeerCall(train_step, lambda loss: _loss_and_flat(loss, state["params"]))
+        return PeerCall(train_step, lambda loss: _loss_and_flat(
+            loss, jax.block_until_ready(state["params"])))
+
+
+def to_numpy(result):
+    """A JAX result (an array or a tuple / list of them, nested) as NumPy arrays.
+
+    ``np.asarray`` of a JAX array waits for it and copies it to the host: what a caller
+    holding NumPy arrays needs before using it.
+    """
+    if isinstance(result, (tuple, list)):
+        return type(result)(to_numpy(item) for item in result)
+    return np.asarray(result)
 
 
 def _warmed(call):
@@ -122,9 +139,7 @@ def _import_jax(threads):
     elif not _PINNED["how"]:
         _PINNED["how"] = ("not pinned: jax was imported before fastnn could set XLA_FLAGS "
                           "(set it before importing jax)")
-    jax = import_optional("jax", extra="peers", purpose="fastnn bench --peers jax")
-    jax.config.update("jax_enable_x64", True)
-    return jax
+    return import_optional("jax", extra="peers", purpose="fastnn bench --peers jax")
 
 
 def _functions(jax):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import timeit
 
+from fastnn import backends
+from fastnn.backends.selection import table_source
 from fastnn.bench.peers import get
 from fastnn.bench.peers.base import Unsupported, gated_call
 from fastnn.model import MLP
@@ -47,18 +49,50 @@ def measure_peers(names, case, op, threads, reference, expected, timed, pins, ne
     list of Row
     """
     count = threads.get("blas_threads") or threads.get("numba_threads") or 1
-    net = MLP.from_spec(case.spec, case.params, backend=reference)
+    net = peer_source(case, reference)
+    auto = auto_choice(case, op)
     rows = []
     for name in names:
         peer = get(name)
         if op not in peer.ops:
             continue
         row = new_row(peer.name)
+        row.extra.update(auto)
         rows.append(row)
         checked = gated_peer_call(peer, row, net, case, op, count, reference, expected, pins)
         if checked is not None:
             timed.append((row, timeit.Timer(checked.call)))
     return rows
+
+
+def peer_source(case, reference):
+    """The case's network, which the peers are built from (weights, ONNX, PyTorch...).
+
+    On the reference backend where it computes in the case's dtype, else on NumPy (the
+    pure-Python reference computes in float64 only; the peers never run fastnn's
+    backend, they read the network's parameters).
+    """
+    backend = reference if case.spec.dtype in backends.get(reference).dtypes else "numpy"
+    return MLP.from_spec(case.spec, case.params, backend=backend)
+
+
+def auto_choice(case, op):
+    """The backend ``backend="auto"``'s table picks for this point, and where it came from.
+
+    fastnn's side of a peer's ratio is this one backend (:func:`fastnn.fastest_backend`
+    for the point's layer sizes, batch size, op and dtype), not the fastest of the
+    backends timed: a minimum over several medians favours fastnn (a selection bias).
+
+    Returns
+    -------
+    dict
+        ``auto_backend`` (a backend name) and ``auto_table`` (``"shipped"`` or the path
+        of this machine's ``fastnn tune`` file).
+    """
+    spec = case.spec
+    return {"auto_backend": backends.fastest_backend(spec.layer_sizes, case.batch_size, op,
+                                                     spec.dtype),
+            "auto_table": table_source()}
 
 
 def gated_peer_call(peer, row, net, case, op, count, reference, expected, pins):

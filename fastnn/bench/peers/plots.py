@@ -1,4 +1,4 @@
-"""The peers' figure: each peer's time over fastnn's best backend, per point and op."""
+"""The peers' figure: each peer's time over fastnn's auto backend's, per point and op."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastnn.reporting.figures import colour, figure_axes, shared_legend
 
 
 def peer_ratio_figure(comparison, peers):
-    """Bars of peer time / fastnn's best time per point, one panel per op (log axis).
+    """Bars of peer time / fastnn's auto backend's time per point, a panel per op (log axis).
 
     Parameters
     ----------
@@ -30,13 +30,13 @@ def peer_ratio_figure(comparison, peers):
         plot_peer_ratios(ax, timed[timed["op"] == op], peers)
         ax.set_title(op, fontsize=9)
     shared_legend(figure, axes)
-    figure.suptitle("Peer time / fastnn's best backend (above 1: fastnn faster; log axis)")
+    figure.suptitle("Peer time / fastnn's auto backend (above 1: fastnn faster; log axis)")
     figure.tight_layout(rect=(0, 0.07, 1, 0.95))
     return figure
 
 
 def plot_peer_ratios(ax, subset, peers):
-    """One panel: a bar per peer and point, its time over fastnn's best backend's."""
+    """One panel: a bar per peer and point, its time over fastnn's auto backend's."""
     table = subset.pivot_table(index=["n_params", "layer_sizes", "batch_size"],
                                columns="backend", values="ratio", aggfunc="first")
     present = [name for name in peers if name in table.columns]

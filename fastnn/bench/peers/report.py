@@ -1,10 +1,14 @@
-"""The peers' part of the bench report: fastnn's best backend against each peer.
+"""The peers' part of the bench report: fastnn's auto backend against each peer.
 
 Reads the rows of a run (:mod:`fastnn.reporting.rows`) and the peers it recorded
 (``metadata["peers"]``, from :func:`fastnn.bench.peers.peers_metadata`); a run without
-peers gives nothing here. For every point, fastnn's contender is its fastest backend at
-the MLP level (the public call, as the peers' rows are their libraries' public calls;
-the backend level where the run has no MLP level).
+peers gives nothing here. For every point, fastnn's contender is the backend
+``backend="auto"``'s table picks there (:func:`fastnn.fastest_backend`, recorded with the
+peers' rows as ``auto_backend``), at the MLP level (the public call, as the peers' rows
+are their libraries' public calls; the backend level where the run has no MLP level).
+Not the fastest of the backends timed: a minimum over several medians is biased in
+fastnn's favour. The fastest backend is shown beside it, and every backend's time is in
+the backends' own tables.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fastnn import backends
+from fastnn.backends.selection import choose_backend
 from fastnn.bench.ops import OPS
 from fastnn.bench.peers.plots import peer_ratio_figure
 from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
@@ -21,6 +27,7 @@ FIGURE = "peers.png"
 # The columns naming one point of a sweep (without backend and level).
 POINT = ["op", "layer_sizes", "batch_size", "dtype", "blas_threads"]
 FASTNN = "fastnn"
+AUTO_COLUMN = "fastnn (auto)"
 
 
 def peer_names(frame, metadata):
@@ -36,56 +43,106 @@ def without_peers(frame, metadata):
 
 
 def comparison_frame(frame, metadata):
-    """One row per peer measurement, next to fastnn's best backend on the same point.
+    """One row per peer measurement, next to fastnn's backend on the same point.
 
     Returns
     -------
     pandas.DataFrame or None
-        The peers' rows with ``fastnn_backend``, ``fastnn_median_s``, ``fastnn_iqr_s``
-        and ``ratio`` (peer time / fastnn's time: above 1, fastnn is faster); None
-        without peers.
+        The peers' rows with ``fastnn_backend`` (``backend="auto"``'s pick),
+        ``fastnn_median_s``, ``fastnn_q1_s``, ``fastnn_q3_s``, ``fastnn_iqr_s``, the
+        fastest backend timed (``best_backend``, ``best_median_s``), ``ratio`` (peer time
+        / fastnn's time: above 1, fastnn is faster) and ``ratio_low`` / ``ratio_high``
+        (the peer's first quartile over fastnn's third, and its third over fastnn's
+        first: the spread the quartiles allow); None without peers.
     """
     peers = peer_names(frame, metadata)
     if not peers:
         return None
+    frame = frame.reset_index(drop=True)  # one label per row (frames read from several runs)
     ours = without_peers(frame, metadata)
     ours = ours[ours["status"] == "ok"]
     levels = list(dict.fromkeys(ours["level"]))
     if levels:
         ours = ours[ours["level"] == ("mlp" if "mlp" in levels else levels[0])]
+    theirs = frame[frame["backend"].isin(peers)].copy()
+    run_backends = list(dict.fromkeys(without_peers(frame, metadata)["backend"]))
+    theirs["fastnn_backend"], theirs["auto_in_run"] = _auto_backends(theirs, run_backends)
+    picked = ours[POINT + ["backend", "median_s", "q1_s", "q3_s", "iqr_s"]].rename(
+        columns={"backend": "fastnn_backend", "median_s": "fastnn_median_s",
+                 "q1_s": "fastnn_q1_s", "q3_s": "fastnn_q3_s", "iqr_s": "fastnn_iqr_s"})
+    merged = theirs.merge(picked, on=POINT + ["fastnn_backend"], how="left")
     best = ours.loc[ours.groupby(POINT, dropna=False)["median_s"].idxmin()] if len(ours) \
         else ours
-    best = best[POINT + ["backend", "median_s", "iqr_s"]].rename(
-        columns={"backend": "fastnn_backend", "median_s": "fastnn_median_s",
-                 "iqr_s": "fastnn_iqr_s"})
-    theirs = frame[frame["backend"].isin(peers)]
-    merged = theirs.merge(best, on=POINT, how="left")
-    merged["ratio"] = np.where(merged["status"] == "ok",
-                               merged["median_s"] / merged["fastnn_median_s"], np.nan)
+    best = best[POINT + ["backend", "median_s"]].rename(
+        columns={"backend": "best_backend", "median_s": "best_median_s"})
+    merged = merged.merge(best, on=POINT, how="left")
+    ok = merged["status"] == "ok"
+    merged["ratio"] = np.where(ok, merged["median_s"] / merged["fastnn_median_s"], np.nan)
+    merged["ratio_low"] = np.where(ok, merged["q1_s"] / merged["fastnn_q3_s"], np.nan)
+    merged["ratio_high"] = np.where(ok, merged["q3_s"] / merged["fastnn_q1_s"], np.nan)
     merged["_peer"] = merged["backend"].map(peers.index)
     merged["_op"] = merged["op"].map(lambda op: OPS.index(op) if op in OPS else len(OPS))
     merged = merged.sort_values(["_op", "n_params", "batch_size", "_peer"], kind="stable")
     return merged.drop(columns=["_peer", "_op"]).reset_index(drop=True)
 
 
+def _auto_backends(rows, run_backends):
+    """``backend="auto"``'s pick per peer row, among the backends the run timed.
+
+    The pick is the one recorded with the row; runs made before it was recorded are read
+    with this process's table (:func:`fastnn.fastest_backend`), which may differ from the
+    one in force then. Where the pick is not among ``run_backends`` (a run of some
+    backends only), the table's choice among those stands in (as ``auto`` chooses among
+    the backends available), and the second series says so.
+
+    Returns
+    -------
+    (pandas.Series of str, pandas.Series of bool)
+        The backend per row, and whether it is the table's own pick.
+    """
+    recorded = rows["auto_backend"] if "auto_backend" in rows.columns \
+        else pd.Series(np.nan, index=rows.index, dtype=object)
+    missing = recorded.isna()
+    if missing.any():
+        recorded = recorded.copy()
+        recorded[missing] = [
+            backends.fastest_backend(tuple(int(size) for size in str(sizes).split("-")),
+                                     int(batch), op, dtype)
+            for sizes, batch, op, dtype in rows.loc[missing, ["layer_sizes", "batch_size",
+                                                                "op", "dtype"]].itertuples(
+                index=False)]
+    in_run = recorded.isin(run_backends) if run_backends else recorded.notna()
+    picks = recorded.copy()
+    if run_backends and not in_run.all():
+        picks[~in_run] = [
+            choose_backend(tuple(int(size) for size in str(sizes).split("-")), int(batch), op,
+                           dtype, run_backends)
+            for sizes, batch, op, dtype in rows.loc[~in_run, ["layer_sizes", "batch_size",
+                                                               "op", "dtype"]].itertuples(
+                index=False)]
+    return picks, in_run
+
+
 def point_table(comparison):
-    """fastnn's best backend and each peer per point: medians (IQR %) and time ratios.
+    """fastnn's ``auto`` backend and each peer per point: medians (IQR %) and time ratios.
 
     Returns
     -------
     pandas.DataFrame of str
         Index (op, layer sizes, batch, and dtype or threads where they vary); columns
-        ``fastnn best``, then per peer its time and ``peer / fastnn``.
+        ``fastnn (auto)`` (the backend ``backend="auto"`` picks, and its time),
+        ``fastest backend`` (where another backend was faster here), then per peer its
+        time and ``peer / fastnn`` (with, in brackets, the spread the quartiles allow).
     """
     index = _index(comparison)
     table = {}
     for key, group in comparison.groupby(index, sort=False, dropna=False):
         first = group.iloc[0]
-        cells = {"fastnn best": _fastnn_cell(first)}
+        cells = {AUTO_COLUMN: _fastnn_cell(first), "fastest backend": _best_cell(first)}
         for _, row in group.iterrows():
             cells[row["backend"]] = _time_cell(row["median_s"], row["iqr_s"]) \
                 if row["status"] == "ok" else STATUSES.get(row["status"], row["status"])
-            cells[f"{row['backend']} / fastnn"] = format_ratio(row["ratio"], missing="")
+            cells[f"{row['backend']} / fastnn"] = _ratio_cell(row)
         table[key] = cells
     frame = pd.DataFrame.from_dict(table, orient="index")
     frame.index = pd.MultiIndex.from_tuples(frame.index, names=index) if len(index) > 1 \
@@ -96,7 +153,7 @@ def point_table(comparison):
 def winners_table(comparison):
     """Who wins where: per op and layer sizes (rows) and batch size (columns), the winner.
 
-    The winner is the fastest of fastnn's best backend and the timed peers; its margin is
+    The winner is the fastest of fastnn's auto backend and the timed peers; its margin is
     the runner-up's time over its own.
 
     Returns
@@ -137,10 +194,16 @@ def peer_markdown(frame, metadata):
     parts = ["## Peers: fastnn against other libraries\n",
              "The same network and parameters in each peer (built through fastnn.interop; "
              "JAX written from the weights), checked against the reference like the "
-             "backends, then timed in the same interleaved rounds. fastnn's side is its "
-             "fastest backend on each point at the MLP level (the public call). Times are "
+             "backends, then timed in the same interleaved rounds, each from NumPy arrays "
+             "in to NumPy arrays out. fastnn's side is the backend `backend=\"auto\"`'s "
+             "table picks on each point (`fastnn.fastest_backend(layer_sizes, batch_size, "
+             "op, dtype)`; table: " + _tables(comparison) + "), at the MLP level (the "
+             "public call); not the fastest of the backends timed, which would favour "
+             "fastnn (a minimum over several medians). `MLP(backend=\"auto\")` itself "
+             "picks once, at construction, the table's batch-1 forward choice. Times are "
              "medians (in brackets: the IQR as a percentage of the median); `peer / fastnn` "
-             "above 1 means fastnn is faster.\n",
+             "above 1 means fastnn is faster (in brackets: the peer's first quartile over "
+             "fastnn's third, to its third over fastnn's first).\n",
              _peers_list(frame, metadata), _tally_markdown(comparison)]
     if comparison["ratio"].notna().any():
         parts.append(f"### Who wins where\n\n{markdown_table(winners_table(comparison))}")
@@ -156,7 +219,7 @@ def peer_console_text(frame, metadata):
     comparison = comparison_frame(frame, metadata)
     if comparison is None:
         return ""
-    text = "\n## Who wins where (fastnn's best backend vs the peers)\n\n"
+    text = "\n## Who wins where (fastnn's auto backend vs the peers)\n\n"
     if comparison["ratio"].notna().any():
         text += markdown_table(winners_table(comparison))
     return "\n".join(part for part in (text, _tally_markdown(comparison),
@@ -164,6 +227,13 @@ def peer_console_text(frame, metadata):
 
 
 # --- pieces ------------------------------------------------------------------------------
+
+def _tables(comparison):
+    if "auto_table" not in comparison.columns:
+        return "not recorded by this run; this machine's table now"
+    return ", ".join(f"`{name}`" for name in dict.fromkeys(comparison["auto_table"].dropna())) \
+        or "not recorded"
+
 
 def _index(comparison):
     varying = [column for column in ("dtype", "blas_threads")
@@ -179,9 +249,27 @@ def _time_cell(median, iqr):
 
 
 def _fastnn_cell(row):
+    name = row["fastnn_backend"] + ("" if row.get("auto_in_run", True) else
+                                    " (auto's pick was not in this run)")
     if pd.isna(row["fastnn_median_s"]):
-        return "not timed"
-    return f"{row['fastnn_backend']} {_time_cell(row['fastnn_median_s'], row['fastnn_iqr_s'])}"
+        return f"{name} not timed"
+    return f"{name} {_time_cell(row['fastnn_median_s'], row['fastnn_iqr_s'])}"
+
+
+def _best_cell(row):
+    """The fastest backend timed, where it is not ``auto``'s pick (else "the same")."""
+    if pd.isna(row["best_median_s"]):
+        return ""
+    if row["best_backend"] == row["fastnn_backend"]:
+        return "the same"
+    return f"{row['best_backend']} {format_time(row['best_median_s'])}"
+
+
+def _ratio_cell(row):
+    text = format_ratio(row["ratio"], missing="")
+    if text and pd.notna(row.get("ratio_low")) and pd.notna(row.get("ratio_high")):
+        text += f" ({format_ratio(row['ratio_low'])}-{format_ratio(row['ratio_high'])})"
+    return text
 
 
 def _winner_cell(times):
@@ -195,16 +283,20 @@ def _winner_cell(times):
 
 
 def _tally_markdown(comparison):
+    by_dtype = comparison["dtype"].nunique(dropna=False) > 1
+    keys = ["backend", "dtype"] if by_dtype else ["backend"]
     lines = []
-    for peer, group in comparison.groupby("backend", sort=False):
+    for key, group in comparison.groupby(keys, sort=False):
+        peer = key[0] if isinstance(key, tuple) else key
+        label = f"`{peer}`" + (f" in {key[1]}" if by_dtype else "")
         ratios = group["ratio"].dropna()
         if len(ratios):
-            lines.append(f"- vs `{peer}`: fastnn faster at {int((ratios > 1).sum())} of "
+            lines.append(f"- vs {label}: fastnn faster at {int((ratios > 1).sum())} of "
                          f"{len(ratios)} points; peer / fastnn geometric mean "
                          f"{format_ratio(float(np.exp(np.log(ratios).mean())))} (from "
                          f"{format_ratio(ratios.min())} to {format_ratio(ratios.max())}).")
         else:
-            lines.append(f"- vs `{peer}`: no point timed (see below).")
+            lines.append(f"- vs {label}: no point timed (see below).")
     return "\n".join(lines) + "\n" if lines else ""
 
 
