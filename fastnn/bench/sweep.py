@@ -39,8 +39,8 @@ from fastnn.bench.cases import (
 )
 from fastnn.bench.gate import Warmups, checked_call, reduced_check, reference_result
 from fastnn.bench.peers import peer_names
-from fastnn.bench.slowdown import maybe_slowed
 from fastnn.bench.peers.measure import PEER_LEVEL, measure_peers
+from fastnn.bench.slowdown import maybe_slowed
 from fastnn.bench.user_model import model_case
 from fastnn.params import parameter_count
 from fastnn.reporting.machine import check_thread_count, matmul_peak, pinned_threads
