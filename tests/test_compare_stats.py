@@ -168,3 +168,26 @@ def test_slowdown_switch_is_parsed_and_scoped():
     assert maybe_slowed(call, "numba", "forward", environ) is call
     slowed = maybe_slowed(call, "numpy", "forward", environ)
     assert slowed is not call and slowed() == 7
+
+
+def test_tune_ties_follow_the_interval_rule():
+    from fastnn.bench.backend_table import winner
+
+    medians = {"numpy": 1.2, "numba": 1.0}
+    overlapping = {"numpy": [1.2, 0.9, 1.3, 0.95, 1.2, 1.25, 0.9],
+                   "numba": [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]}
+    assert winner(medians, overlapping) == "numpy"  # no clear winner: the first listed
+    clear = {"numpy": [1.2] * 7, "numba": [1.0] * 7}
+    assert winner(medians, clear) == "numba"
+    assert winner(medians) == "numba"  # no samples: the margin rule alone
+
+
+def test_report_speedups_carry_intervals():
+    from fastnn.bench.report import ratio_with_interval
+
+    tie = speedup_interval([1.0, 1.1, 0.9, 1.0, 1.0, 1.05, 0.95], [1.0] * 7)
+    assert ratio_with_interval(1.0, tie).endswith("no clear winner")
+    clear = speedup_interval([2.0] * 7, [1.0, 1.01, 0.99, 1.0, 1.0, 1.02, 0.98])
+    assert "(" in ratio_with_interval(2.0, clear) and "winner" not in \
+        ratio_with_interval(2.0, clear)
+    assert ratio_with_interval(2.0, None) == "2×"
