@@ -15,6 +15,7 @@ import sys
 COMMANDS = {
     "bench": "fastnn.bench.cli_bench",
     "compare": "fastnn.bench.cli_compare",
+    "publish": "fastnn.bench.cli_publish",
     "report": "fastnn.bench.cli_report",
     "tune": "fastnn.bench.cli_tune",
     "info": "fastnn.bench.cli_info",
