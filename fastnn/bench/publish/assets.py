@@ -44,7 +44,7 @@ function show(text){tip.textContent=text;tip.style.display='block';}
 data.charts.forEach(function(chart,ci){
  var div=document.createElement('div');div.className='chart';div.id='chart-'+ci;
  var h=document.createElement('h4');h.textContent=chart.point;div.appendChild(h);
- var W=600,H=220,L=58,R=10,T=10,B=40,lo=Infinity,hi=0,n=Math.max(data.runs.length,2);
+ var W=600,H=220,L=58,R=36,T=10,B=40,lo=Infinity,hi=0,n=Math.max(data.runs.length,2);
  chart.lines.forEach(function(line){line.values.forEach(function(v){
   lo=Math.min(lo,v[2]>0?v[2]:v[1]);hi=Math.max(hi,v[3]>0?v[3]:v[1]);});});
  if(!(lo>0)){lo=hi/10||1e-9;}if(hi<=lo)hi=lo*1.1;

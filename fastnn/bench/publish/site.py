@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -236,10 +237,18 @@ def _write_run(out, run):
     for picture in run.path.glob("*.png"):
         images.mkdir(exist_ok=True)
         shutil.copyfile(picture, images / picture.name)
-    text = text.replace("](", f"]({run.name}/") if images.is_dir() else text
+    text = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", lambda match: _figure(match, run), text)
     body = f'<p><a href="../index.html">&larr; overview</a></p>{to_html(text)}'
     atomic_write_text(out / "runs" / f"{run.name}.html",
                       _page(run.metadata.get("title", run.name), body))
+
+
+def _figure(match, run):
+    """A report's figure, from the copy next to the run's page; a note if it was not saved."""
+    name = match.group(2)
+    if (run.path / name).is_file() and "/" not in name:
+        return f"![{match.group(1)}]({run.name}/{name})"
+    return f"(figure {name} was not saved with the run)"
 
 
 def _write_comparison(out, step, threshold):
