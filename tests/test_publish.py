@@ -6,11 +6,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from publish_helpers import write_history
 
 from fastnn.bench.publish import publish
 from fastnn.bench.publish.markdown import to_html
 from fastnn.cli import main
-from publish_helpers import write_history
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
