@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from fastnn import backends
 from fastnn.bench.cases import make_case
 from fastnn.bench.gate import (
     checked_call,
@@ -11,7 +12,6 @@ from fastnn.bench.gate import (
     step_difference,
     step_origin,
 )
-from fastnn import backends
 from fastnn.bench.sweep import SweepConfig, measure_point, run_sweep
 
 
