@@ -191,3 +191,29 @@ def test_report_speedups_carry_intervals():
     assert "(" in ratio_with_interval(2.0, clear) and "winner" not in \
         ratio_with_interval(2.0, clear)
     assert ratio_with_interval(2.0, None) == "2×"
+
+
+def test_batched_change_tests_match_one_by_one():
+    from fastnn.reporting.stats import change_tests
+
+    rng = np.random.default_rng(3)
+    pairs = [(rng.random(7), rng.random(7) + shift) for shift in (0, 0.5, 2)] + \
+        [(rng.random(5), rng.random(9)), ([1.0], [2.0, 3.0]), (None, [1.0, 2.0])]
+    batched = change_tests(pairs)
+    for (old, new), test in zip(pairs, batched):
+        single = change_test(old, new)
+        assert (single.n_old, single.n_new) == (test.n_old, test.n_new)
+        assert single.p_value == pytest.approx(test.p_value, nan_ok=True)
+
+
+def test_a_run_on_shared_cores_gives_no_verdict():
+    from fastnn.reporting.noise import contention
+
+    rng = np.random.default_rng(5)
+    old, new = _frame([1.0], [_rounds(1.0, 9, rng)]), _frame([3.0], [_rounds(3.0, 9, rng)])
+    shared = {"other_cpu_fraction": 0.9, "cpus": 2, "threads": 1}
+    one_job = {"other_cpu_fraction": 0.52, "cpus": 2, "threads": 1}
+    assert contention(shared) and not contention(one_job)
+    table = compare_runs(old, new, 0.1, new_noise=shared)
+    assert table["verdict"][0] == "inconclusive" and "noisy run" in table["reason"][0]
+    assert compare_runs(old, new, 0.1)["verdict"][0] == "regressed"

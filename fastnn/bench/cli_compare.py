@@ -123,6 +123,10 @@ def comparison_markdown(table, threshold, only_old=0, only_new=0, old_name="OLD"
     for name, record in (noise or {}).items():
         for warning in noise_warnings(record):
             lines.append(f"\n**Noisy {name} run:** {warning}.")
+    if table.attrs.get("contention"):
+        lines.append(f"\n**No verdict from a run whose cores were shared:** "
+                     f"{table.attrs['contention']}; its changes are inconclusive. Rerun on a "
+                     f"quieter machine.")
     if table.attrs.get("noise_margin"):
         lines.append(f"\nChanges within the threshold plus the measured noise "
                      f"({100 * table.attrs['noise_margin']:.0f}%) are inconclusive.")

@@ -9,8 +9,9 @@ A measurement's verdict (:func:`compare_runs`):
   for the number of measurements compared, at family level ``alpha`` (5 %);
 - ``inconclusive``: beyond the threshold but without that evidence - too few rounds
   (0 or 1 round, or so few that no p-value could pass the corrected level), not
-  significant, or a change within what the runs' measured noise explains
-  (:mod:`fastnn.reporting.noise`).
+  significant, a change within what the runs' measured noise explains
+  (:mod:`fastnn.reporting.noise`), or a run whose own cores other processes shared
+  (:func:`fastnn.reporting.noise.contention`): no verdict is given from such a run.
 
 Two runs of the older format (medians only, no samples) fall back to the median rule
 (beyond the threshold is a verdict) and the comparison says so.
@@ -21,9 +22,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fastnn.reporting.noise import calibration_speed, noise_warnings
+from fastnn.reporting.noise import calibration_speed, contention, noise_warnings
 from fastnn.reporting.rows import KEY_COLUMNS
-from fastnn.reporting.stats import ALPHA, as_samples, change_test, holm
+from fastnn.reporting.stats import ALPHA, as_samples, change_tests, holm
 
 VERDICTS = ("regressed", "improved", "inconclusive", "same")
 
@@ -120,16 +121,19 @@ def compare_runs(old, new, threshold=0.10, alpha=ALPHA, old_noise=None, new_nois
         table["reason"] = np.where(beyond, "median beyond the threshold (no samples)", "")
         table.attrs["basis"] = "medians"
         return table
-    tests = [change_test(old_samples, new_samples) for old_samples, new_samples
-             in zip(merged["samples_s_old"], merged["samples_s_new"])]
+    tests = change_tests(list(zip(merged["samples_s_old"], merged["samples_s_new"])))
     p_values = np.array([test.p_value for test in tests])
     significant, levels = holm(p_values, alpha)
     margin = noise_margin(old_noise, new_noise)
+    shared = "; ".join(f"{name} run: {reason}" for name, reason in
+                       (("old", contention(old_noise)), ("new", contention(new_noise))) if reason)
     verdicts, reasons = [], []
     for index, test in enumerate(tests):
         verdict, reason = _verdict(bool(beyond.iloc[index]), direction[index], test,
                                    bool(significant[index]), levels[index],
                                    abs(float(table["change"].iloc[index])), threshold, margin)
+        if shared and verdict in ("regressed", "improved"):
+            verdict, reason = "inconclusive", f"noisy run ({reason})"
         verdicts.append(verdict)
         reasons.append(reason)
     table["p_value"] = p_values
@@ -138,6 +142,7 @@ def compare_runs(old, new, threshold=0.10, alpha=ALPHA, old_noise=None, new_nois
     table["reason"] = reasons
     table.attrs["basis"] = "samples"
     table.attrs["noise_margin"] = margin
+    table.attrs["contention"] = shared
     return table
 
 

@@ -226,7 +226,7 @@ def run_sweep(config, progress=None):
                     monitor.middle()
                 if progress is not None:
                     progress(f"{sizes_label(sizes)} x{batch} {op} {dtype} t{threads}")
-    result.noise = monitor.stop()
+    result.noise = monitor.stop(threads=max(config.threads))
     return result
 
 

@@ -25,6 +25,10 @@ PROC_STAT = Path("/proc/stat")
 OTHER_CPU_WARNING = 0.10
 STEAL_WARNING = 0.02
 DRIFT_WARNING = 0.10
+# Other processes' work beyond the cores the benchmark leaves free, by more than this
+# many cores: they shared the benchmark's own cores, and no timing of the run can be
+# trusted to within a factor (time slices of 4x were seen on a 2-core machine).
+CONTENTION_MARGIN_CORES = 0.2
 CALIBRATION_REPEATS = 5
 
 
@@ -77,8 +81,14 @@ class NoiseMonitor:
     def middle(self):
         self.calibration.setdefault("middle", calibration_loop())
 
-    def stop(self):
-        """The noise record (a JSON-ready dict, see :func:`noise_warnings`)."""
+    def stop(self, threads=1):
+        """The noise record (a JSON-ready dict, see :func:`noise_warnings`).
+
+        Parameters
+        ----------
+        threads : int
+            The most threads the benchmark ran with (the cores it used).
+        """
         cpu_end, own_end, wall = cpu_times(), _own_cpu(), time.perf_counter() - self._wall
         self.calibration["end"] = calibration_loop()
         other = steal = None
@@ -91,7 +101,7 @@ class NoiseMonitor:
         times = list(self.calibration.values())
         drift = (max(times) - min(times)) / min(times) if times else None
         self.record = {"other_cpu_fraction": other, "steal_fraction": steal,
-                       "cpus": os.cpu_count(), "wall_s": wall,
+                       "cpus": os.cpu_count(), "threads": int(threads), "wall_s": wall,
                        "calibration_s": dict(self.calibration), "calibration_drift": drift}
         self.record["warnings"] = noise_warnings(self.record)
         return self.record
@@ -131,6 +141,31 @@ def noise_warnings(record):
                         f"the start, middle and end of the run (above "
                         f"{100 * DRIFT_WARNING:.0f}%)")
     return warnings
+
+
+def contention(record):
+    """Why the run's own cores were shared with other work, or ``""``.
+
+    Other processes used more cores' worth of time than the benchmark left free
+    (``cpus - threads``), by more than :data:`CONTENTION_MARGIN_CORES`.
+
+    Parameters
+    ----------
+    record : dict or None
+
+    Returns
+    -------
+    str
+    """
+    if not record or record.get("other_cpu_fraction") is None or not record.get("cpus"):
+        return ""
+    cpus = record["cpus"]
+    other = record["other_cpu_fraction"] * cpus
+    free = cpus - record.get("threads", 1)
+    if other > free + CONTENTION_MARGIN_CORES:
+        return (f"other processes kept {other:.1f} of the {cpus} cores busy, more than the "
+                f"{free} the benchmark left free")
+    return ""
 
 
 def calibration_speed(record):
