@@ -120,17 +120,24 @@ def _latest_table(run):
     timed = _timed(run.frame)
     if timed.empty:
         return "<p>No timed measurement.</p>"
-    forward = timed[timed["op"] == timed["op"].iloc[0]]
-    table = forward.pivot_table(index=["level", "layer_sizes", "batch_size"],
-                                columns="backend", values="median_s", aggfunc="first")
-    head = "".join(f"<th>{html.escape(str(name))}</th>" for name in table.columns)
+    op = "forward" if "forward" in set(timed["op"]) else timed["op"].iloc[0]
+    level = "mlp" if "mlp" in set(timed["level"]) else timed["level"].iloc[0]
+    shown = timed[(timed["op"] == op) & (timed["level"] == level)]
+    order = shown.assign(_size=shown["n_params"] if "n_params" in shown else 0)
+    points = order.sort_values(["_size", "batch_size"], kind="stable")[
+        ["layer_sizes", "batch_size"]].drop_duplicates()
+    names = list(dict.fromkeys(shown["backend"]))
+    medians = {(row["layer_sizes"], row["batch_size"], row["backend"]): row["median_s"]
+               for _, row in shown.iterrows()}
+    head = "".join(f"<th>{html.escape(str(name))}</th>" for name in names)
     body = "".join(
-        "<tr><td>" + " ".join(map(str, index)) + "</td>"
-        + "".join(f"<td>{format_time(value)}</td>" for value in row) + "</tr>"
-        for index, row in zip(table.index, table.to_numpy()))
-    return (f"<h3>Latest run: {html.escape(str(forward['op'].iloc[0]))}, median time per "
-            f'call</h3><div class="scroll"><table><thead><tr><th>level sizes batch</th>{head}'
-            f"</tr></thead><tbody>{body}</tbody></table></div>")
+        f"<tr><td>{html.escape(str(sizes))}</td><td>{batch}</td>"
+        + "".join(f"<td>{format_time(medians.get((sizes, batch, name)))}</td>"
+                  for name in names) + "</tr>"
+        for sizes, batch in points.itertuples(index=False))
+    return (f"<h3>Latest run: {html.escape(str(op))}, {html.escape(str(level))} level, median "
+            f'time per call</h3><div class="scroll"><table><thead><tr><th>layer sizes</th>'
+            f"<th>batch</th>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
 def _regressions_html(found):
@@ -147,6 +154,9 @@ def _regressions_html(found):
                     f"{html.escape(step.new.label)}</li>")
     comparisons = "".join(f'<li><a class="comparison" href="{step.page}">{step.old.name} '
                           f"&rarr; {step.new.name}</a></li>" for step in found)
+    if not found:
+        return ("<h3>Significant changes between consecutive runs</h3>"
+                "<p>One run in this group: nothing to compare yet.</p>")
     return ("<h3>Significant changes between consecutive runs</h3>"
             + (f"<ul>{''.join(lines)}</ul>" if lines else
                "<p>None: no change beyond the threshold that a rank test (Holm-corrected) "
