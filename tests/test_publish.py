@@ -47,6 +47,10 @@ def test_publish_cli_names_the_skipped_run(tmp_path, capsys):
     assert "skipped" in captured.err and "broken" in captured.err
     assert "4 run(s) in 2 group(s), 1 significant regression(s)" in captured.out
     assert main(["publish", str(root / "broken"), "--out", str(tmp_path / "none")]) == 2
+    before = (root / "r1" / "results.json").read_bytes()
+    assert main(["publish", str(root), "--out", str(root / "r1")]) == 2  # never into a run
+    assert (root / "r1" / "results.json").read_bytes() == before
+    assert not (root / "r1" / "index.html").exists()
 
 
 def test_markdown_subset_renders_and_escapes():

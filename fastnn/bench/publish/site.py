@@ -61,11 +61,13 @@ def publish(paths, out, threshold=0.10, warn=print):
     ValueError
         If no run could be loaded.
     """
+    out = Path(out)
+    if (out / "results.json").exists():
+        raise ValueError(f"--out {out} is a run folder; give a folder for the site")
     runs = load_history(paths, warn)
     if not runs:
         raise ValueError("no run to publish: give run folders written by `fastnn bench` "
                          "(or a folder of them)")
-    out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     groups = []
     regressions = 0
