@@ -217,3 +217,11 @@ def test_a_run_on_shared_cores_gives_no_verdict():
     table = compare_runs(old, new, 0.1, new_noise=shared)
     assert table["verdict"][0] == "inconclusive" and "noisy run" in table["reason"][0]
     assert compare_runs(old, new, 0.1)["verdict"][0] == "regressed"
+
+
+def test_peer_versions_are_compared_where_both_runs_have_them():
+    old = {"machine": {"cpu_model": "A", "peers": {"torch": "2.1"}}}
+    assert machine_differences(old, {"machine": {"cpu_model": "A", "peers": {}}}) == []
+    changed = machine_differences(old, {"machine": {"cpu_model": "A",
+                                                    "peers": {"torch": "2.2"}}})
+    assert changed == ["torch: 2.1 -> 2.2"]

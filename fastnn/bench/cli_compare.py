@@ -107,6 +107,8 @@ def comparison_markdown(table, threshold, only_old=0, only_new=0, old_name="OLD"
                + ", ".join(f"{counts.get(verdict, 0)} {verdict}" for verdict in VERDICTS) + ".")
     if only_old or only_new:
         summary += f" Not compared: {only_old} only in OLD, {only_new} only in NEW."
+    if differences:
+        summary += " The runs come from different machines or settings (below)."
     lines.append(summary)
     if basis == "samples":
         lines.append(f"\nDecided on the per-round samples: a change beyond the threshold "

@@ -172,7 +172,7 @@ def machine_differences(old_metadata, new_metadata):
     """What differs between two runs' machines and settings, as sentences.
 
     Compares the CPU, core counts, Python, fastnn, NumPy, Numba and BLAS versions, the
-    BLAS thread settings and the peers' versions of the machine records, and the
+    BLAS thread settings and the versions of the peers both runs timed, and the
     sweep settings (rounds, seconds per round, threads).
 
     Parameters
@@ -198,10 +198,10 @@ def machine_differences(old_metadata, new_metadata):
     old_blas, new_blas = _blas(old_machine), _blas(new_machine)
     if old_machine and new_machine and old_blas != new_blas:
         differences.append(f"BLAS (library, version, threads): {old_blas} -> {new_blas}")
-    if (old_machine.get("peers") or {}) != (new_machine.get("peers") or {}) \
-            and old_machine and new_machine:
-        differences.append(f"peer versions: {old_machine.get('peers')} -> "
-                           f"{new_machine.get('peers')}")
+    old_peers, new_peers = old_machine.get("peers") or {}, new_machine.get("peers") or {}
+    for name in sorted(set(old_peers) & set(new_peers)):
+        if old_peers[name] != new_peers[name]:
+            differences.append(f"{name}: {old_peers[name]} -> {new_peers[name]}")
     old_config = old_metadata.get("config") or {}
     new_config = new_metadata.get("config") or {}
     for key in ("rounds", "min_time", "threads", "unstable_ratio"):
