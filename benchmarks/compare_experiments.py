@@ -73,13 +73,13 @@ def main(argv=None):
     for repeat in range(args.repeats):
         base = args.out / f"r{repeat}-A"
         bench(base, args.rounds, extra)
-        experiments = [("A/A quiet", {}, False)]
+        experiments = [("A/A quiet", "AA-quiet", {}, False)]
         if args.busy:
-            experiments.append(("A/A busy", {}, True))
-        experiments.append(("A/B " + args.slowdown, {"FASTNN_TEST_SLOWDOWN": args.slowdown},
-                            False))
-        for name, variables, busy in experiments:
-            folder = args.out / f"r{repeat}-{name.split()[0].replace('/', '')}-{name.split()[1]}"
+            experiments.append(("A/A busy", "AA-busy", {}, True))
+        experiments.append(("A/B " + args.slowdown, "AB",
+                            {"FASTNN_TEST_SLOWDOWN": args.slowdown}, False))
+        for name, slug, variables, busy in experiments:
+            folder = args.out / f"r{repeat}-{slug}"
             spinner = subprocess.Popen([sys.executable, "-c", BUSY_CODE]) if busy else None
             try:
                 bench(folder, args.rounds, extra, dict(os.environ, **variables))
@@ -87,7 +87,7 @@ def main(argv=None):
                 if spinner is not None:
                     spinner.kill()
                     spinner.wait()
-            status, table = compare(base, folder, folder.with_suffix(".compare.md"))
+            status, table = compare(base, folder, args.out / f"r{repeat}-{slug}.compare.md")
             found = counts(table)
             slowed = table[(table["backend"] == backend) & (table["op"] == op)]
             flagged = slowed[slowed["verdict"] == "regressed"]
@@ -97,7 +97,9 @@ def main(argv=None):
             lines.append(f"| {repeat} | {name} | {found['regressed']} | {found['improved']} | "
                          f"{found['inconclusive']} | {found['same']} | {status} | {detail} |")
             print(lines[-1], flush=True)
-    text = "# fastnn compare: A/A and A/B experiments\n\n" + "\n".join(lines) + "\n"
+    command = " ".join(shlex.quote(part) for part in ["python", *sys.argv])
+    text = ("# fastnn compare: A/A and A/B experiments\n\n" + "\n".join(lines)
+            + f"\n\nReproduce: `{command}`\n")
     (args.out / "experiments.md").write_text(text)
     print(text)
     return 0
