@@ -233,5 +233,5 @@ def _timed(frame):
         frame["samples_s"] = None
     # A missing thread count (no Numba) must still match itself across the two runs.
     for column in ("blas_threads", "numba_threads"):
-        frame[column] = frame[column].astype("Float64").fillna(-1).astype("int64")
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(-1).astype("int64")
     return frame
