@@ -225,3 +225,16 @@ def test_peer_versions_are_compared_where_both_runs_have_them():
     changed = machine_differences(old, {"machine": {"cpu_model": "A",
                                                     "peers": {"torch": "2.2"}}})
     assert changed == ["torch: 2.1 -> 2.2"]
+
+
+def test_report_shows_the_noise_and_warns():
+    from fastnn.bench.report import noise_markdown
+
+    quiet = {"other_cpu_fraction": 0.02, "steal_fraction": 0.0, "cpus": 2,
+             "calibration_s": {"start": 0.01, "middle": 0.0101, "end": 0.01},
+             "calibration_drift": 0.01}
+    text = noise_markdown({"noise": quiet})
+    assert "2% of the 2 CPUs" in text and "Warning" not in text
+    busy = dict(quiet, other_cpu_fraction=0.6)
+    assert "Warning - noisy machine" in noise_markdown({"noise": busy})
+    assert noise_markdown({}) == ""

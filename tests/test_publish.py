@@ -38,6 +38,8 @@ def test_publish_groups_machines_and_skips_corrupt_runs(site):
     assert (out / "compare-r2--r3.html").is_file()
     assert "http" not in index.replace("http://www.w3.org", "")  # nothing fetched
     assert (out / "index.html").stat().st_size < 2_000_000
+    run_page = (out / "runs" / "r1.html").read_text()
+    assert "numba vs numpy" in run_page and "× (" in run_page  # speedups with intervals
 
 
 def test_publish_cli_names_the_skipped_run(tmp_path, capsys):
