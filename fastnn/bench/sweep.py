@@ -324,14 +324,14 @@ def measure_point(config, names, case, op, threads, peak, flop_rates, warmups=No
             row.compile_s = warmups.prepare(name, spec)
             try:
                 checked = checked_call(name, level, case, op, reference, expected)
+                if checked.passed and name == reference != declared:
+                    if stand_in is None:  # once per point, whatever the level
+                        stand_in = reduced_check(name, case, op, declared)
+                    checked = _stand_in_checked(checked, stand_in)
             except Exception as exc:  # a broken backend is reported, not fatal to the run
                 row.not_timed("error", f"{type(exc).__name__}: {exc}")
                 continue
             row.first_call_s, row.max_rel_diff = checked.first_call_s, checked.max_rel_diff
-            if checked.passed and name == reference != declared:
-                if stand_in is None:  # once per point, whatever the level
-                    stand_in = reduced_check(name, case, op, declared)
-                checked = _stand_in_checked(checked, stand_in)
             if not checked.passed:
                 row.not_timed("failed", f"{checked.note}; not timed")
                 continue
@@ -354,8 +354,8 @@ def _stand_in_checked(checked, reduced):
     the point: checking it against its own result would pass anything, so it is checked
     against the declared reference on the case's first rows (same weights) instead.
     """
-    if reduced.passed:
-        return checked
+    if reduced.passed:  # its difference is the one against the declared reference
+        return dataclasses.replace(checked, max_rel_diff=reduced.max_rel_diff)
     return dataclasses.replace(checked, passed=False, max_rel_diff=reduced.max_rel_diff,
                                note=f"on the first rows of the batch, {reduced.note}")
 
