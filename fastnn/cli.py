@@ -27,6 +27,7 @@ import traceback
 COMMANDS = {
     "bench": "fastnn.bench.cli_bench",
     "compare": "fastnn.bench.cli_compare",
+    "publish": "fastnn.bench.cli_publish",
     "report": "fastnn.bench.cli_report",
     "tune": "fastnn.bench.cli_tune",
     "info": "fastnn.bench.cli_info",

@@ -64,6 +64,13 @@ def test_compare_flags_an_injected_regression(tiny_run, tmp_path, capsys):
     document = json.loads((slower / "results.json").read_text())
     victim = document["rows"][0]
     victim["median_s"] *= 2
+    victim["samples_s"] = [2 * value for value in victim["samples_s"]]
+    (slower / "results.json").write_text(json.dumps(document))
+    # 2 rounds each: no rank test can be significant, so the change is inconclusive
+    assert main(["compare", str(tiny_run), str(slower), "--threshold", "10%"]) == 0
+    assert "1 inconclusive" in capsys.readouterr().out
+    for row in document["rows"]:  # an older run without samples: the median rule
+        del row["samples_s"]
     (slower / "results.json").write_text(json.dumps(document))
     assert main(["compare", str(tiny_run), str(slower), "--threshold", "10%"]) == 1
     out = capsys.readouterr().out

@@ -40,7 +40,7 @@ def test_machine_record_has_one_set_of_keys_and_reads_older_files():
 def test_row_columns_are_declared_once_in_csv_order():
     assert COLUMNS[:7] == ("backend", "level", "layer_sizes", "n_params", "batch_size", "op",
                            "dtype")
-    assert COLUMNS[-3:] == ("unstable", "gflops", "peak_fraction")
+    assert COLUMNS[-4:] == ("unstable", "gflops", "peak_fraction", "samples_s")
     row = _row(extra={"host": "worker-1"})
     assert list(row.as_dict()) == [*COLUMNS, "host"]
     assert row["host"] == "worker-1" and row["median_s"] is None

@@ -7,7 +7,10 @@ timed on the project machine by ``benchmarks/test_numba_targets.py`` (rewrite it
 ``FASTNN_UPDATE_SELECTION_TABLE=1 pytest benchmarks/test_numba_targets.py``).
 
 On a machine where ``fastnn tune`` has run, its table (:mod:`fastnn.backends.tuning`,
-measured there) is used instead; the shipped table is the fallback.
+measured there) is used instead; the shipped table is the fallback. ``fastnn tune`` names a
+point's winner by the reports' tie rule (``fastnn.bench.backend_table.winner``): where
+the 95 % interval of the paired per-round speedup against the fastest spans 1 ("no clear
+winner") or the medians are within 3 %, the candidate listed first wins.
 
 A case on the grid gets its measured winner. A case off the grid gets the winner of
 the nearest grid point for the same op, by distance in log multiply-adds per sample

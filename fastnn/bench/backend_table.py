@@ -13,6 +13,7 @@ from fastnn import backends
 from fastnn.backends.selection import OPS, grid_key
 from fastnn.bench.cases import make_case
 from fastnn.bench.gate import checked_call, reference_result
+from fastnn.reporting.stats import is_tie, speedup_interval
 from fastnn.reporting.timing import interleaved
 
 # Issue 3's grid without its 1024-wide network and its batch of 2048 (seconds per call
@@ -20,9 +21,12 @@ from fastnn.reporting.timing import interleaved
 LAYER_SIZES = ((3, 3, 1), (64, 30, 10), (100, 100, 50, 10), (784, 256, 128, 10))
 BATCH_SIZES = (1, 32, 256)
 
-# A candidate within this fraction of the fastest time ties with it, and a tie goes to
-# the candidate listed first (the registry's order): timing noise must not make
-# ``backend="auto"`` pick, say, ``numba_parallel`` where it runs numba's own kernels.
+# A candidate ties with the fastest when the 95 % interval of its paired per-round
+# speedup against it spans 1 (the reports' "no clear winner",
+# :func:`fastnn.reporting.stats.is_tie`), or when its median is within this fraction of
+# the fastest; a tie goes to the candidate listed first (the registry's order): timing
+# noise must not make ``backend="auto"`` pick, say, ``numba_parallel`` where it runs
+# numba's own kernels.
 TIE_MARGIN = 0.03
 
 
@@ -82,21 +86,31 @@ def _measure_point(names, reference, case, op, rounds, min_time):
         return None
     timings = interleaved(calls, rounds, min_time)
     seconds = {name: timings[name].median for name in calls}
-    return {"winner": winner(seconds), "seconds": seconds}
+    samples = {name: list(timings[name].per_call) for name in calls}
+    return {"winner": winner(seconds, samples), "seconds": seconds}
 
 
-def winner(seconds):
-    """The first candidate whose median is within :data:`TIE_MARGIN` of the fastest.
+def winner(seconds, samples=None):
+    """The first candidate that ties with the fastest (see :data:`TIE_MARGIN`).
 
     Parameters
     ----------
     seconds : dict of str -> float
         Median seconds per call, in the candidates' order.
+    samples : dict of str -> list of float, or None
+        Per-round seconds, paired by round (interleaved): a candidate whose speedup
+        interval against the fastest spans 1 ties with it.
 
     Returns
     -------
     str
     """
-    fastest = min(seconds.values())
-    return next(name for name, median in seconds.items()
-                if median <= fastest * (1 + TIE_MARGIN))
+    fastest_name = min(seconds, key=seconds.get)
+    fastest = seconds[fastest_name]
+    for name, median in seconds.items():
+        if median <= fastest * (1 + TIE_MARGIN):
+            return name
+        if samples and name in samples and fastest_name in samples \
+                and is_tie(speedup_interval(samples[name], samples[fastest_name])):
+            return name
+    return fastest_name

@@ -153,7 +153,7 @@ def run(args):
                     "revision": revision,
                     "config": config.as_dict(), "peaks": result.peaks,
                     "backend_roles": BackendRoles.of_registry().as_dict(),
-                    "time_limited_flop_rates": result.flop_rates}
+                    "time_limited_flop_rates": result.flop_rates, "noise": result.noise}
         write_report(staging, frame, metadata)
     backend_frame = without_peers(frame, metadata)
     print(f"\n## {headline_caption(backend_frame)}\n\n"

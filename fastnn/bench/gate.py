@@ -32,6 +32,10 @@ class CheckedCall:
     ----------
     call : callable with no arguments
         What to time.
+    reset : callable with no arguments or None
+        Puts the state back where the gated call started (``train_step`` updates the
+        parameters in place): the sweep calls it before every timed round, so that
+        what is timed starts from the state that was gated.
     first_call_s : float
         Seconds of the first (checked) call.
     max_rel_diff : float
@@ -47,6 +51,7 @@ class CheckedCall:
     max_rel_diff: float
     passed: bool
     note: str
+    reset: object = None
 
 
 def make_call(name, level, case, op):
@@ -65,15 +70,68 @@ def make_call(name, level, case, op):
     -------
     call : callable with no arguments
     extract : callable, return value of ``call`` -> ndarray, shape (k,)
+    reset : callable with no arguments
+        Restores the parameters the call starts from (they change under ``train_step``).
     """
     entry, X, T = OP_TABLE[op], case.X, case.T
     if level == "mlp":
         net = MLP.from_spec(case.spec, case.params, backend=name)
-        return (lambda: entry.mlp_call(net, X, T)), (lambda result: entry.mlp_result(result, net))
+        weights = [layer.copy() for layer in net.weights]
+        biases = [layer.copy() for layer in net.biases]
+        return ((lambda: entry.mlp_call(net, X, T)),
+                (lambda result: entry.mlp_result(result, net)),
+                (lambda: net.set_params(weights, biases)))
     engine, spec = backends.get(name), case.spec
     params = case.params.copy()  # train_step updates it in place
     return ((lambda: entry.backend_call(engine, spec, params, X, T)),
-            (lambda result: entry.backend_result(result, params)))
+            (lambda result: entry.backend_result(result, params)),
+            (lambda: np.copyto(params, case.params)))
+
+
+def step_origin(case, op):
+    """What a flat ``train_step`` result is measured from: the loss 0, the parameters
+    before the step (None for the other ops).
+
+    The gate of a training step compares the step (the parameter change), not the
+    parameters after it: a float32 step's parameters are dominated by their starting
+    values, so a wrong update could hide in their rounding.
+
+    Returns
+    -------
+    ndarray, shape (1 + n_params,) or None
+    """
+    if op != "train_step":
+        return None
+    return np.concatenate([[0.0], case.params.astype(np.float64)])
+
+
+def step_difference(actual, expected, origin, dtype):
+    """Relative difference of a training step's loss and of its parameter change.
+
+    The change is compared norm-wise (as :func:`fastnn.testing.relative_difference`)
+    after allowing each parameter the rounding of its stored value (half a unit in the
+    last place of ``dtype``, both sides): the rest is an error in the update itself.
+
+    Parameters
+    ----------
+    actual, expected, origin : ndarray, shape (1 + n_params,)
+        ``[loss, parameters]`` after the step, and ``[0, parameters]`` before it.
+    dtype : str
+
+    Returns
+    -------
+    float
+    """
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    loss = relative_difference(actual[:1], expected[:1])
+    step_actual, step_expected = actual[1:] - origin[1:], expected[1:] - origin[1:]
+    scale = np.max(np.abs(step_expected)) if step_expected.size else 0.0
+    rounding = np.finfo(dtype).eps * np.abs(expected[1:])
+    excess = np.maximum(np.abs(step_actual - step_expected) - rounding, 0.0)
+    if scale == 0.0:
+        return max(loss, float(np.max(excess, initial=0.0)))
+    return max(loss, float(np.max(excess, initial=0.0) / scale))
 
 
 def reference_result(reference, case, op):
@@ -113,13 +171,30 @@ def checked_call(name, level, case, op, reference, expected=None):
     Exception
         Whatever the backend raises: the caller decides whether that is fatal.
     """
-    call, extract = make_call(name, level, case, op)
+    call, extract, reset = make_call(name, level, case, op)
     if expected is None:
         expected = reference_result(reference, case, op)
-    return gate(call, extract, case.spec.dtype, reference, expected)
+    checked = gate(call, extract, case.spec.dtype, reference, expected,
+                   origin=step_origin(case, op))
+    return dataclasses.replace(checked, reset=reset)
 
 
-def gate(call, extract, dtype, reference, expected):
+def reduced_check(name, case, op, reference, rows=2):
+    """Check backend ``name`` against ``reference`` on the case's first ``rows`` rows.
+
+    Where the reference is too slow for the whole case, the stand-in that replaces it
+    must not be gated against itself: this compares it with the reference on a reduced
+    case with the same weights.
+
+    Returns
+    -------
+    CheckedCall
+    """
+    reduced = dataclasses.replace(case, X=case.X[:rows], T=case.T[:rows])
+    return checked_call(name, "backend", reduced, op, reference)
+
+
+def gate(call, extract, dtype, reference, expected, origin=None):
     """Call once, time that first call, and compare its flat result with the reference's.
 
     The one test every timed call passes first, backends' and peers' alike.
@@ -134,6 +209,9 @@ def gate(call, extract, dtype, reference, expected):
         The reference backend's name, for the note.
     expected : ndarray, shape (k,)
         The reference's flat result.
+    origin : ndarray, shape (k,) or None
+        For a training step, :func:`step_origin`: the step is compared
+        (:func:`step_difference`), not the parameters after it.
 
     Returns
     -------
@@ -142,7 +220,10 @@ def gate(call, extract, dtype, reference, expected):
     start = time.perf_counter()
     result = call()
     first_call_s = time.perf_counter() - start
-    difference = relative_difference(extract(result), expected)
+    if origin is None:
+        difference = relative_difference(extract(result), expected)
+    else:
+        difference = step_difference(extract(result), expected, origin, dtype)
     tolerance = TOLERANCE[dtype]
     passed = bool(difference <= tolerance)
     note = "" if passed else (f"differs from the {reference} reference by {difference:.2e} "

@@ -16,11 +16,13 @@ from fastnn.bench import plots
 from fastnn.bench.ops import OPS
 from fastnn.bench.peers import report as peer_report
 from fastnn.bench.report_machines import machines_markdown, primary_machine_rows
-from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
+from fastnn.reporting.formatting import format_ratio, format_time, markdown_table, three_digits
 from fastnn.reporting.machine import MachineRecord
+from fastnn.reporting.noise import noise_warnings
 from fastnn.reporting.results import write_results
 from fastnn.reporting.roles import BackendRoles
 from fastnn.reporting.rows import STATUSES
+from fastnn.reporting.stats import is_tie, speedup_interval
 from fastnn.reporting.timing import UNSTABLE_IQR_RATIO
 
 # File name -> figure function (timed rows, backends slowest first) -> Figure.
@@ -83,7 +85,7 @@ def report_markdown(frame, metadata, figures=()):
     frame_with_peers, frame = frame, peer_report.without_peers(frame, metadata)
     roles = _roles(frame, metadata)
     parts = [f"# {title}\n", machine_markdown(metadata),
-             _conditions_markdown(frame_with_peers, metadata)]
+             _conditions_markdown(frame_with_peers, metadata), noise_markdown(metadata)]
     parts.append(machines_markdown(frame, metadata))
     frame = primary_machine_rows(frame)  # several machines: the sections below show one
     parts.append(f"## Headline: {headline_caption(frame)}\n\n"
@@ -165,11 +167,11 @@ def headline_table(frame, roles=None):
     table = _cells(data, lambda row: format_time(row["median_s"]) + _mark(row),
                    ["layer_sizes", "batch_size"], roles)
     for baseline in roles.baselines():
-        ratios = _ratios(data, baseline, ["layer_sizes", "batch_size"], roles)
+        ratios = _ratio_texts(data, baseline, ["layer_sizes", "batch_size"], roles)
         if ratios is not None:
             for backend in ratios.columns:
                 if not roles.slower_than(backend, baseline):
-                    table[f"{backend} vs {baseline}"] = ratios[backend].map(format_ratio)
+                    table[f"{backend} vs {baseline}"] = ratios[backend]
     return table
 
 
@@ -233,12 +235,62 @@ def time_table(data, spread=False, roles=None):
 
 
 def speedup_table(data, baseline, roles=None):
-    """``baseline`` time / backend time; None if the baseline was not measured."""
-    ratios = _ratios(data, baseline, _point_index(data), roles)
+    """``baseline`` time / backend time with its 95 % interval; None without the baseline.
+
+    See :func:`_ratio_texts`.
+    """
+    texts = _ratio_texts(data, baseline, _point_index(data), roles)
+    if texts is None:
+        return None
+    texts = texts[(texts != "").any(axis=1)]
+    return None if texts.empty or texts.columns.empty else texts
+
+
+def _ratio_texts(data, baseline, index, roles=None):
+    """Speedups over ``baseline`` as text, each with its interval where the rounds allow.
+
+    With per-round samples (``samples_s``), a cell is the median of the paired
+    per-round ratios and its distribution-free 95 % interval
+    (:func:`fastnn.reporting.stats.speedup_interval`), and a point whose interval spans
+    1 says "no clear winner"; without samples (older runs), the ratio of the medians.
+
+    Returns
+    -------
+    pandas.DataFrame of str or None
+    """
+    ratios = _ratios(data, baseline, index, roles)
     if ratios is None:
         return None
-    ratios = ratios.dropna(how="all")
-    return None if ratios.empty or ratios.columns.empty else ratios.map(format_ratio)
+    samples = _samples_by_point(data, index)
+    texts = ratios.copy().astype(object)
+    for point in ratios.index:
+        key = point if isinstance(point, tuple) else (point,)
+        for backend in ratios.columns:
+            value = ratios.loc[point, backend]
+            interval = speedup_interval(samples.get((*key, baseline)),
+                                        samples.get((*key, backend)))
+            texts.loc[point, backend] = ratio_with_interval(value, interval)
+    return texts
+
+
+def ratio_with_interval(value, interval):
+    """``"1.32× (1.20–1.41)"``, ``"1.02× (0.97–1.10) no clear winner"``, or the ratio alone."""
+    if pd.isna(value):
+        return ""
+    if interval is None:
+        return format_ratio(value)
+    text = (f"{format_ratio(interval.value)} ({three_digits(interval.low)}–"
+            f"{three_digits(interval.high)})")
+    return text + (" no clear winner" if is_tie(interval) else "")
+
+
+def _samples_by_point(data, index):
+    """(index values..., backend) -> per-round samples, for the timed rows that kept them."""
+    timed = _timed(data)
+    if "samples_s" not in timed.columns:
+        return {}
+    return {(*(row[column] for column in index), row["backend"]): row["samples_s"]
+            for _, row in timed.iterrows() if isinstance(row["samples_s"], list)}
 
 
 def gflops_table(data, roles=None):
@@ -390,6 +442,28 @@ def _conditions_markdown(frame, metadata):
     return "\n".join(lines)
 
 
+def noise_markdown(metadata):
+    """How busy the machine was during the run (:mod:`fastnn.reporting.noise`), and warnings."""
+    noise = metadata.get("noise")
+    if not noise:
+        return ""
+    parts = []
+    if noise.get("other_cpu_fraction") is not None:
+        parts.append(f"other processes used {100 * noise['other_cpu_fraction']:.0f}% of the "
+                     f"{noise.get('cpus', '?')} CPUs' time")
+    if noise.get("steal_fraction") is not None:
+        parts.append(f"steal {100 * noise['steal_fraction']:.1f}%")
+    calibration = noise.get("calibration_s") or {}
+    if calibration:
+        parts.append("a fixed calibration loop took " + ", ".join(
+            f"{format_time(seconds)} at the {when}" for when, seconds in calibration.items()))
+    text = "**Noise during the run:** " + "; ".join(parts) + ".\n"
+    for warning in noise_warnings(noise):
+        text += f"\n**Warning - noisy machine:** {warning}; differences of that size are " \
+                f"noise, not speed.\n"
+    return text
+
+
 def _int_text(value):
     return "n/a" if value is None or pd.isna(value) else str(int(value))
 
@@ -479,7 +553,12 @@ def _method_markdown(metadata):
             "before it is timed. The loop count per round comes from "
             "`timeit.Timer.autorange` (stopped once a round lasts "
             f"{config.get('min_time', '?')} s); {config.get('rounds', '?')} rounds, "
-            "interleaved across backends and levels. GFLOP/s count the matrix products "
+            "interleaved across backends and levels, the order rotated each round; a "
+            "training step starts every round from the gated parameters. A speedup is the "
+            "median of the paired per-round ratios, with the distribution-free 95 % "
+            "interval for that median (order statistics; the range of the ratios when "
+            "there are fewer than 6 rounds, whose coverage is then below 95 %); an "
+            "interval spanning 1 is marked \"no clear winner\". GFLOP/s count the matrix products "
             "only (2 per multiply-add; see fastnn.bench.cases.flop_count); the peak is the "
             "best round of a large float64 `np.dot` at the same thread count.")
     if metadata.get("command"):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 
 import fastnn
+from fastnn import backends
 from fastnn.bench.cases import DEFAULT_BATCH_SIZES, DEFAULT_LAYER_SIZES, flop_count, make_case
-from fastnn.bench.gate import Warmups, checked_call
+from fastnn.bench.gate import Warmups, checked_call, reduced_check
 from fastnn.bench.sweep import (
     reference_for,
     skip_reason,
@@ -66,6 +67,12 @@ def prepare_point(backend, layer_sizes, batch_size, op, level="mlp", dtype="floa
     compile_s = Warmups().prepare(backend, case.spec)
     reference = reference_for(estimates, python_limit)
     checked = checked_call(backend, level, case, op, reference)
+    declared = backends.reference_backend(time_limited_ok=True)
+    if checked.passed and backend == reference != declared:  # not gated against itself
+        reduced = reduced_check(backend, case, op, declared)
+        if not reduced.passed:
+            raise GateFailure(f"{backend} {op} on the first rows of {case.sizes_label} "
+                              f"x{batch_size} {reduced.note}")
     if not checked.passed:
         raise GateFailure(f"{backend} {op} on {case.sizes_label} x{batch_size} "
                           f"{checked.note}")

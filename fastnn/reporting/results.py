@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fastnn.atomic import atomic_write_text
-from fastnn.reporting.rows import REQUIRED_COLUMNS, Row
+from fastnn.reporting.rows import JSON_ONLY_COLUMNS, REQUIRED_COLUMNS, Row
 
 RESULTS_FORMAT = "fastnn-bench-results"
 RESULTS_VERSION = 1
@@ -65,7 +65,8 @@ def write_results(folder, frame, metadata):
     """Write ``results.csv`` and ``results.json`` into ``folder`` (atomically)."""
     folder = Path(folder)  # a path or a fastnn.reporting.run_folder.Staging
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
+    frame.drop(columns=[column for column in JSON_ONLY_COLUMNS if column in frame.columns]
+               ).to_csv(buffer, index=False)
     atomic_write_text(folder / "results.csv", buffer.getvalue())
     document = results_document(frame, metadata)
     atomic_write_text(folder / "results.json", json.dumps(document, indent=1) + "\n")

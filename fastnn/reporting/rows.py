@@ -56,6 +56,11 @@ class Row:
         The :class:`fastnn.reporting.timing.Summary` of the rounds (seconds per call).
     gflops, peak_fraction : float or None
         ``flops / median_s``, and that over ``peak_gflops``.
+    samples_s : list of float or None
+        Seconds per call of every round, in round order. The rounds of one point are
+        interleaved across its backends and peers, so sample ``i`` of two rows of a
+        point come from the same round (paired). Kept in ``results.json`` only;
+        None in rows of older runs and of sources that do not keep them.
     extra : dict
         Columns of one source only, written after the declared ones.
     """
@@ -90,6 +95,7 @@ class Row:
     unstable: bool | None = None
     gflops: float | None = None
     peak_fraction: float | None = None
+    samples_s: list | None = None
     extra: dict = field(default_factory=dict)
 
     def not_timed(self, status, note):
@@ -126,6 +132,10 @@ class Row:
 
 
 COLUMNS = tuple(item.name for item in dataclasses.fields(Row) if item.name != "extra")
+
+
+# Columns of results.json only (a list per row, not a table cell).
+JSON_ONLY_COLUMNS = ("samples_s",)
 
 
 def results_frame(rows):
