@@ -22,6 +22,8 @@ EXTRAS = {
     "onnxruntime": "onnx",
     "torch": "torch",
     "jax": "peers",
+    # Tutorial C's Keras comparison (fastnn reproduce): Keras 3 on its JAX backend.
+    "keras": "keras",
     "dask": "distributed",
     "distributed": "distributed",
 }
