@@ -377,7 +377,7 @@ def _keras_reading(results):
         f"{seconds(keras_time / (epochs * batches))} against "
         f"{seconds(fastnn_time / (epochs * batches))}. Keras's `fit` is a Python loop that "
         "dispatches one compiled XLA step per batch (with its callbacks and metric "
-        "updates); fastnn's Numba backend runs a whole epoch in one compiled call. "
+        f"updates); {_fastnn_epoch(comparison.backend)} "
         f"Keras also compiles its training step for every new model: "
         f"{seconds(compile_time)} (median), not in the times above.",
         f"- Keras's `categorical_crossentropy` clips probabilities to [1e-7, 1 - 1e-7]; "
@@ -394,6 +394,12 @@ def _keras_reading(results):
         + ".",
     ]
     return "**Reading:**\n\n" + "\n".join(lines)
+
+
+def _fastnn_epoch(name):
+    if backends.get(name).runs_epochs:
+        return f"fastnn's {name} backend runs a whole epoch in one compiled call."
+    return f"fastnn's {name} backend takes one call per batch from a Python loop."
 
 
 def _intro(results, command):
