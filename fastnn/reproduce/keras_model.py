@@ -78,7 +78,8 @@ def keras_model(keras, seed, n_inputs, n_outputs):
     keras : module
     seed : int
         ``keras.utils.set_random_seed(seed)`` before the layers are built (initial
-        weights and, in ``fit``, the shuffles).
+        weights and, in ``fit``, the shuffles). Keras's call also seeds Python's
+        ``random`` and NumPy's global generator; fastnn never draws from those.
     n_inputs, n_outputs : int
 
     Returns
