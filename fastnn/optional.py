@@ -23,6 +23,8 @@ EXTRAS = {
     "torch": "torch",
     "jax": "peers",
     "openvino": "peers",
+    # Tutorial C's Keras comparison (fastnn reproduce): Keras 3 on its JAX backend.
+    "keras": "keras",
     "dask": "distributed",
     "distributed": "distributed",
 }

@@ -1,6 +1,8 @@
 """`fastnn reproduce`: the report, the command line, and the all-or-nothing output folder."""
 
+import importlib.util
 import json
+import sys
 
 import pytest
 
@@ -10,6 +12,7 @@ from fastnn.cli import main
 from fastnn.reporting import run_folder as output
 from fastnn.reproduce import runner, settings
 
+HAS_KERAS = importlib.util.find_spec("keras") is not None
 REPORT_FILES = {"report.md", "results.json", "speedup.png", "loss_tutorial_a.png",
                 "loss_tutorial_b.png", "loss_tutorial_c.png", "loss_tutorial_c_shortcuts.png"}
 
@@ -66,7 +69,25 @@ def test_results_json_holds_per_round_numbers_and_checks(tiny_report):
     assert len(curves["train"]) == len(curves["test"]) == settings.TINY.epochs_c
 
 
+def test_report_has_tutorial_c_keras_row(tiny_report):
+    _, out = tiny_report
+    text = (out / "report.md").read_text()
+    data = json.loads((out / "results.json").read_text())["keras_comparison"]
+    assert "### Tutorial C's Keras model, side by side" in text
+    assert f"{settings.TINY.epochs_keras} (reduced; the tutorial: 1000)" in text
+    if not HAS_KERAS:
+        assert 'pip install "fastnn[keras]"' in text and data["missing"]
+        return
+    assert data["missing"] is None and data["versions"]["keras_backend"]
+    for side in ("keras", "fastnn"):
+        assert [run["seed"] for run in data[side]] == list(settings.TINY.seeds)
+        assert all(0 < run["accuracy"] <= 1 and run["train_seconds"] > 0
+                   for run in data[side])
+    assert "Keras ÷ fastnn (time)" in text and "**Reading:**" in text
+
+
 def test_a_run_without_numba_says_so_and_drops_its_columns(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "keras", None)  # keras missing: the row says so
     monkeypatch.setattr(runner.fastnn, "available_backends", lambda: ["python", "numpy"])
     out = tmp_path / "report"
     assert reproduce.reproduce(settings.TINY, out, progress=False) == 0
@@ -75,16 +96,19 @@ def test_a_run_without_numba_says_so_and_drops_its_columns(tmp_path, monkeypatch
     assert "numba backend |" not in text and "loop ÷ numba" not in text
     data = json.loads((out / "results.json").read_text())
     assert data["backends"] == ["python", "numpy"]
+    assert 'keras not installed: `pip install "fastnn[keras]"`' in text
 
 
 def test_cli_runs_the_quick_path_and_prints_the_headline(tmp_path, monkeypatch, capsys):
     # The real --quick settings take tens of seconds; the wiring is the same with TINY.
     monkeypatch.setattr(settings, "QUICK", settings.TINY)
+    monkeypatch.setitem(sys.modules, "keras", None)  # keras is the tiny_report's test
     out = tmp_path / "quick"
     assert main(["reproduce", "--quick", "--out", str(out), "--seeds", "2"]) == 0
     printed = capsys.readouterr().out
     assert "## 1. Feed-forward speedup" in printed and "## 2. Training" in printed
     assert "Literal checks:" in printed
+    assert 'pip install "fastnn[keras]"' in printed
     data = json.loads((out / "results.json").read_text())
     assert data["settings"]["seeds"] == [0, 1]
     assert data["command"] == f"fastnn reproduce --quick --out {out} --seeds 2"
@@ -166,5 +190,6 @@ def test_the_real_quick_run(tmp_path, capsys):
     assert main(["reproduce", "--quick", "--out", str(out)]) == 0
     text = (out / "report.md").read_text()
     assert "QUICK RUN" in text
+    assert f"{settings.QUICK.epochs_keras} (reduced; the tutorial: 1000)" in text
     assert {path.name for path in out.iterdir()} == REPORT_FILES
     assert "Literal checks:" in capsys.readouterr().out

@@ -4,10 +4,13 @@ Writes ``report.md``, ``results.json`` and PNG plots into the output folder (rep
 as a whole, only when everything has been written) and prints the headline tables:
 
 1. tutorial A's looped vs vectorised feed-forward, with fastnn's backends;
-2. the tutorials' training experiments (accuracy over seeds, time per backend);
+2. the tutorials' training experiments (accuracy over seeds, time per backend), and
+   tutorial C's Keras model next to the same model in fastnn (accuracy, time on one CPU;
+   needs the ``keras`` extra, else the row says how to install it);
 3. the literal checks (3-3-1 output, softmax([5, 1, 1]), two 1-D gradient descents).
 
-The full run takes several minutes; ``--quick`` runs reduced settings in about a minute.
+The full run takes several minutes (the Keras model's 1000 epochs x 5 seeds are most of
+them); ``--quick`` runs reduced settings (30 Keras epochs) in a minute or two.
 Exit status: 0, or 1 if a literal check disagrees with the tutorial; 2 for bad arguments.
 """
 

@@ -16,7 +16,8 @@ def results_json(results, command):
         "command": command,
         "settings": {"label": settings.label, "seeds": list(settings.seeds),
                      "passes_a": settings.passes_a, "epochs_b": settings.epochs_b,
-                     "epochs_c": settings.epochs_c},
+                     "epochs_c": settings.epochs_c,
+                     "epochs_keras": settings.epochs_keras},
         "started": results.started,
         "elapsed_seconds": results.elapsed,
         "machine": results.machine,
@@ -46,6 +47,7 @@ def results_json(results, command):
                               for loss, (true_runs, shortcut_runs)
                               in results.shortcut_runs.items()},
         "literal_checks": [vars(check) for check in results.checks],
+        "keras_comparison": _keras(results.keras),
     }
     return json.dumps(data, indent=1, default=_plain) + "\n"
 
@@ -62,6 +64,19 @@ def _run(run):
     return {"seed": run.seed, "backend": run.backend, "accuracy": run.accuracy,
             "final_train_loss": run.final_train_loss,
             "first_train_loss": float(run.train_loss[0]) if run.train_loss.size else None}
+
+
+def _keras(comparison):
+    """Tutorial C's Keras comparison: per seed, both sides' runs (or why it did not run)."""
+    if comparison is None:
+        return None
+    return {"epochs": comparison.epochs, "fastnn_backend": comparison.backend,
+            "fastnn_dtype": "float32", "batch_size": 32,
+            "batches_per_epoch": comparison.batches_per_epoch,
+            "missing": comparison.missing, "versions": comparison.versions,
+            "pinning": comparison.pinning,
+            "keras": [vars(run) for run in comparison.keras_runs],
+            "fastnn": [vars(run) for run in comparison.fastnn_runs]}
 
 
 def _mean_curves(runs):

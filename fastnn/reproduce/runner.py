@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import fastnn
 from fastnn import backends
 from fastnn.reporting.machine import load_average, machine_info, single_threaded, source_revision
-from fastnn.reproduce import shortcuts, speedup, training, training_timing
+from fastnn.reproduce import keras_row, shortcuts, speedup, training, training_timing
 from fastnn.reproduce.literal import run_checks
 from fastnn.reproduce.settings import SPEEDUP_NETWORKS
 
@@ -40,6 +40,7 @@ class Results:
     runs: dict = field(default_factory=dict)
     gradient_checks: list = field(default_factory=list)
     shortcut_runs: dict = field(default_factory=dict)
+    keras: object = None
     elapsed: float = 0.0
     load_average_end: list | None = None
 
@@ -95,6 +96,10 @@ def run_all(settings, progress=None):
         results.gradient_checks = shortcuts.gradient_checks()
         results.shortcut_runs = shortcuts.compare_training(
             settings.epochs_c, settings.seeds, results.training_backend["C"])
+        say(f"tutorial C's Keras model: {settings.epochs_keras} epochs x "
+            f"{len(settings.seeds)} seeds, Keras and fastnn, one CPU")
+        results.keras = keras_row.compare(settings.epochs_keras, settings.seeds,
+                                          results.training_backend["C"])
     results.elapsed = time.perf_counter() - start
     results.load_average_end = load_average()
     return results

@@ -59,6 +59,8 @@ class Settings:
         Timed rounds of the full-batch form.
     epoch_timing_steps : int
         Steps timed per round for tutorials B and C's per-epoch times.
+    epochs_keras : int
+        Epochs of tutorial C's Keras comparison (the tutorial: 1000).
     """
 
     label: str
@@ -73,6 +75,7 @@ class Settings:
     full_batch_steps: ByCapability
     full_batch_rounds: int
     epoch_timing_steps: int
+    epochs_keras: int
 
     @property
     def is_full(self):
@@ -90,7 +93,7 @@ FULL = Settings(
     passes_a=3000, epochs_b=10_000, epochs_c=1000,
     per_sample_rounds=ByCapability(7, time_limited=2), per_sample_subset=None,
     full_batch_steps=ByCapability(None, time_limited=2), full_batch_rounds=3,
-    epoch_timing_steps=100,
+    epoch_timing_steps=100, epochs_keras=1000,
 )
 
 QUICK = Settings(
@@ -98,7 +101,7 @@ QUICK = Settings(
     passes_a=1000, epochs_b=1000, epochs_c=300,
     per_sample_rounds=ByCapability(3, time_limited=1), per_sample_subset=200,
     full_batch_steps=ByCapability(30, time_limited=1), full_batch_rounds=3,
-    epoch_timing_steps=10,
+    epoch_timing_steps=10, epochs_keras=30,
 )
 
 # For the test suite: every code path, a fraction of a second of training.
@@ -107,5 +110,5 @@ TINY = Settings(
     passes_a=5, epochs_b=20, epochs_c=5,
     per_sample_rounds=ByCapability(2, time_limited=1), per_sample_subset=10,
     full_batch_steps=ByCapability(2, time_limited=1), full_batch_rounds=2,
-    epoch_timing_steps=2,
+    epoch_timing_steps=2, epochs_keras=2,
 )

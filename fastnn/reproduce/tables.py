@@ -17,6 +17,7 @@ from fastnn.reporting.formatting import (
     percent,
     sizes_label,
 )
+from fastnn.reproduce.keras_row import INSTALL, TUTORIAL_EPOCHS
 from fastnn.reproduce.speedup import LOOP, VECTORISED
 from fastnn.reproduce.training_timing import FULL_BATCH, PER_SAMPLE
 
@@ -27,6 +28,7 @@ def headline(results):
              "## 2. Training (tutorials A, B, C)", accuracy_table(results),
              "Training time, tutorial A:", tutorial_a_time_table(results),
              "Training time, tutorials B and C (full batch):", epoch_time_table(results),
+             "Tutorial C's Keras model, side by side:", keras_table(results),
              checks_summary(results)]
     return "\n\n".join(parts) + "\n"
 
@@ -109,6 +111,43 @@ def _total_cell(timing):
                 if timing.samples_timed == timing.training_samples
                 else f"{timing.samples_timed} of {timing.training_samples} samples")
     return f"≈ {text} (extrapolated from {measured} per round)"
+
+
+def keras_table(results):
+    """Tutorial C's Keras model and the same model in fastnn: accuracy, time, ratio.
+
+    Without keras installed, one row saying how to install it.
+    """
+    comparison = results.keras
+    header = ["setting", "epochs", f"Keras: test accuracy ({_seeds_label(results)})",
+              "fastnn: test accuracy", "Keras: training time (median)",
+              "fastnn: training time (median)", "Keras ÷ fastnn (time)"]
+    setting = ("64-64-10, ReLU + softmax, categorical cross-entropy, Adam (lr 1e-3, "
+               "β 0.9/0.999, ε 1e-7), batch 32, no L2")
+    if comparison is None:
+        return markdown_rows(header, [[setting, "-", "not run", "-", "-", "-", "-"]])
+    if not comparison.available:
+        return markdown_rows(header, [[setting, str(comparison.epochs),
+                                       f"keras not installed: `{INSTALL}`",
+                                       "-", "-", "-", "-"]])
+    keras_time = np.median([run.train_seconds for run in comparison.keras_runs])
+    fastnn_time = np.median([run.train_seconds for run in comparison.fastnn_runs])
+    return markdown_rows(header, [[
+        setting, _epochs_label(comparison.epochs),
+        mean_std_percent([run.accuracy for run in comparison.keras_runs]),
+        mean_std_percent([run.accuracy for run in comparison.fastnn_runs]),
+        seconds(keras_time), f"{seconds(fastnn_time)} ({comparison.backend}, float32)",
+        format_ratio(keras_time / fastnn_time)]])
+
+
+def _epochs_label(epochs):
+    return str(epochs) if epochs == TUTORIAL_EPOCHS \
+        else f"{epochs} (reduced; the tutorial: {TUTORIAL_EPOCHS})"
+
+
+def _seeds_label(results):
+    count = len(results.settings.seeds)
+    return f"mean ± std, {count} seed{'s' if count > 1 else ''}"
 
 
 def fast_backends(names):
