@@ -26,6 +26,7 @@ from fastnn.estimator._parameters import (
 )
 from fastnn.estimator._stochastic import StochasticSolverMixin
 from fastnn.spec import NetworkSpec
+from fastnn.validation import canonical_csr, checked_sparse
 
 
 def atomic(method):
@@ -109,7 +110,7 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
     def _fit(self, X, y, sample_weight, incremental):
         hidden_layer_sizes = self._hidden_layer_sizes()
         first_pass = not hasattr(self, "_spec") or (not self.warm_start and not incremental)
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        X, y = self._validate_input(checked_structure(X), y, incremental, reset=first_pass)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                                  ensure_non_negative=True)
@@ -218,7 +219,7 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
     def _forward(self, X):
         """Network outputs for new ``X``: shape (n_samples, n_outputs_)."""
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+        X = validate_data(self, checked_structure(X), accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))
         Y = train.network_outputs(backends.get(self.backend_), self._spec,
                                   self._flat_parameters(), network_input(X, self._spec.dtype))
@@ -237,8 +238,13 @@ def network_input(X, dtype):
     """``X`` as the backends take it: a C-ordered array, or a canonical CSR matrix (sorted
     indices, no duplicates), of ``dtype``; the caller's data is never modified."""
     if scipy.sparse.issparse(X):
-        X = scipy.sparse.csr_matrix(X, dtype=dtype, copy=True)
-        X.sum_duplicates()
-        X.sort_indices()
-        return X
+        return canonical_csr(X, dtype)
     return np.ascontiguousarray(X, dtype=dtype)
+
+
+def checked_structure(X):
+    """``X``, its sparse index structure checked before scikit-learn's validation converts
+    it (SciPy's conversions read memory through unchecked indices); a dense ``X`` as is."""
+    if scipy.sparse.issparse(X):
+        return checked_sparse(X)
+    return X
