@@ -399,7 +399,8 @@ def as_sample_weight(sample_weight, n_samples, dtype):
     if np.any(weights < 0):
         raise ValueError("sample_weight must be non-negative; got a negative weight")
     # Summed, and inverted, in the network's dtype, as the backends do.
-    total = np.sum(weights)
+    with np.errstate(over="ignore"):  # an overflowing sum is the error raised below
+        total = np.sum(weights)
     if total == 0:
         raise ValueError("sample_weight sums to 0 (every weight is zero): the weighted "
                          "mean loss is undefined")

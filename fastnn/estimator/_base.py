@@ -26,7 +26,7 @@ from fastnn.estimator._parameters import (
 )
 from fastnn.estimator._stochastic import StochasticSolverMixin
 from fastnn.spec import NetworkSpec
-from fastnn.validation import canonical_csr, checked_sparse
+from fastnn.validation import as_sample_weight, canonical_csr, checked_sparse
 
 
 def atomic(method):
@@ -119,7 +119,10 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
         layer_units = [X.shape[1], *hidden_layer_sizes, y.shape[1]]
         self._random_state = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(y, layer_units, X.dtype)
+            # scikit-learn's rule: partial_fit (and warm_start) continue from whatever
+            # coefs_ / intercepts_ exist, assigned by hand before any fit included.
+            self._initialize(y, layer_units, X.dtype,
+                             keep_assigned=incremental or self.warm_start)
         elif tuple(layer_units) != self._spec.layer_sizes:
             raise ValueError(f"the network being continued has layer sizes "
                              f"{list(self._spec.layer_sizes)}; X, y and hidden_layer_sizes "
@@ -129,6 +132,11 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
         X = network_input(X, spec.dtype)
         T = np.ascontiguousarray(y, dtype=spec.dtype)
         if sample_weight is not None:
+            # fastnn's rule: weights whose sum has no finite reciprocal in the data's
+            # dtype are refused before training, naming sample_weight; checked in that
+            # dtype, not the backend's (python computes float32 data in float64), so that
+            # every backend decides alike.
+            sample_weight = as_sample_weight(sample_weight, X.shape[0], self._dtype)
             sample_weight = np.ascontiguousarray(sample_weight, dtype=spec.dtype)
         params = self._flat_parameters()
         try:
@@ -145,8 +153,9 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
         self._set_parameters(params)
         return self
 
-    def _initialize(self, y, layer_units, dtype):
-        """Fresh state for a first fit: scikit-learn's attributes and initial weights."""
+    def _initialize(self, y, layer_units, dtype, keep_assigned=False):
+        """Fresh state for a first fit: scikit-learn's attributes and initial weights (the
+        weights assigned to ``coefs_`` / ``intercepts_`` instead, if ``keep_assigned``)."""
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = y.shape[1]
@@ -158,7 +167,7 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
                                         LOSS_NAMES[self.out_activation_, self.loss], self._dtype)
         coefs, intercepts = glorot_uniform(layer_units, self.activation, self._random_state,
                                             dtype)
-        if self.warm_start and hasattr(self, "_coefs") and hasattr(self, "_intercepts"):
+        if keep_assigned and hasattr(self, "_coefs") and hasattr(self, "_intercepts"):
             # Weights assigned before the first fit are its starting point.
             coefs = self._checked_layers(self._coefs, "coefs_")
             intercepts = self._checked_layers(self._intercepts, "intercepts_")
