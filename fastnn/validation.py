@@ -301,6 +301,13 @@ def check_sparse_structure(X, name="X"):
     indptr = _index_array(X.indptr, name, "indptr", X.format)
     indices = _index_array(X.indices, name, "indices", X.format)
     n_data = _length(X.data, name, "data", X.format)
+    if len(indptr) <= _SMALL and len(indices) <= _SMALL:
+        # A few values (one sample, say): Python on lists beats a dozen NumPy calls.
+        problem = _small_compressed_problem(indptr.tolist(), indices.tolist(), n_data,
+                                            major, minor)
+        if problem:
+            raise ValueError(f"sparse {name} ({X.format}) is malformed: {problem}")
+        return
     problem = None
     if len(indptr) != major + 1:
         problem = f"indptr has {len(indptr)} entries, not {major + 1}"
@@ -318,6 +325,27 @@ def check_sparse_structure(X, name="X"):
 
 
 _COMPRESSED_FORMATS = ("csr", "csc", "bsr")
+# Up to this many index values, the structure checks run in Python on lists.
+_SMALL = 64
+
+
+def _small_compressed_problem(indptr, indices, n_data, major, minor):
+    """:func:`check_sparse_structure`'s tests for a compressed format, on lists: the
+    problem found (a message), or None."""
+    if len(indptr) != major + 1:
+        return f"indptr has {len(indptr)} entries, not {major + 1}"
+    if indptr[0] != 0:
+        return f"indptr starts at {indptr[0]}, not 0"
+    if any(later < earlier for earlier, later in zip(indptr, indptr[1:])):
+        return "indptr decreases somewhere (it must be non-decreasing)"
+    if len(indices) != n_data:
+        return f"indices has {len(indices)} entries but data has {n_data}"
+    if indptr[-1] > len(indices):
+        return f"indptr ends at {indptr[-1]}, past the {len(indices)} stored entries"
+    for index in indices[:indptr[-1]]:
+        if not 0 <= index < minor:
+            return f"indices holds {index}, outside [0, {minor})"
+    return None
 _INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 
 
@@ -350,6 +378,10 @@ def _rows_strictly_increasing(indices, indptr):
     """Whether every row's column indices increase strictly (sorted, no duplicates)."""
     if len(indices) < 2:
         return True
+    if len(indices) <= _SMALL and len(indptr) <= _SMALL:
+        columns, bounds = indices.tolist(), indptr.tolist()
+        return all(all(a < b for a, b in zip(columns[start:stop], columns[start + 1:stop]))
+                   for start, stop in zip(bounds, bounds[1:]))
     step_ok = indices[1:] > indices[:-1]
     # Steps across a row boundary do not count: the entry at a row's start may be smaller.
     starts = indptr[1:-1]

@@ -24,15 +24,19 @@ from fastnn.validation import canonical_csr, check_sparse_structure
 N_INPUTS = 6
 
 
-def _valid(rng_seed=0, fmt="csr"):
+def _valid(rng_seed=0, fmt="csr", rows=8):
     rng = np.random.default_rng(rng_seed)
-    dense = rng.normal(size=(8, N_INPUTS)) * (rng.random((8, N_INPUTS)) < 0.5)
+    dense = rng.normal(size=(rows, N_INPUTS)) * (rng.random((rows, N_INPUTS)) < 0.5)
     dense[:, 0] = 1.0  # every row stores an entry
     return sp.csr_matrix(dense).asformat(fmt)
 
 
+# The rows of the matrices built: 8 (small: the checks run on lists) unless changed.
+_ROWS = {"rows": 8}
+
+
 def _edit(fmt, change):
-    X = _valid(fmt=fmt)
+    X = _valid(fmt=fmt, rows=_ROWS["rows"])
     change(X)
     return X
 
@@ -54,9 +58,13 @@ MALFORMED = {
 }
 
 
+@pytest.mark.parametrize("rows", [8, 200], ids=["small", "large"])
 @pytest.mark.parametrize("name", MALFORMED)
-def test_the_structure_check_names_what_is_wrong(name):
+def test_the_structure_check_names_what_is_wrong(name, rows, monkeypatch):
+    """Both paths: lists for a few values, NumPy for more (200 rows: 200+ entries)."""
+    monkeypatch.setitem(_ROWS, "rows", rows)
     X = MALFORMED[name]()
+    assert (len(X.data) > 64) == (rows > 64)
     before = [array.copy() for array in _arrays(X)]
     with pytest.raises(ValueError, match="malformed"):
         canonical_csr(X, "float64")
@@ -68,16 +76,18 @@ def _arrays(X):
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "bsr", "lil", "dok", "dia"])
-def test_well_formed_matrices_pass_in_every_format(fmt):
-    X = _valid(fmt=fmt)
+@pytest.mark.parametrize("rows", [8, 200], ids=["small", "large"])
+def test_well_formed_matrices_pass_in_every_format(fmt, rows):
+    X = _valid(fmt=fmt, rows=rows)
     check_sparse_structure(X if fmt in ("csr", "csc", "coo", "bsr") else X.tocoo())
-    assert np.array_equal(canonical_csr(X, "float64").toarray(), _valid().toarray())
+    assert np.array_equal(canonical_csr(X, "float64").toarray(), _valid(rows=rows).toarray())
 
 
-def test_unsorted_csr_with_a_stale_canonical_flag_is_canonicalised():
+@pytest.mark.parametrize("rows", [8, 200], ids=["small", "large"])
+def test_unsorted_csr_with_a_stale_canonical_flag_is_canonicalised(rows):
     """SciPy caches ``has_canonical_format``; an in-place edit leaves it stale, so the
     boundary tests the arrays themselves."""
-    X = _valid()
+    X = _valid(rows=rows)
     assert X.has_canonical_format
     start, stop = X.indptr[0], X.indptr[1]
     X.indices[start:stop] = X.indices[start:stop][::-1].copy()
@@ -85,7 +95,7 @@ def test_unsorted_csr_with_a_stale_canonical_flag_is_canonicalised():
     csr = canonical_csr(X, "float64")
     assert csr is not X
     assert np.all(np.diff(csr.indices[csr.indptr[0]:csr.indptr[1]]) > 0)
-    assert np.array_equal(csr.toarray(), _valid().toarray())
+    assert np.array_equal(csr.toarray(), _valid(rows=rows).toarray())
 
 
 _CHILD = textwrap.dedent('''
