@@ -76,6 +76,7 @@ def _arrays(X):
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "bsr", "lil", "dok", "dia"])
+@pytest.mark.filterwarnings("ignore::scipy.sparse.SparseEfficiencyWarning")  # 200-row DIA
 @pytest.mark.parametrize("rows", [8, 200], ids=["small", "large"])
 def test_well_formed_matrices_pass_in_every_format(fmt, rows):
     X = _valid(fmt=fmt, rows=rows)
