@@ -262,12 +262,19 @@ class ImprovementTracker:
     patience : int or None
         ``should_stop`` becomes True after this many epochs without improvement.
     higher_is_better : bool
+    nan_counts : bool
+        Whether a NaN value counts as an epoch without improvement (False: it is
+        ignored, scikit-learn's behaviour).
     """
 
-    def __init__(self, tol, patience, higher_is_better=False):
+    def __init__(self, tol, patience, higher_is_better=False, nan_counts=True):
         self.tol = tol
         self.patience = patience
         self.sign = -1.0 if higher_is_better else 1.0
+        # scikit-learn's comparison is False for NaN, so a NaN epoch there neither
+        # improves nor counts against patience (nan_counts=False); fastnn's own loop
+        # counts it as an epoch without improvement.
+        self.nan_counts = nan_counts
         self.best = math.inf
         self.epochs_without_improvement = 0
 
@@ -278,7 +285,9 @@ class ImprovementTracker:
     def update(self, value):
         """Record one epoch's value; True if it is the best so far."""
         value = self.sign * value
-        if value > self.best - self.tol or math.isnan(value):
+        if math.isnan(value):
+            self.epochs_without_improvement += self.nan_counts
+        elif value > self.best - self.tol:
             self.epochs_without_improvement += 1
         else:
             self.epochs_without_improvement = 0
@@ -297,7 +306,8 @@ class TrainingDiverged(ValueError):
 
 
 def train_loop(run_one_epoch, params, epochs, evaluate, tracker, monitor,
-               keep_best=False, progress=False, end_epoch=None, stalled=None):
+               keep_best=False, progress=False, end_epoch=None, stalled=None,
+               go_on_diverged=False):
     """Run up to ``epochs`` epochs, recording a history and stopping early.
 
     Parameters
@@ -325,6 +335,11 @@ def train_loop(run_one_epoch, params, epochs, evaluate, tracker, monitor,
         ``stalled() -> bool`` when the tracker says stop: True stops training, False
         goes on with the tracker's count restarted (an adaptive schedule lowering the
         rate). None: always stop.
+    go_on_diverged : bool
+        With ``keep_best``: an epoch whose loss or parameters are not finite is recorded
+        (its figures as ``evaluate`` gives them, NaN where they are not finite) and
+        training goes on, as scikit-learn's early stopping does (its issue 29504); the
+        best epoch's parameters are kept. Otherwise such an epoch raises.
 
     Returns
     -------
@@ -334,7 +349,8 @@ def train_loop(run_one_epoch, params, epochs, evaluate, tracker, monitor,
     Raises
     ------
     TrainingDiverged
-        If the loss or the parameters become NaN or infinite.
+        If the loss or the parameters become NaN or infinite (unless
+        ``go_on_diverged``).
     """
     from tqdm.auto import tqdm
 
@@ -344,7 +360,8 @@ def train_loop(run_one_epoch, params, epochs, evaluate, tracker, monitor,
     with tqdm(total=epochs, disable=not progress, unit="epoch") as bar:
         for epoch in range(1, epochs + 1):
             loss = run_one_epoch(params)
-            if not (math.isfinite(loss) and np.isfinite(params).all()):
+            finite = math.isfinite(loss) and np.isfinite(params).all()
+            if not finite and not (go_on_diverged and keep_best):
                 raise TrainingDiverged(
                     f"training diverged in epoch {epoch}: the loss or the parameters became "
                     f"NaN or infinite; try a smaller learning rate or scaled inputs")

@@ -153,7 +153,8 @@ def as_sparse_inputs(X, spec):
     CSR, CSC, COO (and the other SciPy formats) are accepted; the result is a CSR matrix
     of ``spec.dtype`` with sorted column indices and no duplicates (duplicates summed),
     C-contiguous ``data``/``indices``/``indptr``. ``X`` itself is never modified and is
-    copied only where it is not already in that form.
+    copied only where it is not already in that form. Its index structure is checked
+    (:func:`check_sparse_structure`) before anything, SciPy included, reads through it.
 
     Parameters
     ----------
@@ -169,7 +170,8 @@ def as_sparse_inputs(X, spec):
     TypeError
         For complex or non-numeric data.
     ValueError
-        For a wrong number of features, or NaN or infinity among the stored values.
+        For a wrong number of features, a malformed index structure, or NaN or infinity
+        among the stored values.
     """
     if X.dtype.kind not in "biuf":
         raise TypeError(f"X must be real numbers (int, bool or float); got sparse data of "
@@ -179,19 +181,213 @@ def as_sparse_inputs(X, spec):
     if X.shape[1] != spec.n_inputs:
         raise ValueError(f"X has {X.shape[1]} features per sample, but the network's "
                          f"input layer has {spec.n_inputs}")
-    csr = X.tocsr()
-    if csr.dtype != np.dtype(spec.dtype):
-        csr = csr.astype(spec.dtype)
-    if not csr.has_canonical_format:
-        if csr is X:
-            csr = csr.copy()
-        csr.sum_duplicates()
-    arrays = (csr.data, csr.indices, csr.indptr)
-    if not all(array.flags.c_contiguous for array in arrays):
-        csr = type(csr)(tuple(np.ascontiguousarray(array) for array in arrays), shape=csr.shape)
+    return canonical_csr(X, spec.dtype)
+
+
+def canonical_csr(X, dtype, name="X"):
+    """``X`` (any 2-D scipy.sparse format) as a canonical CSR matrix of ``dtype``.
+
+    The structure is checked first (:func:`check_sparse_structure`); the result has
+    sorted column indices without duplicates (duplicates summed), int32 or int64 index
+    arrays and C-contiguous ``data``/``indices``/``indptr`` holding exactly ``nnz``
+    entries. Sortedness is tested on the arrays, not read from SciPy's cached flag,
+    which a caller's in-place edit leaves stale. ``X`` is never modified.
+
+    Parameters
+    ----------
+    X : scipy.sparse matrix or array, shape (m, n)
+    dtype : str
+    name : str
+        The argument's name in error messages.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix or csr_array, shape (m, n)
+
+    Raises
+    ------
+    ValueError
+        A malformed structure, or NaN or infinity among the stored values.
+    """
+    checked = checked_sparse(X, name)
+    csr = checked.tocsr()
+    if csr is not checked:
+        check_sparse_structure(csr, name)  # what a conversion built is checked as well
+    data, indices, indptr = csr.data, csr.indices, csr.indptr
+    nnz = int(indptr[-1])
+    fresh = (len(data) != nnz or indices.dtype not in _INDEX_DTYPES
+             or indptr.dtype not in _INDEX_DTYPES or data.dtype != np.dtype(dtype)
+             or not all(array.flags.c_contiguous for array in (data, indices, indptr)))
+    canonical = _rows_strictly_increasing(indices[:nnz], indptr)
+    if fresh or not canonical:
+        index_dtype = np.int64 if (indices.dtype not in _INDEX_DTYPES
+                                   or indptr.dtype not in _INDEX_DTYPES) else None
+        # A new matrix: SciPy recomputes its (possibly stale) canonical-format flags.
+        csr = type(csr)((np.array(data[:nnz], dtype=dtype),
+                         np.array(indices[:nnz], dtype=index_dtype or indices.dtype),
+                         np.array(indptr, dtype=index_dtype or indptr.dtype)), shape=csr.shape)
+        if not canonical:
+            csr.sum_duplicates()
     if not all_finite(csr.data):
-        raise ValueError("X (sparse) contains NaN or infinity among its stored values")
+        raise ValueError(f"{name} (sparse) contains NaN or infinity among its stored values")
     return csr
+
+
+def checked_sparse(X, name="X"):
+    """``X`` with its index structure checked (:func:`check_sparse_structure`): ``X``
+    itself for CSR, CSC, BSR and COO, its ``tocoo()`` for the Python-level formats (LIL,
+    DOK, DIA), whose conversion to COO reads no index unchecked. Safe to convert to any
+    format afterwards; ``X`` is never modified.
+
+    Parameters
+    ----------
+    X : scipy.sparse matrix or array, 2-D
+    name : str
+
+    Returns
+    -------
+    scipy.sparse matrix or array, the same values as ``X``
+    """
+    if X.format not in _COMPRESSED_FORMATS and X.format != "coo":
+        X = X.tocoo()
+    check_sparse_structure(X, name)
+    return X
+
+
+def check_sparse_structure(X, name="X"):
+    """Raise a ValueError unless the index arrays of ``X`` are what its format promises.
+
+    SciPy builds such a matrix without complaint from arrays a caller hands it, and its
+    own conversions, like fastnn's kernels, read memory through the indices unchecked:
+    an index out of range reads or writes outside the arrays. Checked, in O(nnz):
+    CSR / CSC / BSR: integer 1-D ``indptr`` of length (rows or columns, in blocks) + 1,
+    starting at 0, non-decreasing, ending at most at ``len(indices)``; ``indices`` as
+    long as ``data``, each in ``[0, n)`` of the other dimension; COO: integer
+    coordinates as long as ``data``, each within the shape. Other formats (LIL, DOK,
+    DIA) hold Python-level structures; convert them with ``tocoo()`` and check that.
+
+    Parameters
+    ----------
+    X : scipy.sparse matrix or array, 2-D
+    name : str
+        The argument's name in error messages.
+
+    Raises
+    ------
+    ValueError
+        Naming the array and what is wrong with it.
+    """
+    shape = X.shape
+    if len(shape) != 2 or min(shape) < 0:
+        raise ValueError(f"a sparse {name} must be 2-D (n_samples, n_features); got shape "
+                         f"{shape}")
+    if X.format == "coo":
+        coords = getattr(X, "coords", None) or (X.row, X.col)
+        n_data = _length(X.data, name, "data", X.format)
+        for axis, (index, size) in enumerate(zip(coords, shape)):
+            label = ("row", "col")[axis]
+            index = _index_array(index, name, label, X.format)
+            if len(index) != n_data:
+                raise ValueError(f"sparse {name} (coo) is malformed: {label} has {len(index)} "
+                                 f"entries but data has {n_data}")
+            _check_range(index, size, name, label, X.format)
+        return
+    if X.format not in _COMPRESSED_FORMATS:
+        raise ValueError(f"sparse {name} in {X.format!r} format: convert it with .tocoo() "
+                         f"before checking its structure")
+    block_rows, block_cols = X.blocksize if X.format == "bsr" else (1, 1)
+    rows, cols = shape[0] // block_rows, shape[1] // block_cols
+    major, minor = (cols, rows) if X.format == "csc" else (rows, cols)
+    indptr = _index_array(X.indptr, name, "indptr", X.format)
+    indices = _index_array(X.indices, name, "indices", X.format)
+    n_data = _length(X.data, name, "data", X.format)
+    if len(indptr) <= _SMALL and len(indices) <= _SMALL:
+        # A few values (one sample, say): Python on lists beats a dozen NumPy calls.
+        problem = _small_compressed_problem(indptr.tolist(), indices.tolist(), n_data,
+                                            major, minor)
+        if problem:
+            raise ValueError(f"sparse {name} ({X.format}) is malformed: {problem}")
+        return
+    problem = None
+    if len(indptr) != major + 1:
+        problem = f"indptr has {len(indptr)} entries, not {major + 1}"
+    elif indptr[0] != 0:
+        problem = f"indptr starts at {int(indptr[0])}, not 0"
+    elif major and np.any(indptr[1:] < indptr[:-1]):
+        problem = "indptr decreases somewhere (it must be non-decreasing)"
+    elif len(indices) != n_data:
+        problem = f"indices has {len(indices)} entries but data has {n_data}"
+    elif indptr[-1] > len(indices):
+        problem = f"indptr ends at {int(indptr[-1])}, past the {len(indices)} stored entries"
+    if problem:
+        raise ValueError(f"sparse {name} ({X.format}) is malformed: {problem}")
+    _check_range(indices[:int(indptr[-1])], minor, name, "indices", X.format)
+
+
+_COMPRESSED_FORMATS = ("csr", "csc", "bsr")
+# Up to this many index values, the structure checks run in Python on lists.
+_SMALL = 64
+
+
+def _small_compressed_problem(indptr, indices, n_data, major, minor):
+    """:func:`check_sparse_structure`'s tests for a compressed format, on lists: the
+    problem found (a message), or None."""
+    if len(indptr) != major + 1:
+        return f"indptr has {len(indptr)} entries, not {major + 1}"
+    if indptr[0] != 0:
+        return f"indptr starts at {indptr[0]}, not 0"
+    if any(later < earlier for earlier, later in zip(indptr, indptr[1:])):
+        return "indptr decreases somewhere (it must be non-decreasing)"
+    if len(indices) != n_data:
+        return f"indices has {len(indices)} entries but data has {n_data}"
+    if indptr[-1] > len(indices):
+        return f"indptr ends at {indptr[-1]}, past the {len(indices)} stored entries"
+    for index in indices[:indptr[-1]]:
+        if not 0 <= index < minor:
+            return f"indices holds {index}, outside [0, {minor})"
+    return None
+_INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def _index_array(values, name, label, fmt):
+    if not (isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "iu"):
+        kind = getattr(values, "dtype", type(values).__name__)
+        raise ValueError(f"sparse {name} ({fmt}) is malformed: {label} must be a 1-D integer "
+                         f"array; got {kind} of shape {np.shape(values)}")
+    return values
+
+
+def _length(data, name, label, fmt):
+    if not isinstance(data, np.ndarray) or data.ndim not in (1, 3):
+        raise ValueError(f"sparse {name} ({fmt}) is malformed: {label} must be an array of "
+                         f"stored values; got shape {np.shape(data)}")
+    return data.shape[0]
+
+
+def _check_range(index, size, name, label, fmt):
+    if len(index) == 0:
+        return
+    low, high = int(index.min()), int(index.max())
+    if low < 0 or high >= size:
+        bad = low if low < 0 else high
+        raise ValueError(f"sparse {name} ({fmt}) is malformed: {label} holds {bad}, outside "
+                         f"[0, {size})")
+
+
+def _rows_strictly_increasing(indices, indptr):
+    """Whether every row's column indices increase strictly (sorted, no duplicates)."""
+    if len(indices) < 2:
+        return True
+    if len(indices) <= _SMALL and len(indptr) <= _SMALL:
+        columns, bounds = indices.tolist(), indptr.tolist()
+        return all(all(a < b for a, b in zip(columns[start:stop], columns[start + 1:stop]))
+                   for start, stop in zip(bounds, bounds[1:]))
+    step_ok = indices[1:] > indices[:-1]
+    # Steps across a row boundary do not count: the entry at a row's start may be smaller.
+    starts = indptr[1:-1]
+    starts = starts[(starts > 0) & (starts < len(indices))]
+    step_ok[starts - 1] = True
+    return bool(step_ok.all())
 
 
 def as_sample_weight(sample_weight, n_samples, dtype):
@@ -235,7 +431,8 @@ def as_sample_weight(sample_weight, n_samples, dtype):
     if np.any(weights < 0):
         raise ValueError("sample_weight must be non-negative; got a negative weight")
     # Summed, and inverted, in the network's dtype, as the backends do.
-    total = np.sum(weights)
+    with np.errstate(over="ignore"):  # an overflowing sum is the error raised below
+        total = np.sum(weights)
     if total == 0:
         raise ValueError("sample_weight sums to 0 (every weight is zero): the weighted "
                          "mean loss is undefined")

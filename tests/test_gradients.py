@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import BACKENDS, COMBINATIONS, REFERENCE
+from conftest import BACKENDS, COMBINATIONS, FAST_BACKENDS, REFERENCE
 
 from fastnn import MLP
 from fastnn.params import flatten
@@ -36,7 +36,7 @@ def test_clipped_log_region_has_zero_slope_on_every_backend(output_activation, l
     assert np.isfinite(expected_loss)
     if loss == "cross_entropy":
         assert np.all(expected_b[0] == 0)
-    for backend in BACKENDS:
+    for backend in FAST_BACKENDS:  # the reference's own numbers are checked above
         loss_value, dweights, dbiases = net.with_backend(backend).gradients(X, T)
         assert relative_difference(loss_value, expected_loss) < 1e-12
         assert relative_difference(dbiases[0], expected_b[0]) < 1e-12

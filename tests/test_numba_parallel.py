@@ -7,16 +7,16 @@ the ``numba`` backend within the cross-check tolerances, and bit for bit the sam
 every thread count.
 """
 
+import numba  # a required dependency: missing, the run fails here (never a skip)
 import numpy as np
 import pytest
+from conftest import COMBINATIONS as EVERY_COMBINATION
 
 from fastnn import MLP, backends
+from fastnn.backends import _numba_parallel_kernels as kernels
 from fastnn.config import pinned_threads
 from fastnn.params import flatten
 from fastnn.testing import TOLERANCE, random_case, relative_difference
-
-kernels = pytest.importorskip("fastnn.backends._numba_parallel_kernels")
-numba = pytest.importorskip("numba")
 
 BLOCK = kernels.BLOCK_ROWS
 # Two full blocks and a ragged one; exactly three blocks; the largest serial batch.
@@ -63,6 +63,44 @@ def test_blocks_match_numba_at_every_thread_count(index, combination, batch, dty
         for other in per_thread_count[1:]:
             assert np.array_equal(other[key], per_thread_count[0][key]), (
                 f"{key} depends on the thread count")
+
+
+# Three full blocks and a ragged fourth: past serial_below_rows, so the block kernels run.
+PAIR_BATCH = 3 * BLOCK + 17
+LOSS_NAMES = sorted({loss for _, _, loss in EVERY_COMBINATION})
+
+
+@pytest.mark.parametrize("loss", LOSS_NAMES)
+def test_every_activation_loss_pair_in_the_block_kernels_matches_numpy(loss, dtype="float64"):
+    """Every (hidden, output, loss) triple through the parallel block kernels, against
+    the NumPy backend (its own code, cross-checked against the reference in
+    tests/test_crosscheck.py): small widths keep it cheap, the batch spans several
+    blocks with a ragged last one. (tests/test_crosscheck.py's batches are under
+    serial_below_rows, where numba_parallel runs numba's serial kernels.) float64 only,
+    to stay cheap: the float32 blocks are checked on four triples above."""
+    assert PAIR_BATCH >= backends.get("numba_parallel").serial_below_rows
+    failures, checked = [], 0
+    for index, combination in enumerate(EVERY_COMBINATION):
+        if combination[2] != loss:
+            continue
+        rng = np.random.default_rng(9100 + index)
+        spec, params, _, _ = random_case(rng, *combination, max_depth=2, max_width=5)
+        spec = type(spec).create(spec.layer_sizes, spec.activation, spec.output_activation,
+                                 spec.loss, dtype)
+        X = rng.standard_normal((PAIR_BATCH, spec.layer_sizes[0])).astype(dtype)
+        T = rng.random((PAIR_BATCH, spec.layer_sizes[-1])).astype(dtype)
+        expected = _results(spec, params.astype(dtype), X, T, "numpy")
+        # One thread: the same block kernels (bit for bit at every thread count, tested
+        # above), without the wake-up cost of a thread pool per call.
+        with pinned_threads(1):
+            actual = _results(spec, params.astype(dtype), X, T, "numba_parallel")
+        for key, value in expected.items():
+            difference = relative_difference(actual[key], value)
+            if not difference <= TOLERANCE[dtype]:
+                failures.append(f"{combination} {key}: {difference:.3g}")
+        checked += 1
+    assert checked == len(EVERY_COMBINATION) // len(LOSS_NAMES)
+    assert not failures, failures
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

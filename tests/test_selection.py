@@ -42,12 +42,18 @@ def test_the_table_covers_the_whole_grid_with_known_backends():
 def test_grid_points_get_their_measured_winner(op):
     table = _table()
     available = fastnn.available_backends()
+    compared = 0
     for sizes in GRID_SIZES:
         for batch in GRID_BATCHES:
             winner = table[selection.grid_key(sizes, batch, op)]["winner"]
             chosen = fastnn.fastest_backend(list(sizes), batch, op)
-            assert chosen == (winner if winner in available else chosen)
             assert chosen in available and not backends.get(chosen).is_reference
+            if winner in available:
+                assert chosen == winner, (sizes, batch)
+                compared += 1
+    # numpy and numba are required, so most winners are available (numba_parallel
+    # may not be, on one core): the check above ran, not only the fallback.
+    assert compared >= len(GRID_SIZES) * len(GRID_BATCHES) // 2
 
 
 def test_off_grid_cases_take_the_nearest_grid_point(monkeypatch):
@@ -77,8 +83,11 @@ def test_a_missing_table_falls_back_to_the_preference(monkeypatch, tmp_path):
 
 
 def test_auto_resolves_to_the_fastest_single_sample_forward_backend():
+    """The expected answer is read from the shipped table, not from the selection code."""
+    winner = _table()[selection.grid_key((100, 100, 50, 10), 1, "forward")]["winner"]
+    assert winner in fastnn.available_backends()
     net = MLP([100, 100, 50, 10], backend="auto")
-    assert net.backend == fastnn.fastest_backend([100, 100, 50, 10], 1, "forward")
+    assert net.backend == winner
 
 
 @pytest.mark.parametrize("kwargs,message", [

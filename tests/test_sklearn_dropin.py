@@ -3,7 +3,8 @@
 The estimators draw their random numbers as scikit-learn does (initial weights, shuffles,
 split), so the same ``random_state`` gives the same starting weights; some tests also set
 ``coefs_`` / ``intercepts_`` of both to the same values. sgd and adam then match epoch for
-epoch (loss curve and weights within 1e-10 relative), lbfgs in its final loss (1e-8).
+epoch (loss curve and weights within 1e-10 relative); lbfgs over its first iterations (its
+final point may part from scikit-learn's in a long run: L-BFGS amplifies rounding).
 """
 
 import pickle
@@ -102,6 +103,37 @@ def test_several_regression_outputs_report_scikit_learns_loss(solver, backend, o
     ours, theirs = fit_both("regressor", X, Y, backend, hidden_layer_sizes=(5,), max_iter=20,
                             batch_size=16, random_state=0, **SOLVERS[solver])
     assert_same_model(ours, theirs)
+
+
+@pytest.mark.parametrize("backend", PATHS)
+@pytest.mark.parametrize("max_iter", [3, 20])
+def test_lbfgs_iterates_follow_scikit_learns_over_the_first_iterations(backend, max_iter):
+    """What the README claims for lbfgs, on a smaller cousin of scikit-learn's alpha-sweep
+    gallery example (two hidden layers, two moons): after each of the first iterations
+    the weights agree to rounding. Later they may part, as L-BFGS amplifies rounding
+    (with two 100-unit layers: 1e-14 after 20 iterations, 1e-9 after 100); the README
+    says so and claims no more."""
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples=60, noise=0.3, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    ours, theirs = fit_both("classifier", X, y, backend, solver="lbfgs", alpha=0.1,
+                            hidden_layer_sizes=(20, 20), max_iter=max_iter, random_state=1)
+    assert ours.n_iter_ == theirs.n_iter_ == max_iter
+    flat = [np.concatenate([coefs.ravel() for coefs in model.coefs_])
+            for model in (ours, theirs)]
+    assert relative_difference(*flat) <= 1e-11
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-12)
+
+
+def test_readme_claims_for_lbfgs_only_what_holds():
+    """The README used to promise scikit-learn's model "to rounding" for every solver;
+    for lbfgs only the first iterations are (see the test above)."""
+    import pathlib
+
+    text = " ".join((pathlib.Path(__file__).parents[1] / "README.md").read_text().split())
+    assert "With `lbfgs` the iterates agree to about 1e-13 over the first iterations" in text
+    assert "they give scikit-learn's model to rounding" not in text
 
 
 @pytest.mark.parametrize("backend", PATHS)

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from conftest import BACKENDS, FLOAT32_BACKENDS
 
 from fastnn import MLP
+from fastnn.backends import _numba_kernels as kernels  # numba is required: never a skip
 from fastnn.backends.numpy_vec import NumpyBackend
 from fastnn.params import flatten
 from fastnn.testing import TOLERANCE, random_case, relative_difference
@@ -121,9 +122,6 @@ def test_a_backend_without_sparse_support_gives_a_clear_error():
         net.forward(sp.csr_matrix(np.ones((1, 2))))
     with pytest.raises(ValueError, match="does not take sparse inputs"):
         net.gradients(sp.csr_matrix(np.ones((1, 2))), [[1.0]])
-
-
-kernels = pytest.importorskip("fastnn.backends._numba_kernels")
 
 
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])

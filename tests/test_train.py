@@ -282,7 +282,7 @@ def test_copies_keep_the_class_labels(rng):
     X = rng.standard_normal((6, 2))
     net = MLP([2, 2], loss="binary_cross_entropy", backend="numpy", seed=0)
     net.fit(X, ["a", "b", "a", "b", "a", "b"], epochs=1)
-    for backend in BACKENDS:
+    for backend in (name for name in BACKENDS if name != net.backend):
         np.testing.assert_array_equal(net.with_backend(backend).predict(X), net.predict(X))
 
 

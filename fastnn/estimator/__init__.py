@@ -9,8 +9,10 @@ outputs; ``loss="poisson"``; ``warm_start``, ``partial_fit``, early stopping (th
 split: ``train_test_split`` with scikit-learn's ``random_state`` handling, stratified
 for binary classification) and scikit-learn's verbose lines on stdout. The random
 numbers are drawn as scikit-learn draws them (Glorot-uniform initial weights, the
-shuffles, the split, all from ``check_random_state(random_state)``), so the same
-``random_state`` gives the same model as scikit-learn's, to rounding. Training runs on a
+shuffles, the split, all from ``check_random_state(random_state)``), so with the same
+``random_state`` sgd and adam give scikit-learn's model to rounding, epoch for epoch;
+lbfgs follows scikit-learn's iterates to rounding over the first iterations, after which
+L-BFGS may amplify the rounding differences into another end point. Training runs on a
 fastnn backend (``backend="auto"``: the fastest here; on the numba backend each epoch is
 one compiled kernel).
 
@@ -27,6 +29,10 @@ Where fastnn differs from scikit-learn, on purpose:
   a probability is within that epsilon of 0 or 1;
 - lbfgs on float32 data keeps float32 parameters (scikit-learn's become float64);
 - a negative ``sample_weight``, or ``y < 0`` with ``loss="poisson"``, is a ``ValueError``;
+  so are weights whose sum overflows in the data's dtype (float32 weights of 3e37 each,
+  say), on every backend (scikit-learn gives NaN or "non-finite parameter weights");
+- a sparse ``X`` whose index arrays break its format's promises (an index out of range,
+  ``indptr`` not monotone, lengths that disagree) is a ``ValueError`` naming the problem;
 - a failed or interrupted ``fit`` / ``partial_fit`` (Ctrl-C included) leaves the
   estimator exactly as it was (scikit-learn keeps an interrupted run's progress).
 

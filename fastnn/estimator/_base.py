@@ -26,6 +26,7 @@ from fastnn.estimator._parameters import (
 )
 from fastnn.estimator._stochastic import StochasticSolverMixin
 from fastnn.spec import NetworkSpec
+from fastnn.validation import as_sample_weight, canonical_csr, checked_sparse
 
 
 def atomic(method):
@@ -109,7 +110,7 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
     def _fit(self, X, y, sample_weight, incremental):
         hidden_layer_sizes = self._hidden_layer_sizes()
         first_pass = not hasattr(self, "_spec") or (not self.warm_start and not incremental)
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        X, y = self._validate_input(checked_structure(X), y, incremental, reset=first_pass)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                                  ensure_non_negative=True)
@@ -118,7 +119,10 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
         layer_units = [X.shape[1], *hidden_layer_sizes, y.shape[1]]
         self._random_state = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(y, layer_units, X.dtype)
+            # scikit-learn's rule: partial_fit (and warm_start) continue from whatever
+            # coefs_ / intercepts_ exist, assigned by hand before any fit included.
+            self._initialize(y, layer_units, X.dtype,
+                             keep_assigned=incremental or self.warm_start)
         elif tuple(layer_units) != self._spec.layer_sizes:
             raise ValueError(f"the network being continued has layer sizes "
                              f"{list(self._spec.layer_sizes)}; X, y and hidden_layer_sizes "
@@ -128,6 +132,11 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
         X = network_input(X, spec.dtype)
         T = np.ascontiguousarray(y, dtype=spec.dtype)
         if sample_weight is not None:
+            # fastnn's rule: weights whose sum has no finite reciprocal in the data's
+            # dtype are refused before training, naming sample_weight; checked in that
+            # dtype, not the backend's (python computes float32 data in float64), so that
+            # every backend decides alike.
+            sample_weight = as_sample_weight(sample_weight, X.shape[0], self._dtype)
             sample_weight = np.ascontiguousarray(sample_weight, dtype=spec.dtype)
         params = self._flat_parameters()
         try:
@@ -144,8 +153,9 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
         self._set_parameters(params)
         return self
 
-    def _initialize(self, y, layer_units, dtype):
-        """Fresh state for a first fit: scikit-learn's attributes and initial weights."""
+    def _initialize(self, y, layer_units, dtype, keep_assigned=False):
+        """Fresh state for a first fit: scikit-learn's attributes and initial weights (the
+        weights assigned to ``coefs_`` / ``intercepts_`` instead, if ``keep_assigned``)."""
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = y.shape[1]
@@ -157,7 +167,7 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
                                         LOSS_NAMES[self.out_activation_, self.loss], self._dtype)
         coefs, intercepts = glorot_uniform(layer_units, self.activation, self._random_state,
                                             dtype)
-        if self.warm_start and hasattr(self, "_coefs") and hasattr(self, "_intercepts"):
+        if keep_assigned and hasattr(self, "_coefs") and hasattr(self, "_intercepts"):
             # Weights assigned before the first fit are its starting point.
             coefs = self._checked_layers(self._coefs, "coefs_")
             intercepts = self._checked_layers(self._intercepts, "intercepts_")
@@ -218,7 +228,7 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
     def _forward(self, X):
         """Network outputs for new ``X``: shape (n_samples, n_outputs_)."""
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+        X = validate_data(self, checked_structure(X), accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))
         Y = train.network_outputs(backends.get(self.backend_), self._spec,
                                   self._flat_parameters(), network_input(X, self._spec.dtype))
@@ -237,8 +247,13 @@ def network_input(X, dtype):
     """``X`` as the backends take it: a C-ordered array, or a canonical CSR matrix (sorted
     indices, no duplicates), of ``dtype``; the caller's data is never modified."""
     if scipy.sparse.issparse(X):
-        X = scipy.sparse.csr_matrix(X, dtype=dtype, copy=True)
-        X.sum_duplicates()
-        X.sort_indices()
-        return X
+        return canonical_csr(X, dtype)
     return np.ascontiguousarray(X, dtype=dtype)
+
+
+def checked_structure(X):
+    """``X``, its sparse index structure checked before scikit-learn's validation converts
+    it (SciPy's conversions read memory through unchecked indices); a dense ``X`` as is."""
+    if scipy.sparse.issparse(X):
+        return checked_sparse(X)
+    return X

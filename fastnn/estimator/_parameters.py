@@ -104,6 +104,12 @@ class TrainingOptionsMixin:
         sizes = list(sizes)
         if np.any(np.array(sizes) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        for size in sizes:
+            # scikit-learn raises a TypeError here (its initialiser takes only integers);
+            # int() would quietly train a 2-unit layer for 2.5.
+            if isinstance(size, (bool, np.bool_)) or not isinstance(size, numbers.Integral):
+                raise TypeError(f"hidden_layer_sizes must hold integers (layer widths); "
+                                f"got {size!r} of type {type(size).__name__} in {sizes}")
         return [int(size) for size in sizes]
 
     def _batch_size(self, n_samples, warn=True):

@@ -65,7 +65,8 @@ class StochasticSolverMixin:
         history, stopped = train.train_loop(
             one_epoch, params, 1 if incremental else self.max_iter, evaluate, tracker,
             "validation_score" if early_stopping else "loss", keep_best=early_stopping,
-            end_epoch=lambda: schedule.epoch_ended(optimizer, progress["t"]), stalled=stalled)
+            end_epoch=lambda: schedule.epoch_ended(optimizer, progress["t"]), stalled=stalled,
+            go_on_diverged=early_stopping)
         self._record_epochs(history, tracker, early_stopping, progress["t"])
         self._optimizer = optimizer
         if not incremental and not stopped and self.n_iter_ == self.max_iter:
@@ -111,7 +112,7 @@ class StochasticSolverMixin:
     def _tracker(self, options, early_stopping):
         """scikit-learn's no-improvement count, continued from the previous fit."""
         tracker = train.ImprovementTracker(self.tol, options.patience,
-                                           higher_is_better=early_stopping)
+                                           higher_is_better=early_stopping, nan_counts=False)
         previous_best = self.best_validation_score_ if early_stopping else self.best_loss_
         if previous_best is not None:
             tracker.best = -previous_best if early_stopping else previous_best
