@@ -12,9 +12,9 @@ Adding an activation or a loss is one entry here plus its Numba version there.
 
 Numerical choices, shared by every backend:
 
-- ``sigmoid`` is evaluated without overflow (``scipy.special.expit``; piecewise in the
-  other backends), and so is ``silu = z * sigmoid(z)``; ``softmax`` subtracts the row
-  maximum; ``softplus`` is ``max(z, 0) + log1p(exp(-|z|))``.
+- ``sigmoid`` is evaluated without overflow (piecewise, ``1 / (1 + exp(-z))`` or
+  ``exp(z) / (1 + exp(z))``, in every backend), and so is ``silu = z * sigmoid(z)``;
+  ``softmax`` subtracts the row maximum; ``softplus`` is ``max(z, 0) + log1p(exp(-|z|))``.
 - A derivative is written in terms of the activation's output ``A`` where it can be;
   the entries whose derivative needs the pre-activation ``Z`` say so
   (:attr:`Activation.derivative_needs_z`), and only for those do the backends keep ``Z``.
@@ -237,21 +237,14 @@ class Loss:
 # --- activations: NumPy forms ----------------------------------------------------------
 
 def sigmoid(z):
-    """Logistic function, overflow-free. Shape-preserving."""
-    return expit(z)
+    """Logistic function, overflow-free. Shape-preserving.
 
-
-def _import_expit(z):
-    """``scipy.special.expit(z)``, imported on the first call, which rebinds ``expit`` to
-    it: importing ``scipy.special`` takes longer than the rest of ``import fastnn``."""
-    global expit
-    from scipy.special import expit as scipy_expit
-
-    expit = scipy_expit
-    return expit(z)
-
-
-expit = _import_expit
+    ``1 / (1 + e)`` for ``z >= 0`` and ``e / (1 + e)`` below, with ``e = exp(-|z|)`` (the
+    piecewise form of the other backends, in NumPy alone: SciPy's ``expit`` would cost
+    its import, longer than the rest of ``import fastnn``, at the first call).
+    """
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1, e) / (1 + e)
 
 
 def tanh(z):
@@ -292,11 +285,11 @@ def softplus(x):
 
 def silu(z):
     """``z * sigmoid(z)`` (the sigmoid-weighted linear unit, or swish)."""
-    return z * expit(z)
+    return z * sigmoid(z)
 
 
 def _silu_derivative(Z, A):
-    s = expit(Z)
+    s = sigmoid(Z)
     return s + Z * s * (1 - s)
 
 
