@@ -1,7 +1,13 @@
 """Backend registry: name -> backend, with aliases and a helpful error for unknown names.
 
-Backends are imported lazily, so an optional dependency that is missing (or a backend
-that fails to import) only removes that backend from :func:`available_backends`.
+Backends are imported lazily, so an optional backend that fails to import only removes
+that backend from :func:`available_backends` (:func:`unavailable_backends` says why). The
+required backends (:data:`REQUIRED`: their dependencies, Numba included, are core
+dependencies of fastnn) fail loudly instead: a broken Numba install raises its ImportError.
+
+``backend="auto"`` resolves through :func:`resolve_auto`, which hands a network whose
+compiled kernels are not cached yet to a tiered backend (:mod:`fastnn.backends.tiered`)
+without importing Numba.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ _MODULES = {
     "numba": "fastnn.backends.numba_jit",
     "numba_parallel": "fastnn.backends.numba_parallel",
 }
+
+# The backends whose failure to import is an error, not a missing option.
+REQUIRED = ("python", "numpy", "numba")
 
 ALIASES = {
     "pure_python": "python",
@@ -138,6 +147,43 @@ def fastest_backend(layer_sizes, batch_size=1, op="forward", dtype="float64"):
     return choose_backend(layer_sizes, batch_size, op, dtype, available_backends())
 
 
+def resolve_auto(spec, batch_size=1, op="forward", candidates=None):
+    """The backend ``backend="auto"`` gives a network of ``spec``.
+
+    The fastest backend for the case (:func:`fastest_backend`); where that is a compiling
+    backend whose kernels for ``spec`` are not in the on-disk cache yet and tiering is on
+    (:func:`fastnn.backends.tiered.enabled`), a new
+    :class:`fastnn.backends.tiered.TieredBackend` that serves NumPy while they compile in
+    the background. The choice reads the registry's names and the selection table only:
+    Numba is imported when the network moves to it.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    batch_size : int
+    op : {"forward", "gradients", "train_step"}
+    candidates : list of str or None
+        The names to choose from (default: every registered backend not known to be
+        unavailable, that computes in ``spec.dtype`` where loaded).
+
+    Returns
+    -------
+    Backend
+    """
+    from fastnn.backends import tiered
+    from fastnn.backends.selection import choose_backend
+
+    if not tiered.enabled():
+        names = candidates or [name for name in available_backends()
+                               if spec.dtype in _load(name).dtypes]
+        return get(choose_backend(spec.layer_sizes, batch_size, op, spec.dtype, names))
+    names = candidates or [name for name in _MODULES if name not in _import_errors]
+    choice = choose_backend(spec.layer_sizes, batch_size, op, spec.dtype, names)
+    if choice in tiered.COMPILED_BACKENDS and not tiered.is_ready(tiered.configuration(spec)):
+        return tiered.TieredBackend(choice, spec)
+    return get(choice)
+
+
 def _load(name):
     if name in _loaded:
         return _loaded[name]
@@ -146,6 +192,9 @@ def _load(name):
     try:
         backend = importlib.import_module(_MODULES[name]).BACKEND
     except ImportError as exc:
+        if name in REQUIRED:
+            raise ImportError(f"the {name!r} backend failed to import ({exc}); its "
+                              f"dependencies are required by fastnn: reinstall them") from exc
         _import_errors[name] = f"{type(exc).__name__}: {exc}"
         return None
     _loaded[name] = backend

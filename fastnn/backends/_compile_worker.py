@@ -1,0 +1,98 @@
+"""The background compile of :mod:`fastnn.backends.tiered`, run as its own process.
+
+``python -m fastnn.backends._compile_worker CONFIG_JSON TARGET`` lowers its priority
+(``os.nice``), takes the configuration's lock (exit status ``tiered.BUSY`` if another
+process holds it), compiles every kernel of the configuration into Numba's on-disk cache
+(:func:`compile_configuration`) and writes the ready marker, atomically, last: a worker
+killed at any point leaves no marker, and Numba writes its own cache files atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+NICE = 10
+
+
+def compile_configuration(config, target="numba"):
+    """Compile (or load from the cache) every kernel a network of ``config`` can call on
+    ``target``: the per-call fast path, the dense, weighted and sparse (int32 indices)
+    forms, and the training epochs.
+
+    Parameters
+    ----------
+    config : dict
+        :func:`fastnn.backends.tiered.configuration` of the networks.
+    target : str
+
+    Raises
+    ------
+    RuntimeError
+        If Numba's on-disk cache is off or not writable (the compile could not be shared).
+    """
+    import numpy as np
+    import scipy.sparse
+
+    from fastnn import backends
+    from fastnn.backends import _numba_kernels
+    from fastnn.model import MLP
+
+    dtype = config["dtype"]
+    net = MLP([2, 2, 2], backend=target, dtype=dtype, seed=0)
+    X = np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], dtype=dtype)
+    T = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=dtype)
+    weights = np.ones(3, dtype=dtype)
+    sparse = scipy.sparse.csr_matrix(X)
+    backend = backends.get(target)
+    params = net.flat_parameters.copy()
+    net.forward(X)
+    net.forward(X[0])
+    net.gradients(X, T)
+    net.train_step(X, T, 0.1)
+    for inputs in (X, sparse):
+        backend.forward(net.spec, params, inputs)
+        backend.loss(net.spec, params, inputs, T)
+        backend.loss(net.spec, params, inputs, T, weights)
+        backend.gradients(net.spec, params, inputs, T)
+        backend.gradients(net.spec, params, inputs, T, weights)
+        backend.train_step(net.spec, params.copy(), inputs, T, 0.1)
+        net.fit(inputs, T, epochs=1, batch_size=2, seed=0)
+        net.fit(inputs, T, epochs=1, batch_size=2, seed=0, sample_weight=weights)
+    if type(_numba_kernels.forward_into._cache).__name__ == "NullCache":
+        raise RuntimeError("Numba's on-disk cache is off or not writable here "
+                           f"(NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR')!r})")
+
+
+def main(argv):
+    import fcntl
+
+    from fastnn.atomic import atomic_write_text
+    from fastnn.backends import tiered
+
+    config, target = json.loads(argv[0]), argv[1]
+    if hasattr(os, "nice"):
+        os.nice(NICE)
+    directory = tiered.cache_root()
+    directory.mkdir(parents=True, exist_ok=True)
+    name = tiered.entry_name(config)
+    with open(directory / f"{name}.lock", "a+b") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return tiered.BUSY
+        if tiered.is_ready(config):
+            return 0
+        started = time.perf_counter()
+        compile_configuration(config, target)
+        record = {"configuration": config, "target": target,
+                  "seconds": round(time.perf_counter() - started, 3),
+                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        atomic_write_text(tiered.marker_path(config), json.dumps(record, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

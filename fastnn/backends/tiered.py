@@ -1,0 +1,395 @@
+"""Tiered execution for ``backend="auto"``: NumPy at once, Numba once its kernels are compiled.
+
+When ``backend="auto"`` picks a compiling backend (``numba``, ``numba_parallel``) whose
+kernels are not in the on-disk cache yet, the network gets a :class:`TieredBackend`: its
+calls run on the ``numpy`` backend at once, while a separate, lower-priority process
+(:mod:`fastnn.backends._compile_worker`, ``os.nice``) compiles the kernels into Numba's
+on-disk cache. The network moves to the compiled backend at the next call boundary after
+that compile has finished (``forward``, ``loss``, binding the per-call fast path, or the
+start of a training epoch; never inside an epoch, so ``gradients`` and ``train_step``
+never switch), and says so: ``net.backend`` names the tier in force, a ``logging`` debug
+line records the switch, ``fastnn info`` lists what is compiled.
+
+One compile per configuration is shared by every network and process: the worker holds
+an exclusive ``flock`` on the configuration's lock file while it compiles and writes a
+ready marker (atomically) when every kernel is in the cache; the others keep serving
+NumPy and watch for the marker. A compile that fails, is killed, or cannot write its
+cache leaves the network on NumPy, with one warning per configuration naming the cause.
+
+The configuration is what decides the compiled code: today the kernels are generic per
+dtype (every activation, loss and optimizer is a run-time code), so the key is the dtype,
+and one compile serves every network of that dtype; the marker's name also carries a
+stamp of the kernel sources, the fastnn and Numba versions and the CPU, so a new version
+or another CPU never trusts an old marker.
+
+Environment:
+
+``FASTNN_TIERED``
+    ``0`` turns tiering off: ``backend="auto"`` then compiles in the foreground as an
+    explicit ``backend="numba"`` does.
+``FASTNN_CACHE_DIR``
+    Where the markers, locks and worker logs live (default: ``NUMBA_CACHE_DIR`` if set,
+    else ``$XDG_CACHE_HOME/fastnn`` or ``~/.cache/fastnn``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import warnings
+import weakref
+from pathlib import Path
+
+from fastnn.backends.base import Backend
+
+LOG = logging.getLogger("fastnn.tiered")
+
+# The backends whose kernels compile (and can be tiered), known without importing them.
+COMPILED_BACKENDS = ("numba", "numba_parallel")
+# The module the background compile runs (tests point it at a stand-in).
+WORKER_MODULE = "fastnn.backends._compile_worker"
+# Exit status of a worker that found another process compiling the same configuration.
+BUSY = 3
+# Seconds between two looks at the marker from one network's calls.
+POLL_INTERVAL = 0.02
+# The sources whose content decides the compiled kernels.
+_KERNEL_SOURCES = ("_numba_kernels.py", "_numba_train_kernels.py",
+                   "_numba_parallel_kernels.py", "numba_jit.py", "numba_parallel.py",
+                   "../config.py", "../functions.py", "../optimizers.py", "../params.py")
+
+
+def enabled():
+    """Whether ``backend="auto"`` tiers (``FASTNN_TIERED`` is not ``0`` and Numba's on-disk
+    cache is on: without it a background compile could not be shared)."""
+    if os.environ.get("FASTNN_TIERED", "1") == "0":
+        return False
+    return os.environ.get("FASTNN_NUMBA_CACHE", "1") != "0"
+
+
+def cache_root():
+    """The directory of the markers, locks and worker logs (see the module docstring)."""
+    explicit = os.environ.get("FASTNN_CACHE_DIR") or os.environ.get("NUMBA_CACHE_DIR")
+    if explicit:
+        return Path(explicit) / "fastnn-tiers"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "fastnn" / "tiers"
+
+
+def configuration(spec):
+    """The configuration that decides the compiled kernels of ``spec``.
+
+    Returns
+    -------
+    dict
+        ``{"dtype": str}`` today (the kernels are generic over activations, losses and
+        optimizers, and compile their dense, weighted and sparse forms together).
+    """
+    return {"dtype": spec.dtype}
+
+
+def stamp():
+    """A short hash of the kernel sources, the fastnn and Numba versions and the CPU."""
+    global _STAMP
+    if _STAMP is None:
+        from importlib import metadata
+
+        from fastnn import __version__
+        from fastnn.cpu import cpu_model
+
+        digest = hashlib.sha256()
+        here = Path(__file__).parent
+        for name in _KERNEL_SOURCES:
+            with contextlib.suppress(OSError):
+                digest.update((here / name).read_bytes())
+        try:
+            numba_version = metadata.version("numba")
+        except metadata.PackageNotFoundError:
+            numba_version = "none"
+        digest.update(f"{__version__}|{numba_version}|{cpu_model()}|{_cpu_flags()}".encode())
+        _STAMP = digest.hexdigest()[:16]
+    return _STAMP
+
+
+def entry_name(config):
+    """The file stem of a configuration's marker, lock and log."""
+    parts = "-".join(f"{value}" for _, value in sorted(config.items()))
+    return f"{stamp()}-{parts}"
+
+
+def marker_path(config):
+    return cache_root() / f"{entry_name(config)}.ready"
+
+
+def is_ready(config):
+    """Whether the kernels of ``config`` are compiled into the on-disk cache (the worker's
+    marker is there and names this configuration)."""
+    path = marker_path(config)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("configuration") == config
+
+
+def compiled_configurations():
+    """The configurations compiled for this fastnn, Numba and CPU (for ``fastnn info``).
+
+    Returns
+    -------
+    list of dict
+        The marker records: ``configuration``, ``seconds`` (the compile), ``created``.
+    """
+    records = []
+    with contextlib.suppress(OSError):
+        for path in sorted(cache_root().glob(f"{stamp()}-*.ready")):
+            with contextlib.suppress(OSError, ValueError):
+                record = json.loads(path.read_text(encoding="utf-8"))
+                if isinstance(record, dict) and isinstance(record.get("configuration"), dict):
+                    records.append(record)
+    return records
+
+
+class TieredBackend(Backend):
+    """The ``numpy`` backend until the kernels of ``target`` are compiled, then ``target``.
+
+    One per network (it holds that network's tier). Every method of the Backend interface
+    delegates to the tier in force; see the module docstring for when it switches.
+
+    Parameters
+    ----------
+    target : str
+        The compiled backend ``backend="auto"`` chose (``"numba"`` or ``"numba_parallel"``).
+    spec : NetworkSpec
+    start : bool
+        Start the background compile now (else at the first call).
+    """
+
+    description = "NumPy now, the chosen Numba backend once its kernels are compiled"
+    compiles = False
+    requested = "auto"
+
+    def __init__(self, target, spec, start=True):
+        from fastnn import backends
+
+        self.target = target
+        self.config = configuration(spec)
+        self._current = backends.get("numpy")
+        self._pending = True
+        self._worker = None
+        self._attempts = 0
+        self._next_poll = 0.0
+        self._lock = threading.Lock()
+        with _ALIVE_LOCK:
+            _ALIVE.add(self)
+        if start:
+            self._start_compile()
+
+    # --- what it is: the tier in force --------------------------------------------------
+
+    @property
+    def name(self):
+        return self._current.name
+
+    @property
+    def pending(self):
+        """True while the network may still move to the compiled tier."""
+        return self._pending
+
+    @property
+    def dtypes(self):
+        return self._current.dtypes
+
+    @property
+    def accepts_sparse(self):
+        return self._current.accepts_sparse
+
+    @property
+    def runs_epochs(self):
+        # Read by training at the start of every epoch: a call boundary.
+        return self._tier(switch=True).runs_epochs
+
+    # --- the interface ------------------------------------------------------------------
+
+    def bind(self, spec, params):
+        return self._tier(switch=True).bind(spec, params)
+
+    def forward(self, spec, params, X):
+        return self._tier(switch=True).forward(spec, params, X)
+
+    def loss(self, spec, params, X, T, sample_weight=None):
+        return self._tier(switch=True).loss(spec, params, X, T, sample_weight)
+
+    def gradients(self, spec, params, X, T, sample_weight=None):
+        return self._current.gradients(spec, params, X, T, sample_weight)
+
+    def train_step(self, spec, params, X, T, learning_rate, sample_weight=None):
+        return self._current.train_step(spec, params, X, T, learning_rate, sample_weight)
+
+    def train_epoch(self, spec, params, X, T, order, options, optimizer, sample_weight=None):
+        return self._current.train_epoch(spec, params, X, T, order, options, optimizer,
+                                         sample_weight)
+
+    def __repr__(self):
+        return f"<fastnn tiered backend {self.name!r} -> {self.target!r}>"
+
+    # --- the switch ---------------------------------------------------------------------
+
+    def _tier(self, switch):
+        if switch and self._pending:
+            now = time.monotonic()
+            if now >= self._next_poll:
+                self._next_poll = now + POLL_INTERVAL
+                self._poll()
+        return self._current
+
+    def _poll(self):
+        with self._lock:
+            if not self._pending:
+                return
+            if is_ready(self.config):
+                self._switch()
+                return
+            worker = self._worker
+            if worker is None:
+                # Another process compiles; if it is gone without a marker, take over.
+                if not _lock_held(self.config):
+                    self._start_compile()
+                return
+            code = worker.poll()
+            if code is None:
+                return
+            self._worker = None
+            if code == BUSY or code == 0:
+                # Another process holds the compile (or finished between our looks):
+                # watch its marker; if its lock is free and no marker came, retry once.
+                if not is_ready(self.config) and not _lock_held(self.config):
+                    self._start_compile()
+                elif is_ready(self.config):
+                    self._switch()
+                return
+            self._give_up(_worker_failure(code, self.config))
+
+    def _switch(self):
+        from fastnn import backends
+
+        self._current = backends.get(self.target)
+        self._pending = False
+        LOG.debug("tiered: %s kernels compiled; network moves from numpy to %s",
+                  self.config, self.target)
+
+    def _give_up(self, cause):
+        self._pending = False
+        key = json.dumps(self.config, sort_keys=True)
+        if key not in _WARNED:
+            _WARNED.add(key)
+            warnings.warn(f"fastnn: the background Numba compile for {self.config} did not "
+                          f"finish ({cause}); these networks stay on the numpy backend",
+                          RuntimeWarning, stacklevel=4)
+
+    def _start_compile(self):
+        """Spawn the worker unless the configuration is ready or another one holds it."""
+        if is_ready(self.config):
+            return
+        if self._attempts >= 2:
+            self._give_up("two compile attempts ended without a cache entry")
+            return
+        self._attempts += 1
+        try:
+            directory = cache_root()
+            directory.mkdir(parents=True, exist_ok=True)
+            log = open(directory / f"{entry_name(self.config)}.log", "ab")  # noqa: SIM115
+        except OSError as exc:
+            self._give_up(f"the cache directory is not writable: {exc}")
+            return
+        if _lock_held(self.config):
+            log.close()
+            self._worker = None  # another process compiles: watch its marker
+            return
+        command = [sys.executable, "-m", WORKER_MODULE, json.dumps(self.config),
+                   self.target]
+        try:
+            with log:
+                self._worker = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=log, start_new_session=True, env=_worker_environment())
+        except OSError as exc:
+            self._give_up(f"the compile process could not start: {exc}")
+            return
+        LOG.debug("tiered: compiling %s for %s in process %d", self.config, self.target,
+                  self._worker.pid)
+
+
+def _worker_failure(code, config):
+    """The cause of a worker's exit status ``code``, with the last line of its log."""
+    if code < 0:
+        cause = f"the compile process was killed by signal {-code}"
+    else:
+        cause = f"the compile process exited with status {code}"
+    last = ""
+    with contextlib.suppress(OSError):
+        lines = (cache_root() / f"{entry_name(config)}.log").read_text(
+            encoding="utf-8", errors="replace").strip().splitlines()
+        last = lines[-1] if lines else ""
+    return f"{cause}: {last}" if last else cause
+
+
+def _lock_held(config):
+    """Whether a process holds the configuration's compile lock now."""
+    import fcntl
+
+    path = cache_root() / f"{entry_name(config)}.lock"
+    try:
+        handle = open(path, "a+b")  # noqa: SIM115
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def _worker_environment():
+    """The worker's environment: this one, with the package this process imported first on
+    the path (so that it compiles these sources into the same cache)."""
+    env = dict(os.environ)
+    package_parent = str(Path(__file__).resolve().parents[2])
+    path = env.get("PYTHONPATH", "")
+    if package_parent not in path.split(os.pathsep):
+        env["PYTHONPATH"] = package_parent + (os.pathsep + path if path else "")
+    return env
+
+
+def _cpu_flags():
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith("flags"):
+                    return hashlib.sha256(line.encode()).hexdigest()[:16]
+    return ""
+
+
+def _forget_workers_after_fork():
+    """In a forked child: the parent's compile processes are not this process's children
+    (nothing of them is inherited but the handle, which is dropped); the child watches
+    the markers only."""
+    for backend in list(_ALIVE):
+        backend._worker = None
+        backend._lock = threading.Lock()
+
+
+_STAMP = None
+_WARNED = set()
+_ALIVE = weakref.WeakSet()
+_ALIVE_LOCK = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers_after_fork)
