@@ -227,3 +227,23 @@ def test_a_broken_required_backend_fails_loudly(monkeypatch):
         backends.get("numba")
     with pytest.raises(ImportError):
         backends.available_backends()
+
+
+def test_an_auto_estimator_fits_on_numpy_while_numba_compiles(standin, monkeypatch):
+    from fastnn.estimator import MLPClassifier
+
+    monkeypatch.setenv("FASTNN_TIERED", "1")
+    monkeypatch.setenv("STANDIN_SLEEP", "30")
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 4))
+    y = (X[:, 0] > 0.5).astype(int)
+    estimator = MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    with pytest.warns(Warning):  # not converged in 3 iterations
+        estimator.fit(X, y)
+    assert estimator.backend_ == "numpy"
+    assert estimator.predict(X).shape == (40,)
+    assert wait_for(lambda: calls(standin))  # the compile it started in the background
+    for backend in list(tiered._ALIVE):
+        if backend._worker is not None:
+            backend._worker.kill()
+            backend._worker.wait()

@@ -147,24 +147,25 @@ def fastest_backend(layer_sizes, batch_size=1, op="forward", dtype="float64"):
     return choose_backend(layer_sizes, batch_size, op, dtype, available_backends())
 
 
-def resolve_auto(spec, batch_size=1, op="forward", candidates=None):
+def resolve_auto(spec, batch_size=1, op="forward", sparse=False, dtype=None):
     """The backend ``backend="auto"`` gives a network of ``spec``.
 
-    The fastest backend for the case (:func:`fastest_backend`); where that is a compiling
-    backend whose kernels for ``spec`` are not in the on-disk cache yet and tiering is on
+    The fastest backend for the case among those that compute in ``dtype`` (and take a
+    sparse ``X`` if ``sparse``, where any does); where that is a compiling backend whose
+    kernels for ``spec`` are not in the on-disk cache yet and tiering is on
     (:func:`fastnn.backends.tiered.enabled`), a new
     :class:`fastnn.backends.tiered.TieredBackend` that serves NumPy while they compile in
-    the background. The choice reads the registry's names and the selection table only:
-    Numba is imported when the network moves to it.
+    the background. Tiered, the choice reads the registry's names and the selection table
+    only: Numba is imported when the network moves to it.
 
     Parameters
     ----------
     spec : NetworkSpec
     batch_size : int
     op : {"forward", "gradients", "train_step"}
-    candidates : list of str or None
-        The names to choose from (default: every registered backend not known to be
-        unavailable, that computes in ``spec.dtype`` where loaded).
+    sparse : bool
+    dtype : str or None
+        Default ``spec.dtype``.
 
     Returns
     -------
@@ -173,15 +174,23 @@ def resolve_auto(spec, batch_size=1, op="forward", candidates=None):
     from fastnn.backends import tiered
     from fastnn.backends.selection import choose_backend
 
-    if not tiered.enabled():
-        names = candidates or [name for name in available_backends()
-                               if spec.dtype in _load(name).dtypes]
-        return get(choose_backend(spec.layer_sizes, batch_size, op, spec.dtype, names))
-    names = candidates or [name for name in _MODULES if name not in _import_errors]
-    choice = choose_backend(spec.layer_sizes, batch_size, op, spec.dtype, names)
-    if choice in tiered.COMPILED_BACKENDS and not tiered.is_ready(tiered.configuration(spec)):
-        return tiered.TieredBackend(choice, spec)
-    return get(choice)
+    dtype = dtype or spec.dtype
+    if tiered.enabled():
+        # Every backend but the python reference computes in both dtypes and takes
+        # sparse input.
+        names = [name for name in _MODULES if name not in _import_errors
+                 and (name != "python" or (dtype == "float64" and not sparse))]
+        choice = choose_backend(spec.layer_sizes, batch_size, op, dtype, names)
+        if choice in tiered.COMPILED_BACKENDS:
+            config = tiered.configuration(spec)
+            if not tiered.is_ready(config):
+                return tiered.TieredBackend(choice, spec)
+        return get(choice)
+    names = [name for name in available_backends() if dtype in _load(name).dtypes]
+    if sparse:
+        names = [name for name in names if _load(name).accepts_sparse] or names
+    return get(choose_backend(spec.layer_sizes, batch_size, op, dtype,
+                              names or available_backends()))
 
 
 def _load(name):
