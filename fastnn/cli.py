@@ -18,6 +18,7 @@ COMMANDS = {
     "report": "fastnn.bench.cli_report",
     "tune": "fastnn.bench.cli_tune",
     "info": "fastnn.bench.cli_info",
+    "warmup": "fastnn.bench.cli_warmup",
     "reproduce": "fastnn.reproduce",
 }
 

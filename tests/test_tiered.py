@@ -26,7 +26,7 @@ STANDIN = textwrap.dedent("""
     import os, signal, sys, time
     from fastnn.backends import _compile_worker as worker
 
-    def compile_configuration(config, target):
+    def compile_configuration(config, target, progress=None):
         with open(os.environ["STANDIN_LOG"], "a") as log:
             log.write(f"{os.getpid()}\\n")
         mode = os.environ.get("STANDIN_MODE", "ok")

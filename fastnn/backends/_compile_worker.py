@@ -15,9 +15,12 @@ import sys
 import time
 
 NICE = 10
+# What compile_configuration compiles, in order (for progress bars).
+STAGES = ("per-call fast path", "dense and weighted batches and epochs",
+          "sparse batches and epochs")
 
 
-def compile_configuration(config, target="numba"):
+def compile_configuration(config, target="numba", progress=None):
     """Compile (or load from the cache) every kernel a network of ``config`` can call on
     ``target``: the per-call fast path, the dense, weighted and sparse (int32 indices)
     forms, and the training epochs.
@@ -27,6 +30,8 @@ def compile_configuration(config, target="numba"):
     config : dict
         :func:`fastnn.backends.tiered.configuration` of the networks.
     target : str
+    progress : callable or None
+        Called with the name of each of the :data:`STAGES` once it is compiled.
 
     Raises
     ------
@@ -48,11 +53,13 @@ def compile_configuration(config, target="numba"):
     sparse = scipy.sparse.csr_matrix(X)
     backend = backends.get(target)
     params = net.flat_parameters.copy()
+    done = progress or (lambda stage: None)
     net.forward(X)
     net.forward(X[0])
     net.gradients(X, T)
     net.train_step(X, T, 0.1)
-    for inputs in (X, sparse):
+    done(STAGES[0])
+    for inputs, stage in ((X, STAGES[1]), (sparse, STAGES[2])):
         backend.forward(net.spec, params, inputs)
         backend.loss(net.spec, params, inputs, T)
         backend.loss(net.spec, params, inputs, T, weights)
@@ -61,32 +68,48 @@ def compile_configuration(config, target="numba"):
         backend.train_step(net.spec, params.copy(), inputs, T, 0.1)
         net.fit(inputs, T, epochs=1, batch_size=2, seed=0)
         net.fit(inputs, T, epochs=1, batch_size=2, seed=0, sample_weight=weights)
+        done(stage)
     if type(_numba_kernels.forward_into._cache).__name__ == "NullCache":
         raise RuntimeError("Numba's on-disk cache is off or not writable here "
                            f"(NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR')!r})")
 
 
 def main(argv):
+    """The worker's entry: ``argv`` is ``[config_json, target]``; returns the exit status."""
+    config, target = json.loads(argv[0]), argv[1]
+    if hasattr(os, "nice"):
+        os.nice(NICE)
+    return warm(config, target)
+
+
+def warm(config, target="numba", progress=None, wait=False):
+    """Compile ``config`` for ``target`` into the cache under its lock, then write its ready
+    marker (``fastnn warmup`` calls this in the foreground).
+
+    Returns
+    -------
+    int
+        0 (compiled, or already compiled), or ``tiered.BUSY`` if another process holds
+        the configuration's lock (with ``wait``: waits for it, then compiles whatever it
+        left undone).
+    """
     import fcntl
 
     from fastnn.atomic import atomic_write_text
     from fastnn.backends import tiered
 
-    config, target = json.loads(argv[0]), argv[1]
-    if hasattr(os, "nice"):
-        os.nice(NICE)
     directory = tiered.cache_root()
     directory.mkdir(parents=True, exist_ok=True)
     name = tiered.entry_name(config)
     with open(directory / f"{name}.lock", "a+b") as lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError:
             return tiered.BUSY
         if tiered.is_ready(config):
             return 0
         started = time.perf_counter()
-        compile_configuration(config, target)
+        compile_configuration(config, target, progress)
         record = {"configuration": config, "target": target,
                   "seconds": round(time.perf_counter() - started, 3),
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
