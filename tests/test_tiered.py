@@ -176,6 +176,19 @@ def test_a_corrupt_marker_is_not_trusted_and_is_recompiled(standin):
     assert len(calls(standin)) == 1
 
 
+def test_a_marker_of_other_source_files_is_stale(standin):
+    # A reinstall rewrites the sources: Numba's cache entries (stamped with their
+    # modification times) go stale, and so does the marker.
+    config = {"dtype": "float64"}
+    tiered.cache_root().mkdir(parents=True)
+    record = {"configuration": config, "sources": tiered.sources_state()}
+    tiered.marker_path(config).write_text(json.dumps(record))
+    assert tiered.is_ready(config)
+    record["sources"] = "another install"
+    tiered.marker_path(config).write_text(json.dumps(record))
+    assert not tiered.is_ready(config)
+
+
 def test_a_forked_child_inherits_no_compile_handle(standin, monkeypatch):
     monkeypatch.setenv("STANDIN_SLEEP", "5")
     net = tiered_net()

@@ -111,6 +111,7 @@ def warm(config, target="numba", progress=None, wait=False):
         started = time.perf_counter()
         compile_configuration(config, target, progress)
         record = {"configuration": config, "target": target,
+                  "sources": tiered.sources_state(),
                   "seconds": round(time.perf_counter() - started, 3),
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         atomic_write_text(tiered.marker_path(config), json.dumps(record, sort_keys=True))

@@ -20,7 +20,9 @@ The configuration is what decides the compiled code: today the kernels are gener
 dtype (every activation, loss and optimizer is a run-time code), so the key is the dtype,
 and one compile serves every network of that dtype; the marker's name also carries a
 stamp of the kernel sources, the fastnn and Numba versions and the CPU, so a new version
-or another CPU never trusts an old marker.
+or another CPU never trusts an old marker. Numba's own cache index is stamped with the
+sources' modification times, so the marker records those too (:func:`sources_state`): after
+a reinstall both are stale and the next network compiles again, in the background.
 
 Environment:
 
@@ -117,6 +119,23 @@ def stamp():
     return _STAMP
 
 
+def sources_state():
+    """A hash of the kernel sources' paths, modification times and sizes: what Numba's own
+    cache index is stamped with. A marker written under another state (the package was
+    reinstalled, or its sources touched) is stale, as Numba's cache entries then are."""
+    global _SOURCES_STATE
+    if _SOURCES_STATE is None:
+        digest = hashlib.sha256()
+        here = Path(__file__).parent
+        for name in _KERNEL_SOURCES:
+            with contextlib.suppress(OSError):
+                path = (here / name).resolve()
+                status = path.stat()
+                digest.update(f"{path}|{status.st_mtime_ns}|{status.st_size};".encode())
+        _SOURCES_STATE = digest.hexdigest()[:16]
+    return _SOURCES_STATE
+
+
 def entry_name(config):
     """The file stem of a configuration's marker, lock and log."""
     parts = "-".join(f"{value}" for _, value in sorted(config.items()))
@@ -129,13 +148,15 @@ def marker_path(config):
 
 def is_ready(config):
     """Whether the kernels of ``config`` are compiled into the on-disk cache (the worker's
-    marker is there and names this configuration)."""
+    marker is there, names this configuration, and was written for these source files:
+    see :func:`sources_state`)."""
     path = marker_path(config)
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(record, dict) and record.get("configuration") == config
+    return (isinstance(record, dict) and record.get("configuration") == config
+            and record.get("sources") == sources_state())
 
 
 def compiled_configurations():
@@ -151,7 +172,8 @@ def compiled_configurations():
         for path in sorted(cache_root().glob(f"{stamp()}-*.ready")):
             with contextlib.suppress(OSError, ValueError):
                 record = json.loads(path.read_text(encoding="utf-8"))
-                if isinstance(record, dict) and isinstance(record.get("configuration"), dict):
+                if isinstance(record, dict) and isinstance(record.get("configuration"), dict) \
+                        and record.get("sources") == sources_state():
                     records.append(record)
     return records
 
@@ -388,6 +410,7 @@ def _forget_workers_after_fork():
 
 
 _STAMP = None
+_SOURCES_STATE = None
 _WARNED = set()
 _ALIVE = weakref.WeakSet()
 _ALIVE_LOCK = threading.Lock()
