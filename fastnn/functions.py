@@ -12,8 +12,8 @@ Adding an activation or a loss is one entry here plus its Numba version there.
 
 Numerical choices, shared by every backend:
 
-- ``sigmoid`` is evaluated without overflow (piecewise, ``1 / (1 + exp(-z))`` or
-  ``exp(z) / (1 + exp(z))``, in every backend), and so is ``silu = z * sigmoid(z)``;
+- ``sigmoid`` is evaluated without overflow (``1 / (1 + exp(-z))`` as SciPy's ``expit``
+  in NumPy; piecewise in the other backends), and so is ``silu = z * sigmoid(z)``;
   ``softmax`` subtracts the row maximum; ``softplus`` is ``max(z, 0) + log1p(exp(-|z|))``.
 - A derivative is written in terms of the activation's output ``A`` where it can be;
   the entries whose derivative needs the pre-activation ``Z`` say so
@@ -49,6 +49,7 @@ against. The NumPy forms take arrays of shape (m, k), one sample per row.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -237,14 +238,31 @@ class Loss:
 # --- activations: NumPy forms ----------------------------------------------------------
 
 def sigmoid(z):
-    """Logistic function, overflow-free. Shape-preserving.
+    """Logistic function ``1 / (1 + exp(-z))``, overflow-free. Shape-preserving.
 
-    ``1 / (1 + e)`` for ``z >= 0`` and ``e / (1 + e)`` below, with ``e = exp(-|z|)`` (the
-    piecewise form of the other backends, in NumPy alone: SciPy's ``expit`` would cost
-    its import, longer than the rest of ``import fastnn``, at the first call).
+    SciPy's ``expit`` where ``scipy.special`` is imported already (one ufunc call);
+    otherwise the same formula in NumPy (:func:`_numpy_sigmoid`), so that a first call
+    does not pay for importing SciPy, longer than the rest of ``import fastnn``. The two
+    agree to the last bit or so (``tests/test_tiered.py`` checks 1e-15).
     """
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1, e) / (1 + e)
+    expit = getattr(_MODULES.get("scipy.special"), "expit", None)
+    if expit is not None:
+        return expit(z)
+    return _numpy_sigmoid(z)
+
+
+def _numpy_sigmoid(z):
+    """``1 / (1 + exp(-z))`` in NumPy: ``exp(-z)`` overflows to infinity below about -709
+    (the result is then 0, as ``expit``'s), without a warning."""
+    with np.errstate(over="ignore"):
+        e = np.exp(np.negative(z))
+    e += 1
+    if type(e) is np.ndarray:
+        return np.reciprocal(e, out=e)
+    return 1 / e
+
+
+_MODULES = sys.modules
 
 
 def tanh(z):
