@@ -90,6 +90,7 @@ def run(tree, code, args, caches, timeout):
                FASTNN_CACHE_DIR=str(caches / "fastnn"), **THREADS)
     env.pop("FASTNN_TIERED", None)
     out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
+                         cwd=caches,
                          text=True, timeout=timeout, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -39,9 +39,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -51,14 +49,14 @@ from pathlib import Path
 
 from fastnn.backends.base import Backend
 
-LOG = logging.getLogger("fastnn.tiered")
-
 # The backends whose kernels compile (and can be tiered), known without importing them.
 COMPILED_BACKENDS = ("numba", "numba_parallel")
 # The module the background compile runs (tests point it at a stand-in).
 WORKER_MODULE = "fastnn.backends._compile_worker"
 # Exit status of a worker that found another process compiling the same configuration.
 BUSY = 3
+# Poll status of a worker whose process could not start.
+_NOT_STARTED = "not started"
 # Seconds between two looks at the marker from one network's calls.
 POLL_INTERVAL = 0.02
 # The sources whose content decides the compiled kernels.
@@ -100,8 +98,6 @@ def stamp():
     """A short hash of the kernel sources, the fastnn and Numba versions and the CPU."""
     global _STAMP
     if _STAMP is None:
-        from importlib import metadata
-
         from fastnn import __version__
         from fastnn.cpu import cpu_model
 
@@ -110,11 +106,8 @@ def stamp():
         for name in _KERNEL_SOURCES:
             with contextlib.suppress(OSError):
                 digest.update((here / name).read_bytes())
-        try:
-            numba_version = metadata.version("numba")
-        except metadata.PackageNotFoundError:
-            numba_version = "none"
-        digest.update(f"{__version__}|{numba_version}|{cpu_model()}|{_cpu_flags()}".encode())
+        digest.update(_numba_version_source())
+        digest.update(f"{__version__}|{cpu_model()}|{_cpu_flags()}".encode())
         _STAMP = digest.hexdigest()[:16]
     return _STAMP
 
@@ -296,6 +289,9 @@ class TieredBackend(Backend):
                 elif is_ready(self.config):
                     self._switch()
                 return
+            if code == _NOT_STARTED:
+                self._give_up(f"the compile process could not start: {worker.error}")
+                return
             self._give_up(_worker_failure(code, self.config))
 
     def _switch(self):
@@ -303,7 +299,7 @@ class TieredBackend(Backend):
 
         self._current = backends.get(self.target)
         self._pending = False
-        LOG.debug("tiered: %s kernels compiled; network moves from numpy to %s",
+        _log().debug("tiered: %s kernels compiled; network moves from numpy to %s",
                   self.config, self.target)
 
     def _give_up(self, cause):
@@ -316,7 +312,12 @@ class TieredBackend(Backend):
                           RuntimeWarning, stacklevel=4)
 
     def _start_compile(self):
-        """Spawn the worker unless the configuration is ready or another one holds it."""
+        """Spawn the worker unless the configuration is ready or another one holds it.
+
+        The process starts from a helper thread (``fork``/``exec`` of a large process takes
+        a tenth of a second; the calls go on meanwhile); ``_worker`` is the thread until
+        the process exists.
+        """
         if is_ready(self.config):
             return
         if self._attempts >= 2:
@@ -334,18 +335,50 @@ class TieredBackend(Backend):
             log.close()
             self._worker = None  # another process compiles: watch its marker
             return
-        command = [sys.executable, "-m", WORKER_MODULE, json.dumps(self.config),
-                   self.target]
+        starter = _Starter(self, log)
+        self._worker = starter
+        starter.start()
+
+
+class _Starter(threading.Thread):
+    """Starts one worker process; ``poll()`` as ``Popen.poll`` (None while starting)."""
+
+    def __init__(self, backend, log):
+        super().__init__(name="fastnn-tiered-start", daemon=True)
+        self.config, self.target, self.log = backend.config, backend.target, log
+        self.process = None
+        self.error = None
+
+    def run(self):
+        import subprocess
+
+        command = [sys.executable, "-m", WORKER_MODULE, json.dumps(self.config), self.target]
         try:
-            with log:
-                self._worker = subprocess.Popen(
+            with self.log:
+                self.process = subprocess.Popen(
                     command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=log, start_new_session=True, env=_worker_environment())
+                    stderr=self.log, start_new_session=True, env=_worker_environment())
         except OSError as exc:
-            self._give_up(f"the compile process could not start: {exc}")
+            self.error = exc
             return
-        LOG.debug("tiered: compiling %s for %s in process %d", self.config, self.target,
-                  self._worker.pid)
+        _log().debug("tiered: compiling %s for %s in process %d", self.config, self.target,
+                     self.process.pid)
+
+    def poll(self):
+        if self.is_alive():
+            return None
+        if self.process is None:
+            return _NOT_STARTED
+        return self.process.poll()
+
+    def kill(self):
+        self.join()
+        if self.process is not None:
+            self.process.kill()
+
+    def wait(self):
+        self.join()
+        return None if self.process is None else self.process.wait()
 
 
 def _worker_failure(code, config):
@@ -389,6 +422,24 @@ def _worker_environment():
     if package_parent not in path.split(os.pathsep):
         env["PYTHONPATH"] = package_parent + (os.pathsep + path if path else "")
     return env
+
+
+def _numba_version_source():
+    """The text of Numba's ``_version.py`` (its version), found without importing Numba
+    (``importlib.metadata`` would cost a tenth of a second)."""
+    import importlib.util
+
+    with contextlib.suppress(ImportError, ValueError, OSError, TypeError):
+        spec = importlib.util.find_spec("numba")
+        for location in spec.submodule_search_locations or ():
+            return (Path(location) / "_version.py").read_bytes()
+    return b"no numba"
+
+
+def _log():
+    import logging
+
+    return logging.getLogger("fastnn.tiered")
 
 
 def _cpu_flags():
