@@ -482,8 +482,9 @@ class MLP:
         return copy
 
     def copy(self):
-        """An independent copy on the same backend."""
-        return self.with_backend(self.backend)
+        """An independent copy on the same backend (``"auto"`` for a tiered network, which
+        the copy then resolves again)."""
+        return self.with_backend(getattr(self._backend, "requested", self.backend))
 
     def save(self, path):
         """Write the spec and parameters to an ``.npz`` file (atomically, no pickle)."""

@@ -58,6 +58,14 @@ def compile_configuration(config, target="numba", progress=None):
     net.forward(X[0])
     net.gradients(X, T)
     net.train_step(X, T, 0.1)
+    if backend.serial_below_rows:
+        # A parallel backend's block kernels run from this many rows on.
+        rows = backend.serial_below_rows
+        X_big, T_big = np.resize(X, (rows, 2)), np.resize(T, (rows, 2))
+        net.forward(X_big)
+        net.gradients(X_big, T_big)
+        net.train_step(X_big, T_big, 0.1)
+        backend.loss(net.spec, params, X_big, T_big)
     done(STAGES[0])
     for inputs, stage in ((X, STAGES[1]), (sparse, STAGES[2])):
         backend.forward(net.spec, params, inputs)
