@@ -117,8 +117,15 @@ def warm(config, target="numba", progress=None, wait=False):
         if tiered.is_ready(config):
             return 0
         started = time.perf_counter()
-        compile_configuration(config, target, progress)
-        record = {"configuration": config, "target": target,
+        stages = {}
+
+        def finished(stage):
+            stages[stage] = round(time.perf_counter() - started - sum(stages.values()), 3)
+            if progress is not None:
+                progress(stage)
+
+        compile_configuration(config, target, finished)
+        record = {"configuration": config, "target": target, "stages": stages,
                   "sources": tiered.sources_state(),
                   "seconds": round(time.perf_counter() - started, 3),
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
