@@ -260,3 +260,37 @@ def test_an_auto_estimator_fits_on_numpy_while_numba_compiles(standin, monkeypat
         if backend._worker is not None:
             backend._worker.kill()
             backend._worker.wait()
+
+
+def test_warmup_compiles_every_configuration_and_info_lists_them(standin, monkeypatch,
+                                                                  capsys):
+    from fastnn import cli
+    from fastnn.backends import _compile_worker
+    from fastnn.bench import cli_info
+
+    compiled = []
+
+    def compile_configuration(config, target, progress=None):
+        compiled.append((config["dtype"], target))
+        for stage in _compile_worker.STAGES:
+            progress(stage)
+
+    monkeypatch.setattr(_compile_worker, "compile_configuration", compile_configuration)
+    assert "none yet" in cli_info.compiled_lines()[0]
+    assert cli.main(["warmup", "--all", "--no-progress"]) == 0
+    assert compiled == [("float64", "numba"), ("float32", "numba")]
+    assert tiered.is_ready({"dtype": "float32"}) and tiered.is_ready({"dtype": "float64"})
+    lines = cli_info.compiled_lines()
+    assert any("numba dtype=float32" in line for line in lines)
+    assert cli.main(["warmup", "--no-progress"]) == 0  # already compiled: nothing to do
+    assert len(compiled) == 2
+    assert "already compiled" in capsys.readouterr().out
+
+
+def test_warmup_names_a_bad_configuration(standin, capsys):
+    from fastnn import cli
+
+    assert cli.main(["warmup", "--config", "dtype=float16"]) == 2
+    assert "dtype must be one of float64, float32; got 'float16'" in capsys.readouterr().err
+    assert cli.main(["warmup", "--config", "loss=mse"]) == 2
+    assert "unknown configuration key 'loss'" in capsys.readouterr().err
