@@ -30,6 +30,8 @@ STANDIN = textwrap.dedent("""
         with open(os.environ["STANDIN_LOG"], "a") as log:
             log.write(f"{os.getpid()}\\n")
         mode = os.environ.get("STANDIN_MODE", "ok")
+        if mode == "partial":
+            progress(worker.STAGES[0])  # the plain calls' kernels are ready
         time.sleep(float(os.environ.get("STANDIN_SLEEP", "0")))
         if mode == "fail":
             raise RuntimeError("stand-in compile failure")
@@ -90,6 +92,29 @@ def test_serves_numpy_until_compiled_then_switches_at_a_call(standin, caplog):
                                    for record in tiered.compiled_configurations()]
 
 
+def test_weighted_and_sparse_calls_stay_on_numpy_until_everything_is_compiled(standin,
+                                                                             monkeypatch):
+    import scipy.sparse
+
+    monkeypatch.setenv("STANDIN_MODE", "partial")
+    monkeypatch.setenv("STANDIN_SLEEP", "30")
+    net = tiered_net()
+    backend = net._backend
+    X, T, w = np.array([[0.1, 0.2, 0.3]]), np.array([[1.0, 0.0]]), np.array([2.0])
+    assert wait_for(lambda: net.forward(X) is not None and net.backend == "python")
+    assert backend.pending and not tiered.is_ready(backend.config, complete=True)
+    assert backend._for(X, None).name == "python"
+    assert backend._for(X, w).name == "numpy"
+    assert backend._for(scipy.sparse.csr_matrix(X), None).name == "numpy"
+    numpy_net = net.with_backend("numpy")
+    assert net.loss(X, T, sample_weight=w) == numpy_net.loss(X, T, sample_weight=w)
+    backend._worker.kill()
+    backend._worker.wait()
+    with pytest.warns(RuntimeWarning, match="numpy for weighted and sparse calls"):
+        assert wait_for(lambda: net.forward(X) is not None and not backend.pending)
+    assert net.backend == "python"
+
+
 def test_gradients_and_steps_never_switch_tiers(standin):
     net = tiered_net()
     backend = net._backend
@@ -125,7 +150,7 @@ def test_a_failing_compile_warns_once_with_its_cause_and_stays_on_numpy(standin,
     assert not tiered.is_ready(nets[0]._backend.config)
 
 
-def test_a_killed_compile_is_retried_once_then_warns(standin, monkeypatch):
+def test_a_killed_compile_warns_and_stays_on_numpy(standin, monkeypatch):
     monkeypatch.setenv("STANDIN_MODE", "kill")
     net = tiered_net()
     with pytest.warns(RuntimeWarning, match="killed by signal 9"):

@@ -183,7 +183,7 @@ def resolve_auto(spec, batch_size=1, op="forward", sparse=False, dtype=None):
         choice = choose_backend(spec.layer_sizes, batch_size, op, dtype, names)
         if choice in tiered.COMPILED_BACKENDS:
             config = tiered.configuration(spec)
-            if not tiered.is_ready(config):
+            if not tiered.is_ready(config, complete=True):
                 return tiered.TieredBackend(choice, spec)
         return get(choice)
     names = [name for name in available_backends() if dtype in _load(name).dtypes]

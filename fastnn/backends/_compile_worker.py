@@ -15,15 +15,17 @@ import sys
 import time
 
 NICE = 10
-# What compile_configuration compiles, in order (for progress bars).
-STAGES = ("per-call fast path", "dense and weighted batches and epochs",
+# What compile_configuration compiles, in order: after the first, a network's plain calls
+# (dense X, no sample weights) run compiled; the marker says so at once (see warm).
+STAGES = ("dense batches and epochs", "weighted batches and epochs",
           "sparse batches and epochs")
 
 
 def compile_configuration(config, target="numba", progress=None):
     """Compile (or load from the cache) every kernel a network of ``config`` can call on
-    ``target``: the per-call fast path, the dense, weighted and sparse (int32 indices)
-    forms, and the training epochs.
+    ``target``, in the order of :data:`STAGES`: the per-call fast path and the plain
+    dense batches and epochs, then the weighted ones, then the sparse (CSR, int32
+    indices) ones.
 
     Parameters
     ----------
@@ -39,7 +41,6 @@ def compile_configuration(config, target="numba", progress=None):
         If Numba's on-disk cache is off or not writable (the compile could not be shared).
     """
     import numpy as np
-    import scipy.sparse
 
     from fastnn import backends
     from fastnn.backends import _numba_kernels
@@ -49,10 +50,7 @@ def compile_configuration(config, target="numba", progress=None):
     net = MLP([2, 2, 2], backend=target, dtype=dtype, seed=0)
     X = np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], dtype=dtype)
     T = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=dtype)
-    weights = np.ones(3, dtype=dtype)
-    sparse = scipy.sparse.csr_matrix(X)
     backend = backends.get(target)
-    params = net.flat_parameters.copy()
     done = progress or (lambda stage: None)
     net.forward(X)
     net.forward(X[0])
@@ -65,21 +63,31 @@ def compile_configuration(config, target="numba", progress=None):
         net.forward(X_big)
         net.gradients(X_big, T_big)
         net.train_step(X_big, T_big, 0.1)
-        backend.loss(net.spec, params, X_big, T_big)
-    done(STAGES[0])
-    for inputs, stage in ((X, STAGES[1]), (sparse, STAGES[2])):
-        backend.forward(net.spec, params, inputs)
-        backend.loss(net.spec, params, inputs, T)
-        backend.loss(net.spec, params, inputs, T, weights)
-        backend.gradients(net.spec, params, inputs, T)
-        backend.gradients(net.spec, params, inputs, T, weights)
-        backend.train_step(net.spec, params.copy(), inputs, T, 0.1)
-        net.fit(inputs, T, epochs=1, batch_size=2, seed=0)
-        net.fit(inputs, T, epochs=1, batch_size=2, seed=0, sample_weight=weights)
-        done(stage)
+        backend.loss(net.spec, net.flat_parameters.copy(), X_big, T_big)
+    _exercise(net, backend, X, T, None)
     if type(_numba_kernels.forward_into._cache).__name__ == "NullCache":
         raise RuntimeError("Numba's on-disk cache is off or not writable here "
                            f"(NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR')!r})")
+    done(STAGES[0])
+    _exercise(net, backend, X, T, np.ones(3, dtype=dtype))
+    done(STAGES[1])
+    import scipy.sparse
+
+    sparse = scipy.sparse.csr_matrix(X)
+    _exercise(net, backend, sparse, T, None)
+    _exercise(net, backend, sparse, T, np.ones(3, dtype=dtype))
+    done(STAGES[2])
+
+
+def _exercise(net, backend, X, T, weights):
+    """Call every backend method, and a training epoch, with these inputs."""
+    spec, params = net.spec, net.flat_parameters.copy()
+    extra = {} if weights is None else {"sample_weight": weights}
+    backend.forward(spec, params, X)
+    backend.loss(spec, params, X, T, weights)
+    backend.gradients(spec, params, X, T, weights)
+    backend.train_step(spec, params, X, T, 0.1, weights)
+    net.fit(X, T, epochs=1, batch_size=2, seed=0, **extra)
 
 
 def main(argv):
@@ -114,22 +122,27 @@ def warm(config, target="numba", progress=None, wait=False):
             fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError:
             return tiered.BUSY
-        if tiered.is_ready(config):
+        if tiered.is_ready(config, complete=True):
             return 0
         started = time.perf_counter()
         stages = {}
 
+        def write_marker(complete):
+            record = {"configuration": config, "target": target, "stages": stages,
+                      "sources": tiered.sources_state(), "complete": complete,
+                      "seconds": round(time.perf_counter() - started, 3),
+                      "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            atomic_write_text(tiered.marker_path(config), json.dumps(record, sort_keys=True))
+
         def finished(stage):
             stages[stage] = round(time.perf_counter() - started - sum(stages.values()), 3)
+            if stage == STAGES[0]:
+                write_marker(complete=False)  # plain calls can move to the compiled tier
             if progress is not None:
                 progress(stage)
 
         compile_configuration(config, target, finished)
-        record = {"configuration": config, "target": target, "stages": stages,
-                  "sources": tiered.sources_state(),
-                  "seconds": round(time.perf_counter() - started, 3),
-                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        atomic_write_text(tiered.marker_path(config), json.dumps(record, sort_keys=True))
+        write_marker(complete=True)
     return 0
 
 

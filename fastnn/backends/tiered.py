@@ -47,6 +47,8 @@ import warnings
 import weakref
 from pathlib import Path
 
+import numpy as np
+
 from fastnn.backends.base import Backend
 
 # The backends whose kernels compile (and can be tiered), known without importing them.
@@ -139,17 +141,32 @@ def marker_path(config):
     return cache_root() / f"{entry_name(config)}.ready"
 
 
-def is_ready(config):
-    """Whether the kernels of ``config`` are compiled into the on-disk cache (the worker's
-    marker is there, names this configuration, and was written for these source files:
-    see :func:`sources_state`)."""
-    path = marker_path(config)
+def is_ready(config, complete=False):
+    """Whether the kernels of ``config`` are compiled into the on-disk cache: the worker's
+    marker is there, names this configuration, and was written for these source files
+    (see :func:`sources_state`).
+
+    Parameters
+    ----------
+    config : dict
+    complete : bool
+        Ask for every kernel (weighted and sparse too), not only those of the plain calls
+        (dense ``X``, no sample weights), which the worker marks ready first.
+    """
+    record = _read_marker(config)
+    return record is not None and (record.get("complete", False) or not complete)
+
+
+def _read_marker(config):
+    """The marker record of ``config`` if it is valid for these sources, else None."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(marker_path(config).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return (isinstance(record, dict) and record.get("configuration") == config
-            and record.get("sources") == sources_state())
+        return None
+    if (isinstance(record, dict) and record.get("configuration") == config
+            and record.get("sources") == sources_state()):
+        return record
+    return None
 
 
 def compiled_configurations():
@@ -175,7 +192,10 @@ class TieredBackend(Backend):
     """The ``numpy`` backend until the kernels of ``target`` are compiled, then ``target``.
 
     One per network (it holds that network's tier). Every method of the Backend interface
-    delegates to the tier in force; see the module docstring for when it switches.
+    delegates to the tier in force; see the module docstring for when it switches. The
+    worker marks the plain calls' kernels (dense ``X``, no sample weights) ready first:
+    from then on those calls run compiled, and weighted or sparse ones stay on NumPy until
+    the whole configuration is compiled.
 
     Parameters
     ----------
@@ -195,8 +215,9 @@ class TieredBackend(Backend):
 
         self.target = target
         self.config = configuration(spec)
-        self._current = backends.get("numpy")
-        self._pending = True
+        self._numpy = self._current = backends.get("numpy")
+        self._complete = False  # every kernel compiled: no call stays on NumPy
+        self._pending = True    # may still move (False once complete, or given up)
         self._worker = None
         self._attempts = 0
         self._next_poll = 0.0
@@ -214,7 +235,7 @@ class TieredBackend(Backend):
 
     @property
     def pending(self):
-        """True while the network may still move to the compiled tier."""
+        """True while the network may still move to compiled kernels."""
         return self._pending
 
     @property
@@ -228,36 +249,53 @@ class TieredBackend(Backend):
     @property
     def runs_epochs(self):
         # Read by training at the start of every epoch: a call boundary.
-        return self._tier(switch=True).runs_epochs
+        return self._tier().runs_epochs
 
     # --- the interface ------------------------------------------------------------------
 
     def bind(self, spec, params):
-        return self._tier(switch=True).bind(spec, params)
+        return self._tier().bind(spec, params)
 
     def forward(self, spec, params, X):
-        return self._tier(switch=True).forward(spec, params, X)
+        self._tier()
+        return self._for(X, None).forward(spec, params, X)
 
     def loss(self, spec, params, X, T, sample_weight=None):
-        return self._tier(switch=True).loss(spec, params, X, T, sample_weight)
+        self._tier()
+        return self._for(X, sample_weight).loss(spec, params, X, T, sample_weight)
 
     def gradients(self, spec, params, X, T, sample_weight=None):
-        return self._current.gradients(spec, params, X, T, sample_weight)
+        return self._for(X, sample_weight).gradients(spec, params, X, T, sample_weight)
 
     def train_step(self, spec, params, X, T, learning_rate, sample_weight=None):
-        return self._current.train_step(spec, params, X, T, learning_rate, sample_weight)
+        return self._for(X, sample_weight).train_step(spec, params, X, T, learning_rate,
+                                                      sample_weight)
 
     def train_epoch(self, spec, params, X, T, order, options, optimizer, sample_weight=None):
-        return self._current.train_epoch(spec, params, X, T, order, options, optimizer,
-                                         sample_weight)
+        backend = self._for(X, sample_weight)
+        if not backend.runs_epochs:  # weighted or sparse, not compiled yet: NumPy's batches
+            from fastnn import train
+
+            return train.run_epoch(backend, spec, params, X, T, order, options, optimizer,
+                                   train.weight_mask(spec.layer_sizes), sample_weight)
+        return backend.train_epoch(spec, params, X, T, order, options, optimizer,
+                                   sample_weight)
 
     def __repr__(self):
         return f"<fastnn tiered backend {self.name!r} -> {self.target!r}>"
 
     # --- the switch ---------------------------------------------------------------------
 
-    def _tier(self, switch):
-        if switch and self._pending:
+    def _for(self, X, sample_weight):
+        """The tier for a call with these inputs: NumPy for a weighted or sparse call
+        while only the plain calls' kernels are compiled."""
+        if self._complete or (sample_weight is None and type(X) is np.ndarray):
+            return self._current
+        return self._numpy
+
+    def _tier(self):
+        """The tier in force, after a look at the marker (at most every POLL_INTERVAL)."""
+        if self._pending:
             now = time.monotonic()
             if now >= self._next_poll:
                 self._next_poll = now + POLL_INTERVAL
@@ -268,12 +306,16 @@ class TieredBackend(Backend):
         with self._lock:
             if not self._pending:
                 return
-            if is_ready(self.config):
-                self._switch()
-                return
+            record = _read_marker(self.config)
+            if record is not None:
+                if self._current is self._numpy:
+                    self._switch()
+                if record.get("complete", False):
+                    self._complete, self._pending = True, False
+                    return
             worker = self._worker
             if worker is None:
-                # Another process compiles; if it is gone without a marker, take over.
+                # Another process compiles; if it is gone unfinished, take over.
                 if not _lock_held(self.config):
                     self._start_compile()
                 return
@@ -281,13 +323,11 @@ class TieredBackend(Backend):
             if code is None:
                 return
             self._worker = None
-            if code == BUSY or code == 0:
-                # Another process holds the compile (or finished between our looks):
-                # watch its marker; if its lock is free and no marker came, retry once.
-                if not is_ready(self.config) and not _lock_held(self.config):
+            if code == 0 or code == BUSY:
+                # Finished (the next look sees its marker), or another process holds the
+                # compile: watch for its marker; if its lock is free, compile again.
+                if not is_ready(self.config, complete=True) and not _lock_held(self.config):
                     self._start_compile()
-                elif is_ready(self.config):
-                    self._switch()
                 return
             if code == _NOT_STARTED:
                 self._give_up(f"the compile process could not start: {worker.error}")
@@ -298,27 +338,28 @@ class TieredBackend(Backend):
         from fastnn import backends
 
         self._current = backends.get(self.target)
-        self._pending = False
         _log().debug("tiered: %s kernels compiled; network moves from numpy to %s",
-                  self.config, self.target)
+                     self.config, self.target)
 
     def _give_up(self, cause):
         self._pending = False
         key = json.dumps(self.config, sort_keys=True)
         if key not in _WARNED:
             _WARNED.add(key)
+            where = "numpy" if self._current is self._numpy else \
+                f"numpy for weighted and sparse calls ({self.target} for the others)"
             warnings.warn(f"fastnn: the background Numba compile for {self.config} did not "
-                          f"finish ({cause}); these networks stay on the numpy backend",
+                          f"finish ({cause}); these networks stay on {where}",
                           RuntimeWarning, stacklevel=4)
 
     def _start_compile(self):
-        """Spawn the worker unless the configuration is ready or another one holds it.
+        """Spawn the worker unless the configuration is compiled or another one holds it.
 
         The process starts from a helper thread (``fork``/``exec`` of a large process takes
         a tenth of a second; the calls go on meanwhile); ``_worker`` is the thread until
         the process exists.
         """
-        if is_ready(self.config):
+        if is_ready(self.config, complete=True):
             return
         if self._attempts >= 2:
             self._give_up("two compile attempts ended without a cache entry")

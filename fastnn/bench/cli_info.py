@@ -64,6 +64,7 @@ def compiled_lines():
     lines = [f"{record.get('target', '?')} "
              + ", ".join(f"{key}={value}" for key, value in sorted(
                  record["configuration"].items()))
+             + ("" if record.get("complete") else " (plain calls only so far)")
              + f" ({record.get('seconds', '?')} s to compile, {record.get('created', '?')})"
              for record in tiered.compiled_configurations()]
     if not lines:

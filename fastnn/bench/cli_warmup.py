@@ -43,7 +43,7 @@ def run(args):
     bar = None if args.no_progress else _progress_bar(len(configs) * len(stages))
     for config in configs:
         started = time.perf_counter()
-        was_ready = tiered.is_ready(config)
+        was_ready = tiered.is_ready(config, complete=True)
         _compile_worker.warm(config, args.target, progress=_advance(bar, config), wait=True)
         if bar is not None and was_ready:
             bar.update(len(stages))
