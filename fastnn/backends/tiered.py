@@ -10,6 +10,10 @@ start of a training epoch; never inside an epoch, so ``gradients`` and ``train_s
 never switch), and says so: ``net.backend`` names the tier in force, a ``logging`` debug
 line records the switch, ``fastnn info`` lists what is compiled.
 
+The worker compiles the plain calls' kernels (dense ``X``, no sample weights, with their
+epochs) first and marks them ready: from then on those calls run compiled, while weighted
+and sparse calls stay on NumPy until the whole configuration is compiled.
+
 One compile per configuration is shared by every network and process: the worker holds
 an exclusive ``flock`` on the configuration's lock file while it compiles and writes a
 ready marker (atomically) when every kernel is in the cache; the others keep serving
