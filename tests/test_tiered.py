@@ -258,15 +258,6 @@ def test_auto_answers_from_numpy_without_importing_numba_or_scipy(standin, tmp_p
     assert out == ["numpy", "False", "False"]
 
 
-def test_a_broken_required_backend_fails_loudly(monkeypatch):
-    monkeypatch.setitem(backends._MODULES, "numba", "fastnn.backends.no_such_module")
-    monkeypatch.delitem(backends._loaded, "numba", raising=False)
-    with pytest.raises(ImportError, match="'numba' backend failed to import"):
-        backends.get("numba")
-    with pytest.raises(ImportError):
-        backends.available_backends()
-
-
 def test_an_auto_estimator_fits_on_numpy_while_numba_compiles(standin, monkeypatch):
     from fastnn.estimator import MLPClassifier
 
