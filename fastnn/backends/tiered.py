@@ -138,7 +138,9 @@ def sources_state():
 def entry_name(config):
     """The file stem of a configuration's marker, lock and log."""
     parts = "-".join(f"{value}" for _, value in sorted(config.items()))
-    return f"{stamp()}-{parts}"
+    # The sources' state too: two installs of one version (two environments) keep
+    # Numba cache entries of their own, and so markers of their own.
+    return f"{stamp()}-{sources_state()[:8]}-{parts}"
 
 
 def marker_path(config):
