@@ -243,7 +243,7 @@ def sigmoid(z):
     SciPy's ``expit`` where ``scipy.special`` is imported already (one ufunc call);
     otherwise the same formula in NumPy (:func:`_numpy_sigmoid`), so that a first call
     does not pay for importing SciPy, longer than the rest of ``import fastnn``. The two
-    agree to the last bit or so (``tests/test_tiered.py`` checks 1e-15).
+    agree to the last bit or so (``tests/test_numpy_sigmoid.py`` checks 1e-15).
     """
     expit = getattr(_MODULES.get("scipy.special"), "expit", None)
     if expit is not None:
