@@ -125,7 +125,8 @@ def measure(name, tree, work, live_timeout):
         wait_for_background_compiles(caches, live_timeout)
         time.sleep(0.05)
         shutil.rmtree(copy / "fastnn")
-        shutil.copytree(Path(tree) / "fastnn", copy / "fastnn")  # new modification times
+        # new modification times, as a reinstall writes (copytree's copy2 would keep them)
+        shutil.copytree(Path(tree) / "fastnn", copy / "fastnn", copy_function=shutil.copy)
         result = run(copy, FORWARD, [str(live_timeout)], caches, live_timeout + 600)
     elif name == "estimator_fit":
         result = run(tree, ESTIMATOR, ["fastnn"], caches, 3600)
