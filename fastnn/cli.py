@@ -31,6 +31,7 @@ COMMANDS = {
     "report": "fastnn.bench.cli_report",
     "tune": "fastnn.bench.cli_tune",
     "info": "fastnn.bench.cli_info",
+    "warmup": "fastnn.bench.cli_warmup",
     "reproduce": "fastnn.reproduce",
 }
 

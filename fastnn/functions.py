@@ -12,9 +12,9 @@ Adding an activation or a loss is one entry here plus its Numba version there.
 
 Numerical choices, shared by every backend:
 
-- ``sigmoid`` is evaluated without overflow (``scipy.special.expit``; piecewise in the
-  other backends), and so is ``silu = z * sigmoid(z)``; ``softmax`` subtracts the row
-  maximum; ``softplus`` is ``max(z, 0) + log1p(exp(-|z|))``.
+- ``sigmoid`` is evaluated without overflow (``1 / (1 + exp(-z))`` as SciPy's ``expit``
+  in NumPy; piecewise in the other backends), and so is ``silu = z * sigmoid(z)``;
+  ``softmax`` subtracts the row maximum; ``softplus`` is ``max(z, 0) + log1p(exp(-|z|))``.
 - A derivative is written in terms of the activation's output ``A`` where it can be;
   the entries whose derivative needs the pre-activation ``Z`` say so
   (:attr:`Activation.derivative_needs_z`), and only for those do the backends keep ``Z``.
@@ -49,6 +49,7 @@ against. The NumPy forms take arrays of shape (m, k), one sample per row.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -237,21 +238,31 @@ class Loss:
 # --- activations: NumPy forms ----------------------------------------------------------
 
 def sigmoid(z):
-    """Logistic function, overflow-free. Shape-preserving."""
-    return expit(z)
+    """Logistic function ``1 / (1 + exp(-z))``, overflow-free. Shape-preserving.
+
+    SciPy's ``expit`` where ``scipy.special`` is imported already (one ufunc call);
+    otherwise the same formula in NumPy (:func:`_numpy_sigmoid`), so that a first call
+    does not pay for importing SciPy, longer than the rest of ``import fastnn``. The two
+    agree to the last bit or so (``tests/test_numpy_sigmoid.py`` checks 1e-15).
+    """
+    expit = getattr(_MODULES.get("scipy.special"), "expit", None)
+    if expit is not None:
+        return expit(z)
+    return _numpy_sigmoid(z)
 
 
-def _import_expit(z):
-    """``scipy.special.expit(z)``, imported on the first call, which rebinds ``expit`` to
-    it: importing ``scipy.special`` takes longer than the rest of ``import fastnn``."""
-    global expit
-    from scipy.special import expit as scipy_expit
+def _numpy_sigmoid(z):
+    """``1 / (1 + exp(-z))`` in NumPy: ``exp(-z)`` overflows to infinity below about -709
+    (the result is then 0, as ``expit``'s), without a warning."""
+    with np.errstate(over="ignore"):
+        e = np.exp(np.negative(z))
+    e += 1
+    if type(e) is np.ndarray:
+        return np.reciprocal(e, out=e)
+    return 1 / e
 
-    expit = scipy_expit
-    return expit(z)
 
-
-expit = _import_expit
+_MODULES = sys.modules
 
 
 def tanh(z):
@@ -292,11 +303,11 @@ def softplus(x):
 
 def silu(z):
     """``z * sigmoid(z)`` (the sigmoid-weighted linear unit, or swish)."""
-    return z * expit(z)
+    return z * sigmoid(z)
 
 
 def _silu_derivative(Z, A):
-    s = expit(Z)
+    s = sigmoid(Z)
     return s + Z * s * (1 - s)
 
 

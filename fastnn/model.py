@@ -75,7 +75,9 @@ class MLP:
 
     @property
     def backend(self):
-        """Name of the backend this network computes with."""
+        """Name of the backend this network computes with now (with ``backend="auto"``,
+        ``"numpy"`` until its Numba kernels are compiled in the background, then the
+        Numba backend's: see :mod:`fastnn.backends.tiered`)."""
         return self._backend.name
 
     @property
@@ -267,10 +269,15 @@ class MLP:
 
     def _bind(self):
         """The backend's kernels bound to this network (``backend.bind``), kept for the
-        per-call fast path; False for a backend without them."""
-        self._plain = PlainArrays(self.spec)
-        self._kernels = self._backend.bind(self.spec, self._params) or False
-        return self._kernels
+        per-call fast path; False for a backend without them, None (ask again at the next
+        call) while a tiered backend may still move to compiled kernels."""
+        if self._plain is None:
+            self._plain = PlainArrays(self.spec)
+        kernels = self._backend.bind(self.spec, self._params)
+        if not kernels:
+            kernels = None if getattr(self._backend, "pending", False) else False
+        self._kernels = kernels
+        return kernels
 
     def _checked_extras(self, X, sample_weight):
         """After ``as_training_batch``: a sparse ``X`` checked against the backend, and
@@ -399,14 +406,14 @@ class MLP:
     def __getstate__(self):
         # Pickle the backend by name: backend objects may hold compiled code.
         state = dict(self.__dict__)
-        state["_backend"] = self._backend.name
+        state["_backend"] = getattr(self._backend, "requested", self._backend.name)
         state.pop("_kernels", None)
         state.pop("_plain", None)
         return state
 
     def __setstate__(self, state):
         state = dict(state)
-        state["_backend"] = backends.get(state["_backend"])
+        state["_backend"] = _resolve_backend(state["_backend"], state["spec"])
         # joblib.load(..., mmap_mode="r") hands back a read-only memory map
         state["_params"] = _writable_buffer(state["_params"])
         self.__dict__.update(state)
@@ -475,8 +482,9 @@ class MLP:
         return copy
 
     def copy(self):
-        """An independent copy on the same backend."""
-        return self.with_backend(self.backend)
+        """An independent copy on the same backend (``"auto"`` for a tiered network, which
+        the copy then resolves again)."""
+        return self.with_backend(getattr(self._backend, "requested", self.backend))
 
     def save(self, path):
         """Write the spec and parameters to an ``.npz`` file (atomically, no pickle)."""
@@ -502,8 +510,9 @@ _PROBABILITY_OUTPUTS = " or ".join(reversed([name for name, entry in ACTIVATIONS
 
 def _resolve_backend(name, spec):
     if isinstance(name, str) and name.lower() == "auto":
-        name = backends.fastest_backend(spec.layer_sizes, dtype=spec.dtype)
-    backend = backends.get(name)
+        backend = backends.resolve_auto(spec)
+    else:
+        backend = backends.get(name)
     if spec.dtype not in backend.dtypes:
         raise ValueError(f"backend {backend.name!r} computes in {', '.join(backend.dtypes)}; "
                          f"got dtype {spec.dtype!r}")

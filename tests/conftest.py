@@ -6,6 +6,9 @@ from collections import Counter
 # scikit-learn runs its array-API estimator checks only when SciPy was imported with
 # this set; without it they are skipped rather than run.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
+# backend="auto" resolves in the foreground in the tests (as FASTNN_TIERED=0 makes it for
+# users): tests/test_tiered.py turns tiering on where it tests it.
+os.environ.setdefault("FASTNN_TIERED", "0")
 
 import numpy as np
 import pytest

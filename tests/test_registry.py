@@ -29,3 +29,12 @@ def test_a_backend_that_cannot_be_imported_is_listed_with_its_reason(broken_back
     assert "No module named" in backends.unavailable_backends()[broken_backend]
     with pytest.raises(ValueError, match="'broken' is not available here"):
         backends.get(broken_backend)
+
+
+def test_a_broken_required_backend_fails_loudly(monkeypatch):
+    monkeypatch.setitem(backends._MODULES, "numba", "fastnn.backends.no_such_module")
+    monkeypatch.delitem(backends._loaded, "numba", raising=False)
+    with pytest.raises(ImportError, match="'numba' backend failed to import"):
+        backends.get("numba")
+    with pytest.raises(ImportError):
+        backends.available_backends()

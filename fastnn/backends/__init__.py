@@ -1,7 +1,13 @@
 """Backend registry: name -> backend, with aliases and a helpful error for unknown names.
 
-Backends are imported lazily, so an optional dependency that is missing (or a backend
-that fails to import) only removes that backend from :func:`available_backends`.
+Backends are imported lazily, so an optional backend that fails to import only removes
+that backend from :func:`available_backends` (:func:`unavailable_backends` says why). The
+required backends (:data:`REQUIRED`: their dependencies, Numba included, are core
+dependencies of fastnn) fail loudly instead: a broken Numba install raises its ImportError.
+
+``backend="auto"`` resolves through :func:`resolve_auto`, which hands a network whose
+compiled kernels are not cached yet to a tiered backend (:mod:`fastnn.backends.tiered`)
+without importing Numba.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ _MODULES = {
     "numba": "fastnn.backends.numba_jit",
     "numba_parallel": "fastnn.backends.numba_parallel",
 }
+
+# The backends whose failure to import is an error, not a missing option.
+REQUIRED = ("python", "numpy", "numba")
 
 ALIASES = {
     "pure_python": "python",
@@ -138,6 +147,52 @@ def fastest_backend(layer_sizes, batch_size=1, op="forward", dtype="float64"):
     return choose_backend(layer_sizes, batch_size, op, dtype, available_backends())
 
 
+def resolve_auto(spec, batch_size=1, op="forward", sparse=False, dtype=None):
+    """The backend ``backend="auto"`` gives a network of ``spec``.
+
+    The fastest backend for the case among those that compute in ``dtype`` (and take a
+    sparse ``X`` if ``sparse``, where any does); where that is a compiling backend whose
+    kernels for ``spec`` are not in the on-disk cache yet and tiering is on
+    (:func:`fastnn.backends.tiered.enabled`), a new
+    :class:`fastnn.backends.tiered.TieredBackend` that serves NumPy while they compile in
+    the background. Tiered, the choice reads the registry's names and the selection table
+    only: Numba is imported when the network moves to it.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    batch_size : int
+    op : {"forward", "gradients", "train_step"}
+    sparse : bool
+    dtype : str or None
+        Default ``spec.dtype``.
+
+    Returns
+    -------
+    Backend
+    """
+    from fastnn.backends import tiered
+    from fastnn.backends.selection import choose_backend
+
+    dtype = dtype or spec.dtype
+    if tiered.enabled():
+        # Every backend but the python reference computes in both dtypes and takes
+        # sparse input.
+        names = [name for name in _MODULES if name not in _import_errors
+                 and (name != "python" or (dtype == "float64" and not sparse))]
+        choice = choose_backend(spec.layer_sizes, batch_size, op, dtype, names)
+        if choice in tiered.COMPILED_BACKENDS:
+            config = tiered.configuration(spec)
+            if not tiered.is_ready(config, complete=True):
+                return tiered.TieredBackend(choice, spec)
+        return get(choice)
+    names = [name for name in available_backends() if dtype in _load(name).dtypes]
+    if sparse:
+        names = [name for name in names if _load(name).accepts_sparse] or names
+    return get(choose_backend(spec.layer_sizes, batch_size, op, dtype,
+                              names or available_backends()))
+
+
 def _load(name):
     if name in _loaded:
         return _loaded[name]
@@ -146,6 +201,9 @@ def _load(name):
     try:
         backend = importlib.import_module(_MODULES[name]).BACKEND
     except ImportError as exc:
+        if name in REQUIRED:
+            raise ImportError(f"the {name!r} backend failed to import ({exc}); its "
+                              f"dependencies are required by fastnn: reinstall them") from exc
         _import_errors[name] = f"{type(exc).__name__}: {exc}"
         return None
     _loaded[name] = backend

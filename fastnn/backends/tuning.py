@@ -23,7 +23,6 @@ import os
 import sys
 import warnings
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from fastnn.atomic import atomic_write_text
@@ -357,6 +356,8 @@ def _is_count(value):
 
 
 def _distribution_version(name):
+    from importlib import metadata  # here: importing it costs a first call 0.1-0.2 s
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:

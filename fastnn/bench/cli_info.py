@@ -47,11 +47,31 @@ def info_text(machine, tuning_status=None):
     for name, reason in backends.unavailable_backends().items():
         lines.append(("unavailable", f"{name}: {reason}"))
     lines.append(("tuning", tuning_status or tuning.status()))
+    lines.extend(("compiled", text) for text in compiled_lines())
     first_use = _first_use_text(tuning.in_force())
     if first_use:
         lines.append(("first use", first_use))
     width = max(len(name) for name, _ in lines)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in lines)
+
+
+def compiled_lines():
+    """The kernel configurations in the on-disk cache for this fastnn, Numba and CPU
+    (``fastnn warmup`` and ``backend="auto"``'s background compiles write them), and
+    whether ``backend="auto"`` tiers."""
+    from fastnn.backends import tiered
+
+    lines = [f"{record.get('target', '?')} "
+             + ", ".join(f"{key}={value}" for key, value in sorted(
+                 record["configuration"].items()))
+             + ("" if record.get("complete") else " (plain calls only so far)")
+             + f" ({record.get('seconds', '?')} s to compile, {record.get('created', '?')})"
+             for record in tiered.compiled_configurations()]
+    if not lines:
+        lines = ["none yet (fastnn warmup compiles them ahead of time)"]
+    state = "on" if tiered.enabled() else "off (FASTNN_TIERED=0 or FASTNN_NUMBA_CACHE=0)"
+    lines.append(f"cache {tiered.cache_root()}; backend='auto' tiering {state}")
+    return lines
 
 
 def _first_use_text(tuned):

@@ -181,8 +181,8 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
         sparse = scipy.sparse.issparse(X)
         batch_size = X.shape[0] if self.solver == "lbfgs" else self._batch_size(X.shape[0],
                                                                                warn=False)
-        name = self._resolve_backend(self._spec.layer_sizes, batch_size, sparse)
-        backend = backends.get(name)
+        backend = self._resolve_backend(self._spec, batch_size, sparse)
+        name = backend.name
         dtype = self._dtype if self._dtype in backend.dtypes else "float64"
         if self._spec.dtype != dtype:
             self._spec = NetworkSpec.create(self._spec.layer_sizes, self._spec.activation,
@@ -194,23 +194,18 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
         self.backend_ = name
         return self._spec, backend
 
-    def _resolve_backend(self, layer_sizes, batch_size, sparse):
+    def _resolve_backend(self, spec, batch_size, sparse):
+        """The backend object of this fit; for "auto" see ``fastnn.backends.resolve_auto``
+        (NumPy at once while the Numba kernels compile in the background)."""
         if self.backend != "auto":
             try:
-                return backends.get(self.backend).name
+                return backends.get(self.backend)
             except ValueError as exc:
                 raise InvalidParameterError(
                     f"The 'backend' parameter of {type(self).__name__} must be \"auto\" or "
                     f"a fastnn backend: {exc}") from exc
-        from fastnn.backends.selection import choose_backend
-
-        candidates = [name for name in backends.available_backends()
-                      if self._dtype in backends.get(name).dtypes]
-        if sparse:
-            candidates = [name for name in candidates
-                          if getattr(backends.get(name), "accepts_sparse", False)] or candidates
-        return choose_backend(layer_sizes, max(1, batch_size), "train_step",
-                              self._dtype, candidates or backends.available_backends())
+        return backends.resolve_auto(spec, max(1, batch_size), "train_step", sparse=sparse,
+                                     dtype=self._dtype)
 
     # --- lbfgs ------------------------------------------------------------------------
 

@@ -1,0 +1,516 @@
+"""Tiered execution for ``backend="auto"``: NumPy at once, Numba once its kernels are compiled.
+
+When ``backend="auto"`` picks a compiling backend (``numba``, ``numba_parallel``) whose
+kernels are not in the on-disk cache yet, the network gets a :class:`TieredBackend`: its
+calls run on the ``numpy`` backend at once, while a separate, lower-priority process
+(:mod:`fastnn.backends._compile_worker`, ``os.nice``) compiles the kernels into Numba's
+on-disk cache. The network moves to the compiled backend at the next call boundary after
+that compile has finished (``forward``, ``loss``, binding the per-call fast path, or the
+start of a training epoch; never inside an epoch, so ``gradients`` and ``train_step``
+never switch), and says so: ``net.backend`` names the tier in force, a ``logging`` debug
+line records the switch, ``fastnn info`` lists what is compiled.
+
+The worker compiles the plain calls' kernels (dense ``X``, no sample weights, with their
+epochs) first and marks them ready: from then on those calls run compiled, while weighted
+and sparse calls stay on NumPy until the whole configuration is compiled.
+
+One compile per configuration is shared by every network and process: the worker holds
+an exclusive ``flock`` on the configuration's lock file while it compiles and writes a
+ready marker (atomically) when every kernel is in the cache; the others keep serving
+NumPy and watch for the marker. A compile that fails, is killed, or cannot write its
+cache leaves the network on NumPy, with one warning per configuration naming the cause.
+
+The configuration is what decides the compiled code: today the kernels are generic per
+dtype (every activation, loss and optimizer is a run-time code), so the key is the dtype,
+and one compile serves every network of that dtype; the marker's name also carries a
+stamp of the kernel sources, the fastnn and Numba versions and the CPU, so a new version
+or another CPU never trusts an old marker. Numba's own cache index is stamped with the
+sources' modification times, so the marker records those too (:func:`sources_state`): after
+a reinstall both are stale and the next network compiles again, in the background.
+
+Environment:
+
+``FASTNN_TIERED``
+    ``0`` turns tiering off: ``backend="auto"`` then compiles in the foreground as an
+    explicit ``backend="numba"`` does.
+``FASTNN_CACHE_DIR``
+    Where the markers, locks and worker logs live (default: ``NUMBA_CACHE_DIR`` if set,
+    else ``$XDG_CACHE_HOME/fastnn`` or ``~/.cache/fastnn``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+import warnings
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+from fastnn.backends.base import Backend
+
+# The backends whose kernels compile (and can be tiered), known without importing them.
+COMPILED_BACKENDS = ("numba", "numba_parallel")
+# The module the background compile runs (tests point it at a stand-in).
+WORKER_MODULE = "fastnn.backends._compile_worker"
+# Exit status of a worker that found another process compiling the same configuration.
+BUSY = 3
+# Poll status of a worker whose process could not start.
+_NOT_STARTED = "not started"
+# Seconds between two looks at the marker from one network's calls.
+POLL_INTERVAL = 0.02
+# The sources whose content decides the compiled kernels.
+_KERNEL_SOURCES = ("_numba_kernels.py", "_numba_train_kernels.py",
+                   "_numba_parallel_kernels.py", "numba_jit.py", "numba_parallel.py",
+                   "../config.py", "../functions.py", "../optimizers.py", "../params.py")
+
+
+def enabled():
+    """Whether ``backend="auto"`` tiers (``FASTNN_TIERED`` is not ``0`` and Numba's on-disk
+    cache is on: without it a background compile could not be shared)."""
+    if os.environ.get("FASTNN_TIERED", "1") == "0":
+        return False
+    return os.environ.get("FASTNN_NUMBA_CACHE", "1") != "0"
+
+
+def cache_root():
+    """The directory of the markers, locks and worker logs (see the module docstring)."""
+    explicit = os.environ.get("FASTNN_CACHE_DIR") or os.environ.get("NUMBA_CACHE_DIR")
+    if explicit:
+        return Path(explicit) / "fastnn-tiers"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "fastnn" / "tiers"
+
+
+def configuration(spec):
+    """The configuration that decides the compiled kernels of ``spec``.
+
+    Returns
+    -------
+    dict
+        ``{"dtype": str}`` today (the kernels are generic over activations, losses and
+        optimizers, and compile their dense, weighted and sparse forms together).
+    """
+    return {"dtype": spec.dtype}
+
+
+def stamp():
+    """A short hash of the kernel sources, the fastnn and Numba versions and the CPU."""
+    global _STAMP
+    if _STAMP is None:
+        from fastnn import __version__
+        from fastnn.cpu import cpu_model
+
+        digest = hashlib.sha256()
+        here = Path(__file__).parent
+        for name in _KERNEL_SOURCES:
+            with contextlib.suppress(OSError):
+                digest.update((here / name).read_bytes())
+        digest.update(_numba_version_source())
+        digest.update(f"{__version__}|{cpu_model()}|{_cpu_flags()}".encode())
+        _STAMP = digest.hexdigest()[:16]
+    return _STAMP
+
+
+def sources_state():
+    """A hash of the kernel sources' paths, modification times and sizes: what Numba's own
+    cache index is stamped with. A marker written under another state (the package was
+    reinstalled, or its sources touched) is stale, as Numba's cache entries then are."""
+    global _SOURCES_STATE
+    if _SOURCES_STATE is None:
+        digest = hashlib.sha256()
+        here = Path(__file__).parent
+        for name in _KERNEL_SOURCES:
+            with contextlib.suppress(OSError):
+                path = (here / name).resolve()
+                status = path.stat()
+                digest.update(f"{path}|{status.st_mtime_ns}|{status.st_size};".encode())
+        _SOURCES_STATE = digest.hexdigest()[:16]
+    return _SOURCES_STATE
+
+
+def entry_name(config):
+    """The file stem of a configuration's marker, lock and log."""
+    parts = "-".join(f"{value}" for _, value in sorted(config.items()))
+    # The sources' state too: two installs of one version (two environments) keep
+    # Numba cache entries of their own, and so markers of their own.
+    return f"{stamp()}-{sources_state()[:8]}-{parts}"
+
+
+def marker_path(config):
+    return cache_root() / f"{entry_name(config)}.ready"
+
+
+def is_ready(config, complete=False):
+    """Whether the kernels of ``config`` are compiled into the on-disk cache: the worker's
+    marker is there, names this configuration, and was written for these source files
+    (see :func:`sources_state`).
+
+    Parameters
+    ----------
+    config : dict
+    complete : bool
+        Ask for every kernel (weighted and sparse too), not only those of the plain calls
+        (dense ``X``, no sample weights), which the worker marks ready first.
+    """
+    record = _read_marker(config)
+    return record is not None and (record.get("complete", False) or not complete)
+
+
+def _read_marker(config):
+    """The marker record of ``config`` if it is valid for these sources, else None."""
+    try:
+        record = json.loads(marker_path(config).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (isinstance(record, dict) and record.get("configuration") == config
+            and record.get("sources") == sources_state()):
+        return record
+    return None
+
+
+def compiled_configurations():
+    """The configurations compiled for this fastnn, Numba and CPU (for ``fastnn info``).
+
+    Returns
+    -------
+    list of dict
+        The marker records: ``configuration``, ``seconds`` (the compile), ``created``.
+    """
+    records = []
+    with contextlib.suppress(OSError):
+        for path in sorted(cache_root().glob(f"{stamp()}-*.ready")):
+            with contextlib.suppress(OSError, ValueError):
+                record = json.loads(path.read_text(encoding="utf-8"))
+                if isinstance(record, dict) and isinstance(record.get("configuration"), dict) \
+                        and record.get("sources") == sources_state():
+                    records.append(record)
+    return records
+
+
+class TieredBackend(Backend):
+    """The ``numpy`` backend until the kernels of ``target`` are compiled, then ``target``.
+
+    One per network (it holds that network's tier). Every method of the Backend interface
+    delegates to the tier in force; see the module docstring for when it switches. The
+    worker marks the plain calls' kernels (dense ``X``, no sample weights) ready first:
+    from then on those calls run compiled, and weighted or sparse ones stay on NumPy until
+    the whole configuration is compiled.
+
+    Parameters
+    ----------
+    target : str
+        The compiled backend ``backend="auto"`` chose (``"numba"`` or ``"numba_parallel"``).
+    spec : NetworkSpec
+    start : bool
+        Start the background compile now (else at the first call).
+    """
+
+    description = "NumPy now, the chosen Numba backend once its kernels are compiled"
+    compiles = False
+    requested = "auto"
+
+    def __init__(self, target, spec, start=True):
+        from fastnn import backends
+
+        self.target = target
+        self.config = configuration(spec)
+        self._numpy = self._current = backends.get("numpy")
+        self._complete = False  # every kernel compiled: no call stays on NumPy
+        self._pending = True    # may still move (False once complete, or given up)
+        self._worker = None
+        self._attempts = 0
+        self._next_poll = 0.0
+        self._lock = threading.Lock()
+        with _ALIVE_LOCK:
+            _ALIVE.add(self)
+        if start:
+            self._start_compile()
+
+    # --- what it is: the tier in force --------------------------------------------------
+
+    @property
+    def name(self):
+        return self._current.name
+
+    @property
+    def pending(self):
+        """True while the network may still move to compiled kernels."""
+        return self._pending
+
+    @property
+    def dtypes(self):
+        return self._current.dtypes
+
+    @property
+    def accepts_sparse(self):
+        return self._current.accepts_sparse
+
+    @property
+    def runs_epochs(self):
+        # Read by training at the start of every epoch: a call boundary.
+        return self._tier().runs_epochs
+
+    # --- the interface ------------------------------------------------------------------
+
+    def bind(self, spec, params):
+        return self._tier().bind(spec, params)
+
+    def forward(self, spec, params, X):
+        self._tier()
+        return self._for(X, None).forward(spec, params, X)
+
+    def loss(self, spec, params, X, T, sample_weight=None):
+        self._tier()
+        return self._for(X, sample_weight).loss(spec, params, X, T, sample_weight)
+
+    def gradients(self, spec, params, X, T, sample_weight=None):
+        return self._for(X, sample_weight).gradients(spec, params, X, T, sample_weight)
+
+    def train_step(self, spec, params, X, T, learning_rate, sample_weight=None):
+        return self._for(X, sample_weight).train_step(spec, params, X, T, learning_rate,
+                                                      sample_weight)
+
+    def train_epoch(self, spec, params, X, T, order, options, optimizer, sample_weight=None):
+        backend = self._for(X, sample_weight)
+        if not backend.runs_epochs:  # weighted or sparse, not compiled yet: NumPy's batches
+            from fastnn import train
+
+            return train.run_epoch(backend, spec, params, X, T, order, options, optimizer,
+                                   train.weight_mask(spec.layer_sizes), sample_weight)
+        return backend.train_epoch(spec, params, X, T, order, options, optimizer,
+                                   sample_weight)
+
+    def __repr__(self):
+        return f"<fastnn tiered backend {self.name!r} -> {self.target!r}>"
+
+    # --- the switch ---------------------------------------------------------------------
+
+    def _for(self, X, sample_weight):
+        """The tier for a call with these inputs: NumPy for a weighted or sparse call
+        while only the plain calls' kernels are compiled."""
+        if self._complete or (sample_weight is None and type(X) is np.ndarray):
+            return self._current
+        return self._numpy
+
+    def _tier(self):
+        """The tier in force, after a look at the marker (at most every POLL_INTERVAL)."""
+        if self._pending:
+            now = time.monotonic()
+            if now >= self._next_poll:
+                self._next_poll = now + POLL_INTERVAL
+                self._poll()
+        return self._current
+
+    def _poll(self):
+        with self._lock:
+            if not self._pending:
+                return
+            record = _read_marker(self.config)
+            if record is not None:
+                if self._current is self._numpy:
+                    self._switch()
+                if record.get("complete", False):
+                    self._complete, self._pending = True, False
+                    return
+            worker = self._worker
+            if worker is None:
+                # Another process compiles; if it is gone unfinished, take over.
+                if not _lock_held(self.config):
+                    self._start_compile()
+                return
+            code = worker.poll()
+            if code is None:
+                return
+            self._worker = None
+            if code == 0 or code == BUSY:
+                # Finished (the next look sees its marker), or another process holds the
+                # compile: watch for its marker; if its lock is free, compile again.
+                if not is_ready(self.config, complete=True) and not _lock_held(self.config):
+                    self._start_compile()
+                return
+            if code == _NOT_STARTED:
+                self._give_up(f"the compile process could not start: {worker.error}")
+                return
+            self._give_up(_worker_failure(code, self.config))
+
+    def _switch(self):
+        from fastnn import backends
+
+        self._current = backends.get(self.target)
+        _log().debug("tiered: %s kernels compiled; network moves from numpy to %s",
+                     self.config, self.target)
+
+    def _give_up(self, cause):
+        self._pending = False
+        key = json.dumps(self.config, sort_keys=True)
+        if key not in _WARNED:
+            _WARNED.add(key)
+            where = "numpy" if self._current is self._numpy else \
+                f"numpy for weighted and sparse calls ({self.target} for the others)"
+            warnings.warn(f"fastnn: the background Numba compile for {self.config} did not "
+                          f"finish ({cause}); these networks stay on {where}",
+                          RuntimeWarning, stacklevel=4)
+
+    def _start_compile(self):
+        """Spawn the worker unless the configuration is compiled or another one holds it.
+
+        The process starts from a helper thread (``fork``/``exec`` of a large process takes
+        a tenth of a second; the calls go on meanwhile); ``_worker`` is the thread until
+        the process exists.
+        """
+        if is_ready(self.config, complete=True):
+            return
+        if self._attempts >= 2:
+            self._give_up("two compile attempts ended without a cache entry")
+            return
+        self._attempts += 1
+        try:
+            directory = cache_root()
+            directory.mkdir(parents=True, exist_ok=True)
+            log = open(directory / f"{entry_name(self.config)}.log", "ab")  # noqa: SIM115
+        except OSError as exc:
+            self._give_up(f"the cache directory is not writable: {exc}")
+            return
+        if _lock_held(self.config):
+            log.close()
+            self._worker = None  # another process compiles: watch its marker
+            return
+        starter = _Starter(self, log)
+        self._worker = starter
+        starter.start()
+
+
+class _Starter(threading.Thread):
+    """Starts one worker process; ``poll()`` as ``Popen.poll`` (None while starting)."""
+
+    def __init__(self, backend, log):
+        super().__init__(name="fastnn-tiered-start", daemon=True)
+        self.config, self.target, self.log = backend.config, backend.target, log
+        self.process = None
+        self.error = None
+
+    def run(self):
+        import subprocess
+
+        command = [sys.executable, "-m", WORKER_MODULE, json.dumps(self.config), self.target]
+        try:
+            with self.log:
+                self.process = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=self.log, start_new_session=True, env=_worker_environment())
+        except OSError as exc:
+            self.error = exc
+            return
+        _log().debug("tiered: compiling %s for %s in process %d", self.config, self.target,
+                     self.process.pid)
+
+    def poll(self):
+        if self.is_alive():
+            return None
+        if self.process is None:
+            return _NOT_STARTED
+        return self.process.poll()
+
+    def kill(self):
+        self.join()
+        if self.process is not None:
+            self.process.kill()
+
+    def wait(self):
+        self.join()
+        return None if self.process is None else self.process.wait()
+
+
+def _worker_failure(code, config):
+    """The cause of a worker's exit status ``code``, with the last line of its log."""
+    if code < 0:
+        cause = f"the compile process was killed by signal {-code}"
+    else:
+        cause = f"the compile process exited with status {code}"
+    last = ""
+    with contextlib.suppress(OSError):
+        lines = (cache_root() / f"{entry_name(config)}.log").read_text(
+            encoding="utf-8", errors="replace").strip().splitlines()
+        last = lines[-1] if lines else ""
+    return f"{cause}: {last}" if last else cause
+
+
+def _lock_held(config):
+    """Whether a process holds the configuration's compile lock now."""
+    import fcntl
+
+    path = cache_root() / f"{entry_name(config)}.lock"
+    try:
+        handle = open(path, "a+b")  # noqa: SIM115
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def _worker_environment():
+    """The worker's environment: this one, with the package this process imported first on
+    the path (so that it compiles these sources into the same cache)."""
+    env = dict(os.environ)
+    package_parent = str(Path(__file__).resolve().parents[2])
+    path = env.get("PYTHONPATH", "")
+    if package_parent not in path.split(os.pathsep):
+        env["PYTHONPATH"] = package_parent + (os.pathsep + path if path else "")
+    return env
+
+
+def _numba_version_source():
+    """The text of Numba's ``_version.py`` (its version), found without importing Numba
+    (``importlib.metadata`` would cost a tenth of a second)."""
+    import importlib.util
+
+    with contextlib.suppress(ImportError, ValueError, OSError, TypeError):
+        spec = importlib.util.find_spec("numba")
+        for location in spec.submodule_search_locations or ():
+            return (Path(location) / "_version.py").read_bytes()
+    return b"no numba"
+
+
+def _log():
+    import logging
+
+    return logging.getLogger("fastnn.tiered")
+
+
+def _cpu_flags():
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith("flags"):
+                    return hashlib.sha256(line.encode()).hexdigest()[:16]
+    return ""
+
+
+def _forget_workers_after_fork():
+    """In a forked child: the parent's compile processes are not this process's children
+    (nothing of them is inherited but the handle, which is dropped); the child watches
+    the markers only."""
+    for backend in list(_ALIVE):
+        backend._worker = None
+        backend._lock = threading.Lock()
+
+
+_STAMP = None
+_SOURCES_STATE = None
+_WARNED = set()
+_ALIVE = weakref.WeakSet()
+_ALIVE_LOCK = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers_after_fork)

@@ -1,0 +1,312 @@
+"""Tiered execution (fastnn.backends.tiered): NumPy first, the compiled tier after a
+background compile; the lock, the marker, and the faults (failing, killed, unwritable).
+
+The background compile here is a stand-in worker (the real worker's lock and marker
+protocol, :func:`fastnn.backends._compile_worker.main`, around a compile that writes a
+line, sleeps, fails or kills itself) and the target tier is the ``python`` backend, so
+that no test waits for Numba.
+"""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import backends
+from fastnn.backends import tiered
+
+STANDIN = textwrap.dedent("""
+    import os, signal, sys, time
+    from fastnn.backends import _compile_worker as worker
+
+    def compile_configuration(config, target, progress=None):
+        with open(os.environ["STANDIN_LOG"], "a") as log:
+            log.write(f"{os.getpid()}\\n")
+        mode = os.environ.get("STANDIN_MODE", "ok")
+        if mode == "partial":
+            progress(worker.STAGES[0])  # the plain calls' kernels are ready
+        time.sleep(float(os.environ.get("STANDIN_SLEEP", "0")))
+        if mode == "fail":
+            raise RuntimeError("stand-in compile failure")
+        if mode == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    worker.compile_configuration = compile_configuration
+    sys.exit(worker.main(sys.argv[1:]))
+""")
+
+
+@pytest.fixture
+def standin(tmp_path, monkeypatch):
+    """A cache directory of its own and the stand-in worker; returns its call log."""
+    (tmp_path / "standin_worker.py").write_text(STANDIN)
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", path)
+    monkeypatch.setenv("FASTNN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("STANDIN_LOG", str(tmp_path / "calls.log"))
+    monkeypatch.setattr(tiered, "WORKER_MODULE", "standin_worker")
+    monkeypatch.setattr(tiered, "POLL_INTERVAL", 0.0)
+    monkeypatch.setattr(tiered, "_WARNED", set())
+    return tmp_path / "calls.log"
+
+
+def tiered_net(sizes=(3, 4, 2)):
+    net = fastnn.MLP(list(sizes), backend="numpy", seed=0)
+    net._backend = tiered.TieredBackend("python", net.spec)
+    net._kernels = None
+    return net
+
+
+def wait_for(condition, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def calls(log):
+    return log.read_text().split() if log.exists() else []
+
+
+def test_serves_numpy_until_compiled_then_switches_at_a_call(standin, caplog):
+    caplog.set_level("DEBUG", logger="fastnn.tiered")
+    net = tiered_net()
+    X = np.array([[0.1, 0.2, 0.3]])
+    first = net.forward(X)
+    assert net.backend == "numpy"
+    assert wait_for(lambda: tiered.is_ready(net._backend.config))
+    assert wait_for(lambda: net.forward(X) is not None and net.backend == "python")
+    np.testing.assert_allclose(net.forward(X), first, rtol=1e-12)
+    assert "moves from numpy to python" in caplog.text
+    assert len(calls(standin)) == 1
+    assert net._backend.config in [record["configuration"]
+                                   for record in tiered.compiled_configurations()]
+
+
+def test_weighted_and_sparse_calls_stay_on_numpy_until_everything_is_compiled(standin,
+                                                                             monkeypatch):
+    import scipy.sparse
+
+    monkeypatch.setenv("STANDIN_MODE", "partial")
+    monkeypatch.setenv("STANDIN_SLEEP", "30")
+    net = tiered_net()
+    backend = net._backend
+    X, T, w = np.array([[0.1, 0.2, 0.3]]), np.array([[1.0, 0.0]]), np.array([2.0])
+    assert wait_for(lambda: net.forward(X) is not None and net.backend == "python")
+    assert backend.pending and not tiered.is_ready(backend.config, complete=True)
+    assert backend._for(X, None).name == "python"
+    assert backend._for(X, w).name == "numpy"
+    assert backend._for(scipy.sparse.csr_matrix(X), None).name == "numpy"
+    numpy_net = net.with_backend("numpy")
+    assert net.loss(X, T, sample_weight=w) == numpy_net.loss(X, T, sample_weight=w)
+    backend._worker.kill()
+    backend._worker.wait()
+    with pytest.warns(RuntimeWarning, match="numpy for weighted and sparse calls"):
+        assert wait_for(lambda: net.forward(X) is not None and not backend.pending)
+    assert net.backend == "python"
+
+
+def test_gradients_and_steps_never_switch_tiers(standin):
+    net = tiered_net()
+    backend = net._backend
+    assert wait_for(lambda: tiered.is_ready(backend.config))
+    X, T = np.array([[0.1, 0.2, 0.3]]), np.array([[1.0, 0.0]])
+    # what training calls inside an epoch (the model's own calls are boundaries)
+    backend.gradients(net.spec, net._params, X, T)
+    backend.train_step(net.spec, net._params.copy(), X, T, 0.1)
+    assert backend.name == "numpy"
+    assert backend.runs_epochs is False  # the epoch boundary: switches now
+    assert backend.name == "python"
+
+
+def test_one_compile_is_shared_by_networks_and_processes(standin, monkeypatch):
+    monkeypatch.setenv("STANDIN_SLEEP", "0.3")
+    nets = [tiered_net(), tiered_net()]
+    X = np.array([0.1, 0.2, 0.3])
+    assert wait_for(lambda: all(net.forward(X) is not None and net.backend == "python"
+                                for net in nets))
+    assert len(calls(standin)) == 1
+
+
+def test_a_failing_compile_warns_once_with_its_cause_and_stays_on_numpy(standin,
+                                                                         monkeypatch):
+    monkeypatch.setenv("STANDIN_MODE", "fail")
+    X = np.array([0.1, 0.2, 0.3])
+    with pytest.warns(RuntimeWarning, match="stand-in compile failure") as record:
+        nets = [tiered_net(), tiered_net()]
+        assert wait_for(lambda: not any(net._backend.pending
+                                        for net in nets if net.forward(X) is not None))
+    assert len([w for w in record if "did not finish" in str(w.message)]) == 1
+    assert [net.backend for net in nets] == ["numpy", "numpy"]
+    assert not tiered.is_ready(nets[0]._backend.config)
+
+
+def test_a_killed_compile_warns_and_stays_on_numpy(standin, monkeypatch):
+    monkeypatch.setenv("STANDIN_MODE", "kill")
+    net = tiered_net()
+    with pytest.warns(RuntimeWarning, match="killed by signal 9"):
+        assert wait_for(lambda: net.forward(np.zeros(3)) is not None
+                        and not net._backend.pending)
+    assert net.backend == "numpy"
+    assert not tiered.is_ready(net._backend.config)
+
+
+def test_a_compile_killed_mid_way_leaves_no_entry_and_the_next_one_completes(standin,
+                                                                          monkeypatch):
+    config = {"dtype": "float64"}
+    command = [sys.executable, "-m", "standin_worker", json.dumps(config), "python"]
+    monkeypatch.setenv("STANDIN_SLEEP", "30")
+    first = subprocess.Popen(command, env=tiered._worker_environment())
+    assert wait_for(lambda: calls(standin))  # inside its compile, holding the lock
+    assert tiered._lock_held(config)
+    monkeypatch.setenv("STANDIN_SLEEP", "0")
+    busy = subprocess.run(command, env=tiered._worker_environment(), check=False)
+    assert busy.returncode == tiered.BUSY
+    first.kill()
+    first.wait()
+    assert not tiered.is_ready(config) and not tiered._lock_held(config)
+    done = subprocess.run(command, env=tiered._worker_environment(), check=False)
+    assert done.returncode == 0 and tiered.is_ready(config)
+    assert len(calls(standin)) == 2
+
+
+def test_an_unwritable_cache_directory_warns_and_stays_on_numpy(standin, tmp_path,
+                                                                monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv("FASTNN_CACHE_DIR", str(blocker / "cache"))
+    with pytest.warns(RuntimeWarning, match="not writable"):
+        net = tiered_net()
+    assert net.forward(np.zeros(3)) is not None
+    assert net.backend == "numpy" and not net._backend.pending
+    assert calls(standin) == []
+
+
+def test_a_corrupt_marker_is_not_trusted_and_is_recompiled(standin):
+    config = {"dtype": "float64"}
+    tiered.cache_root().mkdir(parents=True)
+    tiered.marker_path(config).write_text("{not json")
+    assert not tiered.is_ready(config)
+    net = tiered_net()
+    assert wait_for(lambda: net.forward(np.zeros(3)) is not None and net.backend == "python")
+    assert len(calls(standin)) == 1
+
+
+def test_a_marker_of_other_source_files_is_stale(standin):
+    # A reinstall rewrites the sources: Numba's cache entries (stamped with their
+    # modification times) go stale, and so does the marker.
+    config = {"dtype": "float64"}
+    tiered.cache_root().mkdir(parents=True)
+    record = {"configuration": config, "sources": tiered.sources_state()}
+    tiered.marker_path(config).write_text(json.dumps(record))
+    assert tiered.is_ready(config)
+    record["sources"] = "another install"
+    tiered.marker_path(config).write_text(json.dumps(record))
+    assert not tiered.is_ready(config)
+
+
+def test_a_forked_child_inherits_no_compile_handle(standin, monkeypatch):
+    monkeypatch.setenv("STANDIN_SLEEP", "5")
+    net = tiered_net()
+    assert net._backend._worker is not None
+    pid = os.fork()
+    if pid == 0:  # the child: no handle on the parent's worker, serves NumPy
+        ok = net._backend._worker is None and net.forward(np.zeros(3)) is not None
+        os._exit(0 if ok and net.backend == "numpy" else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    net._backend._worker.kill()
+
+
+def test_a_tiered_network_pickles_as_auto(standin, monkeypatch):
+    monkeypatch.setenv("FASTNN_TIERED", "0")
+    net = tiered_net()
+    copy = pickle.loads(pickle.dumps(net))
+    assert copy._backend is not net._backend
+    assert copy.backend in backends.available_backends()
+    np.testing.assert_array_equal(copy.flat_parameters, net.flat_parameters)
+
+
+def test_tiering_off_resolves_auto_in_the_foreground(monkeypatch):
+    monkeypatch.setenv("FASTNN_TIERED", "0")
+    net = fastnn.MLP([3, 2], seed=0)
+    assert not isinstance(net._backend, tiered.TieredBackend)
+
+
+def test_auto_answers_from_numpy_without_importing_numba_or_scipy(standin, tmp_path):
+    code = textwrap.dedent("""
+        import sys
+        import fastnn.backends.tiered as tiered
+        tiered.WORKER_MODULE = "standin_worker"
+        import fastnn
+        net = fastnn.MLP([3, 4, 2], seed=0)
+        net.forward([0.1, 0.2, 0.3])
+        print(net.backend, "numba" in sys.modules, "scipy" in sys.modules)
+    """)
+    env = dict(os.environ, FASTNN_TIERED="1", STANDIN_SLEEP="5")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["numpy", "False", "False"]
+
+
+def test_an_auto_estimator_fits_on_numpy_while_numba_compiles(standin, monkeypatch):
+    from fastnn.estimator import MLPClassifier
+
+    monkeypatch.setenv("FASTNN_TIERED", "1")
+    monkeypatch.setenv("STANDIN_SLEEP", "30")
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 4))
+    y = (X[:, 0] > 0.5).astype(int)
+    estimator = MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    with pytest.warns(Warning):  # not converged in 3 iterations
+        estimator.fit(X, y)
+    assert estimator.backend_ == "numpy"
+    assert estimator.predict(X).shape == (40,)
+    assert wait_for(lambda: calls(standin))  # the compile it started in the background
+    for backend in list(tiered._ALIVE):
+        if backend._worker is not None:
+            backend._worker.kill()
+            backend._worker.wait()
+
+
+def test_warmup_compiles_every_configuration_and_info_lists_them(standin, monkeypatch,
+                                                                  capsys):
+    from fastnn import cli
+    from fastnn.backends import _compile_worker
+    from fastnn.bench import cli_info
+
+    compiled = []
+
+    def compile_configuration(config, target, progress=None):
+        compiled.append((config["dtype"], target))
+        for stage in _compile_worker.STAGES:
+            progress(stage)
+
+    monkeypatch.setattr(_compile_worker, "compile_configuration", compile_configuration)
+    assert "none yet" in cli_info.compiled_lines()[0]
+    assert cli.main(["warmup", "--all", "--no-progress"]) == 0
+    assert compiled == [("float64", "numba"), ("float32", "numba")]
+    assert tiered.is_ready({"dtype": "float32"}) and tiered.is_ready({"dtype": "float64"})
+    lines = cli_info.compiled_lines()
+    assert any("numba dtype=float32" in line for line in lines)
+    assert cli.main(["warmup", "--no-progress"]) == 0  # already compiled: nothing to do
+    assert len(compiled) == 2
+    assert "already compiled" in capsys.readouterr().out
+
+
+def test_warmup_names_a_bad_configuration(standin, capsys):
+    from fastnn import cli
+
+    assert cli.main(["warmup", "--config", "dtype=float16"]) == 2
+    assert "dtype must be one of float64, float32; got 'float16'" in capsys.readouterr().err
+    assert cli.main(["warmup", "--config", "loss=mse"]) == 2
+    assert "unknown configuration key 'loss'" in capsys.readouterr().err
