@@ -311,3 +311,20 @@ def test_tally_is_split_by_dtype_when_a_run_has_both():
     text = _tally_markdown(comparison_frame(pd.concat([frame, other]), metadata))
     assert "vs `torch` in float64: fastnn faster at 1 of 1 points" in text
     assert "vs `torch` in float32: fastnn faster at 0 of 1 points" in text
+
+
+def test_peer_rows_pair_with_fastnn_on_their_own_host():
+    from fastnn.bench.peers.report import _tally_markdown, comparison_frame
+
+    frame, metadata = _frame_of_one_point("numba")
+    other = frame.assign(host="b")
+    other.loc[other["backend"] == "numba", "median_s"] = 6.0  # host b: torch wins
+    two_hosts = pd.concat([frame.assign(host="a"), other])
+    comparison = comparison_frame(two_hosts, metadata)
+    # One comparison row per peer row, each against its own machine's fastnn time.
+    assert len(comparison) == 2
+    assert dict(zip(comparison["host"], comparison["ratio"])) == {
+        "a": pytest.approx(1.5), "b": pytest.approx(0.5)}
+    text = _tally_markdown(comparison)
+    assert "vs `torch` on a: fastnn faster at 1 of 1 points" in text
+    assert "vs `torch` on b: fastnn faster at 0 of 1 points" in text
