@@ -58,3 +58,11 @@ def test_lost_points_and_the_tables(analysis):
     document["load_average_start"] = 0.5
     assert "NOISY" not in analysis.markdown(document)
     assert np.isfinite(analysis.quartiles([1.0, 2.0, 3.0])).all()
+
+
+def test_the_breakdowns_op_call_builds_from_the_sweeps_make_call(analysis):
+    from fastnn.bench.cases import make_case
+
+    case = make_case((3, 3, 1), 2, "float64")
+    call = analysis._op_call("numpy", case, "forward")
+    assert call().shape == (2, 1)

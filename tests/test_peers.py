@@ -204,12 +204,12 @@ def _case(activation, output, loss, sizes=(5, 4, 3), batch=6):
     return Case(spec, net.flat_parameters.copy(), X, T)
 
 
-def _peer_rows(name, case, op):
+def _peer_rows(name, case, op, reference="python"):
     timed = []
     with contextlib.ExitStack() as pins:
-        return measure_peers([name], case, op, THREADS, "python",
-                             reference_result("python", case, op), timed, pins,
-                             lambda peer: case_row(peer, "mlp", case, op, THREADS, "python"))
+        return measure_peers([name], case, op, THREADS, reference,
+                             reference_result(reference, case, op), timed, pins,
+                             lambda peer: case_row(peer, "mlp", case, op, THREADS, reference))
 
 
 def test_peers_race_a_poisson_network_on_forward_only():
@@ -328,3 +328,80 @@ def test_peer_rows_pair_with_fastnn_on_their_own_host():
     text = _tally_markdown(comparison)
     assert "vs `torch` on a: fastnn faster at 1 of 1 points" in text
     assert "vs `torch` on b: fastnn faster at 0 of 1 points" in text
+
+
+class _ShortStepPeer(Peer):
+    """A float32 train_step that moves the parameters 90% of the way: the gate must refuse
+    it (the parameters after it are within float32's tolerance; the step is not)."""
+
+    def build(self, net, case, op, threads):
+        expected = reference_result("numpy", case, op)
+        origin = np.concatenate([[0.0], case.params.astype(np.float64)])
+        short = origin + 0.9 * (expected - origin)
+        short[0] = expected[0]
+        return PeerCall(lambda: short, lambda result: result)
+
+
+def test_a_peer_train_step_is_gated_on_the_step():
+    from fastnn.bench.gate import step_origin
+    from fastnn.testing import TOLERANCE, relative_difference
+
+    case = make_case((5, 4, 3), 6, dtype="float32")
+    short = _ShortStepPeer("short", "numpy", "numpy", "peers", ops=("train_step",))
+    prepared = short.prepare(MLP.from_spec(case.spec, case.params), case, "train_step", 1)
+    expected = reference_result("numpy", case, "train_step")
+    # The parameters-after comparison would let it through:
+    assert relative_difference(prepared.call(), expected) <= TOLERANCE["float32"]
+    assert not gated_call(prepared, "float32", "numpy", expected,
+                          origin=step_origin(case, "train_step")).passed
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(PEERS, "short", short)
+        (row,) = _peer_rows("short", case, "train_step", reference="numpy")
+    assert row.status == "failed" and "not timed" in row.note
+
+
+def test_torch_train_step_is_timed_from_the_gated_state():
+    case = make_case((5, 4, 3), 6)
+    timed = []
+    with contextlib.ExitStack() as pins:
+        (row,) = measure_peers(["torch"], case, "train_step", THREADS, "numpy",
+                               reference_result("numpy", case, "train_step"), timed, pins,
+                               lambda peer: case_row(peer, "mlp", case, "train_step",
+                                                     THREADS, "numpy"))
+    assert row.status == ""
+    prepared = PEERS["torch"].prepare(MLP.from_spec(case.spec, case.params), case,
+                                      "train_step", 1)
+    first = prepared.extract(prepared.call())
+    prepared.reset()
+    np.testing.assert_array_equal(prepared.extract(prepared.call()), first)
+
+
+class _CountingPeer(Peer):
+    """A correct train_step that counts its resets."""
+
+    resets = 0
+
+    def build(self, net, case, op, threads):
+        expected = reference_result("numpy", case, op)
+
+        def reset():
+            type(self).resets += 1
+        return PeerCall(lambda: expected, lambda result: result, reset=reset)
+
+
+def test_every_timed_round_of_a_peer_starts_with_its_reset(monkeypatch):
+    monkeypatch.setitem(PEERS, "counting",
+                        _CountingPeer("counting", "numpy", "numpy", "peers", ops=("train_step",)))
+    _CountingPeer.resets = 0
+    case = make_case((4, 3, 2), 5)
+    timed = []
+    with contextlib.ExitStack() as pins:
+        (row,) = measure_peers(["counting"], case, "train_step", THREADS, "numpy",
+                               reference_result("numpy", case, "train_step"), timed, pins,
+                               lambda peer: case_row(peer, "mlp", case, "train_step",
+                                                     THREADS, "numpy"))
+    (_, timer), = timed
+    assert row.status == "" and _CountingPeer.resets == 0
+    timer.timeit(3)
+    timer.timeit(3)
+    assert _CountingPeer.resets == 2  # once per round, before it

@@ -13,6 +13,7 @@ backends (:func:`gated_call`) before it is timed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.metadata
 import importlib.util
 import time
@@ -69,12 +70,17 @@ class PeerCall:
         Seconds to build the peer's model and warm it up (session creation, jit
         compilation and its first run); filled in by :meth:`Peer.prepare`.
     threads : PeerThreads or None
+    reset : callable with no arguments or None
+        Puts the peer's model back to the parameters the call started from
+        (``train_step`` updates them): called before every timed round, so that every
+        round times a step from the state that was gated, as the backends' are.
     """
 
     call: object
     extract: object
     setup_s: float = 0.0
     threads: PeerThreads | None = None
+    reset: object = None
 
 
 @dataclass(frozen=True)
@@ -176,11 +182,12 @@ class Peer:
         raise NotImplementedError
 
 
-def gated_call(prepared, dtype, reference, expected):
+def gated_call(prepared, dtype, reference, expected, origin=None):
     """Call a peer's prepared op once, time it, and compare it with the reference.
 
     The same test as :func:`fastnn.bench.gate.checked_call` applies to the backends:
-    the flat result within :data:`fastnn.testing.TOLERANCE` of the reference's.
+    the flat result within :data:`fastnn.testing.TOLERANCE` of the reference's; for a
+    training step, the step itself (``origin``, :func:`fastnn.bench.gate.step_origin`).
 
     Parameters
     ----------
@@ -191,9 +198,13 @@ def gated_call(prepared, dtype, reference, expected):
         The reference backend's name, for the note.
     expected : ndarray, shape (k,)
         The reference's flat result.
+    origin : ndarray, shape (k,) or None
+        For ``train_step``, the loss 0 and the parameters before the step.
 
     Returns
     -------
     fastnn.bench.gate.CheckedCall
+        With the peer's ``reset``, for the timer's setup.
     """
-    return gate(prepared.call, prepared.extract, dtype, reference, expected)
+    checked = gate(prepared.call, prepared.extract, dtype, reference, expected, origin=origin)
+    return dataclasses.replace(checked, reset=prepared.reset)
