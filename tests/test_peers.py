@@ -405,3 +405,19 @@ def test_every_timed_round_of_a_peer_starts_with_its_reset(monkeypatch):
     timer.timeit(3)
     timer.timeit(3)
     assert _CountingPeer.resets == 2  # once per round, before it
+
+
+def test_a_peer_declares_the_other_modules_it_needs():
+    needy = Peer("needy", "numpy", "numpy", "peers", needs=("no_such_module_for_fastnn",))
+    assert not needy.installed() and Peer("plain", "numpy", "numpy", "peers").installed()
+    assert "it needs numpy and no_such_module_for_fastnn" in needy.missing_note()
+    assert PEERS["onnxruntime"].needs == PEERS["openvino"].needs == ("onnx",)
+
+
+def test_the_report_parses_layer_sizes_with_the_projects_parser():
+    from fastnn.bench.peers.report import comparison_frame
+
+    frame, metadata = _frame_of_one_point(None)
+    frame["layer_sizes"] = "4-x-2"  # a run without auto's pick recorded: read from the table
+    with pytest.raises(ValueError, match="malformed layer sizes"):
+        comparison_frame(frame, metadata)

@@ -102,6 +102,9 @@ class Peer:
     dtypes : tuple of str
     description : str
         What is timed, in a few words.
+    needs : tuple of str
+        Other modules the peer needs besides ``module`` (``onnx``, which writes the
+        model ONNX Runtime and OpenVINO run).
     """
 
     name: str
@@ -111,13 +114,11 @@ class Peer:
     ops: tuple = ("forward",)
     dtypes: tuple = ("float64", "float32")
     description: str = ""
+    needs: tuple = ()
 
     def installed(self):
-        """Whether the library can be found (without importing it)."""
-        try:
-            return importlib.util.find_spec(self.module) is not None
-        except (ImportError, ValueError):
-            return False
+        """Whether the library and the modules it needs can be found (without importing)."""
+        return all(_found(module) for module in (self.module, *self.needs))
 
     def version(self):
         """The installed version (read from the package metadata, not by importing)."""
@@ -128,6 +129,9 @@ class Peer:
 
     def missing_note(self):
         """The note of a row this peer could not run because it is not installed."""
+        if self.needs:
+            return (f"{self.name} is not installed (it needs {self.distribution} and "
+                    f"{' and '.join(self.needs)}: pip install \"fastnn[{self.extra}]\")")
         return (f"{self.name} is not installed (pip install \"fastnn[{self.extra}]\" or "
                 f"pip install {self.distribution})")
 
@@ -180,6 +184,14 @@ class Peer:
 
     def build(self, net, case, op, threads):  # pragma: no cover - every adapter has one
         raise NotImplementedError
+
+
+def _found(module):
+    """Whether ``module`` can be imported (found without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def gated_call(prepared, dtype, reference, expected, origin=None):

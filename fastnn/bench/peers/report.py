@@ -18,6 +18,7 @@ import pandas as pd
 
 from fastnn import backends
 from fastnn.backends.selection import choose_backend
+from fastnn.bench.cases import parse_layer_sizes
 from fastnn.bench.ops import OPS
 from fastnn.bench.peers.plots import peer_ratio_figure
 from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
@@ -117,22 +118,21 @@ def _auto_backends(rows, run_backends):
     missing = recorded.isna()
     if missing.any():
         recorded = recorded.copy()
-        recorded[missing] = [
-            backends.fastest_backend(tuple(int(size) for size in str(sizes).split("-")),
-                                     int(batch), op, dtype)
-            for sizes, batch, op, dtype in rows.loc[missing, ["layer_sizes", "batch_size",
-                                                                "op", "dtype"]].itertuples(
-                index=False)]
+        recorded[missing] = _table_picks(rows.loc[missing], backends.fastest_backend)
     in_run = recorded.isin(run_backends) if run_backends else recorded.notna()
     picks = recorded.copy()
     if run_backends and not in_run.all():
-        picks[~in_run] = [
-            choose_backend(tuple(int(size) for size in str(sizes).split("-")), int(batch), op,
-                           dtype, run_backends)
-            for sizes, batch, op, dtype in rows.loc[~in_run, ["layer_sizes", "batch_size",
-                                                               "op", "dtype"]].itertuples(
-                index=False)]
+        picks[~in_run] = _table_picks(
+            rows.loc[~in_run],
+            lambda *point: choose_backend(*point, run_backends))
     return picks, in_run
+
+
+def _table_picks(rows, choose):
+    """``choose(layer_sizes, batch_size, op, dtype)`` for each row (layer sizes parsed)."""
+    return [choose(parse_layer_sizes(str(sizes)), int(batch), op, dtype)
+            for sizes, batch, op, dtype in rows[["layer_sizes", "batch_size", "op",
+                                                 "dtype"]].itertuples(index=False)]
 
 
 def point_table(comparison):
