@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fastnn.backends import selection
 from fastnn.bench import peers
 from fastnn.bench.cases import make_case
 from fastnn.bench.gate import reference_result
@@ -30,6 +31,10 @@ TINY = ["bench", "--quick", "--sizes", "3-3-1", "--batches", "1,4", "--backends"
 INSTALLED = ("torch", "onnxruntime", "sklearn")
 THREADS = {"blas_threads": 1, "numba_threads": 1}
 PEAK = {"gflops": 1.0}
+# The selection table in force during the peer run: auto's pick known by construction
+# (numba at batch 1, which the run does not time; numpy at batch 4).
+AUTO_TABLE = {f"3-3-1 x{batch} {op}": winner for batch, winner in ((1, "numba"), (4, "numpy"))
+              for op in ("forward", "gradients", "train_step")}
 
 
 class _NotInstalled(Peer):
@@ -44,6 +49,7 @@ def peer_run(tmp_path_factory):
     absent = _NotInstalled("absent", "no_such_module", "no-such-dist", "peers")
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(PEERS, "absent", absent)
+        patch.setattr(selection, "_table", lambda: AUTO_TABLE)
         assert main([*TINY, "--peers", ",".join(INSTALLED) + ",absent",
                      "--out", str(folder)]) == 0
     return folder
@@ -184,6 +190,7 @@ def test_peer_metadata_says_what_is_missing():
     absent = _NotInstalled("absent", "no_such_module", "no-such-dist", "peers")
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(PEERS, "absent", absent)
+        patch.setattr(selection, "_table", lambda: AUTO_TABLE)
         data = peers.peers_metadata(["absent", "sklearn"])
         assert peers.peer_versions(["absent", "sklearn"]) == {"sklearn": data["sklearn"]["version"]}
     assert data["absent"] == {"installed": False, "version": None, "ops": ["forward"],
@@ -270,28 +277,31 @@ def test_fastnn_side_is_autos_pick_not_the_fastest_backend():
     assert table.iloc[0]["fastest backend"].startswith("numpy 1")
 
 
-def test_autos_pick_missing_from_the_run_is_said():
+def test_autos_pick_missing_from_the_run_is_said(monkeypatch):
     from fastnn.bench.peers.report import comparison_frame
 
+    # Among the backends the run timed, the table's choice stands in: numba here.
+    monkeypatch.setattr(selection, "_table", lambda: {"4-3-2 x8 forward": "numba"})
     frame, metadata = _frame_of_one_point("numba_parallel")
     (row,) = comparison_frame(frame, metadata).to_dict("records")
-    assert row["fastnn_backend"] in ("numba", "numpy") and not row["auto_in_run"]
+    assert row["fastnn_backend"] == "numba" and not row["auto_in_run"]
+    assert row["ratio"] == pytest.approx(1.5)
 
 
 def test_peer_rows_record_autos_pick(peer_run):
-    import fastnn
-
     table = pd.read_csv(peer_run / "results.csv")
     rows = table[table["backend"].isin(INSTALLED)]
-    for record in rows.to_dict("records"):
-        sizes = tuple(int(size) for size in record["layer_sizes"].split("-"))
-        assert record["auto_backend"] == fastnn.fastest_backend(
-            sizes, record["batch_size"], record["op"], record["dtype"])
+    picks = dict(zip(rows["batch_size"], rows["auto_backend"]))
+    assert picks == {1: "numba", 4: "numpy"} and len(set(rows["auto_backend"])) == 2
+    assert rows.groupby("batch_size")["auto_backend"].nunique().eq(1).all()
     assert rows["auto_table"].notna().all()
     report = (peer_run / "report.md").read_text()
-    # This run timed numpy only: auto's own pick is named as missing, numpy stands in.
-    if set(rows["auto_backend"]) != {"numpy"}:
-        assert "numpy (auto's pick was not in this run)" in report
+    # This run timed numpy only: at batch 1 auto's own pick (numba) is named as missing
+    # and numpy stands in; at batch 4 numpy is auto's pick.
+    assert "numpy (auto's pick was not in this run)" in report
+    per_point = report.split("### Per point")[1]
+    batch_4 = [line for line in per_point.splitlines() if line.startswith("| forward | 3-3-1 | 4 ")]
+    assert batch_4 and "not in this run" not in batch_4[0]
 
 
 def test_float32_points_with_the_python_reference_build_the_peers():
