@@ -431,3 +431,16 @@ def test_the_report_parses_layer_sizes_with_the_projects_parser():
     frame["layer_sizes"] = "4-x-2"  # a run without auto's pick recorded: read from the table
     with pytest.raises(ValueError, match="malformed layer sizes"):
         comparison_frame(frame, metadata)
+
+
+def test_the_figure_has_a_panel_per_op_and_dtype():
+    from fastnn.bench.peers.report import peer_figures
+
+    frame, metadata = _frame_of_one_point("numba")
+    other = frame.assign(dtype="float32")
+    other.loc[other["backend"] == "torch", "median_s"] = 0.5
+    figure = peer_figures(pd.concat([frame, other]), metadata)["peers.png"]
+    panels = {ax.get_title(): [bar.get_height() for bar in ax.patches]
+              for ax in figure.axes if ax.get_title()}
+    assert panels == {"forward, float64": [pytest.approx(1.5)],
+                      "forward, float32": [pytest.approx(0.25)]}
