@@ -444,3 +444,24 @@ def test_the_figure_has_a_panel_per_op_and_dtype():
               for ax in figure.axes if ax.get_title()}
     assert panels == {"forward, float64": [pytest.approx(1.5)],
                       "forward, float32": [pytest.approx(0.25)]}
+
+
+def test_a_saved_runs_peer_figure_is_redrawn(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "peer_figure.py"
+    spec = importlib.util.spec_from_file_location("peer_figure", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    frame, metadata = _frame_of_one_point("numba")
+    frame.to_csv(tmp_path / "results.csv", index=False)
+    (tmp_path / "results.json").write_text(json.dumps(metadata))
+    assert module.main([str(tmp_path), str(tmp_path / "out.png")]) == 0
+    assert (tmp_path / "out.png").read_bytes().startswith(PNG_SIGNATURE)
+    with pytest.raises(SystemExit):  # an existing figure is kept
+        module.main([str(tmp_path), str(tmp_path / "out.png")])
+    frame[frame["backend"] != "torch"].to_csv(tmp_path / "results.csv", index=False)
+    with pytest.raises(SystemExit):
+        module.main([str(tmp_path), str(tmp_path / "other.png")])
+    assert not (tmp_path / "other.png").exists()
