@@ -105,7 +105,7 @@ def race_point(sizes, batch, op, dtype, threads, rounds, min_time, peak, clock="
     if not checked.passed:
         point["fastnn"]["note"] = checked.note
         return point
-    timed = [(None, timeit.Timer(checked.call))]
+    timed = [(None, timeit.Timer(checked.call, setup=checked.reset or "pass"))]
     peers = FORWARD_PEERS if op == "forward" else TRAINING_PEERS
     with contextlib.ExitStack() as pins:
         rows = measure_peers(peers, case, op, threads, REFERENCE, expected, timed, pins,
@@ -208,7 +208,7 @@ def _op_call(backend, case, op):
         def call():
             return net.train_step(case.X, case.T, TINY_STEP)
     else:
-        call, _ = make_call(backend, "mlp", case, op)
+        call, _, _ = make_call(backend, "mlp", case, op)
     call()
     return call
 

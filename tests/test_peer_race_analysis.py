@@ -19,13 +19,14 @@ def analysis():
 
 
 def test_a_point_pairs_fastnn_autos_pick_with_each_peer(analysis, monkeypatch):
+    from fastnn.backends import selection
+
     monkeypatch.setattr(analysis, "FORWARD_PEERS", ("sklearn", "onnxruntime"))
+    # auto's pick known by construction (numpy; without a table entry it would be numba).
+    monkeypatch.setattr(selection, "_table", lambda: {"3-3-1 x2 forward": "numpy"})
     point = analysis.race_point((3, 3, 1), 2, "forward", "float64", THREADS, 3, 0.0005,
                                 peak=1.0)
-    import fastnn
-
-    assert point["fastnn"]["backend"] == fastnn.fastest_backend((3, 3, 1), 2, "forward",
-                                                                "float64")
+    assert point["fastnn"]["backend"] == "numpy"
     assert point["fastnn"]["median_s"] > 0
     for name in ("sklearn", "onnxruntime"):
         q1, median, q3 = point["peers"][name]["ratio_quartiles"]
@@ -58,3 +59,11 @@ def test_lost_points_and_the_tables(analysis):
     document["load_average_start"] = 0.5
     assert "NOISY" not in analysis.markdown(document)
     assert np.isfinite(analysis.quartiles([1.0, 2.0, 3.0])).all()
+
+
+def test_the_breakdowns_op_call_builds_from_the_sweeps_make_call(analysis):
+    from fastnn.bench.cases import make_case
+
+    case = make_case((3, 3, 1), 2, "float64")
+    call = analysis._op_call("numpy", case, "forward")
+    assert call().shape == (2, 1)

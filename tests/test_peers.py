@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fastnn.backends import selection
 from fastnn.bench import peers
 from fastnn.bench.cases import make_case
 from fastnn.bench.gate import reference_result
@@ -30,6 +31,10 @@ TINY = ["bench", "--quick", "--sizes", "3-3-1", "--batches", "1,4", "--backends"
 INSTALLED = ("torch", "onnxruntime", "sklearn")
 THREADS = {"blas_threads": 1, "numba_threads": 1}
 PEAK = {"gflops": 1.0}
+# The selection table in force during the peer run: auto's pick known by construction
+# (numba at batch 1, which the run does not time; numpy at batch 4).
+AUTO_TABLE = {f"3-3-1 x{batch} {op}": winner for batch, winner in ((1, "numba"), (4, "numpy"))
+              for op in ("forward", "gradients", "train_step")}
 
 
 class _NotInstalled(Peer):
@@ -44,6 +49,7 @@ def peer_run(tmp_path_factory):
     absent = _NotInstalled("absent", "no_such_module", "no-such-dist", "peers")
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(PEERS, "absent", absent)
+        patch.setattr(selection, "_table", lambda: AUTO_TABLE)
         assert main([*TINY, "--peers", ",".join(INSTALLED) + ",absent",
                      "--out", str(folder)]) == 0
     return folder
@@ -184,6 +190,7 @@ def test_peer_metadata_says_what_is_missing():
     absent = _NotInstalled("absent", "no_such_module", "no-such-dist", "peers")
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(PEERS, "absent", absent)
+        patch.setattr(selection, "_table", lambda: AUTO_TABLE)
         data = peers.peers_metadata(["absent", "sklearn"])
         assert peers.peer_versions(["absent", "sklearn"]) == {"sklearn": data["sklearn"]["version"]}
     assert data["absent"] == {"installed": False, "version": None, "ops": ["forward"],
@@ -204,12 +211,12 @@ def _case(activation, output, loss, sizes=(5, 4, 3), batch=6):
     return Case(spec, net.flat_parameters.copy(), X, T)
 
 
-def _peer_rows(name, case, op):
+def _peer_rows(name, case, op, reference="python"):
     timed = []
     with contextlib.ExitStack() as pins:
-        return measure_peers([name], case, op, THREADS, "python",
-                             reference_result("python", case, op), timed, pins,
-                             lambda peer: case_row(peer, "mlp", case, op, THREADS, "python"))
+        return measure_peers([name], case, op, THREADS, reference,
+                             reference_result(reference, case, op), timed, pins,
+                             lambda peer: case_row(peer, "mlp", case, op, THREADS, reference))
 
 
 def test_peers_race_a_poisson_network_on_forward_only():
@@ -270,28 +277,31 @@ def test_fastnn_side_is_autos_pick_not_the_fastest_backend():
     assert table.iloc[0]["fastest backend"].startswith("numpy 1")
 
 
-def test_autos_pick_missing_from_the_run_is_said():
+def test_autos_pick_missing_from_the_run_is_said(monkeypatch):
     from fastnn.bench.peers.report import comparison_frame
 
+    # Among the backends the run timed, the table's choice stands in: numba here.
+    monkeypatch.setattr(selection, "_table", lambda: {"4-3-2 x8 forward": "numba"})
     frame, metadata = _frame_of_one_point("numba_parallel")
     (row,) = comparison_frame(frame, metadata).to_dict("records")
-    assert row["fastnn_backend"] in ("numba", "numpy") and not row["auto_in_run"]
+    assert row["fastnn_backend"] == "numba" and not row["auto_in_run"]
+    assert row["ratio"] == pytest.approx(1.5)
 
 
 def test_peer_rows_record_autos_pick(peer_run):
-    import fastnn
-
     table = pd.read_csv(peer_run / "results.csv")
     rows = table[table["backend"].isin(INSTALLED)]
-    for record in rows.to_dict("records"):
-        sizes = tuple(int(size) for size in record["layer_sizes"].split("-"))
-        assert record["auto_backend"] == fastnn.fastest_backend(
-            sizes, record["batch_size"], record["op"], record["dtype"])
+    picks = dict(zip(rows["batch_size"], rows["auto_backend"]))
+    assert picks == {1: "numba", 4: "numpy"} and len(set(rows["auto_backend"])) == 2
+    assert rows.groupby("batch_size")["auto_backend"].nunique().eq(1).all()
     assert rows["auto_table"].notna().all()
     report = (peer_run / "report.md").read_text()
-    # This run timed numpy only: auto's own pick is named as missing, numpy stands in.
-    if set(rows["auto_backend"]) != {"numpy"}:
-        assert "numpy (auto's pick was not in this run)" in report
+    # This run timed numpy only: at batch 1 auto's own pick (numba) is named as missing
+    # and numpy stands in; at batch 4 numpy is auto's pick.
+    assert "numpy (auto's pick was not in this run)" in report
+    per_point = report.split("### Per point")[1]
+    batch_4 = [line for line in per_point.splitlines() if line.startswith("| forward | 3-3-1 | 4 ")]
+    assert batch_4 and "not in this run" not in batch_4[0]
 
 
 def test_float32_points_with_the_python_reference_build_the_peers():
@@ -311,3 +321,147 @@ def test_tally_is_split_by_dtype_when_a_run_has_both():
     text = _tally_markdown(comparison_frame(pd.concat([frame, other]), metadata))
     assert "vs `torch` in float64: fastnn faster at 1 of 1 points" in text
     assert "vs `torch` in float32: fastnn faster at 0 of 1 points" in text
+
+
+def test_peer_rows_pair_with_fastnn_on_their_own_host():
+    from fastnn.bench.peers.report import _tally_markdown, comparison_frame
+
+    frame, metadata = _frame_of_one_point("numba")
+    other = frame.assign(host="b")
+    other.loc[other["backend"] == "numba", "median_s"] = 6.0  # host b: torch wins
+    two_hosts = pd.concat([frame.assign(host="a"), other])
+    comparison = comparison_frame(two_hosts, metadata)
+    # One comparison row per peer row, each against its own machine's fastnn time.
+    assert len(comparison) == 2
+    assert dict(zip(comparison["host"], comparison["ratio"])) == {
+        "a": pytest.approx(1.5), "b": pytest.approx(0.5)}
+    text = _tally_markdown(comparison)
+    assert "vs `torch` on a: fastnn faster at 1 of 1 points" in text
+    assert "vs `torch` on b: fastnn faster at 0 of 1 points" in text
+
+
+class _ShortStepPeer(Peer):
+    """A float32 train_step that moves the parameters 90% of the way: the gate must refuse
+    it (the parameters after it are within float32's tolerance; the step is not)."""
+
+    def build(self, net, case, op, threads):
+        expected = reference_result("numpy", case, op)
+        origin = np.concatenate([[0.0], case.params.astype(np.float64)])
+        short = origin + 0.9 * (expected - origin)
+        short[0] = expected[0]
+        return PeerCall(lambda: short, lambda result: result)
+
+
+def test_a_peer_train_step_is_gated_on_the_step():
+    from fastnn.bench.gate import step_origin
+    from fastnn.testing import TOLERANCE, relative_difference
+
+    case = make_case((5, 4, 3), 6, dtype="float32")
+    short = _ShortStepPeer("short", "numpy", "numpy", "peers", ops=("train_step",))
+    prepared = short.prepare(MLP.from_spec(case.spec, case.params), case, "train_step", 1)
+    expected = reference_result("numpy", case, "train_step")
+    # The parameters-after comparison would let it through:
+    assert relative_difference(prepared.call(), expected) <= TOLERANCE["float32"]
+    assert not gated_call(prepared, "float32", "numpy", expected,
+                          origin=step_origin(case, "train_step")).passed
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(PEERS, "short", short)
+        (row,) = _peer_rows("short", case, "train_step", reference="numpy")
+    assert row.status == "failed" and "not timed" in row.note
+
+
+def test_torch_train_step_is_timed_from_the_gated_state():
+    case = make_case((5, 4, 3), 6)
+    timed = []
+    with contextlib.ExitStack() as pins:
+        (row,) = measure_peers(["torch"], case, "train_step", THREADS, "numpy",
+                               reference_result("numpy", case, "train_step"), timed, pins,
+                               lambda peer: case_row(peer, "mlp", case, "train_step",
+                                                     THREADS, "numpy"))
+    assert row.status == ""
+    prepared = PEERS["torch"].prepare(MLP.from_spec(case.spec, case.params), case,
+                                      "train_step", 1)
+    first = prepared.extract(prepared.call())
+    prepared.reset()
+    np.testing.assert_array_equal(prepared.extract(prepared.call()), first)
+
+
+class _CountingPeer(Peer):
+    """A correct train_step that counts its resets."""
+
+    resets = 0
+
+    def build(self, net, case, op, threads):
+        expected = reference_result("numpy", case, op)
+
+        def reset():
+            type(self).resets += 1
+        return PeerCall(lambda: expected, lambda result: result, reset=reset)
+
+
+def test_every_timed_round_of_a_peer_starts_with_its_reset(monkeypatch):
+    monkeypatch.setitem(PEERS, "counting",
+                        _CountingPeer("counting", "numpy", "numpy", "peers", ops=("train_step",)))
+    _CountingPeer.resets = 0
+    case = make_case((4, 3, 2), 5)
+    timed = []
+    with contextlib.ExitStack() as pins:
+        (row,) = measure_peers(["counting"], case, "train_step", THREADS, "numpy",
+                               reference_result("numpy", case, "train_step"), timed, pins,
+                               lambda peer: case_row(peer, "mlp", case, "train_step",
+                                                     THREADS, "numpy"))
+    (_, timer), = timed
+    assert row.status == "" and _CountingPeer.resets == 0
+    timer.timeit(3)
+    timer.timeit(3)
+    assert _CountingPeer.resets == 2  # once per round, before it
+
+
+def test_a_peer_declares_the_other_modules_it_needs():
+    needy = Peer("needy", "numpy", "numpy", "peers", needs=("no_such_module_for_fastnn",))
+    assert not needy.installed() and Peer("plain", "numpy", "numpy", "peers").installed()
+    assert "it needs numpy and no_such_module_for_fastnn" in needy.missing_note()
+    assert PEERS["onnxruntime"].needs == PEERS["openvino"].needs == ("onnx",)
+
+
+def test_the_report_parses_layer_sizes_with_the_projects_parser():
+    from fastnn.bench.peers.report import comparison_frame
+
+    frame, metadata = _frame_of_one_point(None)
+    frame["layer_sizes"] = "4-x-2"  # a run without auto's pick recorded: read from the table
+    with pytest.raises(ValueError, match="malformed layer sizes"):
+        comparison_frame(frame, metadata)
+
+
+def test_the_figure_has_a_panel_per_op_and_dtype():
+    from fastnn.bench.peers.report import peer_figures
+
+    frame, metadata = _frame_of_one_point("numba")
+    other = frame.assign(dtype="float32")
+    other.loc[other["backend"] == "torch", "median_s"] = 0.5
+    figure = peer_figures(pd.concat([frame, other]), metadata)["peers.png"]
+    panels = {ax.get_title(): [bar.get_height() for bar in ax.patches]
+              for ax in figure.axes if ax.get_title()}
+    assert panels == {"forward, float64": [pytest.approx(1.5)],
+                      "forward, float32": [pytest.approx(0.25)]}
+
+
+def test_a_saved_runs_peer_figure_is_redrawn(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "peer_figure.py"
+    spec = importlib.util.spec_from_file_location("peer_figure", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    frame, metadata = _frame_of_one_point("numba")
+    frame.to_csv(tmp_path / "results.csv", index=False)
+    (tmp_path / "results.json").write_text(json.dumps(metadata))
+    assert module.main([str(tmp_path), str(tmp_path / "out.png")]) == 0
+    assert (tmp_path / "out.png").read_bytes().startswith(PNG_SIGNATURE)
+    with pytest.raises(SystemExit):  # an existing figure is kept
+        module.main([str(tmp_path), str(tmp_path / "out.png")])
+    frame[frame["backend"] != "torch"].to_csv(tmp_path / "results.csv", index=False)
+    with pytest.raises(SystemExit):
+        module.main([str(tmp_path), str(tmp_path / "other.png")])
+    assert not (tmp_path / "other.png").exists()

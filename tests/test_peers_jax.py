@@ -87,3 +87,12 @@ def test_jax_is_timed_from_numpy_to_numpy_in_its_dtype(dtype):
     assert all(type(array) is np.ndarray and array.dtype == np.dtype(dtype) for array in arrays)
     loss = PEERS["jax"].prepare(net, case, "train_step", 1).call()
     assert type(loss) is np.ndarray and loss.dtype == np.dtype(dtype)
+
+
+def test_jax_train_step_restarts_from_the_gated_state():
+    case = make_case((5, 4, 3), 6)
+    prepared = PEERS["jax"].prepare(MLP.from_spec(case.spec, case.params), case,
+                                    "train_step", 1)
+    first = prepared.extract(prepared.call())
+    prepared.reset()
+    np.testing.assert_array_equal(prepared.extract(prepared.call()), first)

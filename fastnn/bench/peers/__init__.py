@@ -34,8 +34,10 @@ PEERS = {
     "jax": JaxPeer("jax", "jax", "jax", "peers", ops=("forward", "gradients", "train_step"),
                    description="JAX: jax.jit of the forward, value_and_grad and the SGD step"),
     "onnxruntime": OnnxRuntimePeer("onnxruntime", "onnxruntime", "onnxruntime", "onnx",
+                                   needs=("onnx",),
                                    description="ONNX Runtime InferenceSession, CPU provider"),
     "openvino": OpenVinoPeer("openvino", "openvino", "openvino", "peers", dtypes=("float32",),
+                             needs=("onnx",),
                              description="OpenVINO InferRequest.infer, CPU plugin, from the "
                                          "same ONNX graph"),
     "sklearn": SklearnPeer("sklearn", "sklearn", "scikit-learn", "peers",

@@ -13,6 +13,7 @@ backends (:func:`gated_call`) before it is timed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.metadata
 import importlib.util
 import time
@@ -69,12 +70,17 @@ class PeerCall:
         Seconds to build the peer's model and warm it up (session creation, jit
         compilation and its first run); filled in by :meth:`Peer.prepare`.
     threads : PeerThreads or None
+    reset : callable with no arguments or None
+        Puts the peer's model back to the parameters the call started from
+        (``train_step`` updates them): called before every timed round, so that every
+        round times a step from the state that was gated, as the backends' are.
     """
 
     call: object
     extract: object
     setup_s: float = 0.0
     threads: PeerThreads | None = None
+    reset: object = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,9 @@ class Peer:
     dtypes : tuple of str
     description : str
         What is timed, in a few words.
+    needs : tuple of str
+        Other modules the peer needs besides ``module`` (``onnx``, which writes the
+        model ONNX Runtime and OpenVINO run).
     """
 
     name: str
@@ -105,13 +114,11 @@ class Peer:
     ops: tuple = ("forward",)
     dtypes: tuple = ("float64", "float32")
     description: str = ""
+    needs: tuple = ()
 
     def installed(self):
-        """Whether the library can be found (without importing it)."""
-        try:
-            return importlib.util.find_spec(self.module) is not None
-        except (ImportError, ValueError):
-            return False
+        """Whether the library and the modules it needs can be found (without importing)."""
+        return all(_found(module) for module in (self.module, *self.needs))
 
     def version(self):
         """The installed version (read from the package metadata, not by importing)."""
@@ -122,6 +129,9 @@ class Peer:
 
     def missing_note(self):
         """The note of a row this peer could not run because it is not installed."""
+        if self.needs:
+            return (f"{self.name} is not installed (it needs {self.distribution} and "
+                    f"{' and '.join(self.needs)}: pip install \"fastnn[{self.extra}]\")")
         return (f"{self.name} is not installed (pip install \"fastnn[{self.extra}]\" or "
                 f"pip install {self.distribution})")
 
@@ -176,11 +186,20 @@ class Peer:
         raise NotImplementedError
 
 
-def gated_call(prepared, dtype, reference, expected):
+def _found(module):
+    """Whether ``module`` can be imported (found without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def gated_call(prepared, dtype, reference, expected, origin=None):
     """Call a peer's prepared op once, time it, and compare it with the reference.
 
     The same test as :func:`fastnn.bench.gate.checked_call` applies to the backends:
-    the flat result within :data:`fastnn.testing.TOLERANCE` of the reference's.
+    the flat result within :data:`fastnn.testing.TOLERANCE` of the reference's; for a
+    training step, the step itself (``origin``, :func:`fastnn.bench.gate.step_origin`).
 
     Parameters
     ----------
@@ -191,9 +210,13 @@ def gated_call(prepared, dtype, reference, expected):
         The reference backend's name, for the note.
     expected : ndarray, shape (k,)
         The reference's flat result.
+    origin : ndarray, shape (k,) or None
+        For ``train_step``, the loss 0 and the parameters before the step.
 
     Returns
     -------
     fastnn.bench.gate.CheckedCall
+        With the peer's ``reset``, for the timer's setup.
     """
-    return gate(prepared.call, prepared.extract, dtype, reference, expected)
+    checked = gate(prepared.call, prepared.extract, dtype, reference, expected, origin=origin)
+    return dataclasses.replace(checked, reset=prepared.reset)

@@ -104,8 +104,11 @@ class JaxPeer(Peer):
             return np.asarray(loss)  # waits for the step; the parameters stay the state
 
         _warmed(lambda: jax.block_until_ready(step(params, X, T)))  # compiles, leaves state
+        def reset():  # every timed round steps from the gated state (JAX arrays are immutable)
+            state["params"] = params
+
         return PeerCall(train_step, lambda loss: _loss_and_flat(
-            loss, jax.block_until_ready(state["params"])))
+            loss, jax.block_until_ready(state["params"])), reset=reset)
 
 
 def to_numpy(result):

@@ -13,6 +13,7 @@ import timeit
 
 from fastnn import backends
 from fastnn.backends.selection import table_source
+from fastnn.bench.gate import step_origin
 from fastnn.bench.peers import get
 from fastnn.bench.peers.base import Unsupported, gated_call
 from fastnn.model import MLP
@@ -61,7 +62,7 @@ def measure_peers(names, case, op, threads, reference, expected, timed, pins, ne
         rows.append(row)
         checked = gated_peer_call(peer, row, net, case, op, count, reference, expected, pins)
         if checked is not None:
-            timed.append((row, timeit.Timer(checked.call)))
+            timed.append((row, timeit.Timer(checked.call, setup=checked.reset or "pass")))
     return rows
 
 
@@ -127,7 +128,8 @@ def gated_peer_call(peer, row, net, case, op, count, reference, expected, pins):
         row.extra.update(peer_threads.columns())
         prepared = peer.prepare(net, case, op, count)
         row.compile_s = prepared.setup_s
-        checked = gated_call(prepared, case.spec.dtype, reference, expected)
+        checked = gated_call(prepared, case.spec.dtype, reference, expected,
+                             origin=step_origin(case, op))
     except Unsupported as exc:
         row.not_timed("skipped", f"unsupported: {exc}")
         return None

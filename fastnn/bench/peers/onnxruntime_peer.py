@@ -25,14 +25,6 @@ NO_FLOAT64_KERNEL = {"elu": "Elu", "softplus": "Softplus"}
 class OnnxRuntimePeer(Peer):
     """ONNX Runtime, CPU execution provider; forward only."""
 
-    def installed(self):
-        # The model is written with the onnx package, run with onnxruntime.
-        return super().installed() and _found("onnx")
-
-    def missing_note(self):
-        return (f"{self.name} is not installed (it needs onnx and onnxruntime: "
-                f"pip install \"fastnn[{self.extra}]\")")
-
     def unsupported(self, spec, op):
         if spec.dtype != "float64":
             return ""
@@ -63,9 +55,3 @@ class OnnxRuntimePeer(Peer):
         X = case.X
         outputs = [OUTPUT_NAME]
         return PeerCall(lambda: session.run(outputs, {INPUT_NAME: X})[0], np.ravel)
-
-
-def _found(module):
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None

@@ -56,14 +56,6 @@ def compile_settings(threads, dtype):
 class OpenVinoPeer(Peer):
     """OpenVINO, CPU plugin, float32; forward only."""
 
-    def installed(self):
-        # The model is written with the onnx package, read and run by openvino.
-        return super().installed() and _found("onnx")
-
-    def missing_note(self):
-        return (f"{self.name} is not installed (it needs openvino and onnx: "
-                f"pip install \"fastnn[{self.extra}]\")")
-
     def skip_reason(self, spec, op):
         if op in self.ops and spec.dtype == "float64":
             return FLOAT64_NOTE
@@ -130,9 +122,3 @@ def check_settings(reported, asked):
 def _text(value):
     """A property value as text; an element type by its short name (``f32``)."""
     return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
-
-
-def _found(module):
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None

@@ -8,7 +8,9 @@ from fastnn.reporting.figures import colour, figure_axes, shared_legend
 
 
 def peer_ratio_figure(comparison, peers):
-    """Bars of peer time / fastnn's auto backend's time per point, a panel per op (log axis).
+    """Bars of peer time / fastnn's auto backend's time per point (log axis).
+
+    A panel per op, and per dtype where the run has several (one bar per peer and point).
 
     Parameters
     ----------
@@ -22,13 +24,15 @@ def peer_ratio_figure(comparison, peers):
     matplotlib.figure.Figure
     """
     timed = comparison[comparison["ratio"].notna()]
-    ops = list(dict.fromkeys(timed["op"]))
+    dtypes = list(dict.fromkeys(timed["dtype"]))
+    panels = list(dict.fromkeys(zip(timed["op"], timed["dtype"])))
     points = timed.drop_duplicates(["layer_sizes", "batch_size"]).shape[0]
-    figure, axes = figure_axes(max(8.0, 1.0 * points + 2), 2.9 * len(ops) + 0.8, len(ops), 1)
-    for row, op in enumerate(ops):
+    figure, axes = figure_axes(max(8.0, 1.0 * points + 2), 2.9 * len(panels) + 0.8,
+                               len(panels), 1)
+    for row, (op, dtype) in enumerate(panels):
         ax = axes[row][0]
-        plot_peer_ratios(ax, timed[timed["op"] == op], peers)
-        ax.set_title(op, fontsize=9)
+        plot_peer_ratios(ax, timed[(timed["op"] == op) & (timed["dtype"] == dtype)], peers)
+        ax.set_title(f"{op}, {dtype}" if len(dtypes) > 1 else op, fontsize=9)
     shared_legend(figure, axes)
     figure.suptitle("Peer time / fastnn's auto backend (above 1: fastnn faster; log axis)")
     figure.tight_layout(rect=(0, 0.07, 1, 0.95))

@@ -18,6 +18,7 @@ import pandas as pd
 
 from fastnn import backends
 from fastnn.backends.selection import choose_backend
+from fastnn.bench.cases import parse_layer_sizes
 from fastnn.bench.ops import OPS
 from fastnn.bench.peers.plots import peer_ratio_figure
 from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
@@ -26,6 +27,8 @@ from fastnn.reporting.rows import STATUSES
 FIGURE = "peers.png"
 # The columns naming one point of a sweep (without backend and level).
 POINT = ["op", "layer_sizes", "batch_size", "dtype", "blas_threads"]
+# The machine a row was measured on (a multi-host sweep records it; else absent).
+HOST = "host"
 FASTNN = "fastnn"
 AUTO_COLUMN = "fastnn (auto)"
 
@@ -67,15 +70,16 @@ def comparison_frame(frame, metadata):
     theirs = frame[frame["backend"].isin(peers)].copy()
     run_backends = list(dict.fromkeys(without_peers(frame, metadata)["backend"]))
     theirs["fastnn_backend"], theirs["auto_in_run"] = _auto_backends(theirs, run_backends)
-    picked = ours[POINT + ["backend", "median_s", "q1_s", "q3_s", "iqr_s"]].rename(
+    keys = _point_keys(frame)
+    picked = ours[keys + ["backend", "median_s", "q1_s", "q3_s", "iqr_s"]].rename(
         columns={"backend": "fastnn_backend", "median_s": "fastnn_median_s",
                  "q1_s": "fastnn_q1_s", "q3_s": "fastnn_q3_s", "iqr_s": "fastnn_iqr_s"})
-    merged = theirs.merge(picked, on=POINT + ["fastnn_backend"], how="left")
-    best = ours.loc[ours.groupby(POINT, dropna=False)["median_s"].idxmin()] if len(ours) \
+    merged = theirs.merge(picked, on=keys + ["fastnn_backend"], how="left")
+    best = ours.loc[ours.groupby(keys, dropna=False)["median_s"].idxmin()] if len(ours) \
         else ours
-    best = best[POINT + ["backend", "median_s"]].rename(
+    best = best[keys + ["backend", "median_s"]].rename(
         columns={"backend": "best_backend", "median_s": "best_median_s"})
-    merged = merged.merge(best, on=POINT, how="left")
+    merged = merged.merge(best, on=keys, how="left")
     ok = merged["status"] == "ok"
     merged["ratio"] = np.where(ok, merged["median_s"] / merged["fastnn_median_s"], np.nan)
     merged["ratio_low"] = np.where(ok, merged["q1_s"] / merged["fastnn_q3_s"], np.nan)
@@ -84,6 +88,15 @@ def comparison_frame(frame, metadata):
     merged["_op"] = merged["op"].map(lambda op: OPS.index(op) if op in OPS else len(OPS))
     merged = merged.sort_values(["_op", "n_params", "batch_size", "_peer"], kind="stable")
     return merged.drop(columns=["_peer", "_op"]).reset_index(drop=True)
+
+
+def _point_keys(frame):
+    """The columns pairing a peer row with fastnn's: the point, and the machine.
+
+    A multi-host sweep has a fastnn row per point on each machine (``host``): a peer row
+    pairs with its own machine's only (NaN hosts pair with NaN hosts).
+    """
+    return POINT + ([HOST] if HOST in frame.columns else [])
 
 
 def _auto_backends(rows, run_backends):
@@ -105,22 +118,21 @@ def _auto_backends(rows, run_backends):
     missing = recorded.isna()
     if missing.any():
         recorded = recorded.copy()
-        recorded[missing] = [
-            backends.fastest_backend(tuple(int(size) for size in str(sizes).split("-")),
-                                     int(batch), op, dtype)
-            for sizes, batch, op, dtype in rows.loc[missing, ["layer_sizes", "batch_size",
-                                                                "op", "dtype"]].itertuples(
-                index=False)]
+        recorded[missing] = _table_picks(rows.loc[missing], backends.fastest_backend)
     in_run = recorded.isin(run_backends) if run_backends else recorded.notna()
     picks = recorded.copy()
     if run_backends and not in_run.all():
-        picks[~in_run] = [
-            choose_backend(tuple(int(size) for size in str(sizes).split("-")), int(batch), op,
-                           dtype, run_backends)
-            for sizes, batch, op, dtype in rows.loc[~in_run, ["layer_sizes", "batch_size",
-                                                               "op", "dtype"]].itertuples(
-                index=False)]
+        picks[~in_run] = _table_picks(
+            rows.loc[~in_run],
+            lambda *point: choose_backend(*point, run_backends))
     return picks, in_run
+
+
+def _table_picks(rows, choose):
+    """``choose(layer_sizes, batch_size, op, dtype)`` for each row (layer sizes parsed)."""
+    return [choose(parse_layer_sizes(str(sizes)), int(batch), op, dtype)
+            for sizes, batch, op, dtype in rows[["layer_sizes", "batch_size", "op",
+                                                 "dtype"]].itertuples(index=False)]
 
 
 def point_table(comparison):
@@ -236,8 +248,8 @@ def _tables(comparison):
 
 
 def _index(comparison):
-    varying = [column for column in ("dtype", "blas_threads")
-               if comparison[column].nunique(dropna=False) > 1]
+    varying = [column for column in ("dtype", "blas_threads", HOST)
+               if column in comparison.columns and comparison[column].nunique(dropna=False) > 1]
     return ["op", "layer_sizes", "batch_size"] + varying
 
 
@@ -283,12 +295,14 @@ def _winner_cell(times):
 
 
 def _tally_markdown(comparison):
-    by_dtype = comparison["dtype"].nunique(dropna=False) > 1
-    keys = ["backend", "dtype"] if by_dtype else ["backend"]
+    split = [column for column in ("dtype", HOST) if column in comparison.columns
+             and comparison[column].nunique(dropna=False) > 1]
     lines = []
-    for key, group in comparison.groupby(keys, sort=False):
-        peer = key[0] if isinstance(key, tuple) else key
-        label = f"`{peer}`" + (f" in {key[1]}" if by_dtype else "")
+    for key, group in comparison.groupby(["backend"] + split, sort=False, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        label = f"`{key[0]}`" + "".join(
+            f" in {value}" if column == "dtype" else f" on {value}"
+            for column, value in zip(split, key[1:]))
         ratios = group["ratio"].dropna()
         if len(ratios):
             lines.append(f"- vs {label}: fastnn faster at {int((ratios > 1).sum())} of "

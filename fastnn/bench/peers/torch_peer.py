@@ -74,6 +74,12 @@ class TorchPeer(Peer):
                 return loss, torch.autograd.grad(loss, parameters)
             return PeerCall(gradients, lambda result: _loss_and_gradients(*result))
         optimizer = torch.optim.SGD(parameters, lr=LEARNING_RATE)
+        start = [tensor.detach().clone() for tensor in parameters]
+
+        def reset():
+            with torch.no_grad():
+                for tensor, value in zip(parameters, start):
+                    tensor.copy_(value)
 
         def train_step():
             optimizer.zero_grad(set_to_none=True)
@@ -81,7 +87,8 @@ class TorchPeer(Peer):
             loss.backward()
             optimizer.step()
             return loss
-        return PeerCall(train_step, lambda loss: _loss_and_parameters(loss, linears))
+        return PeerCall(train_step, lambda loss: _loss_and_parameters(loss, linears),
+                        reset=reset)
 
 
 def _torch():
