@@ -201,17 +201,32 @@ def test_a_corrupt_marker_is_not_trusted_and_is_recompiled(standin):
     assert len(calls(standin)) == 1
 
 
-def test_a_marker_of_other_source_files_is_stale(standin):
-    # A reinstall rewrites the sources: Numba's cache entries (stamped with their
-    # modification times) go stale, and so does the marker.
+def test_a_marker_of_another_install_or_without_its_numba_index_is_stale(standin, tmp_path):
     config = {"dtype": "float64"}
     tiered.cache_root().mkdir(parents=True)
-    record = {"configuration": config, "sources": tiered.sources_state()}
+    index = tmp_path / "kernels.nbi"
+    index.write_text("")
+    record = {"configuration": config, "sources": tiered.sources_state(),
+              "numba_index": str(index), "complete": True}
     tiered.marker_path(config).write_text(json.dumps(record))
-    assert tiered.is_ready(config)
-    record["sources"] = "another install"
+    assert tiered.is_ready(config, complete=True)
+    index.unlink()  # the cache went with a reinstall (a __pycache__ cache directory)
+    assert not tiered.is_ready(config)
+    record["sources"], record["numba_index"] = "another install", None
     tiered.marker_path(config).write_text(json.dumps(record))
     assert not tiered.is_ready(config)
+
+
+def test_the_numba_index_path_is_found_where_numba_writes_it():
+    # Numba internals (one place: _compile_worker.numba_index_path): an upgrade that
+    # moves them fails here.
+    from fastnn.backends import _compile_worker, _numba_kernels
+
+    fastnn.MLP([3, 2], backend="numba", seed=0).forward(np.zeros(3))
+    if type(_numba_kernels.forward_into._cache).__name__ == "NullCache":
+        pytest.skip("Numba's on-disk cache is off in this run (FASTNN_NUMBA_CACHE=0)")
+    path = _compile_worker.numba_index_path()
+    assert path is not None and path.endswith(".nbi") and os.path.exists(path)
 
 
 def test_a_forked_child_inherits_no_compile_handle(standin, monkeypatch):

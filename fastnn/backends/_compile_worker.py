@@ -35,6 +35,11 @@ def compile_configuration(config, target="numba", progress=None):
     progress : callable or None
         Called with the name of each of the :data:`STAGES` once it is compiled.
 
+    Returns
+    -------
+    str or None
+        The Numba cache index file the marker names (:func:`numba_index_path`).
+
     Raises
     ------
     RuntimeError
@@ -77,6 +82,18 @@ def compile_configuration(config, target="numba", progress=None):
     _exercise(net, backend, sparse, T, None)
     _exercise(net, backend, sparse, T, np.ones(3, dtype=dtype))
     done(STAGES[2])
+    return numba_index_path()
+
+
+def numba_index_path():
+    """The Numba cache index file of the forward kernel once written (Numba internals, here
+    only: ``tests/test_tiered.py`` fails loudly when an upgrade moves them), or None."""
+    kernels = sys.modules.get("fastnn.backends._numba_kernels")
+    try:
+        path = str(kernels.forward_into._cache._cache_file._index_path)
+    except AttributeError:
+        return None
+    return path if os.path.exists(path) else None
 
 
 def _exercise(net, backend, X, T, weights):
@@ -127,8 +144,10 @@ def warm(config, target="numba", progress=None, wait=False):
         started = time.perf_counter()
         stages = {}
 
+        index = {}
+
         def write_marker(complete):
-            record = {"configuration": config, "target": target, "stages": stages,
+            record = {"configuration": config, "target": target, "stages": stages, **index,
                       "sources": tiered.sources_state(), "complete": complete,
                       "seconds": round(time.perf_counter() - started, 3),
                       "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -137,11 +156,16 @@ def warm(config, target="numba", progress=None, wait=False):
         def finished(stage):
             stages[stage] = round(time.perf_counter() - started - sum(stages.values()), 3)
             if stage == STAGES[0]:
+                path = numba_index_path()
+                if path is not None:
+                    index["numba_index"] = path
                 write_marker(complete=False)  # plain calls can move to the compiled tier
             if progress is not None:
                 progress(stage)
 
-        compile_configuration(config, target, finished)
+        path = compile_configuration(config, target, finished)
+        if path is not None:
+            index["numba_index"] = path
         write_marker(complete=True)
     return 0
 

@@ -23,10 +23,12 @@ cache leaves the network on NumPy, with one warning per configuration naming the
 The configuration is what decides the compiled code: today the kernels are generic per
 dtype (every activation, loss and optimizer is a run-time code), so the key is the dtype,
 and one compile serves every network of that dtype; the marker's name also carries a
-stamp of the kernel sources, the fastnn and Numba versions and the CPU, so a new version
-or another CPU never trusts an old marker. Numba's own cache index is stamped with the
-sources' modification times, so the marker records those too (:func:`sources_state`): after
-a reinstall both are stale and the next network compiles again, in the background.
+stamp of the kernel sources' content, the fastnn and Numba versions and the CPU, so a new
+version or another CPU never trusts an old marker, and of where the sources are
+(:func:`sources_state`). Numba (0.68) stamps its own cache with the sources' content too,
+so a reinstall of the same version keeps both; the marker also names the Numba index file
+the compile wrote, and is stale once that file is gone (a cache kept in the package's
+``__pycache__`` goes with a reinstall).
 
 Environment:
 
@@ -119,18 +121,19 @@ def stamp():
 
 
 def sources_state():
-    """A hash of the kernel sources' paths, modification times and sizes: what Numba's own
-    cache index is stamped with. A marker written under another state (the package was
-    reinstalled, or its sources touched) is stale, as Numba's cache entries then are."""
+    """A hash of where the kernel sources are (their resolved paths).
+
+    Numba 0.68 stamps its cache index with each source file's content hash, and keeps the
+    entries of a file under a directory named after the file's path: a reinstall of the
+    same version at the same place keeps them (the content is in :func:`stamp`), another
+    install place has entries of its own, and so a marker of its own.
+    """
     global _SOURCES_STATE
     if _SOURCES_STATE is None:
         digest = hashlib.sha256()
         here = Path(__file__).parent
         for name in _KERNEL_SOURCES:
-            with contextlib.suppress(OSError):
-                path = (here / name).resolve()
-                status = path.stat()
-                digest.update(f"{path}|{status.st_mtime_ns}|{status.st_size};".encode())
+            digest.update(f"{(here / name).resolve()};".encode())
         _SOURCES_STATE = digest.hexdigest()[:16]
     return _SOURCES_STATE
 
@@ -170,9 +173,16 @@ def _read_marker(config):
     except (OSError, ValueError):
         return None
     if (isinstance(record, dict) and record.get("configuration") == config
-            and record.get("sources") == sources_state()):
+            and record.get("sources") == sources_state() and _index_present(record)):
         return record
     return None
+
+
+def _index_present(record):
+    """Whether the Numba cache index the worker wrote is still there (a cache directory in
+    the package's ``__pycache__`` goes with a reinstall; the marker then is stale)."""
+    index = record.get("numba_index")
+    return index is None or (isinstance(index, str) and os.path.exists(index))
 
 
 def compiled_configurations():
