@@ -2,7 +2,7 @@
 background compile; the lock, the marker, and the faults (failing, killed, unwritable).
 
 The background compile here is a stand-in worker (the real worker's lock and marker
-protocol, :func:`fastnn.backends._compile_worker.main`, around a compile that writes a
+protocol, :func:`fastnn.warmup.main`, around a compile that writes a
 line, sleeps, fails or kills itself) and the target tier is the ``python`` backend, so
 that no test waits for Numba.
 """
@@ -24,7 +24,7 @@ from fastnn.backends import tiered
 
 STANDIN = textwrap.dedent("""
     import os, signal, sys, time
-    from fastnn.backends import _compile_worker as worker
+    from fastnn import warmup as worker
 
     def compile_configuration(config, target, progress=None):
         with open(os.environ["STANDIN_LOG"], "a") as log:
@@ -218,14 +218,15 @@ def test_a_marker_of_another_install_or_without_its_numba_index_is_stale(standin
 
 
 def test_the_numba_index_path_is_found_where_numba_writes_it():
-    # Numba internals (one place: _compile_worker.numba_index_path): an upgrade that
+    # Numba internals (one place: warmup.numba_index_path): an upgrade that
     # moves them fails here.
-    from fastnn.backends import _compile_worker, _numba_kernels
+    from fastnn import warmup
+    from fastnn.backends import _numba_kernels
 
     fastnn.MLP([3, 2], backend="numba", seed=0).forward(np.zeros(3))
     if type(_numba_kernels.forward_into._cache).__name__ == "NullCache":
         pytest.skip("Numba's on-disk cache is off in this run (FASTNN_NUMBA_CACHE=0)")
-    path = _compile_worker.numba_index_path()
+    path = warmup.numba_index_path()
     assert path is not None and path.endswith(".nbi") and os.path.exists(path)
 
 
@@ -296,17 +297,17 @@ def test_an_auto_estimator_fits_on_numpy_while_numba_compiles(standin, monkeypat
 def test_warmup_compiles_every_configuration_and_info_lists_them(standin, monkeypatch,
                                                                   capsys):
     from fastnn import cli
-    from fastnn.backends import _compile_worker
+    from fastnn import warmup
     from fastnn.bench import cli_info
 
     compiled = []
 
     def compile_configuration(config, target, progress=None):
         compiled.append((config["dtype"], target))
-        for stage in _compile_worker.STAGES:
+        for stage in warmup.STAGES:
             progress(stage)
 
-    monkeypatch.setattr(_compile_worker, "compile_configuration", compile_configuration)
+    monkeypatch.setattr(warmup, "compile_configuration", compile_configuration)
     assert "none yet" in cli_info.compiled_lines()[0]
     assert cli.main(["warmup", "--all", "--no-progress"]) == 0
     assert compiled == [("float64", "numba"), ("float32", "numba")]

@@ -66,7 +66,7 @@ def test_ctrl_c_during_a_foreground_compile_leaves_no_broken_entry(cold_env):
 
 
 def test_a_worker_killed_mid_compile_leaves_no_marker_and_the_next_completes(cold_env):
-    command = [sys.executable, "-m", "fastnn.backends._compile_worker",
+    command = [sys.executable, "-m", "fastnn.warmup",
                json.dumps({"dtype": "float64"}), "numba"]
     worker = subprocess.Popen(command, env=cold_env)
     time.sleep(5.0)

@@ -3,7 +3,7 @@
 When ``backend="auto"`` picks a compiling backend (``numba``, ``numba_parallel``) whose
 kernels are not in the on-disk cache yet, the network gets a :class:`TieredBackend`: its
 calls run on the ``numpy`` backend at once, while a separate, lower-priority process
-(:mod:`fastnn.backends._compile_worker`, ``os.nice``) compiles the kernels into Numba's
+(:mod:`fastnn.warmup`, ``os.nice``) compiles the kernels into Numba's
 on-disk cache. The network moves to the compiled backend at the next call boundary after
 that compile has finished (``forward``, ``loss``, binding the per-call fast path, or the
 start of a training epoch; never inside an epoch, so ``gradients`` and ``train_step``
@@ -60,7 +60,7 @@ from fastnn.backends.base import Backend
 # The backends whose kernels compile (and can be tiered), known without importing them.
 COMPILED_BACKENDS = ("numba", "numba_parallel")
 # The module the background compile runs (tests point it at a stand-in).
-WORKER_MODULE = "fastnn.backends._compile_worker"
+WORKER_MODULE = "fastnn.warmup"
 # Exit status of a worker that found another process compiling the same configuration.
 BUSY = 3
 # Poll status of a worker whose process could not start.

@@ -31,7 +31,8 @@ def add_arguments(parser):
 
 def run(args):
     """Compile the configurations asked for; returns 0."""
-    from fastnn.backends import _compile_worker, tiered
+    from fastnn import warmup
+    from fastnn.backends import tiered
 
     if args.all:
         configs = [{"dtype": dtype} for dtype in CONFIGURATION_VALUES["dtype"]]
@@ -39,12 +40,12 @@ def run(args):
         configs = [parse_configuration(text) for text in args.config]
     else:
         configs = [dict(DEFAULT)]
-    stages = _compile_worker.STAGES
+    stages = warmup.STAGES
     bar = None if args.no_progress else _progress_bar(len(configs) * len(stages))
     for config in configs:
         started = time.perf_counter()
         was_ready = tiered.is_ready(config, complete=True)
-        _compile_worker.warm(config, args.target, progress=_advance(bar, config), wait=True)
+        warmup.warm(config, args.target, progress=_advance(bar, config), wait=True)
         if bar is not None and was_ready:
             bar.update(len(stages))
         state = "already compiled" if was_ready else "compiled"

@@ -1,6 +1,7 @@
-"""The background compile of :mod:`fastnn.backends.tiered`, run as its own process.
+"""Compiling a network configuration's Numba kernels into the on-disk cache: the background
+process of :mod:`fastnn.backends.tiered` and ``fastnn warmup``'s foreground compile.
 
-``python -m fastnn.backends._compile_worker CONFIG_JSON TARGET`` lowers its priority
+``python -m fastnn.warmup CONFIG_JSON TARGET`` lowers its priority
 (``os.nice``), takes the configuration's lock (exit status ``tiered.BUSY`` if another
 process holds it), compiles every kernel of the configuration into Numba's on-disk cache
 (:func:`compile_configuration`) and writes the ready marker, atomically, last: a worker
