@@ -28,10 +28,13 @@ class SchemaError(ValueError):
     ----------
     field : str
         The field's dotted path, e.g. ``"config.rounds"`` or ``"benchmarks[3].stats.min"``.
+    problem : str
+        What is wrong with it (the message without the file and the field).
     """
 
     def __init__(self, where, field, problem):
         self.field = field
+        self.problem = problem
         super().__init__(f"{where}: field '{field}' {problem}")
 
 
@@ -200,6 +203,11 @@ MODEL_FILE = Schema("fastnn model file", (
     # Its dtype and length are checked against the spec by the reader.
     Field("params", "array"),
 ), closed=True)
+
+#: The members of a model file a reader checks before it reads ``params`` (whose size
+#: the spec then bounds).
+MODEL_FILE_METADATA = Schema(MODEL_FILE.title, tuple(entry for entry in MODEL_FILE.fields
+                                                     if entry.name != "params"))
 
 RUN_PLAN_FORMAT = "fastnn-bench-distributed-run"
 RUN_PLAN_VERSIONS = (1,)

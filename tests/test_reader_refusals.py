@@ -161,3 +161,46 @@ class TestTorch:
         with torch.no_grad():
             np.testing.assert_allclose(net.forward(X), module(torch.from_numpy(X)).numpy(),
                                        rtol=1e-12)
+
+
+def _write_members(path, members):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, value in members.items():
+            buffer = io.BytesIO()
+            np.save(buffer, value)
+            archive.writestr(f"{name}.npy", buffer.getvalue())
+
+
+def test_unknown_members_are_refused_before_any_data_is_read(tmp_path, monkeypatch):
+    """A small deflated archive of large junk members was inflated in full (253 MB for
+    197 KB) before the schema refused their names; now no member's data is read."""
+    path = tmp_path / "net.npz"
+    MLP([2, 3, 1], backend="numpy", seed=0).save(path)
+    members = {**dict(np.load(path)), "junk": np.zeros(2**16)}
+    _write_members(path, members)
+    reads = []
+    monkeypatch.setattr(np, "frombuffer",
+                        lambda *args, **kwargs: reads.append(args) or pytest.fail("read"))
+    with pytest.raises(ValueError, match="field 'junk' is not a field"):
+        MLP.load(path)
+    assert reads == []
+
+
+def test_the_params_member_is_bounded_by_the_spec(tmp_path):
+    """A params member holding more values than the spec's parameter count is refused
+    from its header, before its (deflated, large) data is inflated."""
+    path = tmp_path / "net.npz"
+    MLP([2, 3, 1], backend="numpy", seed=0).save(path)
+    members = {**dict(np.load(path)), "params": np.zeros(2**20)}
+    _write_members(path, members)
+    with pytest.raises(ValueError, match=r"declares shape \(1048576,\).*expected 13 values"):
+        MLP.load(path)
+
+
+def test_a_large_metadata_member_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "net.npz"
+    MLP([2, 3, 1], backend="numpy", seed=0).save(path)
+    members = {**dict(np.load(path)), "spec": np.array("x" * 2**18)}
+    _write_members(path, members)
+    with pytest.raises(ValueError, match="member 'spec' is .* bytes, above the limit"):
+        MLP.load(path)
