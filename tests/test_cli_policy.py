@@ -109,8 +109,15 @@ def _bad_stats_file(path, change):
     (lambda stats, info: stats.update(iqr=5.0), "benchmarks[0].stats.iqr"),
     (lambda stats, info: info.update(batch_size="many"), "benchmarks[0].extra_info.batch_size"),
     (lambda stats, info: info.update(layer_sizes="3-x"), "benchmarks[0].extra_info.layer_sizes"),
+    # Found in review: these wrote a report and exited 0.
+    (lambda stats, info: stats.update({key: 0 for key in ("min", "max", "mean", "median", "iqr",
+                                                           "q1", "q3")}),
+     "benchmarks[0].stats.median"),
+    (lambda stats, info: stats.update(min=1.95e-5), "benchmarks[0].stats.q1"),
+    (lambda stats, info: stats.update(max=2.05e-5), "benchmarks[0].stats.max"),
+    (lambda stats, info: info.update(dtype="banana"), "benchmarks[0].extra_info.dtype"),
 ], ids=["string", "negative", "missing", "zero-rounds", "float-rounds", "median-above-q3",
-        "iqr", "batch", "sizes"])
+        "iqr", "batch", "sizes", "all-zero", "min-above-q1", "q3-above-max", "dtype"])
 def test_report_on_nonsense_statistics_is_a_clean_error_and_no_report(tmp_path, capsys, change,
                                                                       field):
     source = _bad_stats_file(tmp_path / "bench.json", change)
@@ -118,6 +125,19 @@ def test_report_on_nonsense_statistics_is_a_clean_error_and_no_report(tmp_path, 
     assert main(["report", str(source), "--out", str(out)]) == 2
     line = _one_line(capsys.readouterr().err)
     assert f"field '{field}'" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("fastnn_entry", [["machine"], "machine"], ids=["list", "string"])
+def test_report_refuses_a_machine_info_fastnn_that_is_not_an_object(tmp_path, capsys,
+                                                                    fastnn_entry):
+    source = _bad_stats_file(tmp_path / "bench.json", lambda stats, info: None)
+    document = json.loads(source.read_text())
+    document["machine_info"]["fastnn"] = fastnn_entry
+    source.write_text(json.dumps(document))
+    out = tmp_path / "report"
+    assert main(["report", str(source), "--out", str(out)]) == 2
+    assert "field 'machine_info.fastnn' must be an object" in _one_line(capsys.readouterr().err)
     assert not out.exists()
 
 
