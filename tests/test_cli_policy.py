@@ -7,6 +7,7 @@ MemoryError surfaced as tracebacks with status 1.
 """
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -53,6 +54,45 @@ def test_every_exception_maps_to_one_line_and_its_status(monkeypatch, capsys, ex
     assert line.startswith("fastnn report: ") and words in line
     if status == 1:
         assert "bug in fastnn" in line and "--debug" in line
+
+
+def _format_none(args):
+    return f"{None:.3g}"  # the bug found in review: a TypeError from the interpreter
+
+
+def _numpy_shape_error(args):
+    import numpy as np
+
+    return np.ones(3) @ np.ones(4)  # a ValueError raised by NumPy, not by a refusal
+
+
+def _fastnn_refusal(args):
+    from fastnn.bench.cases import parse_layer_sizes
+
+    return parse_layer_sizes("3-x")  # a ValueError raised by fastnn's validation
+
+
+@pytest.mark.parametrize("run, status, words", [
+    (_format_none, 1, "internal error: TypeError: unsupported format string"),
+    (_numpy_shape_error, 1, "internal error: ValueError"),
+    (_fastnn_refusal, 2, "error: "),
+])
+def test_only_fastnn_refusals_are_user_errors(monkeypatch, capsys, run, status, words):
+    """Before, every TypeError and ValueError was status 2, bugs included."""
+    monkeypatch.setattr(cli_report, "run", run)
+    assert main(["report", "x.json"]) == status
+    line = _one_line(capsys.readouterr().err)
+    assert words in line
+    assert ("bug in fastnn" in line) == (status == 1)
+
+
+def test_logging_works_after_main_returns_from_an_interrupt(monkeypatch, capsys):
+    """main() is a library function too: an interrupt must not disable logging for the
+    rest of the process (it is silenced only at interpreter shutdown)."""
+    monkeypatch.setattr(cli_report, "run", _raising(KeyboardInterrupt()))
+    assert main(["report", "x.json"]) == 130
+    assert logging.root.manager.disable == logging.NOTSET
+    assert logging.getLogger("fastnn.test").isEnabledFor(logging.ERROR)
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
