@@ -235,7 +235,10 @@ def _read_model(name):
         values = {member: _python_value(_read_array(archive, info, member,
                                                     MAX_METADATA_BYTES))
                   for member, info in members.items() if member != "params"}
-        check(values, MODEL_FILE_METADATA, name)
+        try:
+            check(values, MODEL_FILE_METADATA, name)
+        except SchemaError as exc:
+            raise _explained(exc, name, values.get("version")) from None
         spec = _parse_spec(name, values["spec"])
         expected = parameter_count(spec.layer_sizes)
         values["params"] = _read_array(archive, members["params"], "params",
@@ -314,15 +317,21 @@ def _checked_params(path, spec, flat, expected):
     return params
 
 
-def _explained(exc, path):
-    """A schema error of a model file, with what it means for the reader."""
+def _explained(exc, path, version=None):
+    """A schema error of a model file, with what it means for the reader (once)."""
+    if getattr(exc, "explained", False):
+        return exc
     if exc.field == "version":
-        hint = f"this fastnn reads model file version {FILE_VERSION} (an integer)"
+        shown = repr(version) if not hasattr(version, "shape") else f"array {version.tolist()!r}"
+        hint = (f"model file version {shown[:40]}: this fastnn reads version {FILE_VERSION} "
+                f"(an integer)")
     elif exc.field.startswith("spec"):
-        hint = "the network spec is invalid"
+        hint = "the file holds an invalid network spec"
     else:
         hint = f"not a fastnn model file (an .npz written by MLP.save, format {FILE_FORMAT!r})"
-    return SchemaError(path, exc.field, f"{exc.problem}; {hint}")
+    explained = SchemaError(path, exc.field, f"{exc.problem}; {hint}")
+    explained.explained = True
+    return explained
 
 
 def _python_value(array):
