@@ -229,8 +229,8 @@ class SweepOutcome:
     refused : dict of str -> str
         Worker address -> why it was refused.
     lost_workers : dict of str -> str
-        Worker address -> what happened when it left mid-sweep (its machine, and the
-        cases then pending, which went to the other workers).
+        Worker address -> what happened when it left mid-sweep (its machine, the cases
+        then pending on it, and whether they ran on its other workers or waited for one).
     """
 
     measured: list = field(default_factory=list)
