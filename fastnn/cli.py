@@ -7,9 +7,9 @@ The exit-status policy lives here, for every subcommand (their modules raise, th
 not print errors or choose statuses for them):
 
 - 0: done; 1 where a subcommand says so (e.g. a backend failed the correctness gate);
-- 2: an error the user can cause (:data:`USER_ERRORS`: bad values, missing or unreadable
-  files, a directory where a file is expected, an unreachable scheduler, a missing
-  optional package, a request too large for memory): one line on stderr naming it;
+- 2: an error the user can cause (:func:`is_user_error`: bad values, missing or
+  unreadable files, a directory where a file is expected, an unreachable scheduler, a
+  missing optional package, a request too large for memory): one line on stderr naming it;
 - 1: an unexpected internal error: one line saying so and asking for a bug report;
   the traceback only with ``--debug`` (or ``FASTNN_DEBUG=1``);
 - 130: interrupted (Ctrl-C), one line, no traceback.
@@ -18,10 +18,13 @@ not print errors or choose statuses for them):
 from __future__ import annotations
 
 import argparse
+import dis
 import importlib
 import os
 import sys
 import traceback
+
+from fastnn.schemas import SchemaError
 
 # Subcommand -> module implementing it.
 COMMANDS = {
@@ -42,10 +45,38 @@ class UsageError(ValueError):
     """A problem with the command line or the files it names: exit status 2."""
 
 
-# Errors a user can cause: status 2. OSError covers missing files, directories where
-# files are expected, permissions, full disks and unreachable or lost schedulers
-# (ConnectionError, TimeoutError); ImportError a missing optional package.
-USER_ERRORS = (UsageError, ValueError, TypeError, OSError, MemoryError, ImportError)
+# Errors a user can cause, whatever raised them: status 2. OSError covers missing files,
+# directories where files are expected, permissions, full disks and unreachable or lost
+# schedulers (ConnectionError, TimeoutError); ImportError a missing optional package;
+# SchemaError a file that does not follow its declared schema.
+USER_ERRORS = (UsageError, SchemaError, OSError, MemoryError, ImportError)
+
+# Errors that are a user's only when fastnn's own validation raised them (see is_user_error).
+REFUSALS = (ValueError, TypeError)
+
+_RAISE = dis.opmap["RAISE_VARARGS"]
+
+
+def is_user_error(exc):
+    """Whether ``exc`` is an error the user caused (status 2) rather than a bug (status 1).
+
+    :data:`USER_ERRORS` always are. A ``ValueError`` or ``TypeError`` is when fastnn's own
+    code refused something with a ``raise`` statement (the project's rule: bad input gets
+    a clear error naming the problem, raised at the boundary); the same types raised by the
+    interpreter or a library inside fastnn or beyond it (``unsupported format string passed
+    to NoneType.__format__``, a NumPy shape error) are internal errors.
+    """
+    if isinstance(exc, USER_ERRORS):
+        return True
+    if not isinstance(exc, REFUSALS) or exc.__traceback__ is None:
+        return False
+    frame_tb = exc.__traceback__
+    while frame_tb.tb_next is not None:
+        frame_tb = frame_tb.tb_next
+    code = frame_tb.tb_frame.f_code
+    module = str(frame_tb.tb_frame.f_globals.get("__name__", ""))
+    return (module == "fastnn" or module.startswith("fastnn.")) \
+        and code.co_code[frame_tb.tb_lasti] == _RAISE
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -81,9 +112,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         _quiet_interpreter_shutdown()
         return _fail(args.command, "interrupted", EXIT_INTERRUPTED, debug)
-    except USER_ERRORS as exc:
-        return _fail(args.command, f"error: {one_line(exc)}", EXIT_USAGE, debug)
     except Exception as exc:  # noqa: BLE001  (the policy's last resort: say it is a bug)
+        if is_user_error(exc):
+            return _fail(args.command, f"error: {one_line(exc)}", EXIT_USAGE, debug)
         return _fail(args.command, f"internal error: {type(exc).__name__}: {one_line(exc)}. "
                                    f"This is a bug in fastnn; please report it with the command "
                                    f"line and the output of `fastnn info`"
@@ -106,9 +137,21 @@ def _fail(command, message, status, debug):
     return status
 
 
+_SHUTDOWN_QUIETED = []
+
+
 def _quiet_interpreter_shutdown():
-    """After Ctrl-C, silence what libraries log while they shut down (Dask's lock and
-    semaphore lease callbacks, its worker processes): the one line above says it all."""
+    """After Ctrl-C, silence what libraries log while the interpreter shuts down (Dask's
+    lock and semaphore lease callbacks, its worker processes): the one line printed says
+    it all.
+
+    Scoped to the shutdown: logging is disabled by an ``atexit`` handler (registered once,
+    run before Dask's own exit handlers, which were registered earlier), never while
+    :func:`main` or its caller still runs; ``main`` is a library function too.
+    """
+    import atexit
     import logging
 
-    logging.disable(logging.CRITICAL)
+    if not _SHUTDOWN_QUIETED:
+        _SHUTDOWN_QUIETED.append(True)
+        atexit.register(logging.disable, logging.CRITICAL)

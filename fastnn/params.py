@@ -20,8 +20,10 @@ from fastnn.functions import ACTIVATIONS
 from fastnn.schemas import (
     MODEL_FILE,
     MODEL_FILE_FORMAT,
+    MODEL_FILE_METADATA,
     MODEL_FILE_VERSIONS,
     NETWORK_SPEC,
+    SchemaError,
     check,
 )
 from fastnn.spec import NetworkSpec, check_name
@@ -198,77 +200,110 @@ def load_params(path):
         raise ValueError(f"{name} is a single NumPy array (.npy), not a fastnn model file "
                          f"(an .npz written by MLP.save)")
     try:
-        contents = _read_members(name)
+        return _read_model(name)
+    except SchemaError as exc:
+        raise _explained(exc, name) from None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError, MemoryError,
             NotImplementedError, RuntimeError, SyntaxError, tokenize.TokenError,
             RecursionError) as exc:
         # NumPy parses a member's header as a Python literal: a corrupt one raises
         # SyntaxError or TokenError (found by tests/test_fuzz_files.py).
         raise ValueError(f"{name} is not a readable fastnn model file: {exc}") from exc
-    return _parse_contents(name, contents)
 
 
 # A member larger than this is refused before it is read (a network of 2**27 float64
 # parameters is far beyond what fastnn runs).
 MAX_MEMBER_BYTES = 2**30
+# The members other than ``params`` (format, version, spec) are small: a spec's JSON
+# is a few hundred bytes.
+MAX_METADATA_BYTES = 2**16
 _NPY_MAGIC = b"\x93NUMPY"
+# The header of an .npy member (magic, version, length, the header dict), at most.
+_MAX_NPY_HEADER_BYTES = 2**16
 
 
-def _read_members(path):
-    """The archive's members as arrays, each header checked before its data is read."""
-    contents = {}
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            member = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            if member in contents:
-                raise ValueError(f"member {member!r} appears twice")
-            if info.file_size > MAX_MEMBER_BYTES:
-                raise ValueError(f"member {member!r} is {info.file_size} bytes, above the "
-                                 f"limit of {MAX_MEMBER_BYTES}")
-            with archive.open(info) as handle:
-                contents[member] = _read_array(handle, info.file_size, member)
-    return contents
+def _read_model(name):
+    """Read and check a model file in an order that bounds what is read by what is declared.
+
+    The member names are checked against :data:`fastnn.schemas.MODEL_FILE` before any
+    member's data is read; the small members (format, version, spec) are read with a small
+    bound and checked; the ``params`` member must then declare exactly the spec's
+    parameter count, which bounds the one large read.
+    """
+    with zipfile.ZipFile(name) as archive:
+        members = _member_infos(archive, name)
+        values = {member: _python_value(_read_array(archive, info, member,
+                                                    MAX_METADATA_BYTES))
+                  for member, info in members.items() if member != "params"}
+        try:
+            check(values, MODEL_FILE_METADATA, name)
+        except SchemaError as exc:
+            raise _explained(exc, name, values.get("version")) from None
+        spec = _parse_spec(name, values["spec"])
+        expected = parameter_count(spec.layer_sizes)
+        values["params"] = _read_array(archive, members["params"], "params",
+                                       MAX_MEMBER_BYTES, count=expected)
+    check(values, MODEL_FILE, name)
+    return spec, _checked_params(name, spec, values["params"], expected)
 
 
-def _read_array(handle, member_bytes, member):
-    version = np.lib.format.read_magic(handle)
-    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                   else np.lib.format.read_array_header_2_0)
-    shape, fortran_order, dtype = read_header(handle)
-    if dtype.hasobject:
-        raise ValueError(f"member {member!r} holds Python objects (refused: loading never "
-                         f"unpickles)")
-    if int(np.prod(shape, dtype=object)) * dtype.itemsize > member_bytes:
-        raise ValueError(f"member {member!r} declares shape {shape} of {dtype}, more than "
-                         f"its {member_bytes} bytes")
-    data = handle.read(member_bytes)
-    count = int(np.prod(shape, dtype=object))
-    array = np.frombuffer(data, dtype=dtype, count=count)
+def _member_infos(archive, name):
+    """Member name -> ZipInfo, the names checked against the schema before any data is read."""
+    infos = {}
+    for info in archive.infolist():
+        member = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        if member in infos:
+            raise ValueError(f"member {member!r} appears twice")
+        if member not in MODEL_FILE.names:
+            raise SchemaError(name, member, f"is not a field of a {MODEL_FILE.title} (its "
+                                            f"fields: {', '.join(MODEL_FILE.names)})")
+        infos[member] = info
+    for entry in MODEL_FILE.fields:
+        if entry.name not in infos:
+            raise SchemaError(name, entry.name, f"is missing ({MODEL_FILE.title})")
+    return infos
+
+
+def _read_array(archive, info, member, max_bytes, count=None):
+    """One ``.npy`` member; its header is checked (no objects, at most ``max_bytes`` of
+    data, exactly ``count`` values if given) before its data is read."""
+    if info.file_size > max_bytes + _MAX_NPY_HEADER_BYTES:
+        raise ValueError(f"member {member!r} is {info.file_size} bytes, above the "
+                         f"limit of {max_bytes} for it")
+    with archive.open(info) as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran_order, dtype = read_header(handle)
+        if dtype.hasobject:
+            raise ValueError(f"member {member!r} holds Python objects (refused: loading "
+                             f"never unpickles)")
+        size = int(np.prod(shape, dtype=object))
+        if count is not None and (len(shape) != 1 or size != count):
+            raise ValueError(f"member {member!r} declares shape {shape}: parameters that do "
+                             f"not match the spec (expected {count} values)")
+        nbytes = size * dtype.itemsize
+        if nbytes > min(info.file_size, max_bytes):
+            raise ValueError(f"member {member!r} declares shape {shape} of {dtype}, more than "
+                             f"its {info.file_size} bytes (or the limit of {max_bytes})")
+        data = handle.read(nbytes)
+    array = np.frombuffer(data, dtype=dtype, count=size)
     return array.reshape(shape, order="F" if fortran_order else "C")
 
 
-def _parse_contents(path, contents):
-    if str(_python_value(contents.get("format", ""))) != FILE_FORMAT or "spec" not in contents \
-            or "params" not in contents:
-        raise ValueError(f"{path} is not a fastnn model file (no '{FILE_FORMAT}' format marker)")
-    values = {key: _python_value(value) for key, value in contents.items()}
-    version = values.get("version")
-    if not (isinstance(version, int) and not isinstance(version, bool)) \
-            or version != FILE_VERSION:
-        raise ValueError(f"{path} has model file version {_shown(contents.get('version'))}; "
-                         f"this fastnn reads version {FILE_VERSION} (an integer)")
-    check(values, MODEL_FILE, str(path))
+def _parse_spec(path, text):
     try:
-        spec_dict = json.loads(values["spec"])
+        spec_dict = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} holds an invalid network spec: {exc}") from exc
-    check(spec_dict, NETWORK_SPEC, f"{path} holds an invalid network spec", prefix="spec")
+    check(spec_dict, NETWORK_SPEC, str(path), prefix="spec")
     try:
-        spec = NetworkSpec.from_dict(spec_dict)
+        return NetworkSpec.from_dict(spec_dict)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path} holds an invalid network spec: {exc}") from exc
-    flat = values["params"]
-    expected = parameter_count(spec.layer_sizes)
+
+
+def _checked_params(path, spec, flat, expected):
     if flat.ndim != 1 or flat.size != expected or flat.dtype.kind != "f":
         raise ValueError(f"{path}: parameters of shape {flat.shape} and dtype {flat.dtype} do "
                          f"not match the spec (expected {expected} floats for "
@@ -279,7 +314,24 @@ def _parse_contents(path, contents):
     if not np.isfinite(params).all():
         raise ValueError(f"{path}: parameters contain NaN or infinity (or values too large "
                          f"for {spec.dtype})")
-    return spec, params
+    return params
+
+
+def _explained(exc, path, version=None):
+    """A schema error of a model file, with what it means for the reader (once)."""
+    if getattr(exc, "explained", False):
+        return exc
+    if exc.field == "version":
+        shown = repr(version) if not hasattr(version, "shape") else f"array {version.tolist()!r}"
+        hint = (f"model file version {shown[:40]}: this fastnn reads version {FILE_VERSION} "
+                f"(an integer)")
+    elif exc.field.startswith("spec"):
+        hint = "the file holds an invalid network spec"
+    else:
+        hint = f"not a fastnn model file (an .npz written by MLP.save, format {FILE_FORMAT!r})"
+    explained = SchemaError(path, exc.field, f"{exc.problem}; {hint}")
+    explained.explained = True
+    return explained
 
 
 def _python_value(array):
@@ -295,12 +347,6 @@ def _python_value(array):
     if array.dtype.kind == "b":
         return bool(array)
     return array
-
-
-def _shown(value):
-    value = _python_value(value) if value is not None else None
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _draw_layer(scheme, n_in, n_out, rng):

@@ -28,10 +28,13 @@ class SchemaError(ValueError):
     ----------
     field : str
         The field's dotted path, e.g. ``"config.rounds"`` or ``"benchmarks[3].stats.min"``.
+    problem : str
+        What is wrong with it (the message without the file and the field).
     """
 
     def __init__(self, where, field, problem):
         self.field = field
+        self.problem = problem
         super().__init__(f"{where}: field '{field}' {problem}")
 
 
@@ -78,6 +81,8 @@ class Field:
         ``None`` (JSON ``null``) is accepted.
     minimum : float or None
         The least value of a number (or of every item of a number list).
+    above : float or None
+        A number (or every item of a number list) must be greater than this.
     choices : tuple or None
         The only values accepted.
     fields : Schema or None
@@ -89,6 +94,7 @@ class Field:
     required: bool = True
     nullable: bool = False
     minimum: float | None = None
+    above: float | None = None
     choices: tuple | None = None
     fields: Schema | None = None
 
@@ -165,6 +171,12 @@ def _check_value(value, entry, where, name):
         if low:
             raise SchemaError(where, name, f"must be at least {entry.minimum:g}; got "
                                            f"{_shown(low[0])}")
+    if entry.above is not None:
+        values = value if isinstance(value, list) else [value]
+        low = [item for item in values if not item > entry.above]
+        if low:
+            raise SchemaError(where, name, f"must be above {entry.above:g}; got "
+                                           f"{_shown(low[0])}")
     if entry.choices is not None and value not in entry.choices:
         raise SchemaError(where, name, f"must be one of {', '.join(map(repr, entry.choices))}; "
                                        f"got {_shown(value)}")
@@ -200,6 +212,11 @@ MODEL_FILE = Schema("fastnn model file", (
     # Its dtype and length are checked against the spec by the reader.
     Field("params", "array"),
 ), closed=True)
+
+#: The members of a model file a reader checks before it reads ``params`` (whose size
+#: the spec then bounds).
+MODEL_FILE_METADATA = Schema(MODEL_FILE.title, tuple(entry for entry in MODEL_FILE.fields
+                                                     if entry.name != "params"))
 
 RUN_PLAN_FORMAT = "fastnn-bench-distributed-run"
 RUN_PLAN_VERSIONS = (1,)
@@ -254,7 +271,9 @@ TUNE_FILE = Schema("fastnn tune file", (
 #: pytest-benchmark's statistics of one benchmark (seconds, and counts).
 BENCHMARK_STATS = Schema("pytest-benchmark stats", (
     Field("min", "number", minimum=0),
-    Field("median", "number", minimum=0),
+    Field("max", "number", minimum=0, required=False),
+    # A median of zero is no measurement (and no rate can be computed from it).
+    Field("median", "number", above=0),
     Field("q1", "number", minimum=0),
     Field("q3", "number", minimum=0),
     Field("iqr", "number", minimum=0),
@@ -269,7 +288,7 @@ BENCHMARK_CASE = Schema("fastnn benchmark case", (
     Field("layer_sizes", "str"),
     Field("batch_size", "int", minimum=1),
     Field("op", "str"),
-    Field("dtype", "str"),
+    Field("dtype", "str", choices=("float32", "float64")),
     Field("flops", "int", required=False, nullable=True, minimum=0),
 ))
 
@@ -279,9 +298,15 @@ PYTEST_BENCHMARK_ENTRY = Schema("pytest-benchmark benchmark", (
     Field("stats", "object", fields=BENCHMARK_STATS),
 ))
 
+#: What fastnn reads of pytest-benchmark's ``machine_info`` (its ``fastnn`` entry, from
+#: the benchmarks' conftest: the machine record and the matmul peak).
+PYTEST_MACHINE_INFO = Schema("pytest-benchmark machine_info", (
+    Field("fastnn", "object", required=False),
+))
+
 #: A pytest-benchmark JSON file (``pytest --benchmark-json``).
 PYTEST_BENCHMARK = Schema("pytest-benchmark JSON file", (
-    Field("machine_info", "object"),
+    Field("machine_info", "object", fields=PYTEST_MACHINE_INFO),
     Field("benchmarks", "list"),
     Field("datetime", "str", required=False, nullable=True),
 ))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from fastnn.bench import cli_bench
-from fastnn.cli import main
+from fastnn.cli import UsageError, main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TINY = ["bench", "--quick", "--sizes", "3-3-1", "--batches", "1", "--backends", "numpy,python",
@@ -142,7 +142,9 @@ def test_bench_unwritable_output_folder_exits_2(tmp_path, capsys):
     assert [path.name for path in tmp_path.iterdir()] == ["file.txt"]
 
 
-@pytest.mark.parametrize("failure, status", [(KeyboardInterrupt, 130), (ValueError, 2)])
+# A ValueError not raised by fastnn's validation is an internal error (status 1).
+@pytest.mark.parametrize("failure, status", [(KeyboardInterrupt, 130), (ValueError, 1),
+                                             (UsageError, 2)])
 def test_a_failed_run_leaves_no_partial_files(tmp_path, monkeypatch, failure, status):
     def broken_sweep(config, progress=None):
         progress("first point")
@@ -160,7 +162,8 @@ def test_a_failure_while_writing_the_report_leaves_no_partial_files(tmp_path, mo
         raise ValueError("the plot broke")
 
     monkeypatch.setitem(report.PLOTS, "speedup.png", broken_plot)
-    assert main([*TINY, "--out", str(tmp_path / "run")]) == 2
+    # A plot that breaks is a bug (status 1), not the user's error.
+    assert main([*TINY, "--out", str(tmp_path / "run")]) == 1
     assert list(tmp_path.iterdir()) == []
 
 

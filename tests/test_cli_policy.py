@@ -7,6 +7,7 @@ MemoryError surfaced as tracebacks with status 1.
 """
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -53,6 +54,45 @@ def test_every_exception_maps_to_one_line_and_its_status(monkeypatch, capsys, ex
     assert line.startswith("fastnn report: ") and words in line
     if status == 1:
         assert "bug in fastnn" in line and "--debug" in line
+
+
+def _format_none(args):
+    return f"{None:.3g}"  # the bug found in review: a TypeError from the interpreter
+
+
+def _numpy_shape_error(args):
+    import numpy as np
+
+    return np.ones(3) @ np.ones(4)  # a ValueError raised by NumPy, not by a refusal
+
+
+def _fastnn_refusal(args):
+    from fastnn.bench.cases import parse_layer_sizes
+
+    return parse_layer_sizes("3-x")  # a ValueError raised by fastnn's validation
+
+
+@pytest.mark.parametrize("run, status, words", [
+    (_format_none, 1, "internal error: TypeError: unsupported format string"),
+    (_numpy_shape_error, 1, "internal error: ValueError"),
+    (_fastnn_refusal, 2, "error: "),
+])
+def test_only_fastnn_refusals_are_user_errors(monkeypatch, capsys, run, status, words):
+    """Before, every TypeError and ValueError was status 2, bugs included."""
+    monkeypatch.setattr(cli_report, "run", run)
+    assert main(["report", "x.json"]) == status
+    line = _one_line(capsys.readouterr().err)
+    assert words in line
+    assert ("bug in fastnn" in line) == (status == 1)
+
+
+def test_logging_works_after_main_returns_from_an_interrupt(monkeypatch, capsys):
+    """main() is a library function too: an interrupt must not disable logging for the
+    rest of the process (it is silenced only at interpreter shutdown)."""
+    monkeypatch.setattr(cli_report, "run", _raising(KeyboardInterrupt()))
+    assert main(["report", "x.json"]) == 130
+    assert logging.root.manager.disable == logging.NOTSET
+    assert logging.getLogger("fastnn.test").isEnabledFor(logging.ERROR)
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
@@ -109,8 +149,15 @@ def _bad_stats_file(path, change):
     (lambda stats, info: stats.update(iqr=5.0), "benchmarks[0].stats.iqr"),
     (lambda stats, info: info.update(batch_size="many"), "benchmarks[0].extra_info.batch_size"),
     (lambda stats, info: info.update(layer_sizes="3-x"), "benchmarks[0].extra_info.layer_sizes"),
+    # Found in review: these wrote a report and exited 0.
+    (lambda stats, info: stats.update({key: 0 for key in ("min", "max", "mean", "median", "iqr",
+                                                           "q1", "q3")}),
+     "benchmarks[0].stats.median"),
+    (lambda stats, info: stats.update(min=1.95e-5), "benchmarks[0].stats.q1"),
+    (lambda stats, info: stats.update(max=2.05e-5), "benchmarks[0].stats.max"),
+    (lambda stats, info: info.update(dtype="banana"), "benchmarks[0].extra_info.dtype"),
 ], ids=["string", "negative", "missing", "zero-rounds", "float-rounds", "median-above-q3",
-        "iqr", "batch", "sizes"])
+        "iqr", "batch", "sizes", "all-zero", "min-above-q1", "q3-above-max", "dtype"])
 def test_report_on_nonsense_statistics_is_a_clean_error_and_no_report(tmp_path, capsys, change,
                                                                       field):
     source = _bad_stats_file(tmp_path / "bench.json", change)
@@ -118,6 +165,19 @@ def test_report_on_nonsense_statistics_is_a_clean_error_and_no_report(tmp_path, 
     assert main(["report", str(source), "--out", str(out)]) == 2
     line = _one_line(capsys.readouterr().err)
     assert f"field '{field}'" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("fastnn_entry", [["machine"], "machine"], ids=["list", "string"])
+def test_report_refuses_a_machine_info_fastnn_that_is_not_an_object(tmp_path, capsys,
+                                                                    fastnn_entry):
+    source = _bad_stats_file(tmp_path / "bench.json", lambda stats, info: None)
+    document = json.loads(source.read_text())
+    document["machine_info"]["fastnn"] = fastnn_entry
+    source.write_text(json.dumps(document))
+    out = tmp_path / "report"
+    assert main(["report", str(source), "--out", str(out)]) == 2
+    assert "field 'machine_info.fastnn' must be an object" in _one_line(capsys.readouterr().err)
     assert not out.exists()
 
 

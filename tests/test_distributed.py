@@ -262,3 +262,31 @@ def test_merged_report_compares_machines(finished_run):
     fastest = report.split("## Fastest backend per machine", 1)[1].split("##", 1)[0]
     assert f"| {host} | other-box |" in fastest
     assert "**Versions differ between machines**" in report and "1.0.0 on other-box" in report
+
+
+def _note_for(remaining_workers, pending_hosts):
+    """The note Coordinator._note_lost_worker records, without a cluster."""
+    from types import SimpleNamespace
+
+    point = SimpleNamespace
+    coordinator = SimpleNamespace(
+        pending={f"case-{index}": (None, point(host=host), []) for index, host in
+                 enumerate(pending_hosts)},
+        machines={f"tcp://w{index}": "box" for index in range(remaining_workers)},
+        outcome=SimpleNamespace(lost_workers={}, refused={}),
+        plan=SimpleNamespace(lost_workers={}), grace_s=30.0)
+    coordinator._usable_workers = lambda host: fastnn_distributed.Coordinator._usable_workers(
+        coordinator, host)
+    fastnn_distributed.Coordinator._note_lost_worker(coordinator, "tcp://lost", "box")
+    return coordinator.outcome.lost_workers["tcp://lost"]
+
+
+def test_a_lost_worker_s_note_says_what_happened_to_the_pending_cases():
+    """Found in review: the note said the cases 'went to its other workers' also when the
+    machine had none left."""
+    none_left = _note_for(0, ["box", "box", "elsewhere"])
+    assert "box has no worker left" in none_left and "other worker" not in none_left
+    assert "2 case(s) pending on box (case-0, case-1)" in none_left
+    one_left = _note_for(1, ["box"])
+    assert "run on its 1 other worker(s)" in one_left
+    assert "no case was pending" in _note_for(0, ["elsewhere"])

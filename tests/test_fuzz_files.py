@@ -65,18 +65,26 @@ def _mutated(data, draw):
 
 
 def _check_on_every_backend(load, outcome_prefix):
-    """Load on every backend; the networks built must agree with the reference's."""
-    built, refusals = {}, []
+    """Load on every backend; the networks built must agree with the reference's. When
+    some backends load and others refuse, each refusal must be the one expected: a
+    backend that does not compute in the network's dtype (the python backend and float32)."""
+    built, refusals = {}, {}
     for name in BACKENDS:
         try:
             built[name] = load(name)
         except ValueError as exc:
-            refusals.append(_kind(exc))
+            refusals[name] = exc
         except TypeError as exc:
             pytest.fail(f"{name}: TypeError from bytes: {exc}")
     # One outcome per example: loaded (on how many backends), or refused (why).
     FUZZ_OUTCOMES[f"{outcome_prefix}: loaded on {len(built)} of {len(BACKENDS)} backends"
-                  if built else f"{outcome_prefix}: refused ({refusals[0]})"] += 1
+                  if built else
+                  f"{outcome_prefix}: refused ({_kind(next(iter(refusals.values())))})"] += 1
+    if built:
+        dtype = next(iter(built.values())).spec.dtype
+        for name, exc in refusals.items():
+            assert f"backend {name!r} computes in" in str(exc) and dtype in str(exc), \
+                f"{name} refused what {', '.join(built)} loaded: {exc}"
     if not built:
         return
     reference = next(iter(built.values()))
@@ -105,6 +113,8 @@ def _kind(exc):
 @BUDGET
 @given(data=st.data())
 def test_mutated_model_files_load_or_are_refused(tmp_path_factory, data):
+    """The one raw-bytes target, for robustness: the zip's checksums refuse almost every
+    example (no load is expected); nothing but a ValueError may come out."""
     seed = data.draw(st.sampled_from(range(len(SEED_FILES))))
     path = tmp_path_factory.mktemp("fuzz") / "net.npz"
     path.write_bytes(_mutated(SEED_FILES[seed], data.draw))
@@ -169,19 +179,42 @@ def test_model_files_of_random_members_load_or_are_refused(tmp_path_factory, con
     _check_on_every_backend(lambda name: MLP.load(path, backend=name), "model file members")
 
 
+def _data_offset(npy):
+    """Where the data of an ``.npy`` member starts (after its magic and header)."""
+    handle = io.BytesIO(npy)
+    version = np.lib.format.read_magic(handle)
+    (np.lib.format.read_array_header_1_0 if version == (1, 0)
+     else np.lib.format.read_array_header_2_0)(handle)
+    return handle.tell()
+
+
+def _mutated_values(npy, draw):
+    """``npy`` with a few bytes of its data replaced: same header and length, so the
+    container stays valid and most mutations load (other values, possibly NaN or huge)."""
+    start = _data_offset(npy)
+    data = bytearray(npy)
+    for _ in range(draw(st.integers(1, 3))):
+        if start < len(data):
+            data[draw(st.integers(start, len(data) - 1))] = draw(st.integers(0, 255))
+    return bytes(data)
+
+
 @BUDGET
 @given(data=st.data())
-def test_model_files_with_mutated_member_bytes_load_or_are_refused(tmp_path_factory, data):
-    """Bytes changed inside the members (re-zipped, so the zip's checksums hold)."""
+def test_model_files_with_mutated_member_values_load_or_are_refused(tmp_path_factory, data):
+    """Bytes changed inside a member's data (re-zipped with fresh checksums): a valid
+    container holding other values; most load and are compared on every backend."""
     seed = SEED_FILES[data.draw(st.sampled_from(range(len(SEED_FILES))))]
     path = tmp_path_factory.mktemp("fuzz") / "net.npz"
     with zipfile.ZipFile(io.BytesIO(seed)) as source, zipfile.ZipFile(path, "w") as archive:
         names = source.namelist()
-        target = data.draw(st.sampled_from(names))
+        # Mostly the parameters (what a corrupted file most often differs in).
+        target = data.draw(st.sampled_from(["params.npy"] * 3 + sorted(names)))
         for name in names:
             content = source.read(name)
-            archive.writestr(name, _mutated(content, data.draw) if name == target else content)
-    _check_on_every_backend(lambda name: MLP.load(path, backend=name), "model member bytes")
+            archive.writestr(name, _mutated_values(content, data.draw) if name == target
+                             else content)
+    _check_on_every_backend(lambda name: MLP.load(path, backend=name), "model member values")
 
 
 @pytest.fixture(scope="module")
@@ -192,10 +225,21 @@ def onnx_seeds():
 
 @BUDGET
 @given(data=st.data())
-def test_mutated_onnx_bytes_load_or_are_refused(onnx_seeds, data):
-    seed = onnx_seeds[data.draw(st.sampled_from(range(len(onnx_seeds))))]
-    mutated = _mutated(seed, data.draw)
-    _check_on_every_backend(lambda name: MLP.from_onnx(mutated, backend=name), "ONNX bytes")
+def test_onnx_models_with_mutated_initializer_values_load_or_are_refused(onnx_seeds, data):
+    """Values changed inside an initializer at the proto level (a valid model holding other
+    weights): most load and must agree on every backend."""
+    onnx = pytest.importorskip("onnx")
+    model = onnx.load_from_string(onnx_seeds[data.draw(st.sampled_from(range(len(onnx_seeds))))])
+    tensor = data.draw(st.sampled_from(list(model.graph.initializer)))
+    values = onnx.numpy_helper.to_array(tensor).copy()
+    raw = bytearray(values.tobytes())
+    for _ in range(data.draw(st.integers(1, 3))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    changed = np.frombuffer(bytes(raw), dtype=values.dtype).reshape(values.shape)
+    tensor.CopyFrom(onnx.numpy_helper.from_array(changed, tensor.name))
+    mutated = model.SerializeToString()
+    _check_on_every_backend(lambda name: MLP.from_onnx(mutated, backend=name),
+                            "ONNX initializer values")
 
 
 # Structural mutations of an ONNX model: what a reader could misread rather than

@@ -138,6 +138,49 @@ class TestTorch:
         with pytest.raises(ValueError, match="used twice"):
             MLP.from_torch(torch.nn.Sequential(inner, inner))
 
+    def test_a_forward_overridden_on_the_instance_is_refused(self, torch):
+        """Found in review: only the class was checked, so these built other networks."""
+        module = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(),
+                                     torch.nn.Linear(3, 1))
+        original = module.forward
+        module.forward = lambda x: 2 * original(x)
+        with pytest.raises(ValueError, match="the module overrides forward on the instance"):
+            MLP.from_torch(module)
+        del module.forward
+        linear_forward = module[2].forward
+        module[2].forward = lambda x: linear_forward(x) + 1
+        with pytest.raises(ValueError, match="Linear at position 2 overrides forward"):
+            MLP.from_torch(module)
+        del module[2].forward
+        activation_forward = module[1].forward
+        module[1].forward = lambda x: activation_forward(x) * 3
+        with pytest.raises(ValueError, match="Tanh at position 1 overrides forward"):
+            MLP.from_torch(module)
+
+    def test_a_network_that_differs_on_the_probe_batch_is_refused(self, torch):
+        from fastnn.interop.torch import check_equivalence, read_torch
+
+        module = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(),
+                                     torch.nn.Linear(3, 1)).double()
+        parts = read_torch(module)
+        check_equivalence(module, parts, torch)  # what it built: the same outputs
+        with torch.no_grad():
+            module[2].bias += 1e-6  # a network that differs slightly
+        with pytest.raises(ValueError, match="on a probe batch its output .* differs"):
+            check_equivalence(module, parts, torch)
+
+    def test_one_activation_module_shared_between_layers_is_read(self, torch):
+        """``act = nn.ReLU()`` used after every layer is a common, correct pattern."""
+        act = torch.nn.ReLU()
+        module = torch.nn.Sequential(torch.nn.Linear(2, 4), act, torch.nn.Linear(4, 3), act,
+                                     torch.nn.Linear(3, 1)).double()
+        net = MLP.from_torch(module, backend="numpy")
+        assert net.spec.activation == "relu" and net.spec.layer_sizes == (2, 4, 3, 1)
+        X = np.random.default_rng(1).standard_normal((6, 2))
+        with torch.no_grad():
+            expected = module(torch.from_numpy(X)).numpy()
+        np.testing.assert_allclose(net.forward(X), expected, rtol=1e-12, atol=1e-14)
+
     def test_forward_hooks_are_refused(self, torch):
         module = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(),
                                      torch.nn.Linear(3, 1))
@@ -161,3 +204,46 @@ class TestTorch:
         with torch.no_grad():
             np.testing.assert_allclose(net.forward(X), module(torch.from_numpy(X)).numpy(),
                                        rtol=1e-12)
+
+
+def _write_members(path, members):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, value in members.items():
+            buffer = io.BytesIO()
+            np.save(buffer, value)
+            archive.writestr(f"{name}.npy", buffer.getvalue())
+
+
+def test_unknown_members_are_refused_before_any_data_is_read(tmp_path, monkeypatch):
+    """A small deflated archive of large junk members was inflated in full (253 MB for
+    197 KB) before the schema refused their names; now no member's data is read."""
+    path = tmp_path / "net.npz"
+    MLP([2, 3, 1], backend="numpy", seed=0).save(path)
+    members = {**dict(np.load(path)), "junk": np.zeros(2**16)}
+    _write_members(path, members)
+    reads = []
+    monkeypatch.setattr(np, "frombuffer",
+                        lambda *args, **kwargs: reads.append(args) or pytest.fail("read"))
+    with pytest.raises(ValueError, match="field 'junk' is not a field"):
+        MLP.load(path)
+    assert reads == []
+
+
+def test_the_params_member_is_bounded_by_the_spec(tmp_path):
+    """A params member holding more values than the spec's parameter count is refused
+    from its header, before its (deflated, large) data is inflated."""
+    path = tmp_path / "net.npz"
+    MLP([2, 3, 1], backend="numpy", seed=0).save(path)
+    members = {**dict(np.load(path)), "params": np.zeros(2**20)}
+    _write_members(path, members)
+    with pytest.raises(ValueError, match=r"declares shape \(1048576,\).*expected 13 values"):
+        MLP.load(path)
+
+
+def test_a_large_metadata_member_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "net.npz"
+    MLP([2, 3, 1], backend="numpy", seed=0).save(path)
+    members = {**dict(np.load(path)), "spec": np.array("x" * 2**18)}
+    _write_members(path, members)
+    with pytest.raises(ValueError, match="member 'spec' is .* bytes, above the limit"):
+        MLP.load(path)

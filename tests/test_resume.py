@@ -84,3 +84,26 @@ def test_read_plan_wants_a_list_of_host_names(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps(document))
     with pytest.raises(ValueError, match="field 'hosts' must be a list of strings"):
         read_plan(tmp_path)
+
+
+def test_read_plan_refuses_a_plan_too_large_for_memory(tmp_path):
+    """Found in review: the memory bound ran only on the command line's options, so a
+    hand-edited run.json reaching --resume was unchecked."""
+    plan = RunPlan(config=CONFIG, hosts=["a"], scheduler="local:1", command="", refused={})
+    write_plan(tmp_path, plan)
+    document = json.loads((tmp_path / "run.json").read_text())
+    document["config"]["layer_sizes"] = ["1000000000-10"]
+    (tmp_path / "run.json").write_text(json.dumps(document))
+    with pytest.raises(MemoryError, match="1000000000-10 x batch .*the coordinator"):
+        read_plan(tmp_path)
+
+
+@pytest.mark.parametrize("version", [2, 1.0, True, "1"])
+def test_read_plan_names_the_version_field(tmp_path, version):
+    plan = RunPlan(config=CONFIG, hosts=["a"], scheduler="local:1", command="", refused={})
+    write_plan(tmp_path, plan)
+    document = json.loads((tmp_path / "run.json").read_text())
+    document["version"] = version
+    (tmp_path / "run.json").write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="field 'version'.*reads plan version 1"):
+        read_plan(tmp_path)

@@ -100,6 +100,9 @@ def test_auto_uses_the_tuned_table_and_falls_back_to_the_shipped_one():
     (lambda path: path.write_text("{not json"), "not valid JSON"),
     (lambda path: path.write_text("[1, 2]"), "wrong schema"),
     (lambda path: _rewrite(path, schema="fastnn-tune/0"), "wrong schema"),
+    # One check, the declared schema's, naming the field (review: a hand check came first).
+    (lambda path: _rewrite(path, schema="fastnn-tune/0"), "field 'schema' must be one of"),
+    (lambda path: path.write_text("[1, 2]"), "must be an object"),
     (lambda path: _rewrite(path, created=5), "wrong schema"),
     (lambda path: _rewrite(path, created=5), "field 'created' must be a string"),
     (lambda path: _rewrite(path, numpy=3), "field 'numpy' must be a string"),

@@ -229,14 +229,26 @@ class SweepOutcome:
     refused : dict of str -> str
         Worker address -> why it was refused.
     lost_workers : dict of str -> str
-        Worker address -> what happened when it left mid-sweep (its machine, and the
-        cases then pending, which went to the other workers).
+        Worker address -> what happened when it left mid-sweep (its machine, the cases
+        then pending on it, and whether they ran on its other workers or waited for one).
     """
 
     measured: list = field(default_factory=list)
     not_measured: dict = field(default_factory=dict)
     refused: dict = field(default_factory=dict)
     lost_workers: dict = field(default_factory=dict)
+
+
+def _lost_worker_fate(host, pending, n_others, grace_s):
+    """What happens to the cases pending on ``host`` when one of its workers is lost."""
+    if not pending:
+        return "no case was pending on its machine"
+    cases = f"{len(pending)} case(s) pending on {host} ({', '.join(pending)})"
+    if n_others:
+        return (f"the {cases} run on its {n_others} other worker(s) (Dask resubmits those "
+                f"the lost worker held)")
+    return (f"{host} has no worker left: the {cases} wait up to {grace_s:g} s for a worker "
+            f"on it, then are recorded as not measured (finish them with --resume)")
 
 
 class Coordinator:
@@ -318,12 +330,15 @@ class Coordinator:
                 self._give_up(point, self._no_worker_reason(point.host))
 
     def _note_lost_worker(self, address, host):
-        """Record a worker gone mid-sweep; the run record and the report say so."""
+        """Record a worker gone mid-sweep, and what happens to the cases pending on its
+        machine (called after :attr:`machines` is refreshed); the run record and the
+        report say so. Which of them the lost worker itself held, Dask no longer says:
+        the note lists the cases pending on its machine."""
         pending = sorted(key for key, (_, point, _) in self.pending.items()
                          if point.host == host)
-        note = (f"worker on {host} left mid-sweep; "
-                + (f"the {len(pending)} case(s) then pending on {host} went to its other "
-                   f"workers ({', '.join(pending)})" if pending else "no case was pending on it"))
+        others = self._usable_workers(host)
+        note = f"worker on {host} left mid-sweep; " + _lost_worker_fate(
+            host, pending, len(others), self.grace_s)
         self.outcome.lost_workers[address] = note
         self.plan.lost_workers[address] = note
         logging.getLogger(__name__).warning("lost worker %s: %s", address, note)

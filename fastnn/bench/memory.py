@@ -3,7 +3,12 @@
 ``fastnn bench --sizes 1000000000-10`` would allocate until it fails with a MemoryError
 (or the machine swaps). :func:`check_sweep_memory` refuses such a sweep before anything
 is allocated or written, from an estimate of its largest point. The points run one at
-a time, so the largest one bounds the sweep.
+a time, so the largest one bounds the sweep. It checks the options of ``fastnn bench``
+and the plan (``run.json``) that ``fastnn bench --resume`` reads.
+
+The memory compared is the memory of the machine running ``fastnn bench``: with
+``--scheduler tcp://...`` that is the coordinator, not the workers (whose memory is not
+asked; a worker that runs out fails its case, which the report lists).
 
 The estimate is a lower bound of what the harness holds at one point (so that a sweep
 it refuses cannot run): :data:`PARAMETER_COPIES` copies of the parameters (the case's,
@@ -100,8 +105,9 @@ def check_sweep_memory(config, available=None):
         label = "-".join(str(size) for size in sizes)
         raise MemoryError(f"the sweep's largest point ({label} x batch {batch}, {dtype}) needs "
                           f"at least {_size_text(needed)}, more than the "
-                          f"{_size_text(USABLE_FRACTION * available)} this machine can give it "
-                          f"({USABLE_FRACTION:.0%} of {_size_text(available)} available); "
+                          f"{_size_text(USABLE_FRACTION * available)} this machine (the one "
+                          f"running fastnn bench; with --scheduler, the coordinator) can give "
+                          f"it ({USABLE_FRACTION:.0%} of {_size_text(available)} available); "
                           f"choose smaller --sizes or --batches")
 
 

@@ -116,18 +116,26 @@ def _row(benchmark, peak, unstable_ratio, where, name):
 
 
 def _check_order(stats, where, name):
-    """Quartiles in order, the minimum below the median, the IQR their difference."""
-    if not (stats["q1"] <= stats["median"] <= stats["q3"] and stats["min"] <= stats["median"]):
-        raise SchemaError(where, f"{name}.median", f"q1 <= median <= q3 and min <= median do "
-                                                  f"not hold (min {stats['min']}, q1 "
-                                                  f"{stats['q1']}, median {stats['median']}, "
-                                                  f"q3 {stats['q3']})")
+    """min <= q1 <= median <= q3 <= max (max where recorded), the IQR their difference,
+    the mean within [min, max]."""
+    keys = ["min", "q1", "median", "q3"] + (["max"] if "max" in stats else [])
+    for low, high in zip(keys, keys[1:]):
+        if not stats[low] <= stats[high]:
+            shown = ", ".join(f"{key} {stats[key]}" for key in keys)
+            named, other, relation = ((low, high, "above") if low == "median"
+                                      else (high, low, "below"))
+            raise SchemaError(where, f"{name}.{named}", f"is {relation} {other}: "
+                                                       f"{' <= '.join(keys)} does not hold "
+                                                       f"({shown})")
     if not math.isclose(stats["iqr"], stats["q3"] - stats["q1"], rel_tol=1e-6, abs_tol=1e-12):
         raise SchemaError(where, f"{name}.iqr", f"is not q3 - q1 ({stats['iqr']} vs "
                                                f"{stats['q3'] - stats['q1']})")
     if stats["mean"] < stats["min"] * (1 - 1e-9):
         raise SchemaError(where, f"{name}.mean", f"is below the minimum ({stats['mean']} < "
                                                 f"{stats['min']})")
+    if "max" in stats and stats["mean"] > stats["max"] * (1 + 1e-9):
+        raise SchemaError(where, f"{name}.mean", f"is above the maximum ({stats['mean']} > "
+                                                f"{stats['max']})")
 
 
 def _peak(machine_info, path):

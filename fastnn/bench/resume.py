@@ -19,6 +19,7 @@ from pathlib import Path
 
 from fastnn.atomic import atomic_write_text
 from fastnn.bench.cases import parse_layer_sizes
+from fastnn.bench.memory import check_sweep_memory
 from fastnn.bench.sweep import SweepConfig
 from fastnn.reporting.formatting import sizes_label
 from fastnn.reporting.results import CaseLog, read_json
@@ -134,19 +135,18 @@ def read_plan(folder):
         raise ValueError(f"--resume {folder} is not the folder of a distributed sweep (no "
                          f"{PLAN_FILE}); only sweeps started with --scheduler can be resumed")
     document = read_json(path)
-    if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
-        raise ValueError(f"{path} is not a fastnn run plan (no '{PLAN_FORMAT}' marker)")
-    if document.get("version") != PLAN_VERSION or isinstance(document.get("version"), bool):
-        raise ValueError(f"{path} has plan version {document.get('version')!r}; this fastnn "
-                         f"reads version {PLAN_VERSION}")
     try:
-        check(document, RUN_PLAN, f"{path} is not a valid run plan")
-        config = config_from_dict(document["config"])
+        check(document, RUN_PLAN, str(path))  # the format, the version, the config's types
+    except SchemaError as exc:
+        raise _explained(exc, path) from None
+    try:
+        config = _config(document["config"])
         config.check()  # the same checks as the command line's options
-    except SchemaError:
-        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path} is not a valid run plan: {exc}") from None
+    # As for the command line's options: a hand-edited plan too large for this machine
+    # (the coordinator's memory; see check_sweep_memory) is refused before it runs.
+    check_sweep_memory(config)
     return RunPlan(config=config, hosts=list(document["hosts"]),
                    scheduler=document["scheduler"], command=document.get("command", ""),
                    refused=_text_map(document.get("refused")),
@@ -169,11 +169,27 @@ def config_from_dict(data):
         A malformed layer-sizes label.
     """
     check(data, SWEEP_CONFIG, "run.json", prefix="config")
+    return _config(data)
+
+
+def _config(data):
+    """A SweepConfig from a ``config`` already checked against SWEEP_CONFIG."""
     settings = dict(data)
     settings["layer_sizes"] = tuple(parse_layer_sizes(label) for label in data["layer_sizes"])
     for name in _TUPLE_FIELDS:
         settings[name] = tuple(data[name])
     return SweepConfig(**settings)
+
+
+def _explained(exc, path):
+    """A schema error of ``run.json``, with what it means for the reader."""
+    if exc.field in ("(top level)", "format"):
+        hint = f"not a fastnn run plan (no '{PLAN_FORMAT}' marker)"
+    elif exc.field == "version":
+        hint = f"this fastnn reads plan version {PLAN_VERSION}"
+    else:
+        hint = "not a valid run plan"
+    return SchemaError(str(path), exc.field, f"{exc.problem}; {hint}")
 
 
 def settings_difference(recorded, given):

@@ -103,8 +103,12 @@ def read_torch(module, dtype=None, loss=None):
         A module or setting fastnn lacks (named in the message), two activations in a
         row, an activation before the first ``Linear``, or hidden layers with different
         activations. Also anything whose output could differ from the chain its
-        children describe: a subclass of ``Sequential`` (its own ``forward``), forward
-        hooks, a module (such as one ``Linear``) used twice.
+        children describe: a subclass of ``Sequential`` (its own ``forward``), an
+        instance attribute overriding a method (``seq.forward = ...``), forward hooks, a
+        module with parameters (such as one ``Linear``) used twice; and, as the proof,
+        any difference between the module's and the built network's outputs on a probe
+        batch (:func:`check_equivalence`). A parameter-free activation module used at
+        several positions (``act = nn.ReLU()`` reused) is read at each.
     TypeError
         If ``module`` is not a ``torch.nn.Sequential``.
     """
@@ -113,7 +117,70 @@ def read_torch(module, dtype=None, loss=None):
         raise TypeError(f"MLP.from_torch reads a torch.nn.Sequential of Linear and activation "
                         f"modules; got {type(module).__name__}")
     layers = _dense_layers(_plain_children(module, torch), torch.nn)
-    return network_parts(layers, source="the torch Sequential", loss=loss, dtype=dtype)
+    parts = network_parts(layers, source="the torch Sequential", loss=loss, dtype=dtype)
+    check_equivalence(module, parts, torch)
+    return parts
+
+
+# The probe batch: rows of this many samples, drawn from a fixed seed, at these scales
+# (small, unit, large inputs reach every branch of the activations).
+PROBE_SCALES = (0.1, 1.0, 30.0)
+PROBE_ROWS = 4
+# Float64 on both sides: the same function computed in another order differs by rounding.
+PROBE_RTOL, PROBE_ATOL = 1e-9, 1e-12
+
+
+def check_equivalence(module, parts, torch):
+    """Prove on a probe batch that the built network computes what ``module`` computes.
+
+    Both run in float64 (a copy of ``module`` under ``torch.no_grad``; ``module`` itself
+    is not changed) on :data:`PROBE_ROWS` random rows at each of :data:`PROBE_SCALES`.
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+    parts : NetworkParts
+        What :func:`read_torch` built from ``module``.
+
+    Raises
+    ------
+    ValueError
+        Naming the largest difference, if the outputs differ beyond rounding.
+    """
+    import copy
+
+    n_inputs = parts.spec.layer_sizes[0]
+    rng = np.random.default_rng(0)
+    probe = np.concatenate([scale * rng.standard_normal((PROBE_ROWS, n_inputs))
+                            for scale in PROBE_SCALES])
+    theirs_module = copy.deepcopy(module).double()
+    with torch.no_grad():
+        theirs = theirs_module(torch.from_numpy(probe)).detach().cpu().numpy()
+    ours = _forward_float64(parts, probe)
+    if theirs.shape != ours.shape:
+        raise ValueError(f"the torch Sequential's output has shape {theirs.shape} on a probe "
+                         f"batch, the network built from its layers {ours.shape}: it computes "
+                         f"something other than its children in order")
+    if not np.allclose(theirs, ours, rtol=PROBE_RTOL, atol=PROBE_ATOL, equal_nan=True):
+        worst = int(np.nanargmax(np.abs(theirs - ours)))
+        raise ValueError(f"the torch Sequential computes something other than its children "
+                         f"in order: on a probe batch its output "
+                         f"{theirs.flat[worst]!r} differs from the network built from its "
+                         f"layers ({ours.flat[worst]!r}); fastnn reads a plain "
+                         f"torch.nn.Sequential of Linear and activation modules")
+
+
+def _forward_float64(parts, X):
+    from fastnn.functions import ACTIVATIONS
+    from fastnn.params import layer_views
+
+    spec = parts.spec
+    weights, biases = layer_views(parts.params.astype(np.float64), spec.layer_sizes)
+    A = X
+    for index, (W, b) in enumerate(zip(weights, biases)):
+        name = spec.output_activation if index == len(weights) - 1 else spec.activation
+        A = ACTIVATIONS[name].function(A @ W + b)
+    return A
 
 
 def to_torch(net):
@@ -148,13 +215,20 @@ def _plain_children(module, torch):
     """The modules ``module`` applies, in order, nested plain ``Sequential`` containers
     read through; ValueError for anything whose output the chain may not describe."""
     seen = {}
-    for child in _applied(module, torch, "the module"):
-        if id(child) in seen:
+    for position, child in enumerate(_applied(module, torch, "the module")):
+        # act = nn.ReLU() reused computes the same at every position: read at each.
+        if id(child) in seen and not _stateless_activation(child, torch):
             raise ValueError(f"torch module {type(child).__name__} is used twice (at "
                              f"{seen[id(child)]} and again later): fastnn reads each layer "
                              f"once; give each position its own module")
-        seen[id(child)] = f"position {len(seen)}"
+        seen.setdefault(id(child), f"position {position}")
         yield child
+
+
+def _stateless_activation(child, torch):
+    """A parameter-free, buffer-free module of an activation class fastnn reads."""
+    return type(child) is not torch.nn.Linear and type(child).__name__ in BY_MODULE \
+        and not any(True for _ in child.parameters()) and not any(True for _ in child.buffers())
 
 
 def _applied(module, torch, where):
@@ -163,6 +237,7 @@ def _applied(module, torch, where):
                          f"torch.nn.Sequential: its forward may compute something other than "
                          f"its children in order; fastnn reads a plain torch.nn.Sequential")
     _refuse_hooks(module, torch, where)
+    _refuse_overrides(module, where)
     for index, child in enumerate(module):  # with repeats, as Sequential.forward runs them
         if child is None:
             raise ValueError(f"{where} has no module at position {index}")
@@ -170,7 +245,19 @@ def _applied(module, torch, where):
             yield from _applied(child, torch, f"the Sequential at position {index}")
         else:
             _refuse_hooks(child, torch, f"{type(child).__name__} at position {index}")
+            _refuse_overrides(child, f"{type(child).__name__} at position {index}")
             yield child
+
+
+def _refuse_overrides(module, where):
+    """An instance attribute hiding a method of the class (``seq.forward = ...``) may
+    change what the module computes: refused."""
+    overrides = sorted(name for name in vars(module)
+                       if callable(getattr(type(module), name, None)))
+    if overrides:
+        raise ValueError(f"{where} overrides {', '.join(overrides)} on the instance, which "
+                         f"may change its output; fastnn reads modules as their class "
+                         f"defines them")
 
 
 def _refuse_hooks(module, torch, where):
