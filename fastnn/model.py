@@ -512,7 +512,7 @@ def _resolve_backend(name, spec):
     if isinstance(name, str) and name.lower() == "auto":
         backend = backends.resolve_auto(spec)
     else:
-        backend = backends.get(name)
+        backend = backends.for_network(name)
     if spec.dtype not in backend.dtypes:
         raise ValueError(f"backend {backend.name!r} computes in {', '.join(backend.dtypes)}; "
                          f"got dtype {spec.dtype!r}")

@@ -185,12 +185,26 @@ def resolve_auto(spec, batch_size=1, op="forward", sparse=False, dtype=None):
             config = tiered.configuration(spec)
             if not tiered.is_ready(config, complete=True):
                 return tiered.TieredBackend(choice, spec)
-        return get(choice)
+        return for_network(choice)
     names = [name for name in available_backends() if dtype in _load(name).dtypes]
     if sparse:
         names = [name for name in names if _load(name).accepts_sparse] or names
-    return get(choose_backend(spec.layer_sizes, batch_size, op, dtype,
-                              names or available_backends()))
+    return for_network(choose_backend(spec.layer_sizes, batch_size, op, dtype,
+                                      names or available_backends()))
+
+
+def for_network(name):
+    """The backend ``name`` (or an alias), with the libraries of its steady state loaded
+    (:meth:`~fastnn.backends.base.Backend.preload`): what a network bound to it by name,
+    or by ``"auto"`` without tiering, computes on.
+
+    Returns
+    -------
+    Backend
+    """
+    backend = get(name)
+    backend.preload()
+    return backend
 
 
 def _load(name):

@@ -70,6 +70,14 @@ class Backend:
     def prepare(self, spec):
         """Do any one-off work for ``spec`` (compilation, warm-up) ahead of timing."""
 
+    def preload(self):
+        """Import the libraries this backend's steady state uses (the default: none).
+
+        Called when a network is bound to this backend for good
+        (:func:`fastnn.backends.for_network`); the NumPy tier of ``backend="auto"``
+        skips it, so that a first result does not wait for them.
+        """
+
     def bind(self, spec, params):
         """A per-network fast path for the model's plain calls, or None (the default:
         the model calls the methods below).

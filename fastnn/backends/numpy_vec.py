@@ -8,6 +8,8 @@ rows' losses (:attr:`fastnn.functions.Loss.rows`).
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from fastnn.backends.base import Backend
@@ -23,6 +25,12 @@ class NumpyBackend(Backend):
     dtypes = ("float64", "float32")
     is_baseline = True
     accepts_sparse = True
+
+    def preload(self):
+        """Import SciPy's ``expit``: :func:`fastnn.functions.sigmoid` uses it once imported
+        (one ufunc call, against four in NumPy alone)."""
+        with contextlib.suppress(ImportError):
+            import scipy.special  # noqa: F401
 
     def forward(self, spec, params, X):
         weights, biases = layer_views(params, spec.layer_sizes)

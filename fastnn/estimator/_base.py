@@ -199,7 +199,7 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
         (NumPy at once while the Numba kernels compile in the background)."""
         if self.backend != "auto":
             try:
-                return backends.get(self.backend)
+                return backends.for_network(self.backend)
             except ValueError as exc:
                 raise InvalidParameterError(
                     f"The 'backend' parameter of {type(self).__name__} must be \"auto\" or "
