@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 from fastnn import MLP
+from fastnn.backends import numba_jit
 from fastnn.spec import NetworkSpec
 from fastnn.validation import PlainArrays
-
-numba_jit = pytest.importorskip("fastnn.backends.numba_jit")
 
 
 def test_import_fastnn_imports_neither_scipy_nor_numba():
@@ -83,7 +82,7 @@ def test_the_fast_path_survives_pickling_and_copies():
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_a_read_only_memory_mapped_network_trains_and_keeps_its_file(tmp_path, backend):
-    joblib = pytest.importorskip("joblib")
+    import joblib
     rng = np.random.default_rng(0)
     net = MLP([4, 3, 2], backend=backend, seed=0)
     X, T = rng.random((5, 4)), rng.random((5, 2))

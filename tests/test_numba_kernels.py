@@ -13,12 +13,11 @@ import pytest
 from conftest import REFERENCE
 
 from fastnn import MLP
+from fastnn.backends import _numba_kernels as kernels
+from fastnn.backends import numba_jit
 from fastnn.params import parameter_count
 from fastnn.spec import NetworkSpec
 from fastnn.testing import TOLERANCE, random_case, relative_difference
-
-kernels = pytest.importorskip("fastnn.backends._numba_kernels")
-numba_jit = pytest.importorskip("fastnn.backends.numba_jit")
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -364,7 +364,7 @@ def test_fitted_attributes_are_scikit_learns(iris):
 
 
 def test_feature_names_are_kept(iris):
-    pandas = pytest.importorskip("pandas")
+    import pandas
     X, y = iris
     frame = pandas.DataFrame(X, columns=["a", "b", "c", "d"])
     clf = MLPClassifier((3,), max_iter=2).fit(frame, y)

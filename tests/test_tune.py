@@ -77,7 +77,6 @@ def test_save_refuses_what_the_loader_would_refuse():
 
 
 def test_crossovers_are_the_tuned_ones_else_the_shipped_ones():
-    pytest.importorskip("numba")
     from fastnn.backends._numba_kernels import BLAS_CROSSOVER
 
     assert tuning.crossovers() == BLAS_CROSSOVER == tuning.shipped_crossovers()
@@ -146,7 +145,6 @@ def test_info_says_which_tuning_is_in_force(tune_file):
 
 
 def test_the_warm_first_forward_runs_in_a_new_process():
-    pytest.importorskip("numba")
     assert 0 < cli_tune.warm_first_forward() < 60
 
 
@@ -183,7 +181,6 @@ def test_the_fit_recovers_the_rule_behind_the_timings():
 # --- the command ------------------------------------------------------------------------
 
 def test_tune_measures_stores_and_shows(monkeypatch, tune_file, capsys):
-    pytest.importorskip("numba")
     real_crossovers, real_table = crossovers.measure, backend_table.measure
     monkeypatch.setattr(crossovers, "measure", lambda **kwargs: real_crossovers(
         shapes=((4, 4), (16, 8)), rows=(1, 2), rounds=1, min_time=0.0))

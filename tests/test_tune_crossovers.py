@@ -8,8 +8,6 @@ import pytest
 from fastnn.backends import tuning
 from fastnn.bench import crossovers
 
-kernels = pytest.importorskip("fastnn.backends._numba_kernels")
-
 
 def test_measured_crossovers_are_well_formed(tmp_path, monkeypatch):
     monkeypatch.setenv("FASTNN_TUNE_FILE", str(tmp_path / "tune.json"))
