@@ -36,7 +36,7 @@ class MLP:
         sigmoid, cross_entropy -> softmax, binary_cross_entropy -> sigmoid).
     loss : str
         One of :data:`fastnn.spec.LOSSES` (table :data:`fastnn.functions.LOSSES`), a mean
-        over samples; see DESIGN.md for the formulas.
+        over samples; the formulas are in :mod:`fastnn.functions`.
     backend : str
         ``"python"``, ``"numpy"``, ``"numba"`` or ``"auto"`` (the fastest available).
     dtype : {"float64", "float32"}

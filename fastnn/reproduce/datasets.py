@@ -1,4 +1,4 @@
-"""The tutorials' data sets and example networks (see SOURCES.md), seeded and cached.
+"""The tutorials' data sets and example networks (docs/guide/reproduce.rst), seeded and cached.
 
 - :func:`tutorial_a_example` / :func:`tutorial_a_network`: tutorial A's 3-3-1 network.
 - :func:`tutorial_a_digits`: digits, ``StandardScaler``, 60/40 split, one-hot targets.

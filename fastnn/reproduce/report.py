@@ -405,9 +405,9 @@ def _fastnn_epoch(name):
 def _intro(results, command):
     settings = results.settings
     text = (f"`{command}` - {settings.label} run, {results.started}, "
-            f"{results.elapsed:.0f} s. The tutorials are described in SOURCES.md "
-            "(tutorial A: looped vs vectorised feed-forward and digits; B: softmax on three "
-            "Gaussian clouds; C: a NeuralNetwork/Trainer class on digits). Everything below "
+            f"{results.elapsed:.0f} s. The tutorials (docs/guide/reproduce.rst): "
+            "A, looped vs vectorised feed-forward and digits; B, softmax on three "
+            "Gaussian clouds; C, a NeuralNetwork/Trainer class on digits. Everything below "
             "was measured in this one run.")
     if not settings.is_full:
         text += ("\n\n**This is a reduced run** (`--quick` or test settings): fewer epochs, "
