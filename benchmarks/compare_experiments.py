@@ -47,6 +47,17 @@ def compare(old, new, out):
     return status, table
 
 
+def _bench_beside(folder, rounds, extra, variables, busy):
+    """One sweep with ``variables`` set, beside a CPU-bound process if ``busy``."""
+    spinner = subprocess.Popen([sys.executable, "-c", BUSY_CODE]) if busy else None
+    try:
+        bench(folder, rounds, extra, dict(os.environ, **variables))
+    finally:
+        if spinner is not None:
+            spinner.kill()
+            spinner.wait()
+
+
 def counts(table):
     return {verdict: int((table["verdict"] == verdict).sum())
             for verdict in ("regressed", "improved", "inconclusive", "same")}
@@ -64,6 +75,9 @@ def main(argv=None):
                         help="also the A/A pair with a CPU-bound job during the second sweep")
     parser.add_argument("--bench-args", default="", help="extra options for every sweep")
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--again", action="store_true",
+                        help="no new sweeps: compare the runs already in --out again (e.g. "
+                             "after a change to fastnn compare's rule)")
     args = parser.parse_args(argv)
     extra = shlex.split(args.bench_args)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -72,7 +86,8 @@ def main(argv=None):
              "slowed measurements flagged |", "|---|---|---|---|---|---|---|---|"]
     for repeat in range(args.repeats):
         base = args.out / f"r{repeat}-A"
-        bench(base, args.rounds, extra)
+        if not args.again:
+            bench(base, args.rounds, extra)
         experiments = [("A/A quiet", "AA-quiet", {}, False)]
         if args.busy:
             experiments.append(("A/A busy", "AA-busy", {}, True))
@@ -80,13 +95,8 @@ def main(argv=None):
                             {"FASTNN_TEST_SLOWDOWN": args.slowdown}, False))
         for name, slug, variables, busy in experiments:
             folder = args.out / f"r{repeat}-{slug}"
-            spinner = subprocess.Popen([sys.executable, "-c", BUSY_CODE]) if busy else None
-            try:
-                bench(folder, args.rounds, extra, dict(os.environ, **variables))
-            finally:
-                if spinner is not None:
-                    spinner.kill()
-                    spinner.wait()
+            if not args.again:
+                _bench_beside(folder, args.rounds, extra, variables, busy)
             status, table = compare(base, folder, args.out / f"r{repeat}-{slug}.compare.md")
             found = counts(table)
             slowed = table[(table["backend"] == backend) & (table["op"] == op)]
@@ -100,7 +110,7 @@ def main(argv=None):
     command = " ".join(shlex.quote(part) for part in ["python", *sys.argv])
     text = ("# fastnn compare: A/A and A/B experiments\n\n" + "\n".join(lines)
             + f"\n\nReproduce: `{command}`\n")
-    (args.out / "experiments.md").write_text(text)
+    (args.out / ("experiments-again.md" if args.again else "experiments.md")).write_text(text)
     print(text)
     return 0
 

@@ -83,6 +83,23 @@ def test_compare_flags_only_significant_changes_beyond_the_threshold():
     assert "regressed" not in set(few["verdict"])
 
 
+def test_a_change_just_past_the_threshold_is_not_a_verdict():
+    # Two processes can differ by a steady few percent that no round of either shows
+    # (the A/A experiment met +10.2 % at a 10 % threshold, every round of one run above
+    # every round of the other): the rank test asks whether the change is beyond the
+    # threshold, not whether there is one. A clear 30 % slowdown is still flagged.
+    rng = np.random.default_rng(1)
+    old_samples = [_rounds(1.0, 9, rng, spread=0.002) for _ in range(2)]
+    new_samples = [_rounds(1.102, 9, rng, spread=0.002), _rounds(1.3, 9, rng, spread=0.002)]
+    old = _frame([np.median(s) for s in old_samples], old_samples)
+    new = _frame([np.median(s) for s in new_samples], new_samples)
+    table = compare_runs(old, new, threshold=0.10)
+    assert table["change"].iloc[0] > 0.10
+    assert list(table["verdict"]) == ["inconclusive", "regressed"]
+    faster = compare_runs(new, old, threshold=0.10)
+    assert list(faster["verdict"]) == ["inconclusive", "improved"]
+
+
 def test_compare_old_format_falls_back_to_medians():
     old = _frame([1.0, 1.0], [None, None]).drop(columns="samples_s")
     new = _frame([1.3, 1.0], [None, None]).drop(columns="samples_s")

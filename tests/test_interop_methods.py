@@ -1,4 +1,5 @@
-"""The MLP methods of model exchange delegate to fastnn.interop (the public names of the README and docs/guide/exchange.rst)."""
+"""The MLP methods of model exchange delegate to fastnn.interop (the public names of the
+README and docs/guide/exchange.rst)."""
 
 import numpy as np
 import pytest

@@ -3,8 +3,9 @@
 OLD and NEW are run folders written by `fastnn bench` (or `fastnn report`), or their
 results.json files. Measurements are matched on backend, level, layer sizes, batch,
 op, dtype and thread counts. A measurement is `regressed` (or `improved`) only when its
-median moved by more than --threshold AND the two runs' per-round samples differ
-significantly: a two-sided Mann-Whitney U test, Holm-corrected over all the measurements
+median moved by more than --threshold AND the move is significantly larger than the
+threshold: a two-sided Mann-Whitney U test of the slower run's per-round samples against
+the faster run's scaled by 1 + threshold, Holm-corrected over all the measurements
 compared, at family level --alpha (5 %). A change beyond the threshold without that
 evidence is `inconclusive` (too few rounds, not significant, or within the runs'
 measured noise). Runs without per-round samples (older formats) fall back to the
@@ -112,9 +113,9 @@ def comparison_markdown(table, threshold, only_old=0, only_new=0, old_name="OLD"
     lines.append(summary)
     if basis == "samples":
         lines.append(f"\nDecided on the per-round samples: a change beyond the threshold "
-                     f"counts only if a two-sided Mann-Whitney U test rejects 'no change' "
-                     f"at family level {alpha:g}, Holm-corrected over the {len(table)} "
-                     f"measurements.")
+                     f"counts only if a two-sided Mann-Whitney U test rejects "
+                     f"'a change of at most the threshold' at family level {alpha:g}, "
+                     f"Holm-corrected over the {len(table)} measurements.")
     else:
         lines.append("\n**Older format:** a run has no per-round samples, so the verdicts "
                      "use the old median rule (beyond the threshold is a change), "

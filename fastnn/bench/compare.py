@@ -4,9 +4,13 @@ A measurement's verdict (:func:`compare_runs`):
 
 - ``same``: the medians differ by at most the threshold;
 - ``regressed`` / ``improved``: the medians differ by more than the threshold AND the
-  two runs' per-round samples differ significantly: a two-sided Mann-Whitney U test
-  (:func:`fastnn.reporting.stats.change_test`) whose p-value passes Holm's correction
-  for the number of measurements compared, at family level ``alpha`` (5 %);
+  change is significantly larger than the threshold: a two-sided Mann-Whitney U test
+  (:func:`fastnn.reporting.stats.change_test`) of the slower run's per-round samples
+  against the faster run's scaled by ``1 + threshold``, whose p-value passes Holm's
+  correction for the number of measurements compared, at family level ``alpha`` (5 %).
+  (Testing against the threshold, not against "no change", keeps a shift just past the
+  threshold between two processes - which the rounds of one process cannot see - from
+  being called a regression.);
 - ``inconclusive``: beyond the threshold but without that evidence - too few rounds
   (0 or 1 round, or so few that no p-value could pass the corrected level), not
   significant, a change within what the runs' measured noise explains
@@ -121,7 +125,8 @@ def compare_runs(old, new, threshold=0.10, alpha=ALPHA, old_noise=None, new_nois
         table["reason"] = np.where(beyond, "median beyond the threshold (no samples)", "")
         table.attrs["basis"] = "medians"
         return table
-    tests = change_tests(list(zip(merged["samples_s_old"], merged["samples_s_new"])))
+    tests = change_tests(_against_threshold(merged["samples_s_old"], merged["samples_s_new"],
+                                            table["change"], threshold))
     p_values = np.array([test.p_value for test in tests])
     significant, levels = holm(p_values, alpha)
     margin = noise_margin(old_noise, new_noise)
@@ -161,6 +166,22 @@ def _verdict(beyond, direction, test, significant, level, size, threshold, margi
         return "inconclusive", (f"within the runs' measured noise (threshold + "
                                 f"{100 * margin:.0f}%)")
     return direction, f"p={test.p_value:.2g} <= {level:.2g}"
+
+
+def _against_threshold(old_samples, new_samples, changes, threshold):
+    """Pairs of per-round samples to test, the faster run's scaled by ``1 + threshold``:
+    a significant difference then says the change is beyond the threshold, not merely
+    that there is one."""
+    pairs = []
+    for old, new, change in zip(old_samples, new_samples, changes):
+        old = as_samples(old) if _has_samples(old) else np.empty(0)
+        new = as_samples(new) if _has_samples(new) else np.empty(0)
+        if change > 0:
+            old = old * (1 + threshold)
+        else:
+            new = new * (1 + threshold)
+        pairs.append((old, new))
+    return pairs
 
 
 def _has_samples(value):
