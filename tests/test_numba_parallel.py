@@ -28,9 +28,10 @@ COMBINATIONS = [("tanh", "softmax", "cross_entropy"), ("relu", "sigmoid", "mse")
 THREADS = sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)})
 
 
-def _case(index, combination, batch, dtype):
-    rng = np.random.default_rng(7000 + index)
-    spec, params, _, _ = random_case(rng, *combination, max_depth=3, max_width=24)
+def _case(index, combination, batch, dtype, seed=7000, max_depth=3, max_width=24):
+    rng = np.random.default_rng(seed + index)
+    spec, params, _, _ = random_case(rng, *combination, max_depth=max_depth,
+                                     max_width=max_width)
     spec = type(spec).create(spec.layer_sizes, spec.activation, spec.output_activation,
                              spec.loss, dtype)
     X = rng.standard_normal((batch, spec.layer_sizes[0])).astype(dtype)
@@ -83,17 +84,13 @@ def test_every_activation_loss_pair_in_the_block_kernels_matches_numpy(loss, dty
     for index, combination in enumerate(EVERY_COMBINATION):
         if combination[2] != loss:
             continue
-        rng = np.random.default_rng(9100 + index)
-        spec, params, _, _ = random_case(rng, *combination, max_depth=2, max_width=5)
-        spec = type(spec).create(spec.layer_sizes, spec.activation, spec.output_activation,
-                                 spec.loss, dtype)
-        X = rng.standard_normal((PAIR_BATCH, spec.layer_sizes[0])).astype(dtype)
-        T = rng.random((PAIR_BATCH, spec.layer_sizes[-1])).astype(dtype)
-        expected = _results(spec, params.astype(dtype), X, T, "numpy")
+        spec, params, X, T = _case(index, combination, PAIR_BATCH, dtype, seed=9100,
+                                   max_depth=2, max_width=5)
+        expected = _results(spec, params, X, T, "numpy")
         # One thread: the same block kernels (bit for bit at every thread count, tested
         # above), without the wake-up cost of a thread pool per call.
         with pinned_threads(1):
-            actual = _results(spec, params.astype(dtype), X, T, "numba_parallel")
+            actual = _results(spec, params, X, T, "numba_parallel")
         for key, value in expected.items():
             difference = relative_difference(actual[key], value)
             if not difference <= TOLERANCE[dtype]:

@@ -31,27 +31,21 @@ def test_a_directory_is_not_a_model_file(tmp_path):
 
 @pytest.mark.parametrize("version", [1.5, 1.0, True])
 def test_a_version_that_is_not_the_integer_1_is_refused(tmp_path, version):
-    path = tmp_path / "net.npz"
-    MLP([2, 3, 1], backend="numpy", seed=0).save(path)
-    contents = dict(np.load(path))
-    contents["version"] = np.array(version)
-    np.savez(path, **contents)
+    path, contents = _saved_model(tmp_path)
+    np.savez(path, **{**contents, "version": np.array(version)})
     with pytest.raises(ValueError, match="model file version"):
         MLP.load(path)
 
 
 def test_an_extra_member_is_named(tmp_path):
-    path = tmp_path / "net.npz"
-    MLP([2, 3, 1], backend="numpy", seed=0).save(path)
-    np.savez(path, **dict(np.load(path)), script=np.array("print(1)"))
+    path, contents = _saved_model(tmp_path)
+    np.savez(path, **contents, script=np.array("print(1)"))
     with pytest.raises(ValueError, match="field 'script'"):
         MLP.load(path)
 
 
 def test_a_spec_field_of_the_wrong_type_is_named(tmp_path):
-    path = tmp_path / "net.npz"
-    MLP([2, 3, 1], backend="numpy", seed=0).save(path)
-    contents = dict(np.load(path))
+    path, contents = _saved_model(tmp_path)
     spec = json.loads(str(contents["spec"]))
     contents["spec"] = np.array(json.dumps({**spec, "layer_sizes": [2, "3", 1]}))
     np.savez(path, **contents)
@@ -247,3 +241,11 @@ def test_a_large_metadata_member_is_refused_before_it_is_read(tmp_path):
     _write_members(path, members)
     with pytest.raises(ValueError, match="member 'spec' is .* bytes, above the limit"):
         MLP.load(path)
+
+
+def _saved_model(tmp_path):
+    """A small network's model file and its members, to be rewritten by a test."""
+    path = tmp_path / "net.npz"
+    MLP([2, 3, 1], backend="numpy", seed=0).save(path)
+    with np.load(path) as archive:
+        return path, dict(archive)
