@@ -6,6 +6,7 @@ about an architecture apart from the parameter values themselves.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 from dataclasses import dataclass
 
@@ -93,6 +94,21 @@ class NetworkSpec:
     def activations(self):
         """Activation name of each weight layer, output last."""
         return (self.activation,) * (self.n_layers - 1) + (self.output_activation,)
+
+    def with_dtype(self, dtype):
+        """This spec computing in ``dtype``: itself if it already does, else a copy.
+
+        Parameters
+        ----------
+        dtype : str or numpy.dtype
+            ``"float64"`` or ``"float32"``.
+
+        Returns
+        -------
+        NetworkSpec
+        """
+        dtype = validate_dtype(dtype)
+        return self if dtype == self.dtype else dataclasses.replace(self, dtype=dtype)
 
     def to_dict(self):
         """A JSON-serialisable dict that :meth:`from_dict` turns back into a spec."""

@@ -99,6 +99,21 @@ def test_python_backend_refuses_float32():
         MLP([2, 2], dtype="float32", backend="python")
 
 
+def test_one_resolve_backend_for_names_aliases_and_auto():
+    from fastnn import backends
+    from fastnn.spec import NetworkSpec
+
+    spec = NetworkSpec.create([3, 2])
+    assert backends.resolve_backend("np", spec) is backends.get("numpy")
+    assert backends.resolve_backend("Auto", spec).name == MLP([3, 2], backend="auto").backend
+    float32 = NetworkSpec.create([3, 2], dtype="float32")
+    with pytest.raises(ValueError, match="computes in float64; got dtype 'float32'"):
+        backends.resolve_backend("python", float32)
+    assert backends.resolve_backend("python", float32, check_dtype=False).name == "python"
+    with pytest.raises(ValueError, match="unknown backend 'nmba'"):
+        backends.resolve_backend("nmba", spec)
+
+
 @pytest.mark.parametrize("make", [
     lambda X: X.astype(np.int64),
     lambda X: X.astype(np.float32),

@@ -5,9 +5,11 @@ that backend from :func:`available_backends` (:func:`unavailable_backends` says 
 required backends (:data:`REQUIRED`: their dependencies, Numba included, are core
 dependencies of fastnn) fail loudly instead: a broken Numba install raises its ImportError.
 
-``backend="auto"`` resolves through :func:`resolve_auto`, which hands a network whose
-compiled kernels are not cached yet to a tiered backend (:mod:`fastnn.backends.tiered`)
-without importing Numba.
+Every front door (:class:`fastnn.MLP`, the estimators of :mod:`fastnn.estimator`) turns
+a ``backend=`` value into a backend object through :func:`resolve_backend`: a name (or an
+alias) through :func:`for_network`, ``"auto"`` through :func:`resolve_auto`, which hands a
+network whose compiled kernels are not cached yet to a tiered backend
+(:mod:`fastnn.backends.tiered`) without importing Numba.
 """
 
 from __future__ import annotations
@@ -145,6 +147,58 @@ def fastest_backend(layer_sizes, batch_size=1, op="forward", dtype="float64"):
     from fastnn.backends.selection import choose_backend
 
     return choose_backend(layer_sizes, batch_size, op, dtype, available_backends())
+
+
+AUTO = "auto"
+
+
+def resolve_backend(name, spec, batch_size=1, op="forward", sparse=False, dtype=None,
+                    check_dtype=True):
+    """The backend object a network of ``spec`` computes on for ``backend=name``.
+
+    The one resolution of a ``backend=`` value, used by :class:`fastnn.MLP` and the
+    estimators alike: ``"auto"`` (any case) through :func:`resolve_auto` (the fastest
+    for the case; tiered while compiled kernels are not cached yet), any other name or
+    alias through :func:`for_network`.
+
+    Parameters
+    ----------
+    name : str
+        ``"auto"``, a registry name or an alias.
+    spec : NetworkSpec
+    batch_size : int
+        Rows per call the network will see (``"auto"`` only); below 1 counts as 1.
+    op : {"forward", "gradients", "train_step"}
+        The operation to be fastest at (``"auto"`` only).
+    sparse : bool
+        Whether ``X`` will be sparse (``"auto"`` prefers a backend that takes it).
+    dtype : str or None
+        The dtype to compute in; default ``spec.dtype``.
+    check_dtype : bool
+        Raise if the backend does not compute in ``dtype`` (False: the caller adapts
+        its spec, as the estimators fall back to float64).
+
+    Returns
+    -------
+    Backend
+
+    Raises
+    ------
+    ValueError
+        Unknown or unavailable name, or (``check_dtype``) a backend that does not
+        compute in ``dtype``.
+    TypeError
+        ``name`` is not a string.
+    """
+    dtype = dtype or spec.dtype
+    if isinstance(name, str) and name.lower() == AUTO:
+        backend = resolve_auto(spec, max(1, batch_size), op, sparse=sparse, dtype=dtype)
+    else:
+        backend = for_network(name)
+    if check_dtype and dtype not in backend.dtypes:
+        raise ValueError(f"backend {backend.name!r} computes in {', '.join(backend.dtypes)}; "
+                         f"got dtype {dtype!r}")
+    return backend
 
 
 def resolve_auto(spec, batch_size=1, op="forward", sparse=False, dtype=None):
