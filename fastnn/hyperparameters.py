@@ -5,7 +5,8 @@ Everything else is derived from :data:`HYPERPARAMETERS`:
 - :class:`TrainingOptions`, the validated settings of a training run (its fields,
   defaults, checks and docstring);
 - the keyword arguments of :meth:`fastnn.MLP.fit`, its signature and the docstring
-  lines that describe them (:func:`takes_training_options`);
+  lines that describe them (:func:`takes_training_options`), and the former names
+  still accepted (:data:`RENAMED`);
 - the estimators' settings: :attr:`Hyperparameter.sklearn` names the parameter of
   scikit-learn's ``MLPClassifier`` / ``MLPRegressor`` each one is set from
   (:mod:`fastnn.estimator` converts the few whose meaning differs).
@@ -21,6 +22,7 @@ import inspect
 import math
 import re
 import textwrap
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, make_dataclass
 from functools import partial
@@ -92,9 +94,12 @@ HYPERPARAMETERS = (
                    "L-BFGS-B (:mod:`fastnn.lbfgs`; ``epochs`` bounds its iterations).",
                    _one_of(SOLVERS), "solver"),
     Hyperparameter("learning_rate", 0.001, "float",
-                   "The (initial) step size.", check_positive_real, "learning_rate_init"),
-    Hyperparameter("schedule", "constant", _choices(SCHEDULES),
-                   "How the step size changes between epochs (:mod:`fastnn.schedules`).",
+                   "The (initial) step size, as PyTorch's and Keras's ``lr`` / "
+                   "``learning_rate`` (scikit-learn's ``learning_rate_init``).",
+                   check_positive_real, "learning_rate_init"),
+    Hyperparameter("learning_rate_schedule", "constant", _choices(SCHEDULES),
+                   "How the step size changes between epochs (:mod:`fastnn.schedules`; "
+                   "scikit-learn's ``learning_rate``). Formerly ``schedule``.",
                    _one_of(SCHEDULES), "learning_rate"),
     Hyperparameter("power_t", 0.5, "float",
                    'The exponent of the ``"invscaling"`` schedule.', _NON_NEGATIVE, "power_t"),
@@ -144,6 +149,46 @@ HYPERPARAMETERS = (
 )
 
 
+# Former name -> hyperparameter: still accepted by MLP.fit and TrainingOptions (and
+# readable on TrainingOptions), with a DeprecationWarning naming the new one.
+RENAMED = {"schedule": "learning_rate_schedule"}
+
+
+def renamed_keywords(kwargs, where):
+    """``kwargs`` with every former name of :data:`RENAMED` replaced by the new one.
+
+    Parameters
+    ----------
+    kwargs : dict of str -> object
+    where : str
+        The callable's name, for the messages.
+
+    Returns
+    -------
+    dict of str -> object
+
+    Raises
+    ------
+    TypeError
+        If both a former name and its new name are given.
+    """
+    if not RENAMED.keys() & kwargs.keys():
+        return kwargs
+    kwargs = dict(kwargs)
+    for old, new in RENAMED.items():
+        if old in kwargs:
+            if new in kwargs:
+                raise TypeError(f"{where}() got both {new!r} and its former name {old!r}")
+            _warn_renamed(old, new, where, stacklevel=4)
+            kwargs[new] = kwargs.pop(old)
+    return kwargs
+
+
+def _warn_renamed(old, new, where, stacklevel):
+    warnings.warn(f"{where}: {old!r} is deprecated; use {new!r}", DeprecationWarning,
+                  stacklevel=stacklevel)
+
+
 def parameters_doc(indent=""):
     """The numpydoc lines describing every hyperparameter (a ``Parameters`` section body)."""
     lines = []
@@ -179,6 +224,28 @@ TrainingOptions = make_dataclass(
 )
 TrainingOptions.__module__ = __name__  # where pickle and the docs find it
 
+
+def _former_name(old, new):
+    def read(options):
+        _warn_renamed(old, new, "TrainingOptions", stacklevel=3)
+        return getattr(options, new)
+
+    return property(read, doc=f"Deprecated alias of ``{new}``.")
+
+
+def _with_former_names(generated_init):
+    @functools.wraps(generated_init)
+    def __init__(self, *args, **kwargs):
+        generated_init(self, *args, **renamed_keywords(kwargs, "TrainingOptions"))
+
+    return __init__
+
+
+TrainingOptions.__init__ = _with_former_names(TrainingOptions.__init__)
+for _old, _new in RENAMED.items():
+    setattr(TrainingOptions, _old, _former_name(_old, _new))
+del _old, _new
+
 # --- MLP.fit's keywords ---------------------------------------------------------------
 
 _PLACEHOLDER = re.compile(r"^( *)\{training_options\}$", re.MULTILINE)
@@ -208,6 +275,7 @@ def takes_training_options(function):
 
     @functools.wraps(function)
     def with_training_options(*args, **kwargs):
+        kwargs = renamed_keywords(kwargs, function.__qualname__)
         unknown = kwargs.keys() - keywords
         if unknown:
             raise TypeError(f"{function.__qualname__}() got an unexpected keyword argument "

@@ -2,7 +2,7 @@
 
 A schedule changes an optimiser's ``learning_rate`` *between* epochs, never inside one,
 exactly as scikit-learn's ``SGDOptimizer`` does; so every epoch — the Python loop of
-:func:`fastnn.train.run_epoch` and the numba backend's compiled epoch alike — reads the
+:func:`fastnn.train.fit_epoch` and the numba backend's compiled epoch alike — reads the
 current rate from the optimiser (``Optimizer.settings()``) and needs no schedule logic
 of its own. The kernel never branches on a schedule: :data:`SCHEDULE_CODES` (generated
 from the table, like ``OPTIMIZER_CODES``) exist for compiled code that would.
@@ -94,7 +94,8 @@ SCHEDULE_CODES = {name: code for code, name in enumerate(SCHEDULES)}
 
 
 def make_schedule(options):
-    """The schedule ``options.schedule`` names, with its hyperparameters from ``options``.
+    """The schedule ``options.learning_rate_schedule`` names, with its hyperparameters from
+    ``options``.
 
     Parameters
     ----------
@@ -104,4 +105,4 @@ def make_schedule(options):
     -------
     Schedule
     """
-    return SCHEDULES[options.schedule](options)
+    return SCHEDULES[options.learning_rate_schedule](options)

@@ -23,7 +23,13 @@ between epochs) in :mod:`fastnn.schedules`, the full-batch ``lbfgs`` solver in
 :mod:`fastnn.hyperparameters`. A backend that runs whole epochs (``runs_epochs``, such
 as the numba backend's one compiled kernel per epoch) gets each epoch in one call to its
 ``train_epoch`` and computes the same updates in the same order; other backends run an
-epoch here, one backend call per batch.
+epoch here (:func:`fit_epoch`), one backend call per batch.
+
+Both front doors train through the drivers at the end of this module:
+:meth:`fastnn.MLP.fit` (:func:`fit_network`) and the estimators of
+:mod:`fastnn.estimator` run their epochs with :class:`StochasticRun` and full-batch
+``lbfgs`` with :func:`fit_full_batch`; each brings only what it does differently (the
+sample order, the validation split and what is evaluated after an epoch).
 
 Sparse ``X`` (a canonical ``scipy.sparse.csr_matrix``) goes to backends that declare
 ``accepts_sparse`` as it is. A backend without it gets dense rows one mini-batch (or, for
@@ -35,6 +41,7 @@ run whole epochs (slower: the estimators warn when they take it).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import scipy.sparse
@@ -121,7 +128,7 @@ def add_l2_penalty(params, grad, mask, alpha, n_rows):
 
 def takes_sparse(backend, X):
     """Whether ``backend`` can take ``X`` as it is (dense, or sparse where it accepts that)."""
-    return not scipy.sparse.issparse(X) or getattr(backend, "accepts_sparse", False)
+    return not scipy.sparse.issparse(X) or backend.accepts_sparse
 
 
 def batch_gradients(backend, spec, params, X, T, sample_weight=None):
@@ -198,8 +205,12 @@ def _weights(sample_weight):
 # --- one epoch --------------------------------------------------------------------------
 
 
-def run_epoch(backend, spec, params, X, T, order, options, optimizer, mask, sample_weight=None):
-    """One pass over ``X[order]`` in mini-batches, updating ``params`` in place.
+def fit_epoch(backend, spec, params, X, T, order, options, optimizer, mask, sample_weight=None):
+    """One training epoch on any backend: a pass over ``X[order]`` in mini-batches,
+    updating ``params`` in place (formerly ``run_epoch``).
+
+    A backend that ``runs_epochs`` gets the whole epoch in one call to its
+    ``train_epoch`` method; the others get one call per batch from here.
 
     Parameters
     ----------
@@ -238,6 +249,14 @@ def run_epoch(backend, spec, params, X, T, order, options, optimizer, mask, samp
         optimizer.step(params, grad)
         total += loss * (stop - start)
     return total / X.shape[0]
+
+
+def run_epoch(*args, **kwargs):
+    """Deprecated alias of :func:`fit_epoch` (the name also meant the numba backend's
+    kernel call)."""
+    warnings.warn("fastnn.train.run_epoch is deprecated; use fastnn.train.fit_epoch",
+                  DeprecationWarning, stacklevel=2)
+    return fit_epoch(*args, **kwargs)
 
 
 def loss_scale(spec, options):
@@ -479,7 +498,7 @@ def output_indices(Y):
     return np.argmax(Y, axis=1).astype(np.int64)
 
 
-# --- MLP.fit ----------------------------------------------------------------------------
+# --- the training drivers (MLP.fit and the estimators) -----------------------------------
 
 
 def fit_network(backend, spec, params, X, y, options, seed=None, progress=False,
@@ -514,8 +533,10 @@ def fit_network(backend, spec, params, X, y, options, seed=None, progress=False,
     T, classes = encode_targets(y, spec, X.shape[0])
     rng = np.random.default_rng(seed)
     if options.optimizer in FULL_BATCH_SOLVERS:
-        trained, history = _fit_lbfgs(backend, spec, params, X, T, options, sample_weight)
-        return trained, classes, history
+        losses = []
+        trained, _, _ = fit_full_batch(backend, spec, params, X, T, options, sample_weight,
+                                       on_iteration=losses.append)
+        return trained, classes, {"loss": losses}
     validating = options.validation_fraction > 0
     if validating:
         train_index, val_index = validation_split(X.shape[0], options.validation_fraction, rng)
@@ -526,15 +547,6 @@ def fit_network(backend, spec, params, X, y, options, seed=None, progress=False,
             weight_val = None
     classify = is_classifier(spec, classes)
     trained = params.copy()
-    optimizer = make_optimizer(options, trained.size, trained.dtype)
-    schedule = make_schedule(options)
-    mask = weight_mask(spec.layer_sizes)
-    samples_seen = [0]
-
-    def one_epoch(current):
-        order = epoch_order(X.shape[0], options.shuffle, rng)
-        return run_epoch(backend, spec, current, X, T, order, options, optimizer, mask,
-                         sample_weight)
 
     def evaluate(current, loss):
         figures = {"loss": float(loss)}
@@ -547,31 +559,142 @@ def fit_network(backend, spec, params, X, y, options, seed=None, progress=False,
                 figures["val_accuracy"] = float(np.average(hits, weights=weight_val))
         return figures
 
-    def end_epoch():
-        samples_seen[0] += X.shape[0]
-        schedule.epoch_ended(optimizer, samples_seen[0])
-
-    monitor = "val_loss" if validating else "loss"
-    tracker = ImprovementTracker(options.tol, options.patience)
-    keep_best = validating and options.patience is not None
-    history, _ = train_loop(one_epoch, trained, options.epochs, evaluate, tracker, monitor,
-                            keep_best=keep_best, progress=progress, end_epoch=end_epoch,
-                            stalled=lambda: schedule.stalled(optimizer)[0])
+    run = StochasticRun(backend, spec, X, T, options,
+                        make_optimizer(options, trained.size, trained.dtype), sample_weight)
+    history, _ = run.epochs(trained, options.epochs,
+                            lambda: epoch_order(X.shape[0], options.shuffle, rng), evaluate,
+                            ImprovementTracker(options.tol, options.patience),
+                            "val_loss" if validating else "loss",
+                            keep_best=validating and options.patience is not None,
+                            progress=progress)
     return trained, classes, history
 
 
-def _fit_lbfgs(backend, spec, params, X, T, options, sample_weight):
-    """``MLP.fit`` with ``optimizer="lbfgs"``: every sample (no validation split, no
-    shuffling), at most ``epochs`` iterations; the history holds each iteration's loss."""
+class StochasticRun:
+    """Mini-batch training of one network on one data set: the driver that
+    :func:`fit_network` (:meth:`fastnn.MLP.fit`) and the estimators' ``sgd`` and ``adam``
+    solvers (:mod:`fastnn.estimator`) both go through.
+
+    Each epoch takes the sample order its caller draws, runs :func:`fit_epoch`, then the
+    caller's ``evaluate``; between epochs the schedule of ``options`` updates the
+    optimiser's rate from the samples seen so far. What differs between the front doors
+    is passed in: how the order is drawn, what is evaluated, the tracker, the optimiser
+    (a fresh one, or the one a ``partial_fit`` continues).
+
+    Parameters
+    ----------
+    backend : Backend
+    spec : NetworkSpec
+    X : ndarray or scipy.sparse.csr_matrix, shape (n_samples, n_inputs)
+    T : ndarray, shape (n_samples, n_outputs)
+    options : fastnn.hyperparameters.TrainingOptions
+    optimizer : fastnn.optimizers.Optimizer
+        Its state is updated in place.
+    sample_weight : ndarray, shape (n_samples,), or None
+    samples_seen : int
+        Training samples visited before this run (scikit-learn's ``t_``, continued).
+
+    Attributes
+    ----------
+    optimizer : fastnn.optimizers.Optimizer
+    schedule : fastnn.schedules.Schedule
+    samples_seen : int
+        Updated after every epoch.
+    """
+
+    def __init__(self, backend, spec, X, T, options, optimizer, sample_weight=None,
+                 samples_seen=0):
+        self.backend, self.spec, self.X, self.T = backend, spec, X, T
+        self.options = options
+        self.optimizer = optimizer
+        self.schedule = make_schedule(options)
+        self.sample_weight = sample_weight
+        self.samples_seen = samples_seen
+        self._mask = weight_mask(spec.layer_sizes)
+
+    def epochs(self, params, epochs, next_order, evaluate, tracker, monitor, keep_best=False,
+               progress=False, on_stall=None, go_on_diverged=False):
+        """Run up to ``epochs`` epochs on ``params`` (updated in place): :func:`train_loop`.
+
+        Parameters
+        ----------
+        params : ndarray, shape (n_params,)
+        epochs : int
+        next_order : callable
+            ``next_order()`` -> ndarray of int64, shape (n_samples,): the order of the
+            next epoch, drawn at its start.
+        evaluate, tracker, monitor, keep_best, progress, go_on_diverged
+            As :func:`train_loop`.
+        on_stall : callable or None
+            ``on_stall(ending)`` when the tracker says stop, with the sentence the
+            schedule's verdict appends to scikit-learn's verbose line.
+
+        Returns
+        -------
+        history : dict of str -> list of float
+        stopped_early : bool
+        """
+
+        def one_epoch(current):
+            return fit_epoch(self.backend, self.spec, current, self.X, self.T, next_order(),
+                             self.options, self.optimizer, self._mask, self.sample_weight)
+
+        def end_epoch():
+            self.samples_seen += self.X.shape[0]
+            self.schedule.epoch_ended(self.optimizer, self.samples_seen)
+
+        def stalled():
+            stop, ending = self.schedule.stalled(self.optimizer)
+            if on_stall is not None:
+                on_stall(ending)
+            return stop
+
+        return train_loop(one_epoch, params, epochs, evaluate, tracker, monitor,
+                          keep_best=keep_best, progress=progress, end_epoch=end_epoch,
+                          stalled=stalled, go_on_diverged=go_on_diverged)
+
+
+def fit_full_batch(backend, spec, params, X, T, options, sample_weight=None,
+                   on_iteration=None):
+    """Full-batch L-BFGS-B (:mod:`fastnn.lbfgs`) from ``params``: ``MLP.fit`` with
+    ``optimizer="lbfgs"`` and the estimators' ``lbfgs`` solver.
+
+    Every sample, no validation split, no shuffling; at most ``options.epochs``
+    iterations and ``options.max_fun`` evaluations, converged at ``options.tol``.
+
+    Parameters
+    ----------
+    backend : Backend
+    spec : NetworkSpec
+    params : ndarray, shape (n_params,)
+        Not modified.
+    X : ndarray or scipy.sparse.csr_matrix, shape (n_samples, n_inputs)
+    T : ndarray, shape (n_samples, n_outputs)
+    options : fastnn.hyperparameters.TrainingOptions
+    sample_weight : ndarray, shape (n_samples,), or None
+    on_iteration : callable or None
+        ``on_iteration(loss)`` after every iteration.
+
+    Returns
+    -------
+    params : ndarray, shape (n_params,)
+    loss : float
+        The objective at the end point.
+    n_iter : int
+
+    Raises
+    ------
+    TrainingDiverged
+        If the parameters are not finite at the end.
+    """
     from fastnn import lbfgs
 
     weight_total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
     objective = lbfgs.objective(
         lambda current: batch_gradients(backend, spec, current, X, T, sample_weight),
         spec, options.alpha, weight_total, loss_scale(spec, options))
-    losses = []
-    trained, _, _ = lbfgs.minimize(objective, params, options.epochs, options.max_fun,
-                                   options.tol, on_iteration=losses.append)
+    trained, loss, n_iter = lbfgs.minimize(objective, params, options.epochs, options.max_fun,
+                                           options.tol, on_iteration=on_iteration)
     if not np.isfinite(trained).all():
         raise TrainingDiverged("lbfgs produced non-finite parameters; try scaled inputs")
-    return trained, {"loss": losses}
+    return trained, loss, n_iter

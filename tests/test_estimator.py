@@ -89,6 +89,51 @@ def test_auto_backend_is_the_fastest_for_training(iris):
     assert clf.network_.backend == clf.backend_
 
 
+def test_backend_names_the_tier_that_finished_a_fit_on_auto(iris, monkeypatch, tmp_path):
+    """A tiered "auto" backend that moves on between two epochs: ``backend_`` names the
+    backend that trained the last epoch, and prediction computes on it."""
+    from fastnn import backends, train
+    from fastnn.backends import tiered
+
+    monkeypatch.setenv("FASTNN_CACHE_DIR", str(tmp_path))
+    resolve, fit_epoch = backends.resolve_backend, train.fit_epoch
+    made, served = [], []
+
+    def resolve_auto_as_tiered(name, spec, *args, **kwargs):
+        if name != "auto":
+            return resolve(name, spec, *args, **kwargs)
+        backend = tiered.TieredBackend("python", spec, start=False)
+        backend._pending = False  # no background compile: the test moves it on
+        made.append(backend)
+        return backend
+
+    def epoch(backend, *args, **kwargs):
+        served.append(backend.name)
+        if len(served) == 2:
+            made[-1]._switch()  # what a finished background compile does at a boundary
+        return fit_epoch(backend, *args, **kwargs)
+
+    monkeypatch.setattr(backends, "resolve_backend", resolve_auto_as_tiered)
+    monkeypatch.setattr(train, "fit_epoch", epoch)
+    X, y = iris
+    clf = MLPClassifier((5,), max_iter=3, batch_size=50, random_state=0).fit(X, y)
+    assert served == ["numpy", "numpy", "python"]
+    assert clf.backend_ == "python"
+    assert clf.network_.backend == "python"
+    reference = MLPClassifier((5,), max_iter=3, batch_size=50, random_state=0,
+                              backend="numpy").fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X), reference.predict_proba(X), rtol=1e-10)
+
+
+def test_auto_is_resolved_as_the_model_resolves_it(iris):
+    """One resolution for both front doors: "auto" in any case, names and aliases."""
+    X, y = iris
+    for backend in ("AUTO", "Auto", "np"):
+        clf = MLPClassifier((4,), max_iter=1, random_state=0, backend=backend).fit(X, y)
+        assert clf.backend_ == MLP([4, 4, 3], backend=backend).backend or backend != "np"
+        assert clf.backend_ in fastnn.available_backends()
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_backend_gives_the_same_model(backend, iris):
     X, y = iris

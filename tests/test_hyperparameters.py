@@ -90,9 +90,9 @@ def test_estimators_set_every_hyperparameter_from_one_of_their_parameters(estima
     ({"beta_1": 0.8, "beta_2": 0.9, "epsilon": 1e-6, "shuffle": False},
      {"beta_1": 0.8, "beta_2": 0.9, "epsilon": 1e-6, "shuffle": False}),
     ({"solver": "sgd", "learning_rate": "invscaling", "power_t": 0.25, "max_fun": 9},
-     {"schedule": "invscaling", "power_t": 0.25, "max_fun": 9}),
+     {"learning_rate_schedule": "invscaling", "power_t": 0.25, "max_fun": 9}),
     # Adam has no schedule in scikit-learn; lbfgs is the full-batch solver.
-    ({"solver": "adam", "learning_rate": "adaptive"}, {"schedule": "constant"}),
+    ({"solver": "adam", "learning_rate": "adaptive"}, {"learning_rate_schedule": "constant"}),
     ({"solver": "lbfgs"}, {"optimizer": "lbfgs"}),
     ({"n_iter_no_change": np.inf}, {"patience": None}),
 ])
@@ -100,3 +100,29 @@ def test_scikit_learn_parameters_become_training_options(settings, expected):
     options = MLPClassifier(**settings)._training_options(n_samples=50, incremental=False)
     for name, value in expected.items():
         assert getattr(options, name) == value, name
+
+
+# --- former names -----------------------------------------------------------------------
+
+def test_schedule_is_a_deprecated_alias_of_learning_rate_schedule(rng):
+    X, y = rng.standard_normal((20, 3)), rng.integers(0, 2, 20)
+    settings = {"optimizer": "sgd", "epochs": 4, "batch_size": 5, "seed": 0}
+    renamed = MLP([3, 4, 2], loss="cross_entropy", backend="numpy", seed=1).fit(
+        X, y, learning_rate_schedule="invscaling", **settings)
+    with pytest.warns(DeprecationWarning, match="'schedule' is deprecated; use "
+                                                "'learning_rate_schedule'"):
+        former = MLP([3, 4, 2], loss="cross_entropy", backend="numpy", seed=1).fit(
+            X, y, schedule="invscaling", **settings)
+    np.testing.assert_array_equal(former.flat_parameters, renamed.flat_parameters)
+    with pytest.raises(TypeError, match="both 'learning_rate_schedule' and its former name"):
+        MLP([3, 2]).fit(X, y, schedule="adaptive", learning_rate_schedule="adaptive")
+
+
+def test_training_options_take_and_give_the_former_schedule_name():
+    with pytest.warns(DeprecationWarning, match="use 'learning_rate_schedule'"):
+        options = TrainingOptions(schedule="adaptive")
+    assert options == TrainingOptions(learning_rate_schedule="adaptive")
+    with pytest.warns(DeprecationWarning, match="use 'learning_rate_schedule'"):
+        assert options.schedule == "adaptive"
+    assert dataclasses.replace(options, epochs=3).learning_rate_schedule == "adaptive"
+    assert "schedule" not in inspect.signature(MLP.fit).parameters

@@ -1,5 +1,7 @@
 """fastnn.train and MLP.fit: optimisers, batches, penalty, backends agreeing, sklearn parity."""
 
+import warnings
+
 import numpy as np
 import pytest
 from conftest import BACKENDS, FLOAT32_BACKENDS
@@ -377,7 +379,7 @@ def test_an_interrupted_fit_changes_nothing(labelled, monkeypatch):
     net = MLP([4, 5, 3], loss="cross_entropy", backend="numpy", seed=0)
     before = net.flat_parameters.copy()
     calls = []
-    real = train.run_epoch
+    real = train.fit_epoch
 
     def interrupt_in_epoch_two(*args, **kwargs):
         calls.append(1)
@@ -385,7 +387,7 @@ def test_an_interrupted_fit_changes_nothing(labelled, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train, "run_epoch", interrupt_in_epoch_two)
+    monkeypatch.setattr(train, "fit_epoch", interrupt_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
         net.fit(X, y, epochs=5)
     np.testing.assert_array_equal(net.flat_parameters, before)
@@ -408,7 +410,7 @@ def test_the_epoch_kernel_keeps_one_signature_per_dtype(labelled):
 # --- backends that run whole epochs -------------------------------------------------------
 
 def test_a_backend_that_runs_epochs_gets_the_whole_epoch(labelled):
-    """run_epoch reads the capability, never the backend's name or private modules."""
+    """fit_epoch reads the capability, never the backend's name or private modules."""
     from fastnn import backends
 
     numpy_backend = backends.get("numpy")
@@ -431,7 +433,7 @@ def test_a_backend_that_runs_epochs_gets_the_whole_epoch(labelled):
     options = TrainingOptions(optimizer="momentum", batch_size=5)
     optimizer = make_optimizer(options, net.flat_parameters.size, "float64")
     order = np.arange(23, dtype=np.int64)[::-1].copy()
-    loss = train.run_epoch(EpochBackend(), net.spec, net.flat_parameters.copy(), X, T, order,
+    loss = train.fit_epoch(EpochBackend(), net.spec, net.flat_parameters.copy(), X, T, order,
                            options, optimizer, train.weight_mask(net.spec.layer_sizes))
     assert loss == 0.5
     assert EpochBackend.calls == [(23, list(order), 5, "momentum")]
@@ -455,7 +457,8 @@ def test_training_imports_no_backend_module():
 @pytest.mark.parametrize("schedule", ["invscaling", "adaptive"])
 def test_schedules_run_alike_on_every_backend(schedule, backend, labelled):
     X, y = labelled
-    settings = {"optimizer": "momentum", "schedule": schedule, "power_t": 0.3, "tol": 10.0,
+    settings = {"optimizer": "momentum", "learning_rate_schedule": schedule, "power_t": 0.3,
+                "tol": 10.0,
                 "patience": 2}
     reference = _fitted("numpy", X, y, **settings)
     other = _fitted(backend, X, y, **settings)
@@ -467,8 +470,8 @@ def test_schedules_run_alike_on_every_backend(schedule, backend, labelled):
 def test_invscaling_sets_scikit_learns_rate_after_each_epoch(labelled):
     from fastnn.schedules import make_schedule
 
-    options = TrainingOptions(optimizer="sgd", schedule="invscaling", learning_rate=0.5,
-                              power_t=0.25)
+    options = TrainingOptions(optimizer="sgd", learning_rate_schedule="invscaling",
+                              learning_rate=0.5, power_t=0.25)
     optimizer = make_optimizer(options, 3, "float64")
     theirs = SGDOptimizer([np.zeros(3)], 0.5, lr_schedule="invscaling", power_t=0.25)
     schedule = make_schedule(options)
@@ -481,7 +484,8 @@ def test_invscaling_sets_scikit_learns_rate_after_each_epoch(labelled):
 def test_adaptive_divides_the_rate_until_it_is_tiny():
     from fastnn.schedules import make_schedule
 
-    options = TrainingOptions(optimizer="sgd", schedule="adaptive", learning_rate=1e-5)
+    options = TrainingOptions(optimizer="sgd", learning_rate_schedule="adaptive",
+                              learning_rate=1e-5)
     optimizer = make_optimizer(options, 3, "float64")
     theirs = SGDOptimizer([np.zeros(3)], 1e-5, lr_schedule="adaptive")
     schedule = make_schedule(options)
@@ -506,3 +510,59 @@ def test_lbfgs_fits_through_mlp_fit(backend, labelled):
     with pytest.warns(Warning):
         reference.fit(X, y, optimizer="lbfgs", epochs=15, alpha=0.01)
     assert net.history_["loss"][-1] == pytest.approx(reference.history_["loss"][-1], rel=1e-8)
+
+
+# --- one driver for both front doors, and the former names ---------------------------------
+
+def test_run_epoch_is_a_deprecated_alias_of_fit_epoch(labelled):
+    X, y = labelled
+    net = MLP([4, 5, 3], loss="cross_entropy", backend="numpy", seed=0)
+    T, _ = train.encode_targets(y, net.spec, X.shape[0])
+    options = TrainingOptions(optimizer="adam", batch_size=5)
+    order = np.arange(X.shape[0], dtype=np.int64)[::-1].copy()
+    results = []
+    for epoch in (train.fit_epoch, train.run_epoch):
+        params = net.flat_parameters.copy()
+        optimizer = make_optimizer(options, params.size, "float64")
+        if epoch is train.run_epoch:
+            with pytest.warns(DeprecationWarning, match="fastnn.train.fit_epoch"):
+                loss = epoch(net._backend, net.spec, params, X, T, order, options, optimizer,
+                             train.weight_mask(net.spec.layer_sizes))
+        else:
+            loss = epoch(net._backend, net.spec, params, X, T, order, options, optimizer,
+                         train.weight_mask(net.spec.layer_sizes))
+        results.append((loss, params))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_mlp_fit_and_the_estimators_train_through_the_same_driver(solver, labelled,
+                                                                   monkeypatch):
+    from fastnn.estimator import MLPClassifier
+
+    driven = []
+    if solver == "lbfgs":
+        real_full_batch = train.fit_full_batch
+
+        def full_batch(*args, **kwargs):
+            driven.append("fit_full_batch")
+            return real_full_batch(*args, **kwargs)
+
+        monkeypatch.setattr(train, "fit_full_batch", full_batch)
+    else:
+        real_epochs = train.StochasticRun.epochs
+
+        def epochs(self, *args, **kwargs):
+            driven.append("StochasticRun")
+            return real_epochs(self, *args, **kwargs)
+
+        monkeypatch.setattr(train.StochasticRun, "epochs", epochs)
+    X, y = labelled
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converged in 2 epochs
+        MLP([4, 5, 3], loss="cross_entropy", backend="numpy", seed=0).fit(
+            X, y, optimizer=solver, epochs=2)
+        MLPClassifier((5,), solver=solver, max_iter=2, backend="numpy",
+                      random_state=0).fit(X, y)
+    assert len(driven) == 2 and len(set(driven)) == 1

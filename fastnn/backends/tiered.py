@@ -292,7 +292,7 @@ class TieredBackend(Backend):
         if not backend.runs_epochs:  # weighted or sparse, not compiled yet: NumPy's batches
             from fastnn import train
 
-            return train.run_epoch(backend, spec, params, X, T, order, options, optimizer,
+            return train.fit_epoch(backend, spec, params, X, T, order, options, optimizer,
                                    train.weight_mask(spec.layer_sizes), sample_weight)
         return backend.train_epoch(spec, params, X, T, order, options, optimizer,
                                    sample_weight)

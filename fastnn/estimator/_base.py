@@ -1,6 +1,8 @@
 """The base of both estimators: scikit-learn's parameters, and ``fit`` from validated
-input to the fitted state, on a fastnn backend chosen per fit; the solvers' epochs are in
-:mod:`fastnn.estimator._stochastic` and :mod:`fastnn.lbfgs`."""
+input to the fitted state, on a fastnn backend chosen per fit
+(:func:`fastnn.backends.resolve_backend`, as :class:`fastnn.MLP`); the solvers train
+through the drivers of ``MLP.fit`` (:mod:`fastnn.train`), the stochastic ones with
+scikit-learn's order and records from :mod:`fastnn.estimator._stochastic`."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from fastnn import backends, lbfgs, train
+from fastnn import backends, train
 from fastnn.estimator._layers import FittedLayersMixin, glorot_uniform
 from fastnn.estimator._parameters import (
     ACTIVATION_NAMES,
@@ -151,6 +153,9 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
             raise ValueError("Solver produced non-finite parameter weights. The input data "
                              "may contain large values and need to be preprocessed.")
         self._set_parameters(params)
+        # The backend that finished the fit: with backend="auto" a tiered backend may have
+        # moved from NumPy to the compiled kernels between two epochs.
+        self.backend_ = backend.name
         return self
 
     def _initialize(self, y, layer_units, dtype, keep_assigned=False):
@@ -181,41 +186,32 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
         sparse = scipy.sparse.issparse(X)
         batch_size = X.shape[0] if self.solver == "lbfgs" else self._batch_size(X.shape[0],
                                                                                warn=False)
-        backend = self._resolve_backend(self._spec, batch_size, sparse)
-        name = backend.name
-        dtype = self._dtype if self._dtype in backend.dtypes else "float64"
-        if self._spec.dtype != dtype:
-            self._spec = NetworkSpec.create(self._spec.layer_sizes, self._spec.activation,
-                                            self._spec.output_activation, self._spec.loss, dtype)
-        if sparse and not getattr(backend, "accepts_sparse", False):
-            warnings.warn(f"the {name!r} backend does not take sparse input: each mini-batch "
-                          f"is densified and trained with one backend call (slower)",
+        try:
+            backend = backends.resolve_backend(self.backend, self._spec, batch_size,
+                                               "train_step", sparse=sparse, dtype=self._dtype,
+                                               check_dtype=False)
+        except ValueError as exc:
+            raise InvalidParameterError(
+                f"The 'backend' parameter of {type(self).__name__} must be \"auto\" or "
+                f"a fastnn backend: {exc}") from exc
+        # A backend without the data's dtype (python: float64 only) computes in float64.
+        self._spec = self._spec.with_dtype(self._dtype if self._dtype in backend.dtypes
+                                           else "float64")
+        if sparse and not backend.accepts_sparse:
+            warnings.warn(f"the {backend.name!r} backend does not take sparse input: each "
+                          f"mini-batch is densified and trained with one backend call (slower)",
                           UserWarning, stacklevel=4)
-        self.backend_ = name
+        self.backend_ = backend.name
         return self._spec, backend
-
-    def _resolve_backend(self, spec, batch_size, sparse):
-        """The backend object of this fit; for "auto" see ``fastnn.backends.resolve_auto``
-        (NumPy at once while the Numba kernels compile in the background)."""
-        if self.backend != "auto":
-            try:
-                return backends.for_network(self.backend)
-            except ValueError as exc:
-                raise InvalidParameterError(
-                    f"The 'backend' parameter of {type(self).__name__} must be \"auto\" or "
-                    f"a fastnn backend: {exc}") from exc
-        return backends.resolve_auto(spec, max(1, batch_size), "train_step", sparse=sparse,
-                                     dtype=self._dtype)
 
     # --- lbfgs ------------------------------------------------------------------------
 
     def _fit_lbfgs(self, spec, backend, params, X, T, sample_weight):
-        weight_total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-        objective = lbfgs.objective(
-            lambda current: train.batch_gradients(backend, spec, current, X, T, sample_weight),
-            spec, self.alpha, weight_total, self._data_loss_scale())
-        params, self.loss_, self.n_iter_ = lbfgs.minimize(objective, params, self.max_iter,
-                                                          self.max_fun, self.tol)
+        """``lbfgs`` through :func:`fastnn.train.fit_full_batch` (the driver of ``MLP.fit``
+        too): every iteration from scikit-learn's parameters."""
+        options = self._training_options(X.shape[0], incremental=False)
+        params, self.loss_, self.n_iter_ = train.fit_full_batch(backend, spec, params, X, T,
+                                                                options, sample_weight)
         return params
 
     # --- prediction -------------------------------------------------------------------
@@ -225,7 +221,8 @@ class _BaseMLP(FittedLayersMixin, StochasticSolverMixin, TrainingOptionsMixin, B
         check_is_fitted(self)
         X = validate_data(self, checked_structure(X), accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))
-        Y = train.network_outputs(backends.get(self.backend_), self._spec,
+        backend = backends.resolve_backend(self.backend_, self._spec)
+        Y = train.network_outputs(backend, self._spec,
                                   self._flat_parameters(), network_input(X, self._spec.dtype))
         return Y.astype(np.result_type(X.dtype, self._dtype), copy=False)
 

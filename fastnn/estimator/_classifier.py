@@ -39,7 +39,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     Attributes
     ----------
     backend_ : str
-        The backend the last fit trained on.
+        The backend that finished the last fit (with ``backend="auto"``, the tier in
+        force at its end: see :mod:`fastnn.backends.tiered`).
     network_ : fastnn.MLP
         The fitted network (a copy).
     """

@@ -72,8 +72,11 @@ class TrainingOptionsMixin:
         # convert the ones whose meaning differs.
         converters = {
             "optimizer": self._optimizer_name,
-            "schedule": lambda schedule: schedule if self.solver == "sgd" else "constant",
-            "batch_size": lambda batch_size: self._batch_size(n_samples),
+            "learning_rate_schedule": lambda schedule: (schedule if self.solver == "sgd"
+                                                        else "constant"),
+            # scikit-learn warns of a clipped batch size only where batches are used.
+            "batch_size": lambda batch_size: self._batch_size(
+                n_samples, warn=self.solver in STOCHASTIC_SOLVERS),
             "validation_fraction": lambda fraction: fraction if self.early_stopping else 0.0,
             # scikit-learn stops once more than n_iter_no_change epochs did not improve.
             "patience": lambda n_iter_no_change: (None if n_iter_no_change == np.inf

@@ -1,5 +1,6 @@
-"""The stochastic solvers ``sgd`` and ``adam``: scikit-learn's epoch loop, stopping rules
-and early-stopping split, and the records they keep (``loss_curve_``, ``n_iter_``, ``t_``,
+"""The stochastic solvers ``sgd`` and ``adam`` on the driver of ``MLP.fit``
+(:class:`fastnn.train.StochasticRun`): scikit-learn's sample order, stopping rules and
+early-stopping split, and the records they keep (``loss_curve_``, ``n_iter_``, ``t_``,
 ``best_loss_``, ``validation_scores_``, ``best_validation_score_``)."""
 
 from __future__ import annotations
@@ -13,41 +14,41 @@ from sklearn.model_selection import train_test_split
 
 from fastnn import train
 from fastnn.optimizers import make_optimizer
-from fastnn.schedules import make_schedule
 
 
 class StochasticSolverMixin:
     """Epochs of mini-batch training with scikit-learn's stopping rules and records."""
 
     def _fit_stochastic(self, spec, backend, params, X, T, sample_weight, incremental):
-        """Epochs of sgd or adam, with scikit-learn's stopping rules; returns the parameters."""
+        """Epochs of sgd or adam through :class:`fastnn.train.StochasticRun` (the driver of
+        ``MLP.fit`` too), with scikit-learn's order, split, stopping rules and records;
+        returns the parameters."""
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
         if early_stopping:
             X, T, sample_weight, validation = self._validation_split(X, T, sample_weight)
-        n_samples = X.shape[0]
-        options = self._training_options(n_samples, incremental)
+        options = self._training_options(X.shape[0], incremental)
         if incremental and getattr(self, "_optimizer", None) is not None:
             optimizer = copy.deepcopy(self._optimizer)  # a failed call must not change it
         else:
             optimizer = make_optimizer(options, params.size, spec.dtype)
-        schedule = make_schedule(options)
-        mask = train.weight_mask(spec.layer_sizes)
-        tracker = self._tracker(options, early_stopping)
-        progress = {"t": self.t_, "epoch": 0, "order": np.arange(n_samples, dtype=np.int64)}
+        run = train.StochasticRun(backend, spec, X, T, options, optimizer, sample_weight,
+                                  samples_seen=self.t_)
+        # scikit-learn shuffles the previous epoch's order again, from its random state.
+        order = [np.arange(X.shape[0], dtype=np.int64)]
 
-        def one_epoch(current):
+        def next_order():
             if self.shuffle:
-                progress["order"] = _shuffled(progress["order"], self._random_state)
-            return train.run_epoch(backend, spec, current, X, T, progress["order"], options,
-                                   optimizer, mask, sample_weight)
+                order[0] = _shuffled(order[0], self._random_state)
+            return order[0]
+
+        epochs_done = [0]
 
         def evaluate(current, loss):
-            progress["epoch"] += 1
-            progress["t"] += n_samples
+            epochs_done[0] += 1
             if self.verbose:
-                print(f"Iteration {progress['epoch']}, loss = {loss:.8f}")
+                print(f"Iteration {epochs_done[0]}, loss = {loss:.8f}")
             figures = {"loss": float(loss)}
             if early_stopping:
                 figures["validation_score"] = self._validation_score(backend, spec, current,
@@ -56,18 +57,16 @@ class StochasticSolverMixin:
                     print(f"Validation score: {figures['validation_score']:f}")
             return figures
 
-        def stalled():
-            stop, ending = schedule.stalled(optimizer)
+        def on_stall(ending):
             if self.verbose:
                 print(self._stall_message(early_stopping) + ending)
-            return stop
 
-        history, stopped = train.train_loop(
-            one_epoch, params, 1 if incremental else self.max_iter, evaluate, tracker,
+        tracker = self._tracker(options, early_stopping)
+        history, stopped = run.epochs(
+            params, 1 if incremental else self.max_iter, next_order, evaluate, tracker,
             "validation_score" if early_stopping else "loss", keep_best=early_stopping,
-            end_epoch=lambda: schedule.epoch_ended(optimizer, progress["t"]), stalled=stalled,
-            go_on_diverged=early_stopping)
-        self._record_epochs(history, tracker, early_stopping, progress["t"])
+            on_stall=on_stall, go_on_diverged=early_stopping)
+        self._record_epochs(history, tracker, early_stopping, run.samples_seen)
         self._optimizer = optimizer
         if not incremental and not stopped and self.n_iter_ == self.max_iter:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
