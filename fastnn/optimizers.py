@@ -16,7 +16,9 @@ A class declares
 
 Compiled backends take the same table as integers, generated here and never written
 out by hand: :data:`OPTIMIZER_CODES` (name -> position in the table) and
-:data:`SETTING_CODES` (hyperparameter -> position in :meth:`Optimizer.settings`).
+:data:`SETTING_CODES` (hyperparameter -> position in :meth:`Optimizer.settings`);
+:func:`optimizer_codes` is the check a compiled module runs at its import, that it has
+a step for every entry and no other.
 New optimisers go at the end of the table, so the codes of the others stay the same
 (a kernel cached on disk keeps the codes it was compiled with until its source changes).
 
@@ -138,7 +140,11 @@ class Adam(Optimizer):
 
 
 def adam_step_size(learning_rate, beta_1, beta_2, step_count):
-    """Adam's bias-corrected step size after ``step_count`` steps."""
+    """Adam's bias-corrected step size after ``step_count`` steps.
+
+    The one copy of the formula: plain Python that Numba also compiles
+    (``numba.njit(adam_step_size)``), so a compiled Adam step can take it from here.
+    """
     t = float(step_count)
     return learning_rate * math.sqrt(1.0 - beta_2 ** t) / (1.0 - beta_1 ** t)
 
@@ -155,6 +161,39 @@ OPTIMIZER_CODES = {name: code for code, name in enumerate(OPTIMIZERS)}
 OPTIMIZER_SETTINGS = tuple(dict.fromkeys(
     name for optimizer in OPTIMIZERS.values() for name in optimizer.hyperparameters))
 SETTING_CODES = {name: code for code, name in enumerate(OPTIMIZER_SETTINGS)}
+
+
+
+def optimizer_codes(implemented, where):
+    """The codes of the optimisers a compiled module has steps for, checked at its import.
+
+    The table is the one source of the optimisers, as :data:`fastnn.functions.ACTIVATIONS`
+    is of the activations: a compiled module calls this at import with the names of the
+    steps it implements, so a table entry without a compiled step (or a step the table
+    no longer has) stops the import, naming both, instead of failing at the first epoch.
+
+    Parameters
+    ----------
+    implemented : sequence of str
+        The optimiser names the module has a step for.
+    where : str
+        The module, for the message.
+
+    Returns
+    -------
+    dict of str -> int
+        Name -> :data:`OPTIMIZER_CODES` ``[name]``, for every name of ``implemented``.
+
+    Raises
+    ------
+    ImportError
+        If ``implemented`` is not exactly the table's names.
+    """
+    if sorted(implemented) != sorted(OPTIMIZERS):
+        raise ImportError(f"{where} implements the optimizer steps {sorted(implemented)}; "
+                          f"the table of fastnn.optimizers has {sorted(OPTIMIZERS)}")
+    return {name: OPTIMIZER_CODES[name] for name in implemented}
+
 
 # Every name training accepts for ``optimizer``: the table's, then the full-batch solver.
 FULL_BATCH_SOLVERS = ("lbfgs",)

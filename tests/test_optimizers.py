@@ -13,7 +13,9 @@ from fastnn.optimizers import (
     OPTIMIZER_SETTINGS,
     OPTIMIZERS,
     SETTING_CODES,
+    adam_step_size,
     make_optimizer,
+    optimizer_codes,
 )
 from fastnn.testing import TOLERANCE, relative_difference
 
@@ -85,3 +87,21 @@ def test_a_pickled_optimizer_keeps_stepping_its_own_state(name, rng):
     np.testing.assert_array_equal(copy.state, optimizer.state)
     for row, buffer in enumerate(copy.state_buffers):
         assert np.shares_memory(getattr(copy, buffer), copy.state[row])
+
+
+def test_optimizer_codes_check_a_compiled_module_against_the_table():
+    assert optimizer_codes(list(reversed(OPTIMIZERS)), "kernels") == OPTIMIZER_CODES
+    with pytest.raises(ImportError, match=r"kernels implements the optimizer steps \['adam', "
+                                          r"'sgd'\]; the table of fastnn.optimizers has"):
+        optimizer_codes(["sgd", "adam"], "kernels")
+    with pytest.raises(ImportError, match="'rmsprop'"):
+        optimizer_codes([*OPTIMIZERS, "rmsprop"], "kernels")
+
+
+def test_the_adam_step_size_compiles_as_it_is():
+    """One formula for Python and Numba: numba.njit takes the Python function itself."""
+    numba = pytest.importorskip("numba")
+    compiled = numba.njit(adam_step_size)
+    for step_count in (1, 2, 10, 1000):
+        assert compiled(0.01, 0.9, 0.999, step_count) == pytest.approx(
+            adam_step_size(0.01, 0.9, 0.999, step_count), rel=1e-15)
