@@ -5,7 +5,7 @@ The kernels' activations used to call scalar ``math`` functions (``tanh``, ``exp
 and a float64 polynomial even for float32 networks. This module owns branch-free
 replacements, each evaluated in the precision of its argument: float32 in, float32
 arithmetic throughout (every constant is a float32; nothing is promoted to float64), so
-an in-place loop over a float32 array runs 8 (AVX2) or 16 (AVX-512) values per vector.
+an in-place loop over a float32 array takes 8 values per AVX2 vector (float64: 4).
 They only use the fast-math flags of :mod:`fastnn.config` (``nsz``): NaN in gives NaN out,
 and +-inf give libm's results.
 
@@ -20,29 +20,35 @@ uses fdlibm's polynomial in ``s = f/(2+f)`` (7 terms for float64, 4 for float32)
 Dispatch happens at compile time: each public scalar name below is a stub registered
 with :func:`numba.extending.overload`; for a float32 or float64 argument it compiles the
 one generic body with the constants (and polynomial) of that precision; any other
-argument type is a typing error. The stubs are callable only from compiled code.
+argument type is a typing error. The stubs are callable only from compiled code. Each
+body is compiled as a function that LLVM must inline (Numba's ``forceinline``), so a
+loop calling it vectorises; an in-place loop compiles in 0.1-0.6 s per dtype.
 
-Scalar functions (``x``: a float32 or float64 scalar; the result has its type;
-accuracy measured by ``tests/test_numba_math.py`` over dense grids, float64 against
-libm, float32 against the float64 truth rounded to float32):
+Scalar functions (``x``: a float32 or float64 scalar; the result has its type). Accuracy:
+the largest error over the dense grids of ``tests/test_numba_math.py`` (which asserts
+bounds a little above), in ulps of the result's dtype, against NumPy in long double;
+in brackets NumPy's own float64 / float32 forms on the same grid:
 
-====================== ============================= ===================================
-name                   value                         accuracy (float64 / float32)
-====================== ============================= ===================================
-``exp(x)``             e**x, inf above ln(max)       2 ulp / 2 ulp
-``exp_nonpositive(x)`` e**x for x <= 0 (or NaN)      2 ulp / 2 ulp
-``expm1_nonpositive``  e**x - 1 for x <= 0 (or NaN)  2 ulp / 2 ulp
-``log1p_unit(u)``      log(1 + u) for 0 <= u <= 1    1 ulp / 1 ulp
-``sigmoid(z)``         piecewise 1/(1+e**-z)         2 ulp / 3 ulp
-``tanh(z)``            -expm1(-2|z|)/(2+expm1(...))  2 ulp / 3 ulp
-``softplus(z)``        max(z,0)+log1p(e**-|z|)       2 ulp / 3 ulp
-``elu(z)``             z if z > 0 else expm1(z)      2 ulp / 2 ulp
-``silu(z)``            z * sigmoid(z)                3 ulp / 4 ulp
-====================== ============================= ===================================
+===================== ================================ ==================================
+name                  value                            max error float64 / float32 (NumPy)
+===================== ================================ ==================================
+``exp(x)``            e**x, inf from ln(max) on        0.94 (0.68) / 0.95 (2.44)
+``exp_nonpositive``   e**x for x <= 0 (or NaN)         0.93 / 0.95
+``expm1_nonpositive`` e**x - 1 for x <= 0 (or NaN)     0.99 / 0.92
+``log1p_unit(u)``     log(1 + u) for 0 <= u <= 1       0.82 / 0.78
+``sigmoid(z)``        1/(1+e**-z), e**z/(1+e**z) z<0   2.28 (2.28) / 2.04 (3.12)
+``tanh(z)``           Cephes' forms, see ``_tanh``     1.41 (1.14) / 1.33 (1.33)
+``softplus(z)``       max(z,0) + log1p(e**-|z|)        1.41 (1.41) / 1.46 (2.71)
+``elu(z)``            z if z > 0 else expm1(z)         0.99 (0.50) / 0.80 (1.93)
+``silu(z)``           z * sigmoid(z)                   2.97 (2.97) / 2.85 (3.93)
+===================== ================================ ==================================
 
-(The float32 figures are bounds on the distance, in float32 ulps, from the float64 truth;
-the cross-backend contract for float32 is 1e-4 relative.) Subnormal results are exact to
-an ulp of the smallest subnormal.
+From NumPy's float64 forms (libm) they differ by at most 1 ulp (exp, elu), 2 (sigmoid,
+tanh, softplus) or 3 (silu). float32 results are within 3 float32 ulps of the truth,
+a relative 2.1e-7 (the cross-backend contract for float32 is 1e-4). Results in the
+subnormal range are within an ulp of the smallest subnormal (silu multiplies that by
+``|z|``); NaN gives NaN; sigmoid, tanh and softplus never overflow; exp overflows to inf
+where NumPy's does.
 
 Derivatives, all ``f'(z, a)`` of the pre-activation ``z`` and the output ``a = f(z)``
 (the kernels' ``_derivative(code, z, a)`` forms; only silu reads ``z``):
@@ -105,10 +111,13 @@ def _entry(py_function):
     return numba.njit(**dict(options, cache=False))(py_function)
 
 
-# The scalar bodies compile as functions of their own, which LLVM inlines into the loops
-# that call them (the loops still vectorise); Numba's own IR inlining ("always") took ten
-# times as long to compile (0.3 -> 3 s for the float64 sigmoid loop).
-_SCALAR_OPTIONS = {"fastmath": set(config.FASTMATH), "error_model": "numpy"}
+# The scalar bodies compile as functions of their own, marked for LLVM to inline always
+# (forceinline) into the loops that call them, which then vectorise. Numba's own IR
+# inlining (inline="always") took ten times as long to compile (0.3 -> 3 s for the float64
+# sigmoid loop); without forceinline LLVM kept the float64 softplus a call, and its loop
+# scalar.
+_SCALAR_OPTIONS = {"fastmath": set(config.FASTMATH), "error_model": "numpy",
+                   "forceinline": True}
 
 
 def _scalar(stub):
