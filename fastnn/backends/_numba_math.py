@@ -267,7 +267,7 @@ TIMES_DERIVATIVE = {"sigmoid": times_sigmoid_derivative, "tanh": times_tanh_deri
 
 _CONSTANT_NAMES = ("zero", "half", "one", "two", "log2e", "shift", "ln2_hi", "ln2_lo",
                    "exp_min", "exp_max", "expm1_min", "sqrt2_minus_1", "log_ln2_hi",
-                   "log_ln2_lo", "tanh_switch")
+                   "log_ln2_lo", "tanh_switch", "tanh_exp_min")
 _Constants = namedtuple("_Constants", _CONSTANT_NAMES)
 
 
@@ -289,6 +289,7 @@ _FLOAT64 = _Precision(
     exp_min=-746.0,  # exp rounds to 0 below about -745.13
     exp_max=710.0,  # and to inf above about 709.78
     expm1_min=-40.0,  # expm1 rounds to -1 below about -37.4
+    tanh_exp_min=-80.0,  # e**-80 < 2**-115: 1 - 2 e**x rounds to 1 from -38 on
     sqrt2_minus_1=math.sqrt(2.0) - 1.0,
     log_ln2_hi=6.93147180369123816490e-01,
     log_ln2_lo=1.90821492927058770002e-10,
@@ -300,6 +301,7 @@ _FLOAT32 = _Precision(
     exp_min=-104.0,  # expf rounds to 0 below about -103.97
     exp_max=89.0,  # and to inf above about 88.72
     expm1_min=-18.0,  # expm1f rounds to -1 below about -17.3
+    tanh_exp_min=-40.0,  # e**-40 < 2**-57: 1 - 2 e**x rounds to 1 from -18 on
     sqrt2_minus_1=math.sqrt(2.0) - 1.0,
     log_ln2_hi=float.fromhex("0x1.62e3p-1"),  # 6.9313812256e-01, fdlibm's logf split
     log_ln2_lo=float.fromhex("0x1.2fefa2p-17"),  # 9.0580006145e-06
@@ -335,7 +337,7 @@ def _expm1_nonpositive(c):
         # rounding in their sum; for n = 0 it is the polynomial alone (no cancellation).
         # Values of x > 0 give garbage (finite or not) but no undefined behaviour, so a
         # select may discard them.
-        scale, q = _expm1_parts(x)
+        scale, q = _exp_parts(c.expm1_min if x < c.expm1_min else x)
         return scale * q + (scale - c.one)
 
     return body
@@ -378,7 +380,10 @@ def _tanh(c):
         # e = e**-2|z| above (no cancellation in either); one division for both.
         magnitude = abs(z)
         small = magnitude < c.tanh_switch
-        e = exp_nonpositive(-c.two * magnitude)
+        # From |z| = tanh_exp_min / -2 on, e is too small to change 1 - 2e / (1 + e).
+        exponent = -c.two * magnitude
+        scale, q = _exp_parts(c.tanh_exp_min if exponent < c.tanh_exp_min else exponent)
+        e = scale * (c.one + q)
         numerator, denominator = _tanh_fraction(magnitude * magnitude)
         ratio = ((numerator if small else c.two * e)
                  / (denominator if small else c.one + e))
@@ -467,10 +472,9 @@ def _exp_clamped(x):
     """``e**x`` for ``exp_min <= x <= exp_max`` (or NaN)."""
 
 
-def _expm1_parts(x):
-    """``(2**n, e**r - 1)`` with ``e**x = 2**n e**r`` for ``expm1_min <= x`` (a smaller
-    ``x`` is raised to ``expm1_min``, where ``e**x - 1`` rounds to -1) and ``x`` up to
-    where ``2**n`` overflows; NaN gives NaN parts."""
+def _exp_parts(x):
+    """``(2**n, e**r - 1)`` with ``e**x = 2**n e**r``, for ``x`` where ``2**n`` is a
+    normal number (the callers clamp); NaN gives NaN parts."""
 
 
 def _tanh_fraction(z2):
@@ -505,10 +509,9 @@ def _exp_clamped_body(c):
     return body
 
 
-@_scalar(_expm1_parts)
-def _expm1_parts_body(c):
+@_scalar(_exp_parts)
+def _exp_parts_body(c):
     def body(x):
-        x = c.expm1_min if x < c.expm1_min else x
         shifted = x * c.log2e + c.shift
         n = shifted - c.shift
         return _power_of_two(shifted), _expm1_reduced(_reduce(x, n))
