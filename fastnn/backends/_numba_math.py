@@ -41,7 +41,7 @@ name                  value                            max error float64 / float
 ``sigmoid(z)``        1/(1+e**-z), e**z/(1+e**z) z<0   2.28 (2.28) / 2.04 (3.12)
 ``tanh(z)``           Cephes' forms, see ``_tanh``     1.41 (1.14) / 1.33 (1.33)
 ``softplus(z)``       max(z,0) + log1p(e**-|z|)        1.42 (1.41) / 1.46 (2.71)
-``elu(z)``            z if z > 0 else expm1(z)         1.00 (0.50) / 0.80 (1.93)
+``elu(z)``            z if z>0 else alpha*expm1(z)     1.00 (0.50) / 0.80 (1.93)
 ``silu(z)``           z * sigmoid(z)                   2.97 (2.97) / 2.85 (3.93)
 ===================== ================================ ==================================
 
@@ -55,7 +55,7 @@ where NumPy's does.
 Derivatives, all ``f'(z, a)`` of the pre-activation ``z`` and the output ``a = f(z)``
 (the kernels' ``_derivative(code, z, a)`` forms; only silu reads ``z``):
 ``sigmoid_derivative`` ``a (1 - a)``, ``tanh_derivative`` ``1 - a**2``,
-``elu_derivative`` ``1 if a > 0 else a + 1``, ``softplus_derivative`` ``-expm1(-a)``,
+``elu_derivative`` ``1 if a > 0 else a + alpha``, ``softplus_derivative`` ``-expm1(-a)``,
 ``silu_derivative`` ``s + z s (1 - s)`` with ``s = sigmoid(z)``, ``exp_derivative`` ``a``.
 
 In-place loops (compiled entry points, callable from Python and from kernels; each takes
@@ -86,6 +86,7 @@ from numba import types
 from numba.extending import intrinsic, overload
 
 from fastnn import config
+from fastnn.functions import ELU_ALPHA
 
 __all__ = [
     "ACTIVATE_IN_PLACE", "TIMES_DERIVATIVE",
@@ -132,6 +133,7 @@ def _scalar(stub):
         def binary(x, y):  # both of one float type
             return unary(x) if x == y else None
 
+        # Numba wants the typer's arity to be the body's.
         typer = unary if body_factory(_FLOAT64).__code__.co_argcount == 1 else binary
         overload(stub, jit_options=_SCALAR_OPTIONS, strict=False)(typer)
         return body_factory
@@ -186,7 +188,8 @@ def tanh_in_place(values):
 
 @_entry
 def elu_in_place(values):
-    """``values = elu(values)`` (alpha 1; 1-D, as :func:`sigmoid_in_place`)."""
+    """``values = elu(values)`` (alpha ``fastnn.functions.ELU_ALPHA``, 1; 1-D, as
+    :func:`sigmoid_in_place`)."""
     for k in range(values.shape[0]):
         values[k] = elu(values[k])
 
@@ -267,42 +270,43 @@ TIMES_DERIVATIVE = {"sigmoid": times_sigmoid_derivative, "tanh": times_tanh_deri
 
 _CONSTANT_NAMES = ("zero", "half", "one", "two", "log2e", "shift", "ln2_hi", "ln2_lo",
                    "exp_min", "exp_max", "expm1_min", "sqrt2_minus_1", "log_ln2_hi",
-                   "log_ln2_lo", "tanh_switch", "tanh_exp_min")
+                   "log_ln2_lo", "tanh_switch", "tanh_exp_min", "elu_alpha")
 _Constants = namedtuple("_Constants", _CONSTANT_NAMES)
 
 
-def _Precision(dtype, mantissa_bits, **constants):
+def _constants(dtype, mantissa_bits, **constants):
     """The constants of one float type, as values of that type (so that Numba types every
     expression that uses them in that precision); a named tuple, which the bodies close
     over as a compile-time constant."""
-    # Adding 1.5 * 2**p rounds to an integer and leaves it in the low mantissa bits.
     values = dict(zero=0.0, half=0.5, one=1.0, two=2.0, log2e=1.4426950408889634,
-                  tanh_switch=0.625,
-                  shift=1.5 * 2.0 ** mantissa_bits, **constants)
+                  # Adding 1.5 * 2**p rounds to an integer, left in the low mantissa bits.
+                  shift=1.5 * 2.0 ** mantissa_bits,
+                  tanh_switch=0.625,  # Cephes' bound between tanh's two forms
+                  sqrt2_minus_1=math.sqrt(2.0) - 1.0,  # log1p's bound between k = 0, 1
+                  elu_alpha=ELU_ALPHA,
+                  **constants)
     return _Constants(**{name: dtype.type(values[name]) for name in _CONSTANT_NAMES})
 
 
-_FLOAT64 = _Precision(
+_FLOAT64 = _constants(
     np.dtype(np.float64), 52,
     ln2_hi=6.93147180369123816490e-01,  # low bits zero: n * ln2_hi is exact
     ln2_lo=1.90821492927058770002e-10,
     exp_min=-746.0,  # exp rounds to 0 below about -745.13
     exp_max=710.0,  # and to inf above about 709.78
     expm1_min=-40.0,  # expm1 rounds to -1 below about -37.4
-    tanh_exp_min=-80.0,  # e**-80 < 2**-115: 1 - 2 e**x rounds to 1 from -38 on
-    sqrt2_minus_1=math.sqrt(2.0) - 1.0,
+    tanh_exp_min=-80.0,  # 1 - 2 e**x rounds to 1 from about -38.1 on
     log_ln2_hi=6.93147180369123816490e-01,
     log_ln2_lo=1.90821492927058770002e-10,
 )
-_FLOAT32 = _Precision(
+_FLOAT32 = _constants(
     np.dtype(np.float32), 23,
     ln2_hi=0.693359375,  # 9 significant bits: n * ln2_hi is exact for |n| < 2**15
     ln2_lo=-2.12194440e-4,
     exp_min=-104.0,  # expf rounds to 0 below about -103.97
     exp_max=89.0,  # and to inf above about 88.72
     expm1_min=-18.0,  # expm1f rounds to -1 below about -17.3
-    tanh_exp_min=-40.0,  # e**-40 < 2**-57: 1 - 2 e**x rounds to 1 from -18 on
-    sqrt2_minus_1=math.sqrt(2.0) - 1.0,
+    tanh_exp_min=-40.0,  # 1 - 2 e**x rounds to 1 from about -18.1 on
     log_ln2_hi=float.fromhex("0x1.62e3p-1"),  # 6.9313812256e-01, fdlibm's logf split
     log_ln2_lo=float.fromhex("0x1.2fefa2p-17"),  # 9.0580006145e-06
 )
@@ -403,7 +407,7 @@ def _softplus(c):
 @_scalar(elu)
 def _elu(c):
     def body(z):
-        return z if z > c.zero else expm1_nonpositive(z)
+        return z if z > c.zero else c.elu_alpha * expm1_nonpositive(z)
 
     return body
 
@@ -435,7 +439,7 @@ def _tanh_derivative(c):
 @_scalar(elu_derivative)
 def _elu_derivative(c):
     def body(z, a):
-        return c.one if a > c.zero else a + c.one
+        return c.one if a > c.zero else a + c.elu_alpha
 
     return body
 
