@@ -5,8 +5,8 @@ Validation and warm-up happen outside the timed region (``time_point`` in confte
 
 import pytest
 
-from fastnn.bench.cases import sizes_label
-from fastnn.bench.suite import BACKENDS, BATCH_SIZES, LAYER_SIZES
+from fastnn.bench.measure.suite import BACKENDS, BATCH_SIZES, LAYER_SIZES
+from fastnn.bench.workload.cases import sizes_label
 
 
 @pytest.mark.parametrize("batch_size", BATCH_SIZES, ids=lambda batch: f"x{batch}")

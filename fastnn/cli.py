@@ -28,13 +28,13 @@ from fastnn.schemas import SchemaError
 
 # Subcommand -> module implementing it.
 COMMANDS = {
-    "bench": "fastnn.bench.cli_bench",
-    "compare": "fastnn.bench.cli_compare",
-    "publish": "fastnn.bench.cli_publish",
-    "report": "fastnn.bench.cli_report",
-    "tune": "fastnn.bench.cli_tune",
-    "info": "fastnn.bench.cli_info",
-    "warmup": "fastnn.bench.cli_warmup",
+    "bench": "fastnn.commands.bench",
+    "compare": "fastnn.commands.compare",
+    "publish": "fastnn.commands.publish",
+    "report": "fastnn.commands.report",
+    "tune": "fastnn.commands.tune",
+    "info": "fastnn.commands.info",
+    "warmup": "fastnn.commands.warmup",
     "reproduce": "fastnn.reproduce",
 }
 

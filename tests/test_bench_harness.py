@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from fastnn import backends
-from fastnn.bench.cases import flop_count, parse_layer_sizes, parse_positive_ints
-from fastnn.bench.sweep import SweepConfig, run_sweep
+from fastnn.bench.measure.sweep import SweepConfig, run_sweep
+from fastnn.bench.workload.cases import flop_count, parse_layer_sizes, parse_positive_ints
 from fastnn.params import parameter_count
 from fastnn.reporting.run_folder import RunFolder
 from fastnn.reporting.timing import calibrate, summarise

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from fastnn.bench import cli_report, cli_tune
 from fastnn.cli import main
+from fastnn.commands import report as cli_report
+from fastnn.commands import tune as cli_tune
 
 TINY = ["bench", "--quick", "--backends", "numpy", "--batches", "1", "--ops", "forward",
         "--sizes", "3-2", "--rounds", "1", "--min-time", "0.001"]
@@ -67,7 +68,7 @@ def _numpy_shape_error(args):
 
 
 def _fastnn_refusal(args):
-    from fastnn.bench.cases import parse_layer_sizes
+    from fastnn.bench.workload.cases import parse_layer_sizes
 
     return parse_layer_sizes("3-x")  # a ValueError raised by fastnn's validation
 
@@ -117,8 +118,8 @@ def test_a_sweep_too_large_for_memory_is_refused_before_anything_is_written(
 
 
 def test_the_memory_estimate_grows_with_sizes_and_batches():
-    from fastnn.bench.memory import check_sweep_memory, point_bytes
-    from fastnn.bench.sweep import SweepConfig
+    from fastnn.bench.measure.sweep import SweepConfig
+    from fastnn.bench.workload.memory import check_sweep_memory, point_bytes
 
     assert point_bytes((3, 2), 1, "float64") == 8 * (4 * 8 + 3 * 1 * 5)
     assert point_bytes((3, 2), 1, "float32") * 2 == point_bytes((3, 2), 1, "float64")
@@ -202,8 +203,8 @@ def test_report_on_sound_statistics_is_written(sound_report):
 ])
 def test_resume_on_a_malformed_run_json_is_a_clean_error(tmp_path, capsys, config_change,
                                                          field):
-    from fastnn.bench.resume import RunPlan, write_plan
-    from fastnn.bench.sweep import SweepConfig
+    from fastnn.bench.distributed.resume import RunPlan, write_plan
+    from fastnn.bench.measure.sweep import SweepConfig
 
     write_plan(tmp_path, RunPlan(SweepConfig(layer_sizes=((3, 2),)), ["a"], "local:1"))
     document = json.loads((tmp_path / "run.json").read_text())

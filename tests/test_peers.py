@@ -15,11 +15,11 @@ import pytest
 
 from fastnn.backends import selection
 from fastnn.bench import peers
-from fastnn.bench.cases import make_case
-from fastnn.bench.gate import reference_result
+from fastnn.bench.measure.gate import reference_result
+from fastnn.bench.measure.sweep import SweepConfig, case_row, measure_point
 from fastnn.bench.peers import PEERS, Peer, PeerCall, gated_call
 from fastnn.bench.peers.measure import measure_peers
-from fastnn.bench.sweep import SweepConfig, case_row, measure_point
+from fastnn.bench.workload.cases import make_case
 from fastnn.cli import main
 from fastnn.model import MLP
 from fastnn.reporting.machine import MachineRecord
@@ -207,7 +207,7 @@ def _case(activation, output, loss, sizes=(5, 4, 3), batch=6):
     X = rng.random((batch, sizes[0]))
     T = np.eye(sizes[-1])[rng.integers(sizes[-1], size=batch)] if output == "softmax" \
         else rng.random((batch, sizes[-1]))
-    from fastnn.bench.cases import Case
+    from fastnn.bench.workload.cases import Case
     return Case(spec, net.flat_parameters.copy(), X, T)
 
 
@@ -353,7 +353,7 @@ class _ShortStepPeer(Peer):
 
 
 def test_a_peer_train_step_is_gated_on_the_step():
-    from fastnn.bench.gate import step_origin
+    from fastnn.bench.measure.gate import step_origin
     from fastnn.testing import TOLERANCE, relative_difference
 
     case = make_case((5, 4, 3), 6, dtype="float32")

@@ -3,14 +3,14 @@
 import re
 from pathlib import Path
 
-from fastnn.bench.cases import (
+from fastnn.bench.report.document import headline_table, markdown_table
+from fastnn.bench.workload.cases import (
     DEFAULT_BATCH_SIZES,
     DEFAULT_LAYER_SIZES,
     LEVELS,
     OPS,
     sizes_label,
 )
-from fastnn.bench.report import headline_table, markdown_table
 from fastnn.reporting.results import load_results
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -139,8 +139,8 @@ def test_no_pyplot_state_and_no_backend_switch():
     # rcParams read with dict's own lookup: get_backend() would itself import pyplot.
     script = ("import matplotlib, sys; backend = lambda: dict.__getitem__(matplotlib.rcParams, "
               "'backend'); before = backend(); "
-              "import fastnn.bench.report, fastnn.reproduce.plots; "
-              "from fastnn.bench import plots; import pandas as pd; "
+              "import fastnn.bench.report.document, fastnn.reproduce.plots; "
+              "from fastnn.bench.report import plots; import pandas as pd; "
               "data = pd.DataFrame({'backend': ['numpy'], 'op': ['forward'], 'batch_size': [1], "
               "'n_params': [16], 'layer_sizes': ['3-3-1'], 'median_s': [1e-5]}); "
               "plots.time_vs_size_figure(data, ['numpy']).savefig(sys.argv[1]); "
@@ -153,7 +153,7 @@ def test_no_pyplot_state_and_no_backend_switch():
 
 
 def _unit(module):
-    """``fastnn.bench.sweep`` -> ``bench``: the top-level module or subpackage."""
+    """``fastnn.bench.measure.sweep`` -> ``bench``: the top-level module or subpackage."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 and parts[0] == "fastnn" else None
 

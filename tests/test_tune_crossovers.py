@@ -1,4 +1,4 @@
-"""The end-to-end crossover measurement of ``fastnn tune`` (fastnn.bench.crossovers)."""
+"""The end-to-end crossover measurement of ``fastnn tune`` (fastnn.bench.measure.crossovers)."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fastnn.backends import tuning
-from fastnn.bench import crossovers
+from fastnn.bench.measure import crossovers
 
 
 def test_measured_crossovers_are_well_formed(tmp_path, monkeypatch):

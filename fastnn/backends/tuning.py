@@ -1,6 +1,6 @@
 """The tune file: this machine's measured crossovers and fastest-backend table.
 
-``fastnn tune`` measures them (:mod:`fastnn.bench.cli_tune`) and stores them here, in
+``fastnn tune`` measures them (:mod:`fastnn.commands.tune`) and stores them here, in
 the user cache: ``$FASTNN_TUNE_FILE`` if set, else ``$XDG_CACHE_HOME/fastnn/tune.json``
 (``~/.cache/fastnn/tune.json`` without ``XDG_CACHE_HOME``). The file is written
 atomically and records what it was measured on (CPU model, fastnn / NumPy / Numba

@@ -1,6 +1,6 @@
 """The peers' part of one sweep point: build, gate, and hand the timers to the sweep.
 
-:func:`measure_peers` is called by :func:`fastnn.bench.sweep.measure_point` with the
+:func:`measure_peers` is called by :func:`fastnn.bench.measure.sweep.measure_point` with the
 point's reference result and its list of timers, so that the peers are timed in the
 same interleaved rounds as the backends. Every peer asked for gives a row for each op
 it declares: timed, or skipped (not installed, or an activation or dtype it lacks),
@@ -13,7 +13,7 @@ import timeit
 
 from fastnn import backends
 from fastnn.backends.selection import table_source
-from fastnn.bench.gate import step_origin
+from fastnn.bench.measure.gate import step_origin
 from fastnn.bench.peers import get
 from fastnn.bench.peers.base import Unsupported, gated_call
 from fastnn.model import MLP
@@ -29,7 +29,7 @@ def measure_peers(names, case, op, threads, reference, expected, timed, pins, ne
     ----------
     names : sequence of str
         Peer names.
-    case : fastnn.bench.cases.Case
+    case : fastnn.bench.workload.cases.Case
     op : str
     threads : dict
         The counts in force (``blas_threads``, ``numba_threads``); the peers are pinned
@@ -113,7 +113,7 @@ def gated_peer_call(peer, row, net, case, op, count, reference, expected, pins):
 
     Returns
     -------
-    fastnn.bench.gate.CheckedCall or None
+    fastnn.bench.measure.gate.CheckedCall or None
     """
     if not peer.installed():
         row.not_timed("skipped", peer.missing_note())

@@ -16,9 +16,9 @@ import contextlib
 
 import numpy as np
 
-from fastnn.bench.ops import LEARNING_RATE
 from fastnn.bench.peers.base import Peer, PeerCall, PeerThreads, Unsupported
 from fastnn.bench.peers.losses import ArrayFunctions, mean_loss
+from fastnn.bench.workload.ops import LEARNING_RATE
 from fastnn.interop.torch import BY_NAME
 from fastnn.optional import import_optional
 from fastnn.params import flatten

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastnn.bench.ops import OP_TABLE, OPS
+from fastnn.bench.workload.ops import OP_TABLE, OPS
 from fastnn.params import init_params, parameter_count
 from fastnn.reporting.formatting import sizes_label
 from fastnn.spec import NetworkSpec, check_name, validate_dtype, validate_layer_sizes

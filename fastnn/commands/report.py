@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastnn.bench.pytest_json import load_pytest_benchmark
-from fastnn.bench.report import write_report
+from fastnn.bench.report.document import write_report
+from fastnn.bench.report.pytest_json import load_pytest_benchmark
 from fastnn.reporting.rows import results_frame
 from fastnn.reporting.run_folder import RunFolder
 

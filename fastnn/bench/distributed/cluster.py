@@ -4,8 +4,8 @@
 ``--scheduler local:N`` (a ``LocalCluster`` of N worker processes, one thread each).
 
 The same sweep runs on every machine of the cluster, one Dask task per case and machine
-(:class:`fastnn.bench.resume.CasePoint`), restricted to that machine's workers; on the
-worker the task takes the machine's timing lock (:mod:`fastnn.bench.distributed_task`),
+(:class:`fastnn.bench.distributed.resume.CasePoint`), restricted to that machine's workers; on the
+worker the task takes the machine's timing lock (:mod:`fastnn.bench.distributed.task`),
 so a machine with several workers still times one case at a time, and its workers stand
 in for each other when one dies. The coordinator (this process) writes each result into
 the run folder's case log as it arrives, one file per case, atomically, keyed by the
@@ -34,7 +34,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from fastnn.bench.distributed_task import (
+from fastnn.bench.distributed.task import (
     CaseResult,
     CaseTask,
     Refusal,
@@ -257,10 +257,10 @@ class Coordinator:
     Parameters
     ----------
     client : distributed.Client
-    plan : fastnn.bench.resume.RunPlan
+    plan : fastnn.bench.distributed.resume.RunPlan
     folder : path-like
         The run folder (its case log receives the results).
-    points : list of fastnn.bench.resume.CasePoint
+    points : list of fastnn.bench.distributed.resume.CasePoint
         The cases to measure (those of the plan not yet in the log).
     progress : callable or None
         Called as ``progress(key)`` after each case is written or given up.

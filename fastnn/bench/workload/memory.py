@@ -87,7 +87,7 @@ def check_sweep_memory(config, available=None):
 
     Parameters
     ----------
-    config : fastnn.bench.sweep.SweepConfig
+    config : fastnn.bench.measure.sweep.SweepConfig
     available : int or None
         Bytes available; None: :func:`available_memory` (nothing is checked if unknown).
 

@@ -6,6 +6,6 @@
 HTML with inline SVG charts drawn by a small inline script, no CDN, no server).
 """
 
-from fastnn.bench.publish.site import publish
+from fastnn.bench.report.publish.site import publish
 
 __all__ = ["publish"]

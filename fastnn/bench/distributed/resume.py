@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastnn.atomic import atomic_write_text
-from fastnn.bench.cases import parse_layer_sizes
-from fastnn.bench.memory import check_sweep_memory
-from fastnn.bench.sweep import SweepConfig
+from fastnn.bench.measure.sweep import SweepConfig
+from fastnn.bench.workload.cases import parse_layer_sizes
+from fastnn.bench.workload.memory import check_sweep_memory
 from fastnn.reporting.formatting import sizes_label
 from fastnn.reporting.results import CaseLog, read_json
 from fastnn.schemas import (

@@ -1,7 +1,7 @@
 """The Markdown of fastnn's reports as HTML: headings, paragraphs, lists, tables, images.
 
-Only the subset the reports use (:mod:`fastnn.bench.report`, :mod:`fastnn.bench.cli_compare`);
-everything else is escaped text.
+Only the subset the reports use (:mod:`fastnn.bench.report.document`,
+:mod:`fastnn.commands.compare`); everything else is escaped text.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def machines_markdown(frame, metadata):
     -------
     str
     """
-    from fastnn.bench.report import headline_selection, time_table
+    from fastnn.bench.report.document import headline_selection, time_table
 
     names = machines(frame)
     if not names:

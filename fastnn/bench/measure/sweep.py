@@ -2,7 +2,7 @@
 
 For every point (thread count, dtype, layer sizes, batch size, op):
 
-1. a correctness gate (:mod:`fastnn.bench.gate`): each backend's result on the case is
+1. a correctness gate (:mod:`fastnn.bench.measure.gate`): each backend's result on the case is
    compared with the reference (the backend declared ``is_reference`` where it runs in
    reasonable time, else the registry's stand-in) and only a backend within
    :data:`fastnn.testing.TOLERANCE` is timed;
@@ -27,7 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastnn import backends
-from fastnn.bench.cases import (
+from fastnn.bench.measure.gate import Warmups, checked_call, reduced_check, reference_result
+from fastnn.bench.measure.slowdown import maybe_slowed
+from fastnn.bench.peers import peer_names
+from fastnn.bench.peers.measure import PEER_LEVEL, measure_peers
+from fastnn.bench.workload.cases import (
     DEFAULT_BATCH_SIZES,
     DEFAULT_DTYPES,
     DEFAULT_LAYER_SIZES,
@@ -37,11 +41,7 @@ from fastnn.bench.cases import (
     make_case,
     sizes_label,
 )
-from fastnn.bench.gate import Warmups, checked_call, reduced_check, reference_result
-from fastnn.bench.peers import peer_names
-from fastnn.bench.peers.measure import PEER_LEVEL, measure_peers
-from fastnn.bench.slowdown import maybe_slowed
-from fastnn.bench.user_model import model_case
+from fastnn.bench.workload.user_model import model_case
 from fastnn.params import parameter_count
 from fastnn.reporting.machine import check_thread_count, matmul_peak, pinned_threads
 from fastnn.reporting.noise import NoiseMonitor
@@ -291,7 +291,7 @@ def measure_point(config, names, case, op, threads, peak, flop_rates, warmups=No
     config : SweepConfig
     names : sequence of str
         The backends.
-    case : fastnn.bench.cases.Case
+    case : fastnn.bench.workload.cases.Case
     op : str
     threads : dict
         ``{"blas_threads": .., "numba_threads": ..}`` in force.
@@ -348,7 +348,7 @@ def measure_point(config, names, case, op, threads, peak, flop_rates, warmups=No
 
 def _stand_in_checked(checked, reduced):
     """The stand-in reference's gate, failed if it disagreed with the declared reference on
-    a reduced case (:func:`fastnn.bench.gate.reduced_check`).
+    a reduced case (:func:`fastnn.bench.measure.gate.reduced_check`).
 
     Where the declared reference is over its time limit, the stand-in is the reference of
     the point: checking it against its own result would pass anything, so it is checked

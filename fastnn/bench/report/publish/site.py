@@ -5,7 +5,7 @@ inline script from a JSON blob in the page), so the site works from ``file://``
 without a network. Pages:
 
 - ``index.html``: per group of comparable runs (same machine, versions and settings,
-  :func:`~fastnn.bench.publish.history.group_label`), the latest run, the significant
+  :func:`~fastnn.bench.report.publish.history.group_label`), the latest run, the significant
   changes found between consecutive runs (each linked to its comparison), the peer race
   of the latest run and every run's report;
 - ``history-<group>.html``: per point, the time across runs (commit and date on the
@@ -24,12 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from fastnn.atomic import atomic_write_text
-from fastnn.bench.cli_compare import comparison_markdown
-from fastnn.bench.compare import machine_differences, only_in_one
-from fastnn.bench.publish import assets
-from fastnn.bench.publish.findings import steps
-from fastnn.bench.publish.history import group_runs, load_history
-from fastnn.bench.publish.markdown import to_html
+from fastnn.bench.report.compare import comparison_markdown, machine_differences, only_in_one
+from fastnn.bench.report.publish import assets
+from fastnn.bench.report.publish.findings import steps
+from fastnn.bench.report.publish.history import group_runs, load_history
+from fastnn.bench.report.publish.markdown import to_html
 from fastnn.reporting.formatting import format_time
 from fastnn.reporting.noise import noise_warnings
 from fastnn.reporting.rows import KEY_COLUMNS
@@ -242,7 +241,7 @@ def _write_run(out, run):
     if report.is_file():
         text = report.read_text(encoding="utf-8")
     else:
-        from fastnn.bench.report import report_markdown
+        from fastnn.bench.report.document import report_markdown
 
         text = report_markdown(run.frame, run.metadata)
     images = out / "runs" / run.name

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from fastnn.bench.cases import flop_count, parse_layer_sizes, sizes_label
+from fastnn.bench.workload.cases import flop_count, parse_layer_sizes, sizes_label
 from fastnn.params import parameter_count
 from fastnn.reporting.machine import MachineRecord
 from fastnn.reporting.results import read_json

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastnn.bench.compare import compare_runs
+from fastnn.bench.report.compare import compare_runs
 
 
 @dataclass
@@ -15,7 +15,7 @@ class Step:
     ----------
     old, new : Run
     table : pandas.DataFrame or None
-        :func:`fastnn.bench.compare.compare_runs`'s table; None if they share nothing.
+        :func:`fastnn.bench.report.compare.compare_runs`'s table; None if they share nothing.
     page : str
         The comparison page's file name.
     """

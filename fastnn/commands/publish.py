@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from fastnn.bench.compare import parse_threshold
+from fastnn.bench.report.compare import parse_threshold
 
 HELP = "write a static history site of saved runs (charts, changes, reports)"
 
@@ -30,7 +30,7 @@ def add_arguments(parser):
 
 def run(args):
     """Write the site; returns 0 (2 via ValueError when nothing could be read)."""
-    from fastnn.bench.publish import publish
+    from fastnn.bench.report.publish import publish
 
     summary = publish(args.runs, args.out, parse_threshold(args.threshold),
                       warn=lambda line: print(line, file=sys.stderr))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fastnn.bench.cases import Case
+from fastnn.bench.workload.cases import Case
 
 MODEL_SUFFIXES = (".npz", ".onnx")
 
@@ -52,7 +52,7 @@ def load_model(path):
 
 
 def model_case(path, batch_size, dtype=None, seed=0):
-    """A :class:`fastnn.bench.cases.Case` of the network in ``path``.
+    """A :class:`fastnn.bench.workload.cases.Case` of the network in ``path``.
 
     Parameters
     ----------

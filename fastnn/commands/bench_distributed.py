@@ -15,18 +15,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fastnn.bench import cli_bench
-from fastnn.bench.cases import make_case
-from fastnn.bench.distributed import Coordinator, connect, worker_machines
-from fastnn.bench.report import write_report
-from fastnn.bench.resume import (
+from fastnn.bench.distributed.cluster import Coordinator, connect, worker_machines
+from fastnn.bench.distributed.resume import (
     RunPlan,
     missing_points,
     read_plan,
     settings_difference,
     write_plan,
 )
-from fastnn.bench.sweep import case_row
+from fastnn.bench.measure.sweep import case_row
+from fastnn.bench.report.document import write_report
+from fastnn.bench.workload.cases import make_case
+from fastnn.commands import bench as cli_bench
 from fastnn.reporting.machine import source_revision
 from fastnn.reporting.results import CaseLog
 from fastnn.reporting.roles import BackendRoles

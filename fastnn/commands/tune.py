@@ -26,7 +26,7 @@ import time
 
 from fastnn import backends
 from fastnn.backends import selection, tuning
-from fastnn.bench import backend_table, crossovers
+from fastnn.bench.measure import backend_table, crossovers
 from fastnn.reporting.machine import check_thread_count, pinned_threads
 
 HELP = ("measure this machine's kernel crossovers and fastest-backend table; stored in the "

@@ -29,7 +29,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fastnn.bench.cases import (
+from fastnn.bench.measure.sweep import SweepConfig, run_sweep
+from fastnn.bench.peers import peer_names, peer_versions, peers_metadata
+from fastnn.bench.peers.report import peer_console_text, without_peers
+from fastnn.bench.report.document import headline_caption, headline_table, write_report
+from fastnn.bench.workload.cases import (
     DEFAULT_BATCH_SIZES,
     DEFAULT_LAYER_SIZES,
     LEVELS,
@@ -43,12 +47,8 @@ from fastnn.bench.cases import (
     sizes_label,
     split_list,
 )
-from fastnn.bench.memory import check_sweep_memory
-from fastnn.bench.peers import peer_names, peer_versions, peers_metadata
-from fastnn.bench.peers.report import peer_console_text, without_peers
-from fastnn.bench.report import headline_caption, headline_table, write_report
-from fastnn.bench.sweep import SweepConfig, run_sweep
-from fastnn.bench.user_model import load_model
+from fastnn.bench.workload.memory import check_sweep_memory
+from fastnn.bench.workload.user_model import load_model
 from fastnn.reporting.formatting import markdown_table
 from fastnn.reporting.machine import machine_info, source_revision
 from fastnn.reporting.roles import BackendRoles
@@ -131,7 +131,8 @@ def add_arguments(parser):
 def run(args):
     """Run the sweep and write the report; returns the exit status."""
     if getattr(args, "scheduler", None) or getattr(args, "resume", None):
-        from fastnn.bench import cli_distributed  # imports Dask only when asked for
+        # imports Dask only when asked for
+        from fastnn.commands import bench_distributed as cli_distributed
 
         return cli_distributed.run(args)
     config = config_from_args(args)

@@ -1,7 +1,7 @@
 """Helpers of the pytest-benchmark suite in ``benchmarks/``: one validated, warmed-up call.
 
 The suite times what ``fastnn bench`` times, through pytest-benchmark: the same cases,
-the same correctness gate (:mod:`fastnn.bench.gate`) and the same warm-up, all outside
+the same correctness gate (:mod:`fastnn.bench.measure.gate`) and the same warm-up, all outside
 the timed region.
 """
 
@@ -11,13 +11,18 @@ import functools
 
 import fastnn
 from fastnn import backends
-from fastnn.bench.cases import DEFAULT_BATCH_SIZES, DEFAULT_LAYER_SIZES, flop_count, make_case
-from fastnn.bench.gate import Warmups, checked_call, reduced_check
-from fastnn.bench.sweep import (
+from fastnn.bench.measure.gate import Warmups, checked_call, reduced_check
+from fastnn.bench.measure.sweep import (
     reference_for,
     skip_reason,
     time_estimates,
     time_limited_flop_rates,
+)
+from fastnn.bench.workload.cases import (
+    DEFAULT_BATCH_SIZES,
+    DEFAULT_LAYER_SIZES,
+    flop_count,
+    make_case,
 )
 
 BACKENDS = fastnn.available_backends()

@@ -9,7 +9,7 @@ are per worker, a lock held through the scheduler is per machine. Inside the loc
    Numba versions must be the coordinator's, and every backend must pass the correctness
    gate on a small probe case; a worker that fails is *refused* (the task returns a
    :class:`Refusal` and the coordinator sends the case to another worker of the machine);
-2. the case itself, through :func:`fastnn.bench.sweep.measure_point` (its own gate per
+2. the case itself, through :func:`fastnn.bench.measure.sweep.measure_point` (its own gate per
    backend, warm-up, interleaved rounds), with the matmul peak and the time-limited
    backends' FLOP rates measured once per worker and thread count.
 
@@ -26,9 +26,9 @@ import time
 from dataclasses import dataclass
 
 from fastnn import backends
-from fastnn.bench.cases import make_case
-from fastnn.bench.gate import Warmups, checked_call, reference_result
-from fastnn.bench.sweep import measure_point, time_limited_flop_rates
+from fastnn.bench.measure.gate import Warmups, checked_call, reference_result
+from fastnn.bench.measure.sweep import measure_point, time_limited_flop_rates
+from fastnn.bench.workload.cases import make_case
 from fastnn.reporting.machine import machine_record, matmul_peak, pinned_threads
 
 LOCK_PREFIX = "fastnn-bench-timing"
@@ -46,8 +46,8 @@ class CaseTask:
 
     Attributes
     ----------
-    point : fastnn.bench.resume.CasePoint
-    config : fastnn.bench.sweep.SweepConfig
+    point : fastnn.bench.distributed.resume.CasePoint
+    config : fastnn.bench.measure.sweep.SweepConfig
     versions : dict of str -> str
         The coordinator's :data:`VERSION_KEYS` versions.
     session : str

@@ -1,7 +1,7 @@
 """The correctness gate: a backend is timed only once its result matches the reference.
 
 Used by the sweep of ``fastnn bench`` and by the pytest-benchmark suite
-(:mod:`fastnn.bench.suite`), and meant for the peer adapters too: a call is prepared
+(:mod:`fastnn.bench.measure.suite`), and meant for the peer adapters too: a call is prepared
 (compiled), called once, and its flat result compared with the reference backend's,
 computed in float64 from the same values, within :data:`fastnn.testing.TOLERANCE`.
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastnn import backends
-from fastnn.bench.ops import OP_TABLE
+from fastnn.bench.workload.ops import OP_TABLE
 from fastnn.model import MLP
 from fastnn.testing import TOLERANCE, relative_difference
 
@@ -62,9 +62,9 @@ def make_call(name, level, case, op):
     name : str
         A backend's registry name.
     level : {"mlp", "backend"}
-    case : fastnn.bench.cases.Case
+    case : fastnn.bench.workload.cases.Case
     op : str
-        A key of :data:`fastnn.bench.ops.OP_TABLE`.
+        A key of :data:`fastnn.bench.workload.ops.OP_TABLE`.
 
     Returns
     -------

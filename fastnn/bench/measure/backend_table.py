@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from fastnn import backends
 from fastnn.backends.selection import OPS, grid_key
-from fastnn.bench.cases import make_case
-from fastnn.bench.gate import checked_call, reference_result
+from fastnn.bench.measure.gate import checked_call, reference_result
+from fastnn.bench.workload.cases import make_case
 from fastnn.reporting.stats import is_tie, speedup_interval
 from fastnn.reporting.timing import interleaved
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fastnn.bench import plots
-from fastnn.bench.ops import OPS
 from fastnn.bench.peers import report as peer_report
-from fastnn.bench.report_machines import machines_markdown, primary_machine_rows
+from fastnn.bench.report import plots
+from fastnn.bench.report.machines import machines_markdown, primary_machine_rows
+from fastnn.bench.workload.ops import OPS
 from fastnn.reporting.formatting import format_ratio, format_time, markdown_table, three_digits
 from fastnn.reporting.machine import MachineRecord
 from fastnn.reporting.noise import noise_warnings
@@ -558,9 +558,9 @@ def _method_markdown(metadata):
             "median of the paired per-round ratios, with the distribution-free 95 % "
             "interval for that median (order statistics; the range of the ratios when "
             "there are fewer than 6 rounds, whose coverage is then below 95 %); an "
-            "interval spanning 1 is marked \"no clear winner\". GFLOP/s count the matrix products "
-            "only (2 per multiply-add; see fastnn.bench.cases.flop_count); the peak is the "
-            "best round of a large float64 `np.dot` at the same thread count.")
+            "interval spanning 1 is marked \"no clear winner\". GFLOP/s count the matrix "
+            "products only (2 per multiply-add; see fastnn.bench.workload.cases.flop_count); the "
+            "peak is the best round of a large float64 `np.dot` at the same thread count.")
     if metadata.get("command"):
         lines.append(f"\nTo reproduce: `{metadata['command']}`")
     return "\n".join(lines) + "\n"
