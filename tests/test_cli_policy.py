@@ -49,7 +49,7 @@ def _one_line(err):
 ])
 def test_every_exception_maps_to_one_line_and_its_status(monkeypatch, capsys, exc, status,
                                                          words):
-    monkeypatch.setattr(cli_report, "run", _raising(exc))
+    monkeypatch.setattr(cli_report, "run_from_args", _raising(exc))
     assert main(["report", "x.json"]) == status
     line = _one_line(capsys.readouterr().err)
     assert line.startswith("fastnn report: ") and words in line
@@ -80,7 +80,7 @@ def _fastnn_refusal(args):
 ])
 def test_only_fastnn_refusals_are_user_errors(monkeypatch, capsys, run, status, words):
     """Before, every TypeError and ValueError was status 2, bugs included."""
-    monkeypatch.setattr(cli_report, "run", run)
+    monkeypatch.setattr(cli_report, "run_from_args", run)
     assert main(["report", "x.json"]) == status
     line = _one_line(capsys.readouterr().err)
     assert words in line
@@ -90,7 +90,7 @@ def test_only_fastnn_refusals_are_user_errors(monkeypatch, capsys, run, status, 
 def test_logging_works_after_main_returns_from_an_interrupt(monkeypatch, capsys):
     """main() is a library function too: an interrupt must not disable logging for the
     rest of the process (it is silenced only at interpreter shutdown)."""
-    monkeypatch.setattr(cli_report, "run", _raising(KeyboardInterrupt()))
+    monkeypatch.setattr(cli_report, "run_from_args", _raising(KeyboardInterrupt()))
     assert main(["report", "x.json"]) == 130
     assert logging.root.manager.disable == logging.NOTSET
     assert logging.getLogger("fastnn.test").isEnabledFor(logging.ERROR)
@@ -98,7 +98,7 @@ def test_logging_works_after_main_returns_from_an_interrupt(monkeypatch, capsys)
 
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_debug_prints_the_traceback(monkeypatch, capsys, where):
-    monkeypatch.setattr(cli_report, "run", _raising(KeyError("layer_sizes")))
+    monkeypatch.setattr(cli_report, "run_from_args", _raising(KeyError("layer_sizes")))
     argv = ["--debug", "report", "x.json"] if where == "before" else ["report", "x.json",
                                                                        "--debug"]
     assert main(argv) == 1

@@ -148,9 +148,7 @@ def test_cli_compare_exit_status_and_old_runs(tmp_path, capsys):
     assert len(frame["samples_s"][0]) == 9
 
     def run(*paths):
-        args = type("Args", (), {"old": str(paths[0]), "new": str(paths[1]),
-                                 "threshold": "10%", "alpha": 0.05, "markdown": None})
-        return cli_compare.run(args)
+        return cli_compare.run(str(paths[0]), str(paths[1]), threshold=0.10, alpha=0.05)
 
     assert run(tmp_path / "a", tmp_path / "b") == 1
     assert "1 regressed" in capsys.readouterr().out
@@ -200,7 +198,7 @@ def test_tune_ties_follow_the_interval_rule():
 
 
 def test_report_speedups_carry_intervals():
-    from fastnn.bench.report.document import ratio_with_interval
+    from fastnn.bench.report.tables import ratio_with_interval
 
     tie = speedup_interval([1.0, 1.1, 0.9, 1.0, 1.0, 1.05, 0.95], [1.0] * 7)
     assert ratio_with_interval(1.0, tie).endswith("no clear winner")

@@ -205,6 +205,90 @@ def test_no_import_circles_between_top_level_modules_and_subpackages():
     assert "reproduce" not in graph.get("reporting", set())
 
 
+# Circles the module check finds in files being rewritten on other branches; each is
+# reported by name here so that it cannot grow or hide another.
+KNOWN_CIRCLES = [
+    # fixed when the kernel rewrite merges
+    {"fastnn.backends._numba_train_kernels", "fastnn.backends.numba_jit"},
+    # "auto"'s tiered wrapper: backends/__init__.py and backends/tiered.py import each other
+    # (the front-door and kernel rewrites own both files)
+    {"fastnn.backends", "fastnn.backends.tiered"},
+]
+
+
+def _module_name(path):
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _module_graph():
+    """Module -> the fastnn modules it imports, anywhere in it (functions included).
+
+    ``from package import name`` imports the module ``package.name`` where there is one,
+    else the package. The root ``fastnn/__init__.py`` is left out, as in the check between
+    units: it only re-exports the public names and holds ``__version__``.
+    """
+    modules = {_module_name(path) for path in PACKAGE.rglob("*.py")}
+    graph = {}
+    for path in PACKAGE.rglob("*.py"):
+        source = _module_name(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            for name in _imported_names(node):
+                while name not in modules and "." in name:
+                    name = name.rpartition(".")[0]
+                if name in modules and name not in (source, "fastnn") and source != "fastnn":
+                    graph.setdefault(source, set()).add(name)
+    return graph
+
+
+def _imported_names(node):
+    """What an import statement names, each ``from`` name as a possible module."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+        return []
+    return [f"{node.module}.{alias.name}" for alias in node.names]
+
+
+def _circles(graph):
+    """The strongly connected groups of more than one module (Tarjan), each as a set."""
+    index, low, stack, on_stack, groups = {}, {}, [], set(), []
+
+    def visit(module):
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for target in graph.get(module, ()):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in on_stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            group = set()
+            while not group or module not in group:
+                group.add(stack.pop())
+            on_stack.difference_update(group)
+            if len(group) > 1:
+                groups.append(group)
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return groups
+
+
+def test_the_circle_check_sees_function_level_imports():
+    graph = _module_graph()
+    # fastnn/commands/bench.py imports the Dask sweep's command inside a function only
+    assert "fastnn.commands.bench_distributed" in graph["fastnn.commands.bench"]
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
+
+
+def test_no_import_circles_between_modules():
+    circles = _circles(_module_graph())
+    assert [sorted(group) for group in circles if group not in KNOWN_CIRCLES] == []
+
+
 def test_every_module_imports_first_in_a_fresh_package():
     modules = sorted(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(
         ".__init__") for path in PACKAGE.rglob("*.py") if path.name != "__main__.py")

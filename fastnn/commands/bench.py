@@ -21,7 +21,6 @@ examples:
 
 from __future__ import annotations
 
-import datetime
 import os
 import sys
 import time
@@ -29,26 +28,25 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fastnn.bench.measure.sweep import SweepConfig, run_sweep
-from fastnn.bench.peers import peer_names, peer_versions, peers_metadata
+from fastnn.bench.measure.sweep import run_sweep
+from fastnn.bench.peers import peer_versions, peers_metadata
 from fastnn.bench.peers.report import peer_console_text, without_peers
 from fastnn.bench.report.document import headline_caption, headline_table, write_report
 from fastnn.bench.workload.cases import (
     DEFAULT_BATCH_SIZES,
     DEFAULT_LAYER_SIZES,
-    LEVELS,
     OPS,
     OVERVIEW_BATCH_SIZES,
     OVERVIEW_LAYER_SIZES,
-    parse_dtypes,
-    parse_layer_sizes,
-    parse_names,
-    parse_positive_ints,
     sizes_label,
-    split_list,
 )
-from fastnn.bench.workload.memory import check_sweep_memory
-from fastnn.bench.workload.user_model import load_model
+from fastnn.commands.bench_options import (
+    config_from_args,
+    default_run_folder,
+    finished_status,
+    reproduce_command,
+    sweep_options_given,
+)
 from fastnn.reporting.formatting import markdown_table
 from fastnn.reporting.machine import machine_info, source_revision
 from fastnn.reporting.roles import BackendRoles
@@ -57,18 +55,6 @@ from fastnn.reporting.run_folder import RunFolder
 
 HELP = "time the backends across sizes, batches and ops; write tables and plots into reports/"
 
-# Plain ``fastnn bench``: the headline networks at batch 1 and 256, every op, the public
-# MLP call only (what users get; --full adds the backend level, whose difference is the
-# model's validation overhead). About 45-50 s on a 2-core machine with an empty Numba
-# cache, of which about 20 s compile (the full sweep: about 5 minutes).
-OVERVIEW = {"layer_sizes": OVERVIEW_LAYER_SIZES, "batch_sizes": OVERVIEW_BATCH_SIZES,
-            "levels": ("mlp",), "rounds": 5, "min_time": 0.05}
-# --full: the thorough sweep, SweepConfig's defaults; it makes reports/baseline.
-FULL = {}
-# --quick: a sweep that finishes in well under a minute (numba compile included).
-QUICK = {"layer_sizes": ((3, 3, 1), (64, 30, 10), (100, 100, 50, 10)), "batch_sizes": (1, 32),
-         "levels": ("mlp",), "rounds": 3, "min_time": 0.01, "python_limit": 0.02,
-         "peak_size": 512}
 
 
 def add_arguments(parser):
@@ -128,16 +114,39 @@ def add_arguments(parser):
                         help="finish an interrupted --scheduler sweep in its run folder")
 
 
-def run(args):
-    """Run the sweep and write the report; returns the exit status."""
-    if getattr(args, "scheduler", None) or getattr(args, "resume", None):
-        # imports Dask only when asked for
-        from fastnn.commands import bench_distributed as cli_distributed
+def run_from_args(args):
+    """Read the parsed options into plain values and run; returns the exit status."""
+    if args.resume:
+        if args.out or args.force:
+            raise ValueError("--resume writes into the run folder it names, keeping its "
+                             "finished cases; drop --out and --force")
+        from fastnn.commands import bench_distributed  # imports Dask only when asked for
 
-        return cli_distributed.run(args)
+        config = config_from_args(args) if sweep_options_given(args) else None
+        return bench_distributed.resume(Path(args.resume), args.scheduler, config)
     config = config_from_args(args)
-    out = Path(args.out) if args.out else default_run_folder()
-    with RunFolder(out, force=args.force) as staging:
+    out = Path(args.out) if args.out else None
+    if args.scheduler:
+        from fastnn.commands import bench_distributed
+
+        return bench_distributed.run(config, args.scheduler, out, args.force)
+    return run(config, out, args.force)
+
+
+def run(config, out=None, force=False):
+    """Run the sweep on this machine and write the report; returns the exit status.
+
+    Parameters
+    ----------
+    config : SweepConfig
+        What to measure (checked: :func:`~fastnn.commands.bench_options.config_from_args`).
+    out : pathlib.Path or None
+        The run folder; default :func:`~fastnn.commands.bench_options.default_run_folder`.
+    force : bool
+        Replace the run folder if it exists.
+    """
+    out = out or default_run_folder()
+    with RunFolder(out, force=force) as staging:
         _announce(config, out)
         revision = source_revision()  # before the sweep: the code it imports and measures
         start = time.perf_counter()
@@ -160,85 +169,7 @@ def run(args):
     print(f"\n## {headline_caption(backend_frame)}\n\n"
           f"{markdown_table(headline_table(backend_frame))}{peer_console_text(frame, metadata)}")
     print(f"report: {out / 'report.md'} (the sweep took {duration:.0f} s)")
-    broken = frame[frame["status"].isin(["failed", "error"])]
-    if len(broken):
-        print(f"fastnn bench: {len(broken)} measurement(s) failed the correctness gate; "
-              f"see 'Points not timed' in the report", file=sys.stderr)
-        return 1
-    return 0
-
-
-def config_from_args(args):
-    """A validated :class:`SweepConfig` from the parsed options (ValueError if malformed)."""
-    settings = dict(_base_settings(args))
-    if args.sizes:
-        settings["layer_sizes"] = tuple(parse_layer_sizes(item) for item in split_list(args.sizes))
-    if args.batches:
-        settings["batch_sizes"] = parse_positive_ints(args.batches, "batch sizes")
-    if args.backends:
-        settings["backends"] = tuple(split_list(args.backends))
-    if args.ops:
-        settings["ops"] = parse_names(args.ops, OPS, "op")
-    if args.dtypes:
-        settings["dtypes"] = parse_dtypes(args.dtypes)
-    if args.threads:
-        settings["threads"] = parse_positive_ints(args.threads, "thread counts")
-    if args.levels:
-        settings["levels"] = parse_names(args.levels, LEVELS, "level")
-    if args.peers:
-        settings["peers"] = peer_names(split_list(args.peers))
-    if args.model:
-        settings.update(_model_settings(args))
-    for name, value in (("rounds", args.rounds), ("min_time", args.min_time),
-                        ("python_limit", args.python_limit)):
-        if value is not None:
-            settings[name] = value
-    config = SweepConfig(**settings)
-    config.check()  # a bad setting is a usage error now, not a failure mid-run
-    check_sweep_memory(config)  # before anything is allocated or written
-    return config
-
-
-def _base_settings(args):
-    """The preset the options start from: --quick, --full or the overview."""
-    if args.quick:
-        return QUICK
-    if getattr(args, "full", False):
-        return FULL
-    return OVERVIEW
-
-
-def _model_settings(args):
-    """The settings of ``--model FILE``: its path, layer sizes and (default) dtype."""
-    if args.sizes:
-        raise ValueError("--model and --sizes exclude each other: the model's sizes are timed")
-    net = load_model(args.model)
-    settings = {"model": str(args.model), "layer_sizes": (net.spec.layer_sizes,)}
-    if not args.dtypes:
-        settings["dtypes"] = (net.spec.dtype,)
-    return settings
-
-
-def default_run_folder():
-    """``reports/bench-YYYYMMDD-HHMMSS`` (UTC): a new folder per run, never a baseline."""
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path("reports") / f"bench-{stamp}"
-
-
-def reproduce_command(config, out):
-    """The ``fastnn bench`` command line that repeats this sweep."""
-    parts = ["fastnn bench",
-             f"--model {config.model}" if config.model else
-             "--sizes " + ",".join(sizes_label(sizes) for sizes in config.layer_sizes),
-             "--batches " + ",".join(map(str, config.batch_sizes)),
-             "--backends " + ",".join(config.backend_names()),
-             "--ops " + ",".join(config.ops), "--dtypes " + ",".join(config.dtypes),
-             "--threads " + ",".join(map(str, config.threads)),
-             "--levels " + ",".join(config.levels), f"--rounds {config.rounds}",
-             f"--min-time {config.min_time:g}", f"--python-limit {config.python_limit:g}",
-             *([f"--peers {','.join(config.peers)}"] if config.peers else []),
-             f"--out {out}"]
-    return " ".join(parts)
+    return finished_status(frame)
 
 
 def _announce(config, out):

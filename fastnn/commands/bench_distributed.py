@@ -26,46 +26,56 @@ from fastnn.bench.distributed.resume import (
 from fastnn.bench.measure.sweep import case_row
 from fastnn.bench.report.document import write_report
 from fastnn.bench.workload.cases import make_case
-from fastnn.commands import bench as cli_bench
+from fastnn.commands.bench_options import default_run_folder, finished_status, reproduce_command
 from fastnn.reporting.machine import source_revision
 from fastnn.reporting.results import CaseLog
 from fastnn.reporting.roles import BackendRoles
 from fastnn.reporting.rows import results_frame
 from fastnn.reporting.run_folder import LiveFolder, RunFolder
 
-# The options that change what a sweep measures (a resumed run must not change them).
-SWEEP_OPTIONS = ("quick", "full", "peers", "model", "sizes", "batches", "backends", "ops",
-                 "dtypes", "threads", "levels", "rounds", "min_time", "python_limit")
 
+def run(config, scheduler, out=None, force=False):
+    """Start a sweep on the Dask workers of ``scheduler``; returns the exit status.
 
-def run(args):
-    """Start a distributed sweep, or resume one; returns the exit status."""
-    if args.resume:
-        return resume(args)
-    config = cli_bench.config_from_args(args)
-    out = Path(args.out) if args.out else cli_bench.default_run_folder()
-    RunFolder(out, force=args.force)  # the same checks as a local run, before connecting
-    with connect(args.scheduler) as client:
+    Parameters
+    ----------
+    config : SweepConfig
+    scheduler : str
+        A scheduler address (``tcp://host:8786``) or ``local:N``.
+    out : pathlib.Path or None
+        The run folder; default :func:`~fastnn.commands.bench_options.default_run_folder`.
+    force : bool
+        Replace the run folder if it exists.
+    """
+    out = out or default_run_folder()
+    RunFolder(out, force=force)  # the same checks as a local run, before connecting
+    with connect(scheduler) as client:
         hosts = sorted(set(worker_machines(client).values()))
-        command = f"{cli_bench.reproduce_command(config, out)} --scheduler {args.scheduler}"
-        plan = RunPlan(config, hosts, args.scheduler, command)
-        folder = LiveFolder.create(out, force=args.force)
+        command = f"{reproduce_command(config, out)} --scheduler {scheduler}"
+        plan = RunPlan(config, hosts, scheduler, command)
+        folder = LiveFolder.create(out, force=force)
         write_plan(folder, plan)
         print(f"fastnn bench: {len(plan.points())} cases ({len(config.cases())} points x "
               f"{len(config.threads)} thread count(s) x {len(hosts)} machine(s): "
-              f"{', '.join(hosts)}) on {args.scheduler} -> {out}", file=sys.stderr)
+              f"{', '.join(hosts)}) on {scheduler} -> {out}", file=sys.stderr)
         return sweep_and_report(client, plan, folder, plan.points(), out)
 
 
-def resume(args):
-    """Measure the cases of ``--resume RUNDIR`` that have no result yet, then report."""
-    out = Path(args.resume)
+def resume(out, scheduler=None, config=None):
+    """Measure the cases of the run folder ``out`` that have no result yet, then report.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The run folder of an interrupted ``--scheduler`` sweep.
+    scheduler : str or None
+        Default: the run's own.
+    config : SweepConfig or None
+        The sweep options given with ``--resume``, which must be the run's own.
+    """
     plan = read_plan(out)
-    if args.out or args.force:
-        raise ValueError("--resume writes into the run folder it names, keeping its finished "
-                         "cases; drop --out and --force")
-    if any(getattr(args, name) not in (None, False) for name in SWEEP_OPTIONS):
-        difference = settings_difference(plan.config, cli_bench.config_from_args(args))
+    if config is not None:
+        difference = settings_difference(plan.config, config)
         if difference:
             raise ValueError(f"--resume {out} is a run of other settings ({difference}); "
                              f"resume it without sweep options to keep its own")
@@ -73,7 +83,7 @@ def resume(args):
     if not points and (out / "report.md").exists():
         print(f"fastnn bench: {out} is complete; nothing to resume", file=sys.stderr)
         return 0
-    scheduler = args.scheduler or plan.scheduler
+    scheduler = scheduler or plan.scheduler
     with connect(scheduler) as client:
         print(f"fastnn bench: resuming {out}: {len(points)} of {len(plan.points())} cases "
               f"left, on {scheduler}", file=sys.stderr)
@@ -106,7 +116,7 @@ def sweep_and_report(client, plan, folder, points, out):
     folder.publish()
     print(f"report: {out / 'report.md'} ({len(outcome.measured)} cases measured in "
           f"{duration:.0f} s)")
-    return _exit_status(frame, outcome, out)
+    return finished_status(frame, outcome.not_measured, out)
 
 
 def merged_results(plan, folder, not_measured, out, duration, revision=None):
@@ -155,17 +165,3 @@ def not_measured_rows(plan, not_measured):
                 row.extra["host"] = point.host
                 rows.append(row.as_dict())
     return rows
-
-
-def _exit_status(frame, outcome, out):
-    status = 0
-    broken = frame[frame["status"].isin(["failed", "error"])]
-    if len(broken):
-        print(f"fastnn bench: {len(broken)} measurement(s) failed the correctness gate; "
-              f"see 'Points not timed' in the report", file=sys.stderr)
-        status = 1
-    if outcome.not_measured:
-        print(f"fastnn bench: {len(outcome.not_measured)} case(s) not measured (see the "
-              f"report); measure them with: fastnn bench --resume {out}", file=sys.stderr)
-        status = 1
-    return status

@@ -41,13 +41,30 @@ def add_arguments(parser):
                         help="also write the comparison table to this Markdown file")
 
 
-def run(args):
-    """Print the comparison; returns 1 if anything regressed significantly, else 0."""
-    threshold = parse_threshold(args.threshold)
-    if not 0 < args.alpha < 1:
-        raise ValueError(f"--alpha must be between 0 and 1; got {args.alpha!r}")
-    text, table = compare_text(args.old, args.new, threshold, args.alpha)
-    if args.markdown:
-        atomic_write_text(args.markdown, text)
+def run_from_args(args):
+    """Read the parsed arguments into plain values and run; returns the exit status."""
+    return run(args.old, args.new, parse_threshold(args.threshold), args.alpha, args.markdown)
+
+
+def run(old, new, threshold=0.10, alpha=ALPHA, markdown=None):
+    """Print the comparison of two runs; returns 1 if anything regressed significantly,
+    else 0.
+
+    Parameters
+    ----------
+    old, new : str or os.PathLike
+        Run folders or their results.json files.
+    threshold : float
+        Allowed slowdown of a median (0.1: 10 %).
+    alpha : float
+        Family-wise significance level of the rank tests, in (0, 1).
+    markdown : str or os.PathLike or None
+        Also write the comparison to this Markdown file.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"--alpha must be between 0 and 1; got {alpha!r}")
+    text, table = compare_text(old, new, threshold, alpha)
+    if markdown:
+        atomic_write_text(markdown, text)
     print(text)
     return 1 if (table["verdict"] == "regressed").any() else 0

@@ -14,7 +14,12 @@ def add_arguments(parser):
     """``fastnn info`` has no options."""
 
 
-def run(args):
+def run_from_args(args):
+    """``fastnn info`` has no options: run."""
+    return run()
+
+
+def run():
     """Print the machine information; returns 0."""
     print(info_text(machine_info()))
     return 0

@@ -28,12 +28,26 @@ def add_arguments(parser):
                         help="as fastnn compare --threshold (default: 10%%)")
 
 
-def run(args):
-    """Write the site; returns 0 (2 via ValueError when nothing could be read)."""
+def run_from_args(args):
+    """Read the parsed arguments into plain values and run; returns the exit status."""
+    return run(args.runs, args.out, parse_threshold(args.threshold))
+
+
+def run(runs, out, threshold=0.10):
+    """Write the site of ``runs`` into ``out``; returns 0 (ValueError when nothing could be
+    read).
+
+    Parameters
+    ----------
+    runs : list of str or os.PathLike
+        Run folders, results.json files, or folders of runs.
+    out : str or os.PathLike
+    threshold : float
+        As :func:`fastnn.bench.report.compare.compare_runs`.
+    """
     from fastnn.bench.report.publish import publish
 
-    summary = publish(args.runs, args.out, parse_threshold(args.threshold),
-                      warn=lambda line: print(line, file=sys.stderr))
+    summary = publish(runs, out, threshold, warn=lambda line: print(line, file=sys.stderr))
     print(f"fastnn publish: {summary['runs']} run(s) in {summary['groups']} group(s), "
           f"{summary['regressions']} significant regression(s) -> {summary['index']}")
     return 0

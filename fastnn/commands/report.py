@@ -30,15 +30,28 @@ def add_arguments(parser):
                         help="replace the report folder if it exists")
 
 
-def run(args):
-    """Read the file, write the report; returns 0."""
-    source = Path(args.file)
+def run_from_args(args):
+    """Read the parsed arguments into plain values and run; returns the exit status."""
+    return run(Path(args.file), Path(args.out) if args.out else None, args.force)
+
+
+def run(source, out=None, force=False):
+    """Read the pytest-benchmark JSON file ``source``, write its report; returns 0.
+
+    Parameters
+    ----------
+    source : pathlib.Path
+    out : pathlib.Path or None
+        The report folder; default ``reports/<source's name>``.
+    force : bool
+        Replace the report folder if it exists.
+    """
     if not source.is_file():
         raise FileNotFoundError(f"{source} does not exist or is not a file")
     rows, metadata = load_pytest_benchmark(source)
-    out = Path(args.out) if args.out else Path("reports") / source.stem
+    out = out or Path("reports") / source.stem
     metadata["title"] = f"fastnn benchmark suite: {source.name}"
-    with RunFolder(out, force=args.force) as staging:
+    with RunFolder(out, force=force) as staging:
         write_report(staging, results_frame(rows), metadata)
     print(f"report: {out / 'report.md'} ({len(rows)} benchmarks"
           + (f", {len(metadata['left_out'])} left out" if metadata["left_out"] else "") + ")")

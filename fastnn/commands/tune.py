@@ -44,13 +44,26 @@ def add_arguments(parser):
                         help="remove the tune file (the shipped table is used again)")
 
 
-def run(args):
-    """Measure and store, or show, or forget; returns the exit status."""
+def run_from_args(args):
+    """Read the parsed options into plain values and run; returns the exit status."""
+    action = "show" if args.show else "forget" if args.forget else "measure"
+    return run(action, args.threads)
+
+
+def run(action="measure", threads=1):
+    """Measure and store, or show, or forget the tuning; returns the exit status.
+
+    Parameters
+    ----------
+    action : {"measure", "show", "forget"}
+    threads : int
+        BLAS threads while measuring.
+    """
     path = tuning.tune_file_path()
-    if args.show:
+    if action == "show":
         print(show_text(path))
         return 0
-    if args.forget:
+    if action == "forget":
         tuning.check_destination(path)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -58,12 +71,14 @@ def run(args):
         tuning.reload()
         print(tuning.status())
         return 0
-    if args.threads < 1:
-        raise ValueError(f"--threads must be at least 1; got {args.threads}")
-    check_thread_count(args.threads)
+    if action != "measure":
+        raise ValueError(f"action must be measure, show or forget; got {action!r}")
+    if threads < 1:
+        raise ValueError(f"--threads must be at least 1; got {threads}")
+    check_thread_count(threads)
     tuning.check_destination(path)  # before the measurements (about half a minute)
     start = time.perf_counter()
-    record = measure(args.threads)
+    record = measure(threads)
     record["duration_s"] = round(time.perf_counter() - start, 2)
     path = tuning.save(crossovers=record.pop("crossovers"), table=record.pop("table"),
                        extra=record, path=path)

@@ -15,14 +15,27 @@ import pandas as pd
 from fastnn.bench.peers import report as peer_report
 from fastnn.bench.report import plots
 from fastnn.bench.report.machines import machines_markdown, primary_machine_rows
-from fastnn.bench.workload.ops import OPS
-from fastnn.reporting.formatting import format_ratio, format_time, markdown_table, three_digits
+from fastnn.bench.report.tables import (
+    UNSTABLE_MARK,
+    backend_order,
+    column_values,
+    gflops_table,
+    headline_caption,
+    headline_selection,
+    headline_table,
+    level_text,
+    point_index,
+    roles_of,
+    sorted_index,
+    speedup_table,
+    time_table,
+    timed_rows,
+)
+from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
 from fastnn.reporting.machine import MachineRecord
 from fastnn.reporting.noise import noise_warnings
 from fastnn.reporting.results import write_results
 from fastnn.reporting.roles import BackendRoles
-from fastnn.reporting.rows import STATUSES
-from fastnn.reporting.stats import is_tie, speedup_interval
 from fastnn.reporting.timing import UNSTABLE_IQR_RATIO
 
 # File name -> figure function (timed rows, backends slowest first) -> Figure.
@@ -31,8 +44,6 @@ PLOTS = {
     "speedup.png": lambda data, order: plots.speedup_figure(data, order, _plot_baseline(order)),
     "batch_scaling.png": plots.batch_scaling_figure,
 }
-# Marks a median whose IQR exceeds the unstable threshold.
-UNSTABLE_MARK = "†"
 
 __all__ = ["PLOTS", "format_ratio", "format_time", "headline_caption", "headline_table",
            "markdown_table", "report_markdown", "write_report"]
@@ -58,9 +69,9 @@ def write_report(folder, frame, metadata):
     write_results(folder, frame, metadata)
     peer_figures = peer_report.peer_figures(frame, metadata)
     frame_with_peers, frame = frame, peer_report.without_peers(frame, metadata)
-    roles = _roles(frame, metadata)
+    roles = roles_of(frame, metadata)
     selection = headline_selection(primary_machine_rows(frame))
-    timed = _timed(selection)
+    timed = timed_rows(selection)
     figures = []
     if len(timed):
         order = backend_order(frame, roles)
@@ -83,7 +94,7 @@ def report_markdown(frame, metadata, figures=()):
     title = metadata.get("title", "fastnn benchmark report")
     peers_part = peer_report.peer_markdown(frame, metadata)
     frame_with_peers, frame = frame, peer_report.without_peers(frame, metadata)
-    roles = _roles(frame, metadata)
+    roles = roles_of(frame, metadata)
     parts = [f"# {title}\n", machine_markdown(metadata),
              _conditions_markdown(frame_with_peers, metadata), noise_markdown(metadata)]
     parts.append(machines_markdown(frame, metadata))
@@ -94,19 +105,19 @@ def report_markdown(frame, metadata, figures=()):
     parts.append(peers_part)
     for name in figures:
         parts.append(f"![{name}]({name})\n")
-    for level in _values(frame, "level"):
+    for level in column_values(frame, "level"):
         data = frame[frame["level"] == level]
-        parts.append(f"## Median time per call, {_level_text(level)}\n\n"
+        parts.append(f"## Median time per call, {level_text(level)}\n\n"
                      f"In brackets: the IQR of the rounds as a percentage of the median.\n\n"
                      f"{markdown_table(time_table(data, spread=True, roles=roles))}")
         # The fastest baseline first: the comparison most readers want.
         for baseline in reversed(roles.baselines()):
             table = speedup_table(data, baseline, roles)
             if table is not None:
-                parts.append(f"## Speedup against {baseline}, {_level_text(level)}\n\n"
+                parts.append(f"## Speedup against {baseline}, {level_text(level)}\n\n"
                              f"Above 1: faster than the {baseline} backend.\n\n"
                              f"{markdown_table(table)}")
-        parts.append(f"## GFLOP/s and fraction of the fp64 matmul peak, {_level_text(level)}\n\n"
+        parts.append(f"## GFLOP/s and fraction of the fp64 matmul peak, {level_text(level)}\n\n"
                      f"{markdown_table(gflops_table(data, roles))}")
     parts.append(_thread_scaling_markdown(frame, roles))
     parts.append(_compile_markdown(frame))
@@ -116,63 +127,7 @@ def report_markdown(frame, metadata, figures=()):
     return "\n".join(part for part in parts if part)
 
 
-# --- tables --------------------------------------------------------------------------------
-
-def headline_selection(frame):
-    """The rows the headline and plots show: one level, dtype and thread count.
-
-    The MLP level (what users get) if present, float64 if present, the first thread count.
-    """
-    data = frame
-    for column, preferred in (("level", "mlp"), ("dtype", "float64"), ("blas_threads", None)):
-        values = _values(data, column)
-        if values:
-            choice = preferred if preferred in values else values[0]
-            data = data[data[column] == choice] if choice is not None else data
-    return data
-
-
-def headline_caption(frame):
-    """A one-line description of :func:`headline_table`'s selection."""
-    data = headline_selection(frame)
-    op = _headline_op(data)
-    parts = [f"`{op}`" if op else "no op"]
-    for column, word in (("level", "level"), ("dtype", ""), ("blas_threads", "thread(s)")):
-        values = _values(data, column)
-        if values:
-            parts.append(f"{values[0]} {word}".strip() if column != "level"
-                         else _level_text(values[0]))
-    return ", ".join(parts)
-
-
-def headline_table(frame, roles=None):
-    """Median time per call of one op, per layer size and batch, with speedups.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-    roles : BackendRoles or None
-        Default: the registry's.
-
-    Returns
-    -------
-    pandas.DataFrame of str
-        Index (layer sizes, batch); a column per backend, then ``X vs B`` speedup columns
-        for every baseline ``B`` (slowest first) and every backend ``X`` after it.
-    """
-    roles = roles or _roles(frame, {})
-    data = headline_selection(frame)
-    op = _headline_op(data)
-    data = data[data["op"] == op] if op else data
-    table = _cells(data, lambda row: format_time(row["median_s"]) + _mark(row),
-                   ["layer_sizes", "batch_size"], roles)
-    for baseline in roles.baselines():
-        ratios = _ratio_texts(data, baseline, ["layer_sizes", "batch_size"], roles)
-        if ratios is not None:
-            for backend in ratios.columns:
-                if not roles.slower_than(backend, baseline):
-                    table[f"{backend} vs {baseline}"] = ratios[backend]
-    return table
+# --- sections ------------------------------------------------------------------------------
 
 
 def summary_markdown(frame, roles=None):
@@ -183,12 +138,12 @@ def summary_markdown(frame, roles=None):
     the median extra time of the MLP-level call over the backend-level one (validation
     and wrapping), per backend.
     """
-    roles = roles or _roles(frame, {})
+    roles = roles or roles_of(frame, {})
     pairs = [(candidate, baseline) for baseline in roles.baselines()
              for candidate in roles.order if roles.slower_than(baseline, candidate)]
     lines = []
-    for level in _values(frame, "level"):
-        data = _timed(frame[frame["level"] == level])
+    for level in column_values(frame, "level"):
+        data = timed_rows(frame[frame["level"] == level])
         keys = ["op", "layer_sizes", "batch_size", "dtype", "blas_threads"]
         medians = data.pivot_table(index=keys, columns="backend", values="median_s",
                                    aggfunc="first")
@@ -197,7 +152,7 @@ def summary_markdown(frame, roles=None):
                 ratio = (medians[baseline] / medians[candidate]).dropna()
                 if len(ratio):
                     lines.append(
-                        f"- {_level_text(level).split(' (')[0].replace('backend', 'Backend')}: "
+                        f"- {level_text(level).split(' (')[0].replace('backend', 'Backend')}: "
                         f"`{candidate}` "
                         f"vs `{baseline}`: "
                         f"geometric mean {format_ratio(float(np.exp(np.log(ratio).mean())))} "
@@ -210,8 +165,8 @@ def summary_markdown(frame, roles=None):
 
 
 def _overhead_lines(frame, roles):
-    timed = _timed(frame)
-    if set(_values(timed, "level")) < {"mlp", "backend"}:
+    timed = timed_rows(frame)
+    if set(column_values(timed, "level")) < {"mlp", "backend"}:
         return []
     keys = ["backend", "op", "layer_sizes", "batch_size", "dtype", "blas_threads"]
     medians = timed.pivot_table(index=keys, columns="level", values="median_s",
@@ -224,85 +179,6 @@ def _overhead_lines(frame, roles):
             f"{', '.join(parts)}."]
 
 
-def time_table(data, spread=False, roles=None):
-    """Median time per call, index (op, layer sizes, batch), a column per backend."""
-    def cell(row):
-        text = format_time(row["median_s"]) + _mark(row)
-        if spread and row["median_s"] > 0:
-            text += f" ({100 * row['iqr_s'] / row['median_s']:.0f}%)"
-        return text
-    return _cells(data, cell, _point_index(data), roles)
-
-
-def speedup_table(data, baseline, roles=None):
-    """``baseline`` time / backend time with its 95 % interval; None without the baseline.
-
-    See :func:`_ratio_texts`.
-    """
-    texts = _ratio_texts(data, baseline, _point_index(data), roles)
-    if texts is None:
-        return None
-    texts = texts[(texts != "").any(axis=1)]
-    return None if texts.empty or texts.columns.empty else texts
-
-
-def _ratio_texts(data, baseline, index, roles=None):
-    """Speedups over ``baseline`` as text, each with its interval where the rounds allow.
-
-    With per-round samples (``samples_s``), a cell is the median of the paired
-    per-round ratios and its distribution-free 95 % interval
-    (:func:`fastnn.reporting.stats.speedup_interval`), and a point whose interval spans
-    1 says "no clear winner"; without samples (older runs), the ratio of the medians.
-
-    Returns
-    -------
-    pandas.DataFrame of str or None
-    """
-    ratios = _ratios(data, baseline, index, roles)
-    if ratios is None:
-        return None
-    samples = _samples_by_point(data, index)
-    texts = ratios.copy().astype(object)
-    for point in ratios.index:
-        key = point if isinstance(point, tuple) else (point,)
-        for backend in ratios.columns:
-            value = ratios.loc[point, backend]
-            interval = speedup_interval(samples.get((*key, baseline)),
-                                        samples.get((*key, backend)))
-            texts.loc[point, backend] = ratio_with_interval(value, interval)
-    return texts
-
-
-def ratio_with_interval(value, interval):
-    """``"1.32× (1.20–1.41)"``, ``"1.02× (0.97–1.10) no clear winner"``, or the ratio alone."""
-    if pd.isna(value):
-        return ""
-    if interval is None:
-        return format_ratio(value)
-    text = (f"{format_ratio(interval.value)} ({three_digits(interval.low)}–"
-            f"{three_digits(interval.high)})")
-    return text + (" no clear winner" if is_tie(interval) else "")
-
-
-def _samples_by_point(data, index):
-    """(index values..., backend) -> per-round samples, for the timed rows that kept them."""
-    timed = _timed(data)
-    if "samples_s" not in timed.columns:
-        return {}
-    return {(*(row[column] for column in index), row["backend"]): row["samples_s"]
-            for _, row in timed.iterrows() if isinstance(row["samples_s"], list)}
-
-
-def gflops_table(data, roles=None):
-    """GFLOP/s of each timed point and its fraction of the measured fp64 matmul peak."""
-    def cell(row):
-        text = f"{row['gflops']:.3g}"
-        if pd.notna(row.get("peak_fraction")):
-            text += f" ({100 * row['peak_fraction']:.2g}%)"
-        return text
-    return _cells(data, cell, _point_index(data), roles)
-
-
 def machine_markdown(metadata):
     """The machine paragraph: CPU, cores, versions, BLAS."""
     machine = metadata.get("machine") or {}
@@ -313,97 +189,9 @@ def machine_markdown(metadata):
             f"**Date (UTC):** {record.date_utc or 'not recorded'}.\n")
 
 
-def backend_order(frame, roles=None):
-    """The backends of ``frame``, slowest first as their roles list them, then any others."""
-    roles = roles or _roles(frame, {})
-    present = _values(frame, "backend")
-    return [name for name in roles.order if name in present] + \
-        [name for name in present if name not in roles.order]
-
-
-def _timed(data):
-    return data[data["status"] == "ok"]
-
-
-def _values(frame, column):
-    if column not in frame.columns:
-        return []
-    return list(dict.fromkeys(value for value in frame[column] if pd.notna(value)))
-
-
-def _headline_op(data):
-    ops = _values(data, "op")
-    return "forward" if "forward" in ops else (ops[0] if ops else None)
-
-
-def _mark(row):
-    return UNSTABLE_MARK if bool(row.get("unstable")) else ""
-
-
-def _point_index(data):
-    """Index columns of a point: op, sizes, batch, and dtype or threads where they vary."""
-    index = ["op", "layer_sizes", "batch_size"]
-    return index + [column for column in ("dtype", "blas_threads", "numba_threads")
-                    if len(_values(data, column)) > 1]
-
-
-def _sorted_index(data, index):
-    """The distinct index rows: ops in sweep order, then by network size, then batch."""
-    keys = data[index].drop_duplicates()
-    sort_keys = keys.assign(
-        _op=keys["op"].map(lambda op: OPS.index(op) if op in OPS else len(OPS))
-        if "op" in keys else 0,
-        _size=data.loc[keys.index, "n_params"] if "n_params" in data else 0)
-    ordered = sort_keys.sort_values(["_op", "_size", "batch_size"], kind="stable")
-    return ordered[index]
-
-
-def _roles(frame, metadata):
-    return BackendRoles.from_metadata(metadata, _values(frame, "backend"))
-
-
 def _plot_baseline(order):
     """The speedup plot's baseline: the fastest baseline that is not time-limited."""
     return BackendRoles.of_registry(order).vectorised_baseline() or order[0]
-
-
-def _cells(data, format_ok, index, roles=None):
-    """A pivot of formatted cells: timed rows through ``format_ok``, others their status."""
-    if data.empty:
-        return pd.DataFrame()
-    texts = data.apply(lambda row: format_ok(row) if row["status"] == "ok"
-                       else _status_text(row["status"]), axis=1)
-    table = data.assign(cell=texts).pivot_table(index=index, columns="backend", values="cell",
-                                                aggfunc="first")
-    rows = pd.MultiIndex.from_frame(_sorted_index(data, index))
-    columns = [name for name in backend_order(data, roles) if name in table.columns]
-    table = table.reindex(index=rows, columns=columns)
-    table.columns.name = None
-    return table
-
-
-def _ratios(data, baseline, index, roles=None):
-    timed = _timed(data)
-    if baseline not in _values(timed, "backend"):
-        return None
-    medians = timed.pivot_table(index=index, columns="backend", values="median_s",
-                                aggfunc="first")
-    ratios = medians.rdiv(medians[baseline], axis=0).drop(columns=baseline)
-    rows = pd.MultiIndex.from_frame(_sorted_index(data, index))
-    columns = [name for name in backend_order(data, roles) if name in ratios.columns]
-    ratios = ratios.reindex(index=rows, columns=columns)
-    ratios.columns.name = None
-    return ratios
-
-
-def _status_text(status):
-    return STATUSES.get(status, status)
-
-
-def _level_text(level):
-    return {"mlp": "MLP level (the public `fastnn.MLP` call, validation included)",
-            "backend": "backend level (the backend method on pre-validated arrays)"}.get(
-                level, f"{level} level")
 
 
 def _legend_text(metadata):
@@ -471,17 +259,17 @@ def _int_text(value):
 def _thread_scaling_markdown(frame, roles):
     """Each backend's time at the fewest threads over its time at each other count (the
     run's thread scaling); empty unless the run has several thread counts."""
-    timed = _timed(frame)
+    timed = timed_rows(frame)
     if "numba_threads" not in timed.columns or "blas_threads" not in timed.columns:
         return ""
     # fastnn bench and the benchmarks pin BLAS and Numba to the same count.
     timed = timed.assign(threads=timed["numba_threads"].fillna(timed["blas_threads"]))
-    counts = sorted(int(count) for count in _values(timed, "threads"))
+    counts = sorted(int(count) for count in column_values(timed, "threads"))
     if len(counts) < 2:
         return ""
-    index = [column for column in _point_index(timed)
+    index = [column for column in point_index(timed)
              if column not in ("blas_threads", "numba_threads")]
-    index += ["level"] if len(_values(timed, "level")) > 1 else []
+    index += ["level"] if len(column_values(timed, "level")) > 1 else []
     medians = timed.pivot_table(index=index, columns=["backend", "threads"],
                                 values="median_s", aggfunc="first")
     table = pd.DataFrame(index=medians.index)
@@ -490,7 +278,7 @@ def _thread_scaling_markdown(frame, roles):
             if (backend, counts[0]) in medians.columns and (backend, count) in medians.columns:
                 table[f"{backend}, {counts[0]} / {count} threads"] = \
                     medians[(backend, counts[0])] / medians[(backend, count)]
-    table = table.reindex(pd.MultiIndex.from_frame(_sorted_index(timed, index)))
+    table = table.reindex(pd.MultiIndex.from_frame(sorted_index(timed, index)))
     table = table.dropna(how="all")
     if table.empty or table.columns.empty:
         return ""
@@ -532,7 +320,7 @@ def _not_timed_markdown(frame, metadata):
 def _unstable_markdown(frame, metadata):
     if "unstable" not in frame.columns:
         return ""
-    timed = _timed(frame)
+    timed = timed_rows(frame)
     unstable = timed[timed["unstable"].fillna(False).astype(bool)]
     return (f"## Stability\n\n{len(unstable)} of {len(timed)} timed measurements are unstable "
             f"(IQR above {100 * _unstable_ratio(metadata):.0f}% of the median), marked "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from fastnn.bench.report.tables import headline_selection, time_table
 from fastnn.reporting.formatting import format_time, markdown_table
 from fastnn.reporting.machine import MachineRecord
 
@@ -46,8 +47,6 @@ def machines_markdown(frame, metadata):
     -------
     str
     """
-    from fastnn.bench.report.document import headline_selection, time_table
-
     names = machines(frame)
     if not names:
         return ""

@@ -1,7 +1,7 @@
 """The bench report's figures: time against layer size, speedups, batch scaling.
 
 Each ``*_figure`` function takes the timed rows of one level, dtype and thread count
-(see :func:`fastnn.bench.report.document.headline_selection`) and returns a
+(see :func:`fastnn.bench.report.tables.headline_selection`) and returns a
 :class:`matplotlib.figure.Figure`; each ``plot_*`` function draws one panel into a given
 ``ax``, for a caller composing its own figure.
 """
