@@ -48,13 +48,14 @@ from fastnn.bench.measure.gate import checked_call, make_call, reference_result
 from fastnn.bench.measure.sweep import case_row
 from fastnn.bench.peers.measure import PEER_LEVEL, measure_peers
 from fastnn.bench.workload.cases import Case, flop_count, make_case, sizes_label
+from fastnn.ops import PEER_OPS
 from fastnn.reporting.machine import machine_info, pinned_threads
 from fastnn.reporting.timing import calibrate, time_rounds
 from fastnn.spec import NetworkSpec
 
 SIZES = ((64, 30, 10), (100, 100, 50, 10), (784, 256, 128, 10))
 BATCHES = (1, 32, 256, 1024)
-OPS = ("forward", "gradients", "train_step")
+OPS = PEER_OPS
 DTYPES = ("float32", "float64")
 FORWARD_PEERS = ("torch", "jax", "onnxruntime", "openvino", "sklearn")
 TRAINING_PEERS = ("torch", "jax")

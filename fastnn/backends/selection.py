@@ -27,9 +27,11 @@ import numbers
 from pathlib import Path
 
 from fastnn.backends import tuning as tuning_file
+from fastnn.ops import SELECTED_OPS
 from fastnn.spec import check_name, validate_dtype, validate_layer_sizes
 
-OPS = ("forward", "gradients", "train_step")
+# The ops of the measured table (fastnn/ops.py declares which).
+OPS = SELECTED_OPS
 
 # Compiled first, then vectorised; the pure-Python reference is never the fastest.
 PREFERENCE = ("numba", "numpy")

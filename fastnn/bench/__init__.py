@@ -1,8 +1,8 @@
 """The benchmark harness behind ``fastnn bench``, ``compare``, ``report``, ``publish`` and
 ``tune``, in rooms, one concern each:
 
-- :mod:`fastnn.bench.workload`: what is measured: the ops, the cases (layer sizes,
-  batches, FLOP counts), a user's own model, and the memory a sweep needs;
+- :mod:`fastnn.bench.workload`: what is measured: the cases (layer sizes, batches, FLOP
+  counts), a user's own model, and the memory a sweep needs (the ops: :mod:`fastnn.ops`);
 - :mod:`fastnn.bench.measure`: measuring: the correctness gate, the sweep, the
   pytest-benchmark suite's calls, and the machine tuning (crossovers, backend table);
 - :mod:`fastnn.bench.report`: the report of a run: ``report.md`` and its figures, the
@@ -17,6 +17,6 @@ the reporting core's (:mod:`fastnn.reporting`), shared with :mod:`fastnn.reprodu
 
 from fastnn.bench.measure.sweep import SweepConfig, run_sweep
 from fastnn.bench.workload.cases import flop_count, parse_layer_sizes
-from fastnn.bench.workload.ops import OPS
+from fastnn.ops import OPS
 
 __all__ = ["OPS", "SweepConfig", "flop_count", "parse_layer_sizes", "run_sweep"]

@@ -47,6 +47,7 @@ from fastnn.commands.bench_options import (
     reproduce_command,
     sweep_options_given,
 )
+from fastnn.ops import SWEPT_OPS
 from fastnn.reporting.formatting import markdown_table
 from fastnn.reporting.machine import machine_info, source_revision
 from fastnn.reporting.roles import BackendRoles
@@ -71,7 +72,7 @@ def add_arguments(parser):
     parser.add_argument("--backends", action="append", metavar="NAME",
                         help="backends to time (default: all available)")
     parser.add_argument("--ops", action="append", metavar="OP",
-                        help=f"operations among {', '.join(OPS)} (default: all)")
+                        help=f"operations among {', '.join(OPS)} (default: {', '.join(SWEPT_OPS)})")
     parser.add_argument("--dtypes", action="append", metavar="DTYPE",
                         help="float64 and/or float32 (default: float64)")
     parser.add_argument("--threads", action="append", metavar="N",

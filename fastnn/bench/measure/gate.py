@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastnn import backends
-from fastnn.bench.workload.ops import OP_TABLE
 from fastnn.model import MLP
+from fastnn.ops import OP_TABLE
 from fastnn.testing import TOLERANCE, relative_difference
 
 
@@ -64,7 +64,7 @@ def make_call(name, level, case, op):
     level : {"mlp", "backend"}
     case : fastnn.bench.workload.cases.Case
     op : str
-        A key of :data:`fastnn.bench.workload.ops.OP_TABLE`.
+        A key of :data:`fastnn.ops.OP_TABLE`.
 
     Returns
     -------
@@ -100,7 +100,7 @@ def step_origin(case, op):
     -------
     ndarray, shape (1 + n_params,) or None
     """
-    if op != "train_step":
+    if not OP_TABLE[op].updates_parameters:
         return None
     return np.concatenate([[0.0], case.params.astype(np.float64)])
 

@@ -46,7 +46,8 @@ def prepare_point(backend, layer_sizes, batch_size, op, level="mlp", dtype="floa
     backend : str
     layer_sizes : tuple of int
     batch_size : int
-    op : {"forward", "gradients", "train_step"}
+    op : str
+        A key of :data:`fastnn.ops.OP_TABLE`.
     level : {"mlp", "backend"}
     dtype : {"float64", "float32"}
     python_limit : float

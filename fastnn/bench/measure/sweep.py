@@ -42,6 +42,7 @@ from fastnn.bench.workload.cases import (
     sizes_label,
 )
 from fastnn.bench.workload.user_model import model_case
+from fastnn.ops import SWEPT_OPS
 from fastnn.params import parameter_count
 from fastnn.reporting.machine import check_thread_count, matmul_peak, pinned_threads
 from fastnn.reporting.noise import NoiseMonitor
@@ -89,7 +90,7 @@ class SweepConfig:
     layer_sizes: tuple = DEFAULT_LAYER_SIZES
     batch_sizes: tuple = DEFAULT_BATCH_SIZES
     backends: tuple = ()
-    ops: tuple = OPS
+    ops: tuple = SWEPT_OPS
     dtypes: tuple = DEFAULT_DTYPES
     threads: tuple = (1,)
     levels: tuple = LEVELS

@@ -4,7 +4,7 @@ A peer is another library computing the same network (PyTorch, JAX, ONNX Runtime
 scikit-learn). An adapter declares what it can do (:class:`Peer`: the ops, the dtypes,
 the library and its pip extra) and builds, for one case and op, a :class:`PeerCall`:
 the zero-argument call to time, the function flattening its result the way
-:data:`fastnn.bench.workload.ops.OP_TABLE` flattens a backend's, the seconds its setup took
+:data:`fastnn.ops.OP_TABLE` flattens a backend's, the seconds its setup took
 (session creation, jit compilation: reported apart, as ``compile_s`` is for Numba) and
 the thread counts in force. The call then passes the same correctness gate as the
 backends (:func:`gated_call`) before it is timed.
@@ -65,7 +65,7 @@ class PeerCall:
     call : callable with no arguments
         What is timed.
     extract : callable, return value of ``call`` -> ndarray, shape (k,)
-        The flat result, laid out as the backends' (see :data:`fastnn.bench.workload.ops.OP_TABLE`).
+        The flat result, laid out as the backends' (see :data:`fastnn.ops.OP_TABLE`).
     setup_s : float
         Seconds to build the peer's model and warm it up (session creation, jit
         compilation and its first run); filled in by :meth:`Peer.prepare`.
@@ -98,7 +98,7 @@ class Peer:
     extra : str
         The fastnn pip extra that installs it.
     ops : tuple of str
-        The ops it times (keys of :data:`fastnn.bench.workload.ops.OP_TABLE`).
+        The ops it times (keys of :data:`fastnn.ops.OP_TABLE`).
     dtypes : tuple of str
     description : str
         What is timed, in a few words.

@@ -28,8 +28,8 @@ import numpy as np
 
 from fastnn.bench.peers.base import Peer, PeerCall, PeerThreads
 from fastnn.bench.peers.losses import ArrayFunctions, mean_loss
-from fastnn.bench.workload.ops import LEARNING_RATE
 from fastnn.functions import ELU_ALPHA, LEAKY_RELU_SLOPE
+from fastnn.ops import LEARNING_RATE
 from fastnn.optional import import_optional
 from fastnn.params import flatten
 

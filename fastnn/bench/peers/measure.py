@@ -17,6 +17,7 @@ from fastnn.bench.measure.gate import step_origin
 from fastnn.bench.peers import get
 from fastnn.bench.peers.base import Unsupported, gated_call
 from fastnn.model import MLP
+from fastnn.ops import OP_TABLE
 
 # The level of a peer row: its library's public call, as the MLP level is fastnn's.
 PEER_LEVEL = "mlp"
@@ -49,6 +50,8 @@ def measure_peers(names, case, op, threads, reference, expected, timed, pins, ne
     -------
     list of Row
     """
+    if not names or not OP_TABLE[op].peers:  # no peer times this op (fastnn/ops.py)
+        return []
     count = threads.get("blas_threads") or threads.get("numba_threads") or 1
     net = peer_source(case, reference)
     auto = auto_choice(case, op)

@@ -20,7 +20,7 @@ from fastnn import backends
 from fastnn.backends.selection import choose_backend
 from fastnn.bench.peers.plots import peer_ratio_figure
 from fastnn.bench.workload.cases import parse_layer_sizes
-from fastnn.bench.workload.ops import OPS
+from fastnn.ops import OPS
 from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
 from fastnn.reporting.rows import STATUSES
 

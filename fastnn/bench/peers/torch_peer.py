@@ -18,8 +18,8 @@ import numpy as np
 
 from fastnn.bench.peers.base import Peer, PeerCall, PeerThreads, Unsupported
 from fastnn.bench.peers.losses import ArrayFunctions, mean_loss
-from fastnn.bench.workload.ops import LEARNING_RATE
 from fastnn.interop.torch import BY_NAME
+from fastnn.ops import LEARNING_RATE
 from fastnn.optional import import_optional
 from fastnn.params import flatten
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastnn.ops import OP_TABLE
 from fastnn.reporting.figures import colour, figure_axes, shared_legend
-
-OP_STYLES = {"forward": "-", "gradients": "--", "train_step": ":"}
 
 
 def time_vs_size_figure(data, backend_order):
@@ -128,12 +127,12 @@ def batch_scaling_figure(data, backend_order):
 def plot_batch_scaling(ax, subset, backend_order):
     """One panel: per backend and op, median seconds per sample against batch size."""
     for backend in backend_order:
-        for op, style in OP_STYLES.items():
+        for op, entry in OP_TABLE.items():
             line = subset[(subset["backend"] == backend) & (subset["op"] == op)]
             line = line.sort_values("batch_size")
             if len(line):
                 ax.plot(line["batch_size"], line["median_s"] / line["batch_size"],
-                        linestyle=style, marker="o", markersize=3,
+                        linestyle=entry.plot_style, marker="o", markersize=3,
                         color=colour(backend, backend_order), label=f"{backend} {op}")
     ax.set_xscale("log")
     ax.set_yscale("log")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fastnn.bench.workload.ops import OPS
+from fastnn.ops import OPS
 from fastnn.reporting.formatting import format_ratio, format_time, three_digits
 from fastnn.reporting.roles import BackendRoles
 from fastnn.reporting.rows import STATUSES

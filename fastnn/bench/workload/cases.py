@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastnn.bench.workload.ops import OP_TABLE, OPS
+from fastnn.ops import OP_TABLE, OPS
 from fastnn.params import init_params, parameter_count
 from fastnn.reporting.formatting import sizes_label
 from fastnn.spec import NetworkSpec, check_name, validate_dtype, validate_layer_sizes
@@ -94,7 +94,8 @@ def flop_count(layer_sizes, batch_size, op):
     ----------
     layer_sizes : sequence of int
     batch_size : int
-    op : {"forward", "gradients", "train_step"}
+    op : str
+        A key of :data:`fastnn.ops.OP_TABLE`.
 
     Returns
     -------
