@@ -88,7 +88,8 @@ def run(action="measure", threads=1):
 
 
 def measure(threads):
-    """Measure the crossovers (where the Numba backend is available) and the table.
+    """Measure the crossovers (where a backend with crossover kernels is available) and the
+    table.
 
     Returns
     -------
@@ -96,17 +97,18 @@ def measure(threads):
         ``crossovers`` (or None), ``table``, and what they were measured from.
     """
     record = {"threads": threads}
+    tuned = crossovers.tuned_backend()
     _load_scipy_blas()
     with pinned_threads(threads):
-        if "numba" in backends.available_backends():
-            record.update(_measure_crossovers())
+        if tuned:
+            record.update(_measure_crossovers(tuned))
         else:
             record["crossovers"] = None
         began = time.perf_counter()
         _say("timing the backends on the selection grid")
         record["table"] = backend_table.measure()
         record["table_s"] = round(time.perf_counter() - began, 2)
-    if "numba" in backends.available_backends():
+    if tuned:
         _say("timing a first forward in a new process (import included)")
         record["warm_first_forward_s"] = round(warm_first_forward(), 3)
     return record
@@ -115,18 +117,25 @@ def measure(threads):
 # A user's first call with the kernels cached: import, one network, one forward.
 FIRST_FORWARD_SCRIPT = (
     "import time; start = time.perf_counter(); import numpy, fastnn; "
-    "fastnn.MLP([100, 100, 50, 10], backend='numba', seed=0).forward(numpy.ones(100)); "
+    "fastnn.MLP([100, 100, 50, 10], backend={backend!r}, seed=0).forward(numpy.ones(100)); "
     "print(time.perf_counter() - start)")
 
 
-def warm_first_forward():
+def warm_first_forward(backend=None):
     """Seconds of ``import fastnn`` and a first ``forward`` in a new process (cache filled).
+
+    Parameters
+    ----------
+    backend : str or None
+        Default: the backend whose crossovers are tuned
+        (:func:`fastnn.bench.measure.crossovers.tuned_backend`).
 
     Returns
     -------
     float
     """
-    result = subprocess.run([sys.executable, "-c", FIRST_FORWARD_SCRIPT], capture_output=True,
+    script = FIRST_FORWARD_SCRIPT.format(backend=backend or crossovers.tuned_backend())
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True,
                             text=True, timeout=600, check=True)
     return float(result.stdout.strip().splitlines()[-1])
 
@@ -166,13 +175,12 @@ def summary_text(path, headline=True):
     return "\n".join(lines)
 
 
-def _measure_crossovers():
+def _measure_crossovers(backend):
     began = time.perf_counter()
-    _say("compiling the Numba kernels (about 20 s the first time, then cached)")
-    from fastnn.backends import _numba_kernels  # noqa: F401  (compile time counted here)
+    _say(f"compiling the {backend} kernels (about 20 s the first time, then cached)")
     from fastnn.spec import NetworkSpec
 
-    backends.get("numba").prepare(NetworkSpec.create((1, 1)))
+    backends.get(backend).prepare(NetworkSpec.create((1, 1)))
     crossovers.measure(shapes=((2, 2),), rows=(1,), rounds=1, min_time=0.0)  # compiles
     compile_s = time.perf_counter() - began
     _say("timing BLAS against the loops for each matrix product")

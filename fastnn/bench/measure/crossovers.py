@@ -2,7 +2,8 @@
 
 The kernels send each of a layer's three matrix products (the forward layer, the
 weight gradient, the back-propagated delta) to BLAS or to loops by a rule with three
-numbers per product (``_numba_kernels._use_blas``)::
+numbers per product (``_use_blas`` in the module a backend declares as its
+``crossover_kernels``: the Numba backend's ``fastnn/backends/_numba_kernels.py``)::
 
     one row:   BLAS if n_in * n_out >= single_row
     m rows:    BLAS if m >= min_rows and m * n_in * n_out >= min_multiply_adds
@@ -27,6 +28,7 @@ gradient of 100-100-50-10 24 % slower).
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 import statistics
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastnn import backends
 from fastnn.backends.tuning import NEVER, PRODUCTS, shipped_crossovers
 from fastnn.reporting.timing import interleaved
 
@@ -182,6 +185,24 @@ def _best_threshold(points, candidates, uses_blas, kept):
     return best
 
 
+def tuned_backend():
+    """The first available backend whose kernels have BLAS / loop crossovers (it declares
+    their module, :attr:`fastnn.backends.base.Backend.crossover_kernels`), or None."""
+    for name in backends.available_backends():
+        if backends.get(name).crossover_kernels:
+            return name
+    return None
+
+
+def _crossover_kernels():
+    """The module of :func:`tuned_backend`'s kernels."""
+    name = tuned_backend()
+    if name is None:
+        raise ValueError("no available backend has kernels with BLAS / loop crossovers to "
+                         "measure (the Numba backend is not installed)")
+    return importlib.import_module(backends.get(name).crossover_kernels)
+
+
 def _product_calls(rng, m, n_in, n_out):
     """Product name -> ``call(use_blas)``: the kernel that runs the product on an
     ``n_in x n_out`` layer of ``m`` rows, with that product forced to BLAS or the loops.
@@ -193,8 +214,7 @@ def _product_calls(rng, m, n_in, n_out):
     around the product small; the other products keep the shipped crossovers, the same
     in both timings.
     """
-    from fastnn.backends import _numba_kernels as kernels
-
+    kernels = _crossover_kernels()
     identity, mse = kernels.ACTIVATION_CODES["identity"], kernels.LOSS_CODES["mse"]
 
     def network(layer_sizes):
