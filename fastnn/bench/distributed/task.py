@@ -26,15 +26,13 @@ import time
 from dataclasses import dataclass
 
 from fastnn import backends
+from fastnn.backends.tuning import LIBRARY_VERSIONS
 from fastnn.bench.measure.gate import Warmups, checked_call, reference_result
 from fastnn.bench.measure.sweep import measure_point, time_limited_flop_rates
 from fastnn.bench.workload.cases import make_case
 from fastnn.reporting.machine import machine_record, matmul_peak, pinned_threads
 
 LOCK_PREFIX = "fastnn-bench-timing"
-# The libraries whose versions must match the coordinator's: a difference changes the
-# code being timed, so its numbers would not be comparable with the other machines'.
-VERSION_KEYS = ("fastnn", "numpy", "numba")
 # The worker check's probe: small enough for the pure-Python reference.
 PROBE_LAYER_SIZES = (5, 4, 3)
 PROBE_BATCH_SIZE = 4
@@ -49,7 +47,8 @@ class CaseTask:
     point : fastnn.bench.distributed.resume.CasePoint
     config : fastnn.bench.measure.sweep.SweepConfig
     versions : dict of str -> str
-        The coordinator's :data:`VERSION_KEYS` versions.
+        The coordinator's versions of :data:`fastnn.backends.tuning.LIBRARY_VERSIONS`
+        (they must match: another version changes the code timed).
     session : str
         Names the coordinator's session: each worker is checked once per session.
     """
@@ -111,9 +110,9 @@ def machine_name():
 
 
 def local_versions():
-    """This process's :data:`VERSION_KEYS` versions."""
+    """This process's versions of :data:`fastnn.backends.tuning.LIBRARY_VERSIONS`."""
     record = machine_record()
-    return {key: getattr(record, key) for key in VERSION_KEYS}
+    return {key: getattr(record, key) for key in LIBRARY_VERSIONS}
 
 
 def run_case(task):
@@ -167,7 +166,7 @@ def _worker_check(address, task):
 def _version_mismatch(expected):
     here = local_versions()
     differences = [f"{name} {here.get(name)} here, {expected.get(name)} on the coordinator"
-                   for name in VERSION_KEYS if here.get(name) != expected.get(name)]
+                   for name in LIBRARY_VERSIONS if here.get(name) != expected.get(name)]
     if not differences:
         return ""
     return f"version mismatch on {machine_name()} (pid {os.getpid()}): " + "; ".join(differences)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+from fastnn.backends.tuning import LIBRARY_VERSIONS
 from fastnn.bench.report.tables import headline_selection, time_table
 from fastnn.reporting.formatting import format_time, markdown_table
 from fastnn.reporting.machine import MachineRecord
 
 MACHINE_COLUMN = "host"
 # Versions that make two machines' numbers the same code's.
-COMPARED_VERSIONS = ("fastnn", "numpy", "numba", "python")
+COMPARED_VERSIONS = (*LIBRARY_VERSIONS, "python")
 
 
 def machines(frame):

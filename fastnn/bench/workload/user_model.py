@@ -3,7 +3,8 @@
 The file is an ``.npz`` written by :meth:`fastnn.MLP.save` or an ``.onnx`` model
 :func:`fastnn.interop.onnx.read_onnx` reads. Its layer sizes, activations and loss are
 timed over the batch sizes asked for, with seeded inputs; targets suit the loss
-(one-hot rows for a softmax output, values in [0, 1) otherwise).
+(one-hot rows for an output that is a distribution over classes, such as softmax; values
+in [0, 1) otherwise).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from fastnn.bench.workload.cases import Case
+from fastnn.functions import ACTIVATIONS
 
 MODEL_SUFFIXES = (".npz", ".onnx")
 
@@ -66,14 +68,15 @@ def model_case(path, batch_size, dtype=None, seed=0):
     -------
     Case
         ``X`` of shape (batch_size, n_inputs), values in [0, 1); ``T`` of shape
-        (batch_size, n_outputs): one-hot rows for a softmax output, else values in [0, 1).
+        (batch_size, n_outputs): one-hot rows for an output that is a distribution
+        (:attr:`fastnn.functions.Activation.distribution`), else values in [0, 1).
     """
     net = load_model(path)
     spec = net.spec if dtype is None else dataclasses.replace(net.spec, dtype=dtype)
     params = net.flat_parameters.astype(spec.dtype)
     rng = np.random.default_rng(seed)
     X = rng.random((batch_size, spec.n_inputs)).astype(spec.dtype)
-    if spec.output_activation == "softmax":
+    if ACTIVATIONS[spec.output_activation].distribution:
         T = np.eye(spec.n_outputs, dtype=spec.dtype)[rng.integers(spec.n_outputs,
                                                                    size=batch_size)]
     else:
