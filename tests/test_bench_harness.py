@@ -12,6 +12,7 @@ from fastnn.bench.measure.sweep import SweepConfig, run_sweep
 from fastnn.bench.workload.cases import flop_count, parse_layer_sizes, parse_positive_ints
 from fastnn.ops import OP_TABLE, OPS, PEER_OPS, SELECTED_OPS, SWEPT_OPS
 from fastnn.params import parameter_count
+from fastnn.reporting.formatting import format_ratio
 from fastnn.reporting.run_folder import RunFolder
 from fastnn.reporting.timing import calibrate, summarise
 
@@ -81,10 +82,23 @@ def test_sweep_rows_cover_every_backend_level_and_op():
 
 
 def test_every_op_of_the_table_is_swept_on_request_and_gated():
+    from fastnn.bench.report.document import loss_cost_markdown
+    from fastnn.reporting.rows import results_frame
+
     config = SweepConfig(backends=("numpy", "python"), ops=OPS, **TINY)
     rows = run_sweep(config).rows
     assert {row["op"] for row in rows} == set(OPS) and "loss" in OPS
     assert all(row["status"] == "ok" and row["max_rel_diff"] <= 1e-10 for row in rows)
+    # the report's section on the loss's cost: loss / forward of each backend (mlp level)
+    frame = results_frame(rows)
+    text = loss_cost_markdown(frame)
+    median = {(row["backend"], row["op"]): row["median_s"] for row in rows
+              if row["level"] == "mlp"}
+    ratio = median[("numpy", "loss")] / median[("numpy", "forward")]
+    assert text.startswith("## The loss over the forward pass")
+    assert text.splitlines()[-1].startswith("| 3-3-1 | 2 | ")
+    assert format_ratio(ratio) in text.splitlines()[-1].split("|")[-2]
+    assert loss_cost_markdown(frame[frame["op"] != "loss"]) == ""
 
 
 def test_the_lists_of_ops_are_read_from_the_one_table():

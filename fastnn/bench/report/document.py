@@ -120,6 +120,7 @@ def report_markdown(frame, metadata, figures=()):
         parts.append(f"## GFLOP/s and fraction of the fp64 matmul peak, {level_text(level)}\n\n"
                      f"{markdown_table(gflops_table(data, roles))}")
     parts.append(_thread_scaling_markdown(frame, roles))
+    parts.append(loss_cost_markdown(frame, roles))
     parts.append(_compile_markdown(frame))
     parts.append(_not_timed_markdown(frame, metadata))
     parts.append(_unstable_markdown(frame, metadata))
@@ -286,6 +287,44 @@ def _thread_scaling_markdown(frame, roles):
             f"Each backend's median time at {counts[0]} thread(s) over its median time at "
             "the other counts (BLAS and Numba pinned alike); above 1: faster with more "
             "threads.\n\n" + markdown_table(table.map(format_ratio)))
+
+
+def loss_cost_markdown(frame, roles=None):
+    """What the loss adds to the forward pass it includes: each backend's median time of
+    ``loss`` over its median time of ``forward`` on the same point (the headline's level,
+    dtype and threads); empty unless the run timed both ops.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per measurement.
+    roles : BackendRoles or None
+        The column order; default the backends' own.
+
+    Returns
+    -------
+    str
+    """
+    timed = timed_rows(headline_selection(frame))
+    if not {"forward", "loss"} <= set(column_values(timed, "op")):
+        return ""
+    index = [column for column in point_index(timed) if column != "op"]
+    medians = timed.pivot_table(index=index, columns=["backend", "op"], values="median_s",
+                                aggfunc="first")
+    table = pd.DataFrame(index=medians.index)
+    for backend in backend_order(timed, roles):
+        if (backend, "loss") in medians.columns and (backend, "forward") in medians.columns:
+            table[backend] = medians[(backend, "loss")] / medians[(backend, "forward")]
+    forward = timed[timed["op"] == "forward"]
+    table = table.reindex(pd.MultiIndex.from_frame(sorted_index(forward, index)))
+    table = table.dropna(how="all")
+    if table.empty or table.columns.empty:
+        return ""
+    return ("## The loss over the forward pass\n\n"
+            "Each backend's median time of `loss` over its median time of `forward` on the "
+            "same point, at the headline's level, dtype and thread count: the cost of the "
+            "loss on top of the forward pass it includes (1: none).\n\n"
+            + markdown_table(table.map(format_ratio)))
 
 
 def _compile_markdown(frame):
