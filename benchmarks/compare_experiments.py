@@ -6,7 +6,7 @@ Runs `fastnn bench --quick` several times and tabulates `fastnn compare`'s verdi
 - A/A busy (``--busy``): the second sweep runs with a CPU-bound job (a spinning process)
   on the machine the whole time;
 - A/B: the second sweep with a test-only 15 % slowdown injected into one op of one
-  backend (``FASTNN_TEST_SLOWDOWN``, :mod:`fastnn.bench.slowdown`): the measurements of
+  backend (``FASTNN_TEST_SLOWDOWN``, :mod:`fastnn.bench.measure.slowdown`): the measurements of
   that backend and op should be flagged (at the batch sizes where the slowdown is above
   the noise), and nothing else.
 
@@ -27,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fastnn.bench.cli_compare import compare_text
+from fastnn.bench.report.compare import compare_text
 
 BUSY_CODE = "while True:\n    pass\n"
 

@@ -11,8 +11,8 @@ import os
 
 import pytest
 
-from fastnn.bench.cases import sizes_label
-from fastnn.bench.suite import prepare_point
+from fastnn.bench.measure.suite import prepare_point
+from fastnn.bench.workload.cases import sizes_label
 from fastnn.reporting import machine
 
 

@@ -18,7 +18,7 @@ folder is refused without ``--force``):
    the backend under test). The timers run in rounds, interleaved, their order rotated
    each round; each round gives a paired ratio ``peer time / fastnn time`` (above 1:
    fastnn faster), summarised by its median and quartiles. GFLOP/s count the matrix
-   products (:func:`fastnn.bench.cases.flop_count`) over the median time, against the
+   products (:func:`fastnn.bench.workload.cases.flop_count`) over the median time, against the
    peak of a 1-thread ``np.dot`` of two 1024 x 1024 matrices in the same dtype.
 2. **limits**, at every point some peer wins (median ratio below 1): fastnn's time split
    into what its products and its activations cost, measured from outside the kernels:
@@ -44,17 +44,18 @@ import numpy as np
 
 import fastnn
 from fastnn.atomic import atomic_write_text
-from fastnn.bench.cases import Case, flop_count, make_case, sizes_label
-from fastnn.bench.gate import checked_call, make_call, reference_result
+from fastnn.bench.measure.gate import checked_call, make_call, reference_result
+from fastnn.bench.measure.sweep import case_row
 from fastnn.bench.peers.measure import PEER_LEVEL, measure_peers
-from fastnn.bench.sweep import case_row
+from fastnn.bench.workload.cases import Case, flop_count, make_case, sizes_label
+from fastnn.ops import PEER_OPS
 from fastnn.reporting.machine import machine_info, pinned_threads
 from fastnn.reporting.timing import calibrate, time_rounds
 from fastnn.spec import NetworkSpec
 
 SIZES = ((64, 30, 10), (100, 100, 50, 10), (784, 256, 128, 10))
 BATCHES = (1, 32, 256, 1024)
-OPS = ("forward", "gradients", "train_step")
+OPS = PEER_OPS
 DTYPES = ("float32", "float64")
 FORWARD_PEERS = ("torch", "jax", "onnxruntime", "openvino", "sklearn")
 TRAINING_PEERS = ("torch", "jax")

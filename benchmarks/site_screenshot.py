@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fastnn.bench.publish import publish
+from fastnn.bench.report.publish import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = [ROOT / "reports" / "baseline", ROOT / "reports" / "peers"]

@@ -45,7 +45,7 @@ import scipy.linalg.cython_blas  # noqa: F401
 
 from fastnn import MLP
 from fastnn.atomic import atomic_write_text
-from fastnn.bench.cases import flop_count
+from fastnn.bench.workload.cases import flop_count
 from fastnn.reporting.machine import matmul_peak
 from fastnn.reporting.timing import interleaved
 from fastnn.testing import relative_difference

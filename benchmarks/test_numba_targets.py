@@ -38,6 +38,7 @@ from fastnn.backends import _numba_kernels as kernels
 from fastnn.backends import get
 from fastnn.backends.numba_jit import kernel_arguments
 from fastnn.backends.selection import TABLE_PATH, grid_key
+from fastnn.ops import SELECTED_OPS
 from fastnn.reproduce.datasets import tutorial_a_digits
 from fastnn.testing import relative_difference
 
@@ -47,7 +48,7 @@ REPORT_ENV = "FASTNN_TARGETS_REPORT"
 GRID_SIZES = [(3, 3, 1), (64, 30, 10), (100, 100, 50, 10), (784, 256, 128, 10),
               (1024, 1024, 1024, 10)]
 GRID_BATCHES = [1, 32, 256, 2048]
-OPS = ("forward", "gradients", "train_step")
+OPS = SELECTED_OPS  # the ops of the table it writes
 BACKENDS = ("numpy", "numba")
 # Section -> rows of the report, filled by the tests and written at the end.
 RESULTS = {}

@@ -33,6 +33,7 @@ import pytest
 from fastnn import MLP
 from fastnn.atomic import atomic_write_text
 from fastnn.config import pinned_threads
+from fastnn.ops import OP_TABLE, SELECTED_OPS
 from fastnn.reporting.timing import Timing, calibrate, time_rounds
 from fastnn.testing import TOLERANCE, relative_difference
 
@@ -43,7 +44,7 @@ REPORT_ENV = "FASTNN_PARALLEL_REPORT"
 NETWORKS = {"100-100-50-10": ([100, 100, 50, 10], "tanh", "softmax", "cross_entropy"),
             "64-30-10": ([64, 30, 10], "sigmoid", "sigmoid", "mse")}
 BATCHES = [1024, 4096]
-OPS = ["forward", "gradients", "train_step"]
+OPS = SELECTED_OPS  # where auto chooses between numba and numba_parallel
 # (backend, threads) in the order of each round.
 CONFIGURATIONS = [("numba", 1), ("numba_parallel", 1), ("numba", 2), ("numba_parallel", 2)]
 RATIOS = {"numba 1 thread / numba_parallel 2 threads": (("numba", 1), ("numba_parallel", 2)),
@@ -107,13 +108,12 @@ def test_parallel_scaling(benchmark, network, batch):
 
 
 def _call(net, op, X, T):
-    # Not bench.ops' calls: _check compares each configuration's step on the same two
-    # networks in turn, so the rate must leave the parameters all but fixed (1e-12).
-    if op == "forward":
-        return lambda: net.forward(X)
-    if op == "gradients":
-        return lambda: net.gradients(X, T)
-    return lambda: net.train_step(X, T, 1e-12)
+    entry = OP_TABLE[op]
+    if entry.updates_parameters:
+        # Not the table's rate: _check compares each configuration's step on the same two
+        # networks in turn, so the rate must leave the parameters all but fixed (1e-12).
+        return lambda: net.train_step(X, T, 1e-12)
+    return lambda: entry.mlp_call(net, X, T)
 
 
 def _check(calls):

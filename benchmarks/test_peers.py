@@ -17,12 +17,12 @@ import contextlib
 import pytest
 
 from fastnn import backends
-from fastnn.bench.cases import flop_count, make_case, sizes_label
-from fastnn.bench.gate import reference_result
+from fastnn.bench.measure.gate import reference_result
+from fastnn.bench.measure.suite import BACKENDS
+from fastnn.bench.measure.sweep import case_row
 from fastnn.bench.peers import PEERS
 from fastnn.bench.peers.measure import PEER_LEVEL, gated_peer_call
-from fastnn.bench.suite import BACKENDS
-from fastnn.bench.sweep import case_row
+from fastnn.bench.workload.cases import flop_count, make_case, sizes_label
 from fastnn.model import MLP
 
 # (op, layer sizes, batch): 1-row inference, a large batch, and a full-batch training

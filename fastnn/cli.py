@@ -1,7 +1,9 @@
 """The ``fastnn`` command: one console script, one module per subcommand.
 
-Each subcommand module defines ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int``; registering one is one line in :data:`COMMANDS`.
+Each subcommand module (``fastnn/commands/``) defines ``HELP`` (one line),
+``add_arguments(parser)``, ``run_from_args(args) -> int``, which reads the parsed options
+into plain values, and ``run(...) -> int``, which takes those values (a test or another
+command calls it without a command line); registering one is one line in :data:`COMMANDS`.
 
 The exit-status policy lives here, for every subcommand (their modules raise, they do
 not print errors or choose statuses for them):
@@ -28,14 +30,14 @@ from fastnn.schemas import SchemaError
 
 # Subcommand -> module implementing it.
 COMMANDS = {
-    "bench": "fastnn.bench.cli_bench",
-    "compare": "fastnn.bench.cli_compare",
-    "publish": "fastnn.bench.cli_publish",
-    "report": "fastnn.bench.cli_report",
-    "tune": "fastnn.bench.cli_tune",
-    "info": "fastnn.bench.cli_info",
-    "warmup": "fastnn.bench.cli_warmup",
-    "reproduce": "fastnn.reproduce",
+    "bench": "fastnn.commands.bench",
+    "compare": "fastnn.commands.compare",
+    "publish": "fastnn.commands.publish",
+    "report": "fastnn.commands.report",
+    "tune": "fastnn.commands.tune",
+    "info": "fastnn.commands.info",
+    "warmup": "fastnn.commands.warmup",
+    "reproduce": "fastnn.commands.reproduce",
 }
 
 DEBUG_ENV = "FASTNN_DEBUG"
@@ -97,7 +99,8 @@ def build_parser():
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="print the traceback of an error")
-        sub.set_defaults(handler=module.run)
+        # fastnn warmup's module still takes the parsed options in run (its rewrite owns it).
+        sub.set_defaults(handler=getattr(module, "run_from_args", module.run))
         module.add_arguments(sub)
     return parser
 

@@ -2,8 +2,8 @@
 
 Every file format the project reads is declared here, field by field: model files
 (``MLP.save``, :mod:`fastnn.params`), the plan of a distributed sweep (``run.json``,
-:mod:`fastnn.bench.resume`), tune files (:mod:`fastnn.backends.tuning`) and
-pytest-benchmark JSON files (:mod:`fastnn.bench.pytest_json`). The readers check a
+:mod:`fastnn.bench.distributed.resume`), tune files (:mod:`fastnn.backends.tuning`) and
+pytest-benchmark JSON files (:mod:`fastnn.bench.report.pytest_json`). The readers check a
 document with :func:`check` before they use any value of it; an error names the file
 and the field (``run.json: field 'config.rounds' must be an integer; got '7'``).
 

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from fastnn import backends
-from fastnn.bench.cases import flop_count, parse_layer_sizes, parse_positive_ints
-from fastnn.bench.sweep import SweepConfig, run_sweep
+from fastnn.bench.measure.sweep import SweepConfig, run_sweep
+from fastnn.bench.workload.cases import flop_count, parse_layer_sizes, parse_positive_ints
+from fastnn.ops import OP_TABLE, OPS, PEER_OPS, SELECTED_OPS, SWEPT_OPS
 from fastnn.params import parameter_count
+from fastnn.reporting.formatting import format_ratio
 from fastnn.reporting.run_folder import RunFolder
 from fastnn.reporting.timing import calibrate, summarise
 
@@ -46,6 +48,7 @@ def test_flop_count_of_the_3_3_1_network_by_hand():
     assert flop_count((3, 3, 1), 1, "gradients") == 24 + 24 + 6
     assert flop_count((3, 3, 1), 1, "train_step") == 54 + 32
     assert flop_count((3, 3, 1), 10, "forward") == 240
+    assert flop_count((3, 3, 1), 1, "loss") == 24  # the forward's products
 
 
 def test_calibrate_follows_the_autorange_ladder():
@@ -76,6 +79,46 @@ def test_sweep_rows_cover_every_backend_level_and_op():
         assert row["blas_threads"] == 1
         assert row["gflops"] == pytest.approx(row["flops"] / row["median_s"] / 1e9)
     assert result.peaks[0]["gflops"] > 0
+
+
+def test_every_op_of_the_table_is_swept_on_request_and_gated():
+    from fastnn.bench.report.document import loss_cost_markdown
+    from fastnn.reporting.rows import results_frame
+
+    config = SweepConfig(backends=("numpy", "python"), ops=OPS, **TINY)
+    rows = run_sweep(config).rows
+    assert {row["op"] for row in rows} == set(OPS) and "loss" in OPS
+    assert all(row["status"] == "ok" and row["max_rel_diff"] <= 1e-10 for row in rows)
+    # the report's section on the loss's cost: loss / forward of each backend (mlp level)
+    frame = results_frame(rows)
+    text = loss_cost_markdown(frame)
+    median = {(row["backend"], row["op"]): row["median_s"] for row in rows
+              if row["level"] == "mlp"}
+    ratio = median[("numpy", "loss")] / median[("numpy", "forward")]
+    assert text.startswith("## The loss over the forward pass")
+    assert text.splitlines()[-1].startswith("| 3-3-1 | 2 | ")
+    assert format_ratio(ratio) in text.splitlines()[-1].split("|")[-2]
+    assert loss_cost_markdown(frame[frame["op"] != "loss"]) == ""
+
+
+def test_the_lists_of_ops_are_read_from_the_one_table():
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from fastnn.backends import selection
+    from fastnn.bench.peers import PEERS
+    from fastnn.bench.report import plots
+
+    assert SweepConfig().ops == SWEPT_OPS == ("forward", "gradients", "train_step")
+    assert selection.OPS == SELECTED_OPS and "loss" not in SELECTED_OPS + PEER_OPS
+    assert PEERS["torch"].ops == PEERS["jax"].ops == PEER_OPS
+    # no op drops out of the batch-scaling figure: each has its line and style
+    ax = Figure().subplots()
+    plots.plot_batch_scaling(ax, pd.DataFrame({"backend": "numpy", "op": list(OPS),
+                                               "batch_size": 1, "median_s": 1e-5}), ["numpy"])
+    assert [line.get_label() for line in ax.lines] == [f"numpy {op}" for op in OPS]
+    assert [line.get_linestyle() for line in ax.lines] == \
+        [OP_TABLE[op].plot_style for op in OPS]
 
 
 def test_python_is_skipped_where_too_slow_and_the_row_says_why():

@@ -3,8 +3,7 @@
 import numpy as np
 
 from fastnn import backends
-from fastnn.bench.cases import make_case
-from fastnn.bench.gate import (
+from fastnn.bench.measure.gate import (
     checked_call,
     make_call,
     reduced_check,
@@ -12,7 +11,8 @@ from fastnn.bench.gate import (
     step_difference,
     step_origin,
 )
-from fastnn.bench.sweep import SweepConfig, measure_point, run_sweep
+from fastnn.bench.measure.sweep import SweepConfig, measure_point, run_sweep
+from fastnn.bench.workload.cases import make_case
 
 
 def test_train_step_reset_restores_the_gated_state():

@@ -4,7 +4,7 @@ the peers asked for, and clear errors for bad files."""
 import pandas as pd
 import pytest
 
-from fastnn.bench.user_model import load_model, model_case
+from fastnn.bench.workload.user_model import load_model, model_case
 from fastnn.cli import main
 from fastnn.model import MLP
 

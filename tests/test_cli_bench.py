@@ -6,8 +6,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from fastnn.bench import cli_bench
 from fastnn.cli import UsageError, main
+from fastnn.commands import bench as cli_bench
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TINY = ["bench", "--quick", "--sizes", "3-3-1", "--batches", "1", "--backends", "numpy,python",
@@ -156,7 +156,7 @@ def test_a_failed_run_leaves_no_partial_files(tmp_path, monkeypatch, failure, st
 
 
 def test_a_failure_while_writing_the_report_leaves_no_partial_files(tmp_path, monkeypatch):
-    from fastnn.bench import report
+    from fastnn.bench.report import document as report
 
     def broken_plot(data, order):
         raise ValueError("the plot broke")
@@ -196,8 +196,8 @@ def _config(*options):
 
 
 def test_plain_bench_is_the_overview_and_full_is_the_thorough_sweep():
-    from fastnn.bench.cases import OVERVIEW_BATCH_SIZES, OVERVIEW_LAYER_SIZES
-    from fastnn.bench.sweep import SweepConfig
+    from fastnn.bench.measure.sweep import SweepConfig
+    from fastnn.bench.workload.cases import OVERVIEW_BATCH_SIZES, OVERVIEW_LAYER_SIZES
 
     overview = _config()
     assert overview.layer_sizes == OVERVIEW_LAYER_SIZES == (

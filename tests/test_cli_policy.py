@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from fastnn.bench import cli_report, cli_tune
 from fastnn.cli import main
+from fastnn.commands import report as cli_report
+from fastnn.commands import tune as cli_tune
 
 TINY = ["bench", "--quick", "--backends", "numpy", "--batches", "1", "--ops", "forward",
         "--sizes", "3-2", "--rounds", "1", "--min-time", "0.001"]
@@ -48,7 +49,7 @@ def _one_line(err):
 ])
 def test_every_exception_maps_to_one_line_and_its_status(monkeypatch, capsys, exc, status,
                                                          words):
-    monkeypatch.setattr(cli_report, "run", _raising(exc))
+    monkeypatch.setattr(cli_report, "run_from_args", _raising(exc))
     assert main(["report", "x.json"]) == status
     line = _one_line(capsys.readouterr().err)
     assert line.startswith("fastnn report: ") and words in line
@@ -67,7 +68,7 @@ def _numpy_shape_error(args):
 
 
 def _fastnn_refusal(args):
-    from fastnn.bench.cases import parse_layer_sizes
+    from fastnn.bench.workload.cases import parse_layer_sizes
 
     return parse_layer_sizes("3-x")  # a ValueError raised by fastnn's validation
 
@@ -79,7 +80,7 @@ def _fastnn_refusal(args):
 ])
 def test_only_fastnn_refusals_are_user_errors(monkeypatch, capsys, run, status, words):
     """Before, every TypeError and ValueError was status 2, bugs included."""
-    monkeypatch.setattr(cli_report, "run", run)
+    monkeypatch.setattr(cli_report, "run_from_args", run)
     assert main(["report", "x.json"]) == status
     line = _one_line(capsys.readouterr().err)
     assert words in line
@@ -89,7 +90,7 @@ def test_only_fastnn_refusals_are_user_errors(monkeypatch, capsys, run, status, 
 def test_logging_works_after_main_returns_from_an_interrupt(monkeypatch, capsys):
     """main() is a library function too: an interrupt must not disable logging for the
     rest of the process (it is silenced only at interpreter shutdown)."""
-    monkeypatch.setattr(cli_report, "run", _raising(KeyboardInterrupt()))
+    monkeypatch.setattr(cli_report, "run_from_args", _raising(KeyboardInterrupt()))
     assert main(["report", "x.json"]) == 130
     assert logging.root.manager.disable == logging.NOTSET
     assert logging.getLogger("fastnn.test").isEnabledFor(logging.ERROR)
@@ -97,7 +98,7 @@ def test_logging_works_after_main_returns_from_an_interrupt(monkeypatch, capsys)
 
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_debug_prints_the_traceback(monkeypatch, capsys, where):
-    monkeypatch.setattr(cli_report, "run", _raising(KeyError("layer_sizes")))
+    monkeypatch.setattr(cli_report, "run_from_args", _raising(KeyError("layer_sizes")))
     argv = ["--debug", "report", "x.json"] if where == "before" else ["report", "x.json",
                                                                        "--debug"]
     assert main(argv) == 1
@@ -117,8 +118,8 @@ def test_a_sweep_too_large_for_memory_is_refused_before_anything_is_written(
 
 
 def test_the_memory_estimate_grows_with_sizes_and_batches():
-    from fastnn.bench.memory import check_sweep_memory, point_bytes
-    from fastnn.bench.sweep import SweepConfig
+    from fastnn.bench.measure.sweep import SweepConfig
+    from fastnn.bench.workload.memory import check_sweep_memory, point_bytes
 
     assert point_bytes((3, 2), 1, "float64") == 8 * (4 * 8 + 3 * 1 * 5)
     assert point_bytes((3, 2), 1, "float32") * 2 == point_bytes((3, 2), 1, "float64")
@@ -202,8 +203,8 @@ def test_report_on_sound_statistics_is_written(sound_report):
 ])
 def test_resume_on_a_malformed_run_json_is_a_clean_error(tmp_path, capsys, config_change,
                                                          field):
-    from fastnn.bench.resume import RunPlan, write_plan
-    from fastnn.bench.sweep import SweepConfig
+    from fastnn.bench.distributed.resume import RunPlan, write_plan
+    from fastnn.bench.measure.sweep import SweepConfig
 
     write_plan(tmp_path, RunPlan(SweepConfig(layer_sizes=((3, 2),)), ["a"], "local:1"))
     document = json.loads((tmp_path / "run.json").read_text())

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fastnn.bench import cli_compare
-from fastnn.bench.compare import compare_runs, machine_differences
-from fastnn.bench.slowdown import injected_slowdown, maybe_slowed
+from fastnn.bench.measure.slowdown import injected_slowdown, maybe_slowed
+from fastnn.bench.report.compare import compare_runs, machine_differences
+from fastnn.commands import compare as cli_compare
 from fastnn.reporting.noise import NoiseMonitor, noise_warnings
 from fastnn.reporting.results import load_results, write_results
 from fastnn.reporting.stats import (
@@ -148,9 +148,7 @@ def test_cli_compare_exit_status_and_old_runs(tmp_path, capsys):
     assert len(frame["samples_s"][0]) == 9
 
     def run(*paths):
-        args = type("Args", (), {"old": str(paths[0]), "new": str(paths[1]),
-                                 "threshold": "10%", "alpha": 0.05, "markdown": None})
-        return cli_compare.run(args)
+        return cli_compare.run(str(paths[0]), str(paths[1]), threshold=0.10, alpha=0.05)
 
     assert run(tmp_path / "a", tmp_path / "b") == 1
     assert "1 regressed" in capsys.readouterr().out
@@ -188,7 +186,7 @@ def test_slowdown_switch_is_parsed_and_scoped():
 
 
 def test_tune_ties_follow_the_interval_rule():
-    from fastnn.bench.backend_table import winner
+    from fastnn.bench.measure.backend_table import winner
 
     medians = {"numpy": 1.2, "numba": 1.0}
     overlapping = {"numpy": [1.2, 0.9, 1.3, 0.95, 1.2, 1.25, 0.9],
@@ -200,7 +198,7 @@ def test_tune_ties_follow_the_interval_rule():
 
 
 def test_report_speedups_carry_intervals():
-    from fastnn.bench.report import ratio_with_interval
+    from fastnn.bench.report.tables import ratio_with_interval
 
     tie = speedup_interval([1.0, 1.1, 0.9, 1.0, 1.0, 1.05, 0.95], [1.0] * 7)
     assert ratio_with_interval(1.0, tie).endswith("no clear winner")
@@ -245,7 +243,7 @@ def test_peer_versions_are_compared_where_both_runs_have_them():
 
 
 def test_report_shows_the_noise_and_warns():
-    from fastnn.bench.report import noise_markdown
+    from fastnn.bench.report.document import noise_markdown
 
     quiet = {"other_cpu_fraction": 0.02, "steal_fraction": 0.0, "cpus": 2,
              "calibration_s": {"start": 0.01, "middle": 0.0101, "end": 0.01},

@@ -12,11 +12,11 @@ import pytest
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
 
-from fastnn.bench import cli_distributed  # noqa: E402
-from fastnn.bench import distributed as fastnn_distributed  # noqa: E402
-from fastnn.bench.distributed_task import _WORKER_STATE  # noqa: E402
-from fastnn.bench.resume import read_plan  # noqa: E402
+from fastnn.bench.distributed import cluster as fastnn_distributed  # noqa: E402
+from fastnn.bench.distributed.resume import read_plan  # noqa: E402
+from fastnn.bench.distributed.task import _WORKER_STATE  # noqa: E402
 from fastnn.cli import main  # noqa: E402
+from fastnn.commands import bench_distributed as cli_distributed  # noqa: E402
 from fastnn.reporting.results import CaseLog  # noqa: E402
 
 # 2 sizes x 2 batches x 2 ops = 8 cases on the one machine; 2 backends, 1 level.
@@ -247,7 +247,7 @@ def test_resume_with_unreachable_scheduler_changes_nothing(finished_run, tmp_pat
 
 
 def test_merged_report_compares_machines(finished_run):
-    from fastnn.bench.report import report_markdown
+    from fastnn.bench.report.document import report_markdown
 
     frame, metadata = cli_distributed.merged_results(read_plan(finished_run), finished_run, {},
                                                      finished_run, 1.0)

@@ -1,4 +1,4 @@
-"""The sweep memory estimate (fastnn/bench/memory.py) against figures it does not compute.
+"""The sweep memory estimate (fastnn/bench/workload/memory.py) against figures it does not compute.
 
 Review finding: the test of ``point_bytes`` recomputed it with the module's own constants,
 so it could not fail for a wrong estimate. Here the estimate is held to what its
@@ -11,8 +11,8 @@ import tracemalloc
 
 import pytest
 
-from fastnn.bench.memory import check_sweep_memory, point_bytes
-from fastnn.bench.sweep import SweepConfig, run_sweep
+from fastnn.bench.measure.sweep import SweepConfig, run_sweep
+from fastnn.bench.workload.memory import check_sweep_memory, point_bytes
 
 
 def test_the_estimate_of_a_small_point_counted_by_hand():

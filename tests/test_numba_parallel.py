@@ -161,7 +161,7 @@ def test_bench_report_shows_thread_scaling():
     # Target 6: `fastnn bench --threads 1,2` reports each backend's scaling.
     import pandas as pd
 
-    from fastnn.bench.report import report_markdown
+    from fastnn.bench.report.document import report_markdown
 
     rows = [{"backend": backend, "level": "mlp", "layer_sizes": "3-3-1", "n_params": 16,
              "batch_size": 1024, "op": "forward", "dtype": "float64", "blas_threads": threads,
@@ -180,8 +180,8 @@ def test_bench_report_shows_thread_scaling():
 
 
 def test_default_sweeps_time_it_only_where_its_blocks_run():
-    from fastnn.bench import backend_table
-    from fastnn.bench.sweep import SweepConfig
+    from fastnn.bench.measure import backend_table
+    from fastnn.bench.measure.sweep import SweepConfig
 
     rows = backends.get("numba_parallel").serial_below_rows
     assert "numba_parallel" not in SweepConfig(batch_sizes=(1, rows - 1)).backend_names()

@@ -62,7 +62,7 @@ def test_lost_points_and_the_tables(analysis):
 
 
 def test_the_breakdowns_op_call_builds_from_the_sweeps_make_call(analysis):
-    from fastnn.bench.cases import make_case
+    from fastnn.bench.workload.cases import make_case
 
     case = make_case((3, 3, 1), 2, "float64")
     call = analysis._op_call("numpy", case, "forward")

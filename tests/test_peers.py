@@ -15,11 +15,11 @@ import pytest
 
 from fastnn.backends import selection
 from fastnn.bench import peers
-from fastnn.bench.cases import make_case
-from fastnn.bench.gate import reference_result
+from fastnn.bench.measure.gate import reference_result
+from fastnn.bench.measure.sweep import SweepConfig, case_row, measure_point
 from fastnn.bench.peers import PEERS, Peer, PeerCall, gated_call
 from fastnn.bench.peers.measure import measure_peers
-from fastnn.bench.sweep import SweepConfig, case_row, measure_point
+from fastnn.bench.workload.cases import make_case
 from fastnn.cli import main
 from fastnn.model import MLP
 from fastnn.reporting.machine import MachineRecord
@@ -153,6 +153,58 @@ def test_torch_matches_the_reference_for_every_loss(activation, output, loss, op
     assert checked.passed, checked.note
 
 
+def _numpy_array_functions(**changes):
+    from scipy.special import log_softmax
+
+    from fastnn.bench.peers.losses import ArrayFunctions, StableForms
+
+    stable_logs = {"sigmoid": StableForms(lambda Z: -np.logaddexp(0, -Z),
+                                          lambda Z: -np.logaddexp(0, Z)),
+                   "softmax": StableForms(lambda Z: log_softmax(Z, axis=-1)),
+                   "exp": StableForms(lambda Z: Z)}
+    stable_logs.update(changes)
+    return ArrayFunctions(stable_logs={k: v for k, v in stable_logs.items() if v is not None},
+                          log=np.log, clip_below=np.maximum, total=np.sum)
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "softmax", "exp", "identity"])
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy", "binary_cross_entropy"])
+def test_the_peers_loss_is_fastnns_on_every_stable_log_of_the_table(loss, output):
+    """The log of an exp output is its pre-activation, as in fastnn (a clipped log
+    differed where exp(z) is below the floor)."""
+    from fastnn.bench.peers.losses import mean_loss
+    from fastnn.functions import ACTIVATIONS, loss_value
+
+    rng = np.random.default_rng(0)
+    Z = rng.normal(scale=20.0, size=(6, 3))
+    Y = ACTIVATIONS[output].function(Z)
+    T = rng.random((6, 3)) if output != "softmax" else np.eye(3)[rng.integers(3, size=6)]
+    expected = loss_value(loss, output, Z, Y, T)
+    assert mean_loss(loss, output, Z, Y, T, _numpy_array_functions()) == \
+        pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("changes", [{"exp": None}, {"tanh": "x"}, {"softmax": "both"}])
+def test_a_peer_must_give_exactly_the_tables_closed_form_logs(changes):
+    from fastnn.bench.peers.losses import StableForms
+
+    forms = {"x": StableForms(np.tanh), "both": StableForms(np.log, np.log)}
+    with pytest.raises(ValueError, match="closed-form logs must be the activation table's"):
+        _numpy_array_functions(**{name: forms.get(value) for name, value in changes.items()})
+
+
+def test_a_user_models_targets_follow_the_distribution_flag(tmp_path):
+    from fastnn.bench.workload.user_model import model_case
+
+    for output, one_hot in (("softmax", True), ("sigmoid", False)):
+        path = tmp_path / f"{output}.npz"
+        MLP([3, 4, 3], output_activation=output, loss="cross_entropy", seed=0,
+            backend="numpy").save(path)
+        T = model_case(path, 5).T
+        assert np.array_equal(T.sum(axis=1), np.ones(5)) == one_hot
+        assert set(np.unique(T)) <= {0.0, 1.0} if one_hot else T.max() < 1
+
+
 @pytest.mark.parametrize("name", ["onnxruntime", "sklearn", "torch"])
 def test_forward_peers_match_in_float32(name):
     case = make_case((5, 4, 3), 6, dtype="float32")
@@ -207,7 +259,7 @@ def _case(activation, output, loss, sizes=(5, 4, 3), batch=6):
     X = rng.random((batch, sizes[0]))
     T = np.eye(sizes[-1])[rng.integers(sizes[-1], size=batch)] if output == "softmax" \
         else rng.random((batch, sizes[-1]))
-    from fastnn.bench.cases import Case
+    from fastnn.bench.workload.cases import Case
     return Case(spec, net.flat_parameters.copy(), X, T)
 
 
@@ -353,7 +405,7 @@ class _ShortStepPeer(Peer):
 
 
 def test_a_peer_train_step_is_gated_on_the_step():
-    from fastnn.bench.gate import step_origin
+    from fastnn.bench.measure.gate import step_origin
     from fastnn.testing import TOLERANCE, relative_difference
 
     case = make_case((5, 4, 3), 6, dtype="float32")

@@ -9,12 +9,12 @@ import contextlib
 import numpy as np
 import pytest
 
-from fastnn.bench.cases import Case, make_case
-from fastnn.bench.gate import reference_result
+from fastnn.bench.measure.gate import reference_result
+from fastnn.bench.measure.sweep import case_row
 from fastnn.bench.peers import PEERS, gated_call
 from fastnn.bench.peers.jax_peer import xla_thread_flags
 from fastnn.bench.peers.measure import measure_peers
-from fastnn.bench.sweep import case_row
+from fastnn.bench.workload.cases import Case, make_case
 from fastnn.model import MLP
 
 pytest.importorskip("jax")

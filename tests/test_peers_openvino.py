@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fastnn.bench.gate import reference_result
+from fastnn.bench.measure.gate import reference_result
+from fastnn.bench.measure.sweep import case_row
 from fastnn.bench.peers import PEERS, gated_call, get
 from fastnn.bench.peers.measure import measure_peers
 from fastnn.bench.peers.openvino_peer import FLOAT64_NOTE, compile_settings, compiled_settings
-from fastnn.bench.sweep import case_row
 from fastnn.cli import main
 from fastnn.model import MLP
 
@@ -28,7 +28,7 @@ THREADS = {"blas_threads": 1, "numba_threads": 1}
 def _case(activation, output, dtype="float32"):
     net = MLP([5, 4, 3], activation=activation, output_activation=output, seed=2,
               dtype=dtype, backend="numpy")
-    from fastnn.bench.cases import Case
+    from fastnn.bench.workload.cases import Case
     X = np.random.default_rng(0).random((6, 5)).astype(dtype)
     T = np.zeros((6, 3), dtype=dtype)
     return Case(net.spec, net.flat_parameters.copy(), X, T)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from publish_helpers import write_history
 
-from fastnn.bench.publish import publish
-from fastnn.bench.publish.markdown import to_html
+from fastnn.bench.report.publish import publish
+from fastnn.bench.report.publish.markdown import to_html
 from fastnn.cli import main
 
 CHROMIUM = "/usr/bin/chromium"

@@ -109,7 +109,7 @@ def test_format_ratio_and_markdown_table():
 
 
 def test_tables_keep_dtypes_and_thread_counts_apart():
-    from fastnn.bench.report import time_table
+    from fastnn.bench.report.tables import time_table
 
     rows = [{"backend": backend, "level": "mlp", "layer_sizes": "3-3-1", "n_params": 16,
              "batch_size": 1, "op": "forward", "dtype": dtype, "blas_threads": threads,

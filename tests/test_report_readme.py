@@ -3,14 +3,14 @@
 import re
 from pathlib import Path
 
-from fastnn.bench.cases import (
+from fastnn.bench.report.document import headline_table, markdown_table
+from fastnn.bench.workload.cases import (
     DEFAULT_BATCH_SIZES,
     DEFAULT_LAYER_SIZES,
     LEVELS,
-    OPS,
     sizes_label,
 )
-from fastnn.bench.report import headline_table, markdown_table
+from fastnn.ops import SWEPT_OPS
 from fastnn.reporting.results import load_results
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ def test_committed_baseline_is_a_whole_default_run_with_numba():
     config = metadata["config"]
     assert config["layer_sizes"] == [sizes_label(sizes) for sizes in DEFAULT_LAYER_SIZES]
     assert tuple(config["batch_sizes"]) == DEFAULT_BATCH_SIZES
-    assert tuple(config["ops"]) == OPS and tuple(config["levels"]) == LEVELS
+    assert tuple(config["ops"]) == SWEPT_OPS and tuple(config["levels"]) == LEVELS
     assert config["dtypes"] == ["float64"] and config["threads"] == [1]
     assert {"python", "numpy", "numba"} <= set(frame["backend"])
     assert set(frame["status"]) <= {"ok", "skipped"}

@@ -10,7 +10,7 @@ import pandas as pd
 from fastnn.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-NODE = "benchmarks/test_forward.py::test_forward[numpy-3-3-1-x1]"
+NODE = "benchmarks/test_ops.py::test_op[forward-numpy-3-3-1-x1]"
 
 
 def test_one_suite_benchmark_renders_into_a_report(tmp_path):

@@ -139,8 +139,8 @@ def test_no_pyplot_state_and_no_backend_switch():
     # rcParams read with dict's own lookup: get_backend() would itself import pyplot.
     script = ("import matplotlib, sys; backend = lambda: dict.__getitem__(matplotlib.rcParams, "
               "'backend'); before = backend(); "
-              "import fastnn.bench.report, fastnn.reproduce.plots; "
-              "from fastnn.bench import plots; import pandas as pd; "
+              "import fastnn.bench.report.document, fastnn.reproduce.plots; "
+              "from fastnn.bench.report import plots; import pandas as pd; "
               "data = pd.DataFrame({'backend': ['numpy'], 'op': ['forward'], 'batch_size': [1], "
               "'n_params': [16], 'layer_sizes': ['3-3-1'], 'median_s': [1e-5]}); "
               "plots.time_vs_size_figure(data, ['numpy']).savefig(sys.argv[1]); "
@@ -153,56 +153,112 @@ def test_no_pyplot_state_and_no_backend_switch():
 
 
 def _unit(module):
-    """``fastnn.bench.sweep`` -> ``bench``: the top-level module or subpackage."""
+    """``fastnn.bench.measure.sweep`` -> ``bench``: the top-level module or subpackage."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 and parts[0] == "fastnn" else None
 
 
 def _import_graph():
-    """Unit -> units it imports (anywhere in its modules, functions included)."""
-    units = {path.stem if path.is_file() else path.name for path in PACKAGE.iterdir()
-             if path.suffix == ".py" or (path / "__init__.py").exists()}
+    """Unit -> units it imports: the module graph (:func:`_module_graph`) between top-level
+    modules and subpackages."""
     graph = {}
-    for path in PACKAGE.rglob("*.py"):
-        source = _unit(".".join(path.relative_to(ROOT).with_suffix("").parts))
-        if source in (None, "__init__"):
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            for name in _imported_modules(node):
-                target = _unit(name)
-                if target in units and target not in (source, "__init__"):
-                    graph.setdefault(source, set()).add(target)
+    for source, targets in _module_graph().items():
+        for target in targets:
+            if _unit(source) != _unit(target):
+                graph.setdefault(_unit(source), set()).add(_unit(target))
     return graph
-
-
-def _imported_modules(node):
-    """The modules an import statement names (``from fastnn import x`` names ``fastnn.x``)."""
-    if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
-    if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
-        return []
-    if node.module == "fastnn":
-        return [f"fastnn.{alias.name}" for alias in node.names]
-    return [node.module]
 
 
 def test_no_import_circles_between_top_level_modules_and_subpackages():
     graph = _import_graph()
-    circles = []
-    for start, targets in graph.items():
-        for target in targets:
-            seen, stack = {target}, [target]
-            while stack:
-                unit = stack.pop()
-                if unit == start:
-                    circles.append(f"{start} -> {target} -> ... -> {start}")
-                    break
-                for following in graph.get(unit, set()) - seen:
-                    seen.add(following)
-                    stack.append(following)
-    assert circles == []
+    assert _circles(graph) == []
     assert "bench" not in graph.get("reporting", set())
+    assert "commands" not in graph.get("bench", set())  # the harness never runs a command
     assert "reproduce" not in graph.get("reporting", set())
+
+
+# Circles the module check finds in files being rewritten on other branches; each is
+# reported by name here so that it cannot grow or hide another.
+KNOWN_CIRCLES = [
+    # fixed when the kernel rewrite merges
+    {"fastnn.backends._numba_train_kernels", "fastnn.backends.numba_jit"},
+    # "auto"'s tiered wrapper: backends/__init__.py and backends/tiered.py import each other
+    # (the front-door and kernel rewrites own both files)
+    {"fastnn.backends", "fastnn.backends.tiered"},
+]
+
+
+def _module_name(path):
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _module_graph():
+    """Module -> the fastnn modules it imports, anywhere in it (functions included).
+
+    ``from package import name`` imports the module ``package.name`` where there is one,
+    else the package. The root ``fastnn/__init__.py`` is left out, as in the check between
+    units: it only re-exports the public names and holds ``__version__``.
+    """
+    modules = {_module_name(path) for path in PACKAGE.rglob("*.py")}
+    graph = {}
+    for path in PACKAGE.rglob("*.py"):
+        source = _module_name(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            for name in _imported_names(node):
+                while name not in modules and "." in name:
+                    name = name.rpartition(".")[0]
+                if name in modules and name not in (source, "fastnn") and source != "fastnn":
+                    graph.setdefault(source, set()).add(name)
+    return graph
+
+
+def _imported_names(node):
+    """What an import statement names, each ``from`` name as a possible module."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+        return []
+    return [f"{node.module}.{alias.name}" for alias in node.names]
+
+
+def _circles(graph):
+    """The strongly connected groups of more than one module (Tarjan), each as a set."""
+    index, low, stack, on_stack, groups = {}, {}, [], set(), []
+
+    def visit(module):
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for target in graph.get(module, ()):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in on_stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            group = set()
+            while not group or module not in group:
+                group.add(stack.pop())
+            on_stack.difference_update(group)
+            if len(group) > 1:
+                groups.append(group)
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return groups
+
+
+def test_the_circle_check_sees_function_level_imports():
+    graph = _module_graph()
+    # fastnn/commands/bench.py imports the Dask sweep's command inside a function only
+    assert "fastnn.commands.bench_distributed" in graph["fastnn.commands.bench"]
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
+
+
+def test_no_import_circles_between_modules():
+    circles = _circles(_module_graph())
+    assert [sorted(group) for group in circles if group not in KNOWN_CIRCLES] == []
 
 
 def test_every_module_imports_first_in_a_fresh_package():

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fastnn.bench.resume import (
+from fastnn.bench.distributed.resume import (
     RunPlan,
     config_from_dict,
     missing_points,
@@ -12,7 +12,7 @@ from fastnn.bench.resume import (
     settings_difference,
     write_plan,
 )
-from fastnn.bench.sweep import SweepConfig
+from fastnn.bench.measure.sweep import SweepConfig
 from fastnn.reporting.results import CaseLog
 
 CONFIG = SweepConfig(layer_sizes=((3, 3, 1), (64, 30, 10)), batch_sizes=(1, 8),

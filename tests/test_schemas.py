@@ -51,8 +51,8 @@ def test_every_declared_schema_uses_known_kinds():
 
 
 def test_what_the_writers_write_follows_the_schemas(tmp_path):
-    from fastnn.bench.resume import RunPlan, write_plan
-    from fastnn.bench.sweep import SweepConfig
+    from fastnn.bench.distributed.resume import RunPlan, write_plan
+    from fastnn.bench.measure.sweep import SweepConfig
 
     path = tmp_path / "net.npz"
     MLP([2, 3, 1], backend="numpy", seed=0).save(path)

@@ -297,7 +297,7 @@ def test_an_auto_estimator_fits_on_numpy_while_numba_compiles(standin, monkeypat
 def test_warmup_compiles_every_configuration_and_info_lists_them(standin, monkeypatch,
                                                                   capsys):
     from fastnn import cli, warmup
-    from fastnn.bench import cli_info
+    from fastnn.commands import info as cli_info
 
     compiled = []
 

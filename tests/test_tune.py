@@ -11,9 +11,10 @@ import pytest
 
 import fastnn
 from fastnn.backends import selection, tuning
-from fastnn.bench import backend_table, cli_tune, crossovers
-from fastnn.bench.cli_info import info_text
+from fastnn.bench.measure import backend_table, crossovers
 from fastnn.cli import main
+from fastnn.commands import tune as cli_tune
+from fastnn.commands.info import info_text
 from fastnn.reporting.machine import machine_info
 
 TUNED_CROSSOVERS = {"forward_layer": (100, 4, 2000), "weight_gradient": (200, 2, 3000),

@@ -1,4 +1,4 @@
-"""The end-to-end crossover measurement of ``fastnn tune`` (fastnn.bench.crossovers)."""
+"""The end-to-end crossover measurement of ``fastnn tune`` (fastnn.bench.measure.crossovers)."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fastnn.backends import tuning
-from fastnn.bench import crossovers
+from fastnn.bench.measure import crossovers
 
 
 def test_measured_crossovers_are_well_formed(tmp_path, monkeypatch):
@@ -55,3 +55,17 @@ def test_a_noisy_point_does_not_move_a_shipped_crossover():
     assert crossovers.fit_rule(points, shipped)["forward_layer"][0] == 4096
     points[1] = crossovers.Point("forward_layer", 1, 32, 32, 1.0, 0.5)  # a real win
     assert crossovers.fit_rule(points, shipped)["forward_layer"][0] == 1024
+
+
+def test_the_tuned_kernels_are_those_a_backend_declares(monkeypatch):
+    """``fastnn tune`` reads the ``crossover_kernels`` capability, not a backend's name."""
+    from fastnn import backends
+    from fastnn.backends.numba_jit import NumbaBackend
+
+    assert crossovers.tuned_backend() == "numba"
+    assert backends.get("numba").crossover_kernels == "fastnn.backends._numba_kernels"
+    assert backends.get("numpy").crossover_kernels is None
+    monkeypatch.setattr(NumbaBackend, "crossover_kernels", None)
+    assert crossovers.tuned_backend() is None
+    with pytest.raises(ValueError, match="no available backend has kernels"):
+        crossovers._product_calls(np.random.default_rng(0), 1, 2, 2)

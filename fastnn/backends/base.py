@@ -54,6 +54,10 @@ class Backend:
         backend's serial counterpart), so a sweep whose batches all stay below it
         would only time that backend twice; harnesses leave it out of their defaults
         then. 0: no such threshold.
+    crossover_kernels : str or None
+        The module of the kernels that send each matrix product to BLAS or to fused loops
+        by the crossovers of :mod:`fastnn.backends.tuning`; ``fastnn tune`` measures them
+        through it (:mod:`fastnn.bench.measure.crossovers`). None: no such kernels.
     """
 
     name = "base"
@@ -66,6 +70,7 @@ class Backend:
     runs_epochs = False
     accepts_sparse = False
     serial_below_rows = 0
+    crossover_kernels = None
 
     def prepare(self, spec):
         """Do any one-off work for ``spec`` (compilation, warm-up) ahead of timing."""

@@ -63,6 +63,7 @@ class NumbaBackend(Backend):
     compiles = True
     runs_epochs = True
     accepts_sparse = True
+    crossover_kernels = kernels.__name__
     _forward_into = staticmethod(kernels.forward_into)
     _loss = staticmethod(kernels.loss)
     _gradient_into = staticmethod(kernels.gradient_into)

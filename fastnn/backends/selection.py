@@ -8,7 +8,7 @@ timed on the project machine by ``benchmarks/test_numba_targets.py`` (rewrite it
 
 On a machine where ``fastnn tune`` has run, its table (:mod:`fastnn.backends.tuning`,
 measured there) is used instead; the shipped table is the fallback. ``fastnn tune`` names a
-point's winner by the reports' tie rule (``fastnn.bench.backend_table.winner``): where
+point's winner by the reports' tie rule (``fastnn.bench.measure.backend_table.winner``): where
 the 95 % interval of the paired per-round speedup against the fastest spans 1 ("no clear
 winner") or the medians are within 3 %, the candidate listed first wins.
 
@@ -27,9 +27,11 @@ import numbers
 from pathlib import Path
 
 from fastnn.backends import tuning as tuning_file
+from fastnn.ops import SELECTED_OPS
 from fastnn.spec import check_name, validate_dtype, validate_layer_sizes
 
-OPS = ("forward", "gradients", "train_step")
+# The ops of the measured table (fastnn/ops.py declares which).
+OPS = SELECTED_OPS
 
 # Compiled first, then vectorised; the pure-Python reference is never the fastest.
 PREFERENCE = ("numba", "numpy")

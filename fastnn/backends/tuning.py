@@ -1,6 +1,6 @@
 """The tune file: this machine's measured crossovers and fastest-backend table.
 
-``fastnn tune`` measures them (:mod:`fastnn.bench.cli_tune`) and stores them here, in
+``fastnn tune`` measures them (:mod:`fastnn.commands.tune`) and stores them here, in
 the user cache: ``$FASTNN_TUNE_FILE`` if set, else ``$XDG_CACHE_HOME/fastnn/tune.json``
 (``~/.cache/fastnn/tune.json`` without ``XDG_CACHE_HOME``). The file is written
 atomically and records what it was measured on (CPU model, fastnn / NumPy / Numba
@@ -37,8 +37,16 @@ PRODUCTS = ("forward_layer", "weight_gradient", "back_delta")
 CROSSOVER_FIELDS = ("single_row", "min_rows", "min_multiply_adds")
 # A crossover that is never reached ("always the loops"): larger than any product.
 NEVER = 2 ** 62
-# What must match this process for the file to apply.
-IDENTITY_FIELDS = ("cpu_model", "fastnn", "numba")
+# The libraries whose versions a measurement depends on, the one list: a tune file
+# records them; a distributed sweep's workers must have the coordinator's
+# (fastnn/bench/distributed/task.py); a report over several machines lists where they
+# differ (fastnn/bench/report/machines.py).
+LIBRARY_VERSIONS = ("fastnn", "numpy", "numba")
+# What must match this process for the file to apply (a NumPy update keeps it), and how a
+# mismatch reads.
+IDENTITY_FIELDS = {"cpu_model": "measured on another CPU",
+                   "fastnn": "measured with another fastnn version",
+                   "numba": "measured with another Numba version"}
 
 
 class TuningWarning(UserWarning):
@@ -132,8 +140,9 @@ def current_identity():
     """
     from fastnn import __version__  # the package imports the backends
 
-    return {"cpu_model": cpu_model(), "fastnn": __version__,
-            "numba": _distribution_version("numba"), "numpy": _distribution_version("numpy")}
+    return {"cpu_model": cpu_model(),
+            **{name: __version__ if name == "fastnn" else _distribution_version(name)
+               for name in LIBRARY_VERSIONS}}
 
 
 def save(crossovers=None, table=None, extra=None, path=None):
@@ -224,7 +233,7 @@ def inspect(path=None):
     crossovers = record.get("crossovers")
     return Tuning(
         path=path, created=record["created"],
-        identity={key: record.get(key) for key in (*IDENTITY_FIELDS, "numpy")},
+        identity={key: record.get(key) for key in ("cpu_model", *LIBRARY_VERSIONS)},
         crossovers=None if crossovers is None else
         {name: tuple(crossovers[name]) for name in PRODUCTS},
         table=record.get("table"),
@@ -338,9 +347,7 @@ def _table_problem(table):
 def _foreign(record):
     """How the record's machine or versions differ from this process's, or ``""``."""
     here = current_identity()
-    for key, label in (("cpu_model", "measured on another CPU"),
-                       ("fastnn", "measured with another fastnn version"),
-                       ("numba", "measured with another Numba version")):
+    for key, label in IDENTITY_FIELDS.items():
         if record.get(key) != here[key]:
             return f"{label} ({record.get(key)!r}; here {here[key]!r})"
     return ""

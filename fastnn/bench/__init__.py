@@ -1,24 +1,22 @@
-"""The benchmark harness behind ``fastnn bench``, ``compare``, ``report`` and ``info``.
+"""The benchmark harness behind ``fastnn bench``, ``compare``, ``report``, ``publish`` and
+``tune``, in rooms, one concern each:
 
-Modules, one concern each:
+- :mod:`fastnn.bench.workload`: what is measured: the cases (layer sizes, batches, FLOP
+  counts), a user's own model, and the memory a sweep needs (the ops: :mod:`fastnn.ops`);
+- :mod:`fastnn.bench.measure`: measuring: the correctness gate, the sweep, the
+  pytest-benchmark suite's calls, and the machine tuning (crossovers, backend table);
+- :mod:`fastnn.bench.report`: the report of a run: ``report.md`` and its figures, the
+  machines' sections, two runs compared, pytest-benchmark JSON, the published site;
+- :mod:`fastnn.bench.distributed`: the sweep on Dask workers, and resuming one;
+- :mod:`fastnn.bench.peers`: the peer libraries raced against fastnn.
 
-- :mod:`fastnn.bench.ops`: the benchmarked operations, one dispatch table;
-- :mod:`fastnn.bench.cases`: the benchmarked cases (layer sizes, batches), FLOP counts
-  and the parsing of their command-line spellings;
-- :mod:`fastnn.bench.gate`: the correctness gate before timing (sweep and suite);
-- :mod:`fastnn.bench.sweep`: the sweep itself;
-- :mod:`fastnn.bench.suite`: the pytest-benchmark suite's prepared calls;
-- :mod:`fastnn.bench.report`: ``report.md`` and its figures (:mod:`fastnn.bench.plots`);
-- :mod:`fastnn.bench.compare`: two runs side by side;
-- :mod:`fastnn.bench.pytest_json`: pytest-benchmark JSON files as result rows;
-- ``cli_*``: the subcommands.
-
-The run folder, machine record, timing loop, result rows, formatters and figure helpers
-are the reporting core's (:mod:`fastnn.reporting`), shared with :mod:`fastnn.reproduce`.
+The subcommands themselves (parsing the command line) are :mod:`fastnn.commands`. The
+run folder, machine record, timing loop, result rows, formatters and figure helpers are
+the reporting core's (:mod:`fastnn.reporting`), shared with :mod:`fastnn.reproduce`.
 """
 
-from fastnn.bench.cases import flop_count, parse_layer_sizes
-from fastnn.bench.ops import OPS
-from fastnn.bench.sweep import SweepConfig, run_sweep
+from fastnn.bench.measure.sweep import SweepConfig, run_sweep
+from fastnn.bench.workload.cases import flop_count, parse_layer_sizes
+from fastnn.ops import OPS
 
 __all__ = ["OPS", "SweepConfig", "flop_count", "parse_layer_sizes", "run_sweep"]

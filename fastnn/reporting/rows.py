@@ -38,7 +38,7 @@ class Row:
     n_params, batch_size : int
     op, dtype, activation, loss : str
     flops : int
-        Matrix-product FLOPs of one call (see :func:`fastnn.bench.cases.flop_count`).
+        Matrix-product FLOPs of one call (see :func:`fastnn.bench.workload.cases.flop_count`).
     blas_threads, numba_threads : int or None
     status : str
         One of :data:`STATUSES`; empty while the row is being measured.

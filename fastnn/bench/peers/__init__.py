@@ -26,12 +26,12 @@ from fastnn.bench.peers.onnxruntime_peer import OnnxRuntimePeer
 from fastnn.bench.peers.openvino_peer import OpenVinoPeer
 from fastnn.bench.peers.sklearn_peer import SklearnPeer
 from fastnn.bench.peers.torch_peer import TorchPeer
+from fastnn.ops import PEER_OPS
 
 PEERS = {
-    "torch": TorchPeer("torch", "torch", "torch", "peers",
-                       ops=("forward", "gradients", "train_step"),
+    "torch": TorchPeer("torch", "torch", "torch", "peers", ops=PEER_OPS,
                        description="PyTorch eager: Sequential, autograd, torch.optim.SGD"),
-    "jax": JaxPeer("jax", "jax", "jax", "peers", ops=("forward", "gradients", "train_step"),
+    "jax": JaxPeer("jax", "jax", "jax", "peers", ops=PEER_OPS,
                    description="JAX: jax.jit of the forward, value_and_grad and the SGD step"),
     "onnxruntime": OnnxRuntimePeer("onnxruntime", "onnxruntime", "onnxruntime", "onnx",
                                    needs=("onnx",),

@@ -4,7 +4,7 @@ A peer is another library computing the same network (PyTorch, JAX, ONNX Runtime
 scikit-learn). An adapter declares what it can do (:class:`Peer`: the ops, the dtypes,
 the library and its pip extra) and builds, for one case and op, a :class:`PeerCall`:
 the zero-argument call to time, the function flattening its result the way
-:data:`fastnn.bench.ops.OP_TABLE` flattens a backend's, the seconds its setup took
+:data:`fastnn.ops.OP_TABLE` flattens a backend's, the seconds its setup took
 (session creation, jit compilation: reported apart, as ``compile_s`` is for Numba) and
 the thread counts in force. The call then passes the same correctness gate as the
 backends (:func:`gated_call`) before it is timed.
@@ -19,7 +19,7 @@ import importlib.util
 import time
 from dataclasses import dataclass
 
-from fastnn.bench.gate import gate
+from fastnn.bench.measure.gate import gate
 from fastnn.bench.peers.losses import LOSSES as PEER_LOSSES
 
 
@@ -65,7 +65,7 @@ class PeerCall:
     call : callable with no arguments
         What is timed.
     extract : callable, return value of ``call`` -> ndarray, shape (k,)
-        The flat result, laid out as the backends' (see :data:`fastnn.bench.ops.OP_TABLE`).
+        The flat result, laid out as the backends' (see :data:`fastnn.ops.OP_TABLE`).
     setup_s : float
         Seconds to build the peer's model and warm it up (session creation, jit
         compilation and its first run); filled in by :meth:`Peer.prepare`.
@@ -98,7 +98,7 @@ class Peer:
     extra : str
         The fastnn pip extra that installs it.
     ops : tuple of str
-        The ops it times (keys of :data:`fastnn.bench.ops.OP_TABLE`).
+        The ops it times (keys of :data:`fastnn.ops.OP_TABLE`).
     dtypes : tuple of str
     description : str
         What is timed, in a few words.
@@ -163,7 +163,7 @@ class Peer:
         ----------
         net : fastnn.MLP
             The case's network (float64 or float32), on any backend.
-        case : fastnn.bench.cases.Case
+        case : fastnn.bench.workload.cases.Case
         op : str
         threads : int
             The thread count of this pass.
@@ -197,9 +197,9 @@ def _found(module):
 def gated_call(prepared, dtype, reference, expected, origin=None):
     """Call a peer's prepared op once, time it, and compare it with the reference.
 
-    The same test as :func:`fastnn.bench.gate.checked_call` applies to the backends:
+    The same test as :func:`fastnn.bench.measure.gate.checked_call` applies to the backends:
     the flat result within :data:`fastnn.testing.TOLERANCE` of the reference's; for a
-    training step, the step itself (``origin``, :func:`fastnn.bench.gate.step_origin`).
+    training step, the step itself (``origin``, :func:`fastnn.bench.measure.gate.step_origin`).
 
     Parameters
     ----------
@@ -215,7 +215,7 @@ def gated_call(prepared, dtype, reference, expected, origin=None):
 
     Returns
     -------
-    fastnn.bench.gate.CheckedCall
+    fastnn.bench.measure.gate.CheckedCall
         With the peer's ``reset``, for the timer's setup.
     """
     checked = gate(prepared.call, prepared.extract, dtype, reference, expected, origin=origin)

@@ -26,10 +26,10 @@ import sys
 
 import numpy as np
 
-from fastnn.bench.ops import LEARNING_RATE
 from fastnn.bench.peers.base import Peer, PeerCall, PeerThreads
-from fastnn.bench.peers.losses import ArrayFunctions, mean_loss
+from fastnn.bench.peers.losses import ArrayFunctions, StableForms, mean_loss
 from fastnn.functions import ELU_ALPHA, LEAKY_RELU_SLOPE
+from fastnn.ops import LEARNING_RATE
 from fastnn.optional import import_optional
 from fastnn.params import flatten
 
@@ -148,7 +148,10 @@ def _import_jax(threads):
 def _functions(jax):
     jnp = jax.numpy
     return ArrayFunctions(
-        log_sigmoid=jax.nn.log_sigmoid, log_softmax=lambda Z: jax.nn.log_softmax(Z, axis=-1),
+        stable_logs={"sigmoid": StableForms(jax.nn.log_sigmoid,
+                                            lambda Z: jax.nn.log_sigmoid(-Z)),
+                     "softmax": StableForms(lambda Z: jax.nn.log_softmax(Z, axis=-1)),
+                     "exp": StableForms(lambda Z: Z)},
         log=jnp.log, clip_below=jnp.maximum, total=jnp.sum)
 
 

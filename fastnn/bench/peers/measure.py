@@ -1,6 +1,6 @@
 """The peers' part of one sweep point: build, gate, and hand the timers to the sweep.
 
-:func:`measure_peers` is called by :func:`fastnn.bench.sweep.measure_point` with the
+:func:`measure_peers` is called by :func:`fastnn.bench.measure.sweep.measure_point` with the
 point's reference result and its list of timers, so that the peers are timed in the
 same interleaved rounds as the backends. Every peer asked for gives a row for each op
 it declares: timed, or skipped (not installed, or an activation or dtype it lacks),
@@ -13,10 +13,11 @@ import timeit
 
 from fastnn import backends
 from fastnn.backends.selection import table_source
-from fastnn.bench.gate import step_origin
+from fastnn.bench.measure.gate import step_origin
 from fastnn.bench.peers import get
 from fastnn.bench.peers.base import Unsupported, gated_call
 from fastnn.model import MLP
+from fastnn.ops import OP_TABLE
 
 # The level of a peer row: its library's public call, as the MLP level is fastnn's.
 PEER_LEVEL = "mlp"
@@ -29,7 +30,7 @@ def measure_peers(names, case, op, threads, reference, expected, timed, pins, ne
     ----------
     names : sequence of str
         Peer names.
-    case : fastnn.bench.cases.Case
+    case : fastnn.bench.workload.cases.Case
     op : str
     threads : dict
         The counts in force (``blas_threads``, ``numba_threads``); the peers are pinned
@@ -49,6 +50,8 @@ def measure_peers(names, case, op, threads, reference, expected, timed, pins, ne
     -------
     list of Row
     """
+    if not names or not OP_TABLE[op].peers:  # no peer times this op (fastnn/ops.py)
+        return []
     count = threads.get("blas_threads") or threads.get("numba_threads") or 1
     net = peer_source(case, reference)
     auto = auto_choice(case, op)
@@ -113,7 +116,7 @@ def gated_peer_call(peer, row, net, case, op, count, reference, expected, pins):
 
     Returns
     -------
-    fastnn.bench.gate.CheckedCall or None
+    fastnn.bench.measure.gate.CheckedCall or None
     """
     if not peer.installed():
         row.not_timed("skipped", peer.missing_note())

@@ -18,9 +18,9 @@ import pandas as pd
 
 from fastnn import backends
 from fastnn.backends.selection import choose_backend
-from fastnn.bench.cases import parse_layer_sizes
-from fastnn.bench.ops import OPS
 from fastnn.bench.peers.plots import peer_ratio_figure
+from fastnn.bench.workload.cases import parse_layer_sizes
+from fastnn.ops import OPS
 from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
 from fastnn.reporting.rows import STATUSES
 

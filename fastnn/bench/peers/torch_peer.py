@@ -16,10 +16,10 @@ import contextlib
 
 import numpy as np
 
-from fastnn.bench.ops import LEARNING_RATE
 from fastnn.bench.peers.base import Peer, PeerCall, PeerThreads, Unsupported
-from fastnn.bench.peers.losses import ArrayFunctions, mean_loss
+from fastnn.bench.peers.losses import ArrayFunctions, StableForms, mean_loss
 from fastnn.interop.torch import BY_NAME
+from fastnn.ops import LEARNING_RATE
 from fastnn.optional import import_optional
 from fastnn.params import flatten
 
@@ -111,9 +111,12 @@ def _split(module, torch):
 
 
 def _functions(torch):
+    logsigmoid = torch.nn.functional.logsigmoid
     return ArrayFunctions(
-        log_sigmoid=torch.nn.functional.logsigmoid,
-        log_softmax=lambda Z: torch.nn.functional.log_softmax(Z, dim=-1),
+        stable_logs={"sigmoid": StableForms(logsigmoid, lambda Z: logsigmoid(-Z)),
+                     "softmax": StableForms(
+                         lambda Z: torch.nn.functional.log_softmax(Z, dim=-1)),
+                     "exp": StableForms(lambda Z: Z)},
         log=torch.log, clip_below=torch.clamp_min, total=torch.sum)
 
 
