@@ -49,7 +49,7 @@ from fastnn.bench.measure.sweep import case_row
 from fastnn.bench.peers.measure import PEER_LEVEL, measure_peers
 from fastnn.bench.workload.cases import Case, flop_count, make_case, sizes_label
 from fastnn.ops import PEER_OPS
-from fastnn.reporting.machine import machine_info, pinned_threads
+from fastnn.reporting.machine import machine_info, matmul_peak, peak_label, pinned_threads
 from fastnn.reporting.timing import calibrate, time_rounds
 from fastnn.spec import NetworkSpec
 
@@ -74,12 +74,9 @@ TINY_STEP = 1e-9
 
 
 def gemm_peak(dtype, n=1024, min_time=0.1, rounds=5, clock="wall"):
-    """GFLOP/s of the best round of a 1-thread ``np.dot`` of two (n, n) ``dtype`` matrices."""
-    rng = np.random.default_rng(0)
-    A, B = rng.random((n, n)).astype(dtype), rng.random((n, n)).astype(dtype)
-    timer = _clocked(timeit.Timer(lambda: np.dot(A, B)), clock)
-    (per_call,) = time_rounds([timer], [calibrate(timer, min_time)], rounds)
-    return 2.0 * n ** 3 / float(per_call.min()) / 1e9
+    """GFLOP/s of the best round of a 1-thread ``np.dot`` of two (n, n) ``dtype`` matrices
+    (:func:`fastnn.reporting.machine.matmul_peak`, the peak ``fastnn bench`` measures)."""
+    return matmul_peak(n, min_time, rounds, dtype=dtype, clock=CLOCKS[clock])["gflops"]
 
 
 def quartiles(values):
@@ -262,14 +259,16 @@ def markdown(document):
              f"Clock: {CLOCK_TEXT[document.get('clock', 'wall')]}. "
              "One thread (BLAS, Numba, each peer); "
              f"{document['rounds']} interleaved rounds with rotated order, at least "
-             f"{document['min_time']} s each. Peaks (1-thread `np.dot` 1024x1024): "
-             + ", ".join(f"{dtype} {value:.1f} GFLOP/s"
+             f"{document['min_time']} s each. Peaks (best round of a 1-thread 1024x1024 "
+             "`np.dot` in the dtype): "
+             + ", ".join(f"{peak_label(dtype)} matmul peak {value:.1f} GFLOP/s"
                          for dtype, value in document["gemm_peak_gflops"].items())
              + ".\n",
              _noise_line(document), document.get("note", ""),
              "Cells: peer / fastnn time, median of the paired per-round ratios [q1-q3] "
              "(above 1: fastnn faster). fastnn: the backend `auto` picks, its median time, "
-             "GFLOP/s and fraction of the peak.\n"]
+             "GFLOP/s and fraction of the matmul peak in the point's dtype (fp32 for "
+             "float32, fp64 for float64).\n"]
     peers = list(dict.fromkeys(name for point in document["points"] for name in point["peers"]))
     lines.append("| dtype | op | network | batch | fastnn | GFLOP/s (peak) | "
                  + " | ".join(peers) + " |")

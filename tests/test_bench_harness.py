@@ -212,6 +212,29 @@ def test_matmul_peak_is_positive_and_consistent():
     peak = matmul_peak(n=64, min_time=0.0, rounds=2)
     assert peak["gflops"] == pytest.approx(2 * 64 ** 3 / peak["seconds"] / 1e9)
     assert np.isfinite(peak["gflops"]) and peak["gflops"] > 0
+    assert peak["dtype"] == "float64"
+    assert matmul_peak(n=64, min_time=0.0, rounds=2, dtype="float32")["dtype"] == "float32"
+
+
+def test_each_row_is_a_fraction_of_its_own_dtypes_peak():
+    config = SweepConfig(backends=("numpy",), ops=("forward",), dtypes=("float64", "float32"),
+                         **dict(TINY, levels=("backend",)))
+    result = run_sweep(config)
+    peaks = {peak["dtype"]: peak for peak in result.peaks}
+    assert sorted(peaks) == ["float32", "float64"]
+    assert all(peak["threads"] == 1 and peak["gflops"] > 0 for peak in peaks.values())
+    for row in result.rows:
+        peak = peaks[row["dtype"]]["gflops"]
+        assert row["peak_gflops"] == peak
+        assert row["peak_fraction"] == pytest.approx(row["gflops"] / peak)
+
+
+def test_old_peaks_read_as_float64_and_name_their_dtype():
+    from fastnn.reporting.machine import peak_dtype, peak_label
+
+    assert peak_dtype({"n": 1024, "gflops": 40.0, "threads": 1}) == "float64"  # older files
+    assert peak_dtype({"n": 1024, "gflops": 80.0, "dtype": "float32"}) == "float32"
+    assert (peak_label("float32"), peak_label("float64")) == ("fp32", "fp64")
 
 
 def test_pinned_threads_reach_every_blas_and_are_restored():

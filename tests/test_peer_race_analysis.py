@@ -54,6 +54,7 @@ def test_lost_points_and_the_tables(analysis):
     text = analysis.markdown(document)
     assert "| float32 | forward | 4-3-2 | 1 | numba 3.0 µs | 1.0 (50%) | 0.80 [0.72-0.88]" in text
     assert "skipped: unsupported: no float64" in text
+    assert "fp32 matmul peak 80.0 GFLOP/s" in text
     assert "| forward | 4-3-2 | 1 | 0.60 |" in text
     assert "NOISY" in text
     document["load_average_start"] = 0.5

@@ -375,6 +375,26 @@ def test_tally_is_split_by_dtype_when_a_run_has_both():
     assert "vs `torch` in float32: fastnn faster at 0 of 1 points" in text
 
 
+def test_the_gflops_table_gives_each_dtype_its_own_peaks_fraction():
+    from fastnn.bench.peers.report import comparison_frame, peer_markdown, rate_table
+
+    frame, metadata = _frame_of_one_point("numba")
+    flops, peaks = 4e9, {"float64": 10.0, "float32": 20.0}
+    both = pd.concat([frame, frame.assign(dtype="float32")], ignore_index=True)
+    both["gflops"] = flops / both["median_s"] / 1e9
+    both["peak_fraction"] = both["gflops"] / both["dtype"].map(peaks)
+    table = rate_table(comparison_frame(both, metadata))
+    # numba: 2 GFLOP/s, 20% of fp64's 10 and 10% of fp32's 20; torch 1.33: 13% and 6.7%.
+    assert table.loc[("forward", "4-3-2", 8, "float64")].tolist() == ["2 (20%)", "1.33 (13%)"]
+    assert table.loc[("forward", "4-3-2", 8, "float32")].tolist() == ["2 (10%)", "1.33 (6.7%)"]
+    text = peer_markdown(both.assign(compile_s=None, first_call_s=None, note=""), metadata)
+    assert "### GFLOP/s per point" in text
+    # A peer not timed has no rate; a run without the fraction shows GFLOP/s alone.
+    both.loc[both["backend"] == "torch", "status"] = "skipped"
+    table = rate_table(comparison_frame(both.drop(columns="peak_fraction"), metadata))
+    assert table.loc[("forward", "4-3-2", 8, "float64")].tolist() == ["2", ""]
+
+
 def test_peer_rows_pair_with_fastnn_on_their_own_host():
     from fastnn.bench.peers.report import _tally_markdown, comparison_frame
 

@@ -122,3 +122,82 @@ def test_tables_keep_dtypes_and_thread_counts_apart():
     assert list(table.index.names) == ["op", "layer_sizes", "batch_size", "dtype",
                                        "blas_threads", "numba_threads"]
     assert sorted(table["numpy"]) == ["10 µs", "20 µs", "30 µs", "40 µs"]
+
+
+def _dtype_benchmark(backend, median, dtype):
+    benchmark = _benchmark(backend, median)
+    benchmark["extra_info"]["dtype"] = dtype
+    return benchmark
+
+
+def _peak(gflops, dtype=None):
+    peak = {"n": 1024, "seconds": 2 * 1024 ** 3 / gflops / 1e9, "gflops": gflops, "threads": 1}
+    return peak if dtype is None else dict(peak, dtype=dtype)
+
+
+def _peaked_file(tmp_path, fastnn_info):
+    document = _document([_dtype_benchmark("numba", 2e-5, "float64"),
+                          _dtype_benchmark("numba", 1e-5, "float32")])
+    document["machine_info"]["fastnn"] = fastnn_info
+    path = tmp_path / "peaks.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_each_row_is_divided_by_its_own_dtypes_peak(tmp_path):
+    from fastnn.bench.report.pytest_json import load_pytest_benchmark
+
+    path = _peaked_file(tmp_path, {"matmul_peak": _peak(10.0, "float64"),
+                                   "matmul_peaks": [_peak(10.0, "float64"),
+                                                    _peak(20.0, "float32")]})
+    rows, metadata = load_pytest_benchmark(path)
+    by_dtype = {row.dtype: row for row in rows}
+    assert by_dtype["float64"].peak_gflops == 10.0 and by_dtype["float32"].peak_gflops == 20.0
+    for row in rows:
+        assert row.peak_fraction == pytest.approx(row.gflops / row.peak_gflops)
+    assert sorted(peak["dtype"] for peak in metadata["peaks"]) == ["float32", "float64"]
+    out = tmp_path / "report"
+    assert main(["report", str(path), "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "**fp64 matmul peak** (1024x1024 float64 `np.dot`, 1 thread(s)): 10 GFLOP/s." in report
+    assert "**fp32 matmul peak** (1024x1024 float32 `np.dot`, 1 thread(s)): 20 GFLOP/s." in report
+    # 42240 FLOPs: 2.11 GFLOP/s in 20 µs (21% of 10), 4.22 in 10 µs (21% of 20).
+    assert "| forward | 64-30-10 | 32 | float64 | 2.11 (21%) |" in report
+    assert "| forward | 64-30-10 | 32 | float32 | 4.22 (21%) |" in report
+
+
+def test_an_older_file_with_the_float64_peak_only_gives_float32_rows_no_fraction(tmp_path):
+    from fastnn.bench.report.pytest_json import load_pytest_benchmark
+
+    path = _peaked_file(tmp_path, {"matmul_peak": _peak(10.0)})
+    rows, metadata = load_pytest_benchmark(path)
+    by_dtype = {row.dtype: row for row in rows}
+    assert by_dtype["float64"].peak_fraction == pytest.approx(by_dtype["float64"].gflops / 10)
+    assert by_dtype["float32"].peak_fraction is None and by_dtype["float32"].gflops > 0
+    assert [peak["dtype"] for peak in metadata["peaks"]] == ["float64"]
+
+
+def test_a_report_of_an_older_run_drops_fractions_against_another_dtypes_peak():
+    from fastnn.bench.report.document import report_markdown
+
+    rows = [{"backend": "numpy", "level": "mlp", "layer_sizes": "3-3-1", "n_params": 16,
+             "batch_size": 1, "op": "forward", "dtype": dtype, "blas_threads": 1,
+             "numba_threads": 1, "status": "ok", "median_s": 1e-5, "iqr_s": 0.0,
+             "unstable": False, "flops": 24, "gflops": 0.0024, "peak_gflops": 10.0,
+             "peak_fraction": 0.00024} for dtype in ("float64", "float32")]
+    old = {"peaks": [_peak(10.0)]}  # before the per-dtype peaks: every row over fp64's
+    text = report_markdown(pd.DataFrame(rows), old)
+    assert "**fp64 matmul peak**" in text and "fp32 matmul peak" not in text
+    assert "**No peak fraction for float32:** this run measured the fp64 matmul peak only" in text
+    assert "| forward | 3-3-1 | 1 | float64 | 0.0024 (0.024%) |" in text
+    assert "| forward | 3-3-1 | 1 | float32 | 0.0024 |" in text
+    new = {"peaks": [_peak(10.0, "float64")]}  # a new run of float64 alone
+    assert "No peak fraction" not in report_markdown(pd.DataFrame(rows[:1]), new)
+
+
+def test_bad_per_dtype_peaks_name_the_field(tmp_path, capsys):
+    path = _peaked_file(tmp_path, {"matmul_peaks": [_peak(10.0, "float64"),
+                                                    dict(_peak(1.0, "float32"), gflops=0)]})
+    assert main(["report", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert "machine_info.fastnn.matmul_peaks[1].gflops" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -47,6 +47,17 @@ def format_ratio(ratio, missing=""):
     return f"{three_digits(ratio)}×"
 
 
+def format_gflops(gflops, peak_fraction=None, missing=""):
+    """``31.2, 0.38`` -> ``"31.2 (38%)"``: GFLOP/s and, where known, the fraction of the
+    peak; ``missing`` for None or NaN GFLOP/s."""
+    if _is_missing(gflops):
+        return missing
+    text = f"{gflops:.3g}"
+    if not _is_missing(peak_fraction):
+        text += f" ({100 * peak_fraction:.2g}%)"
+    return text
+
+
 def faster(speedup):
     """``"3.2× faster"`` or, below 1, ``"1.6× slower"``."""
     return f"{format_ratio(speedup)} faster" if speedup >= 1 \

@@ -3,7 +3,8 @@
 ``fastnn bench``, ``fastnn report``, ``fastnn reproduce`` and ``fastnn info`` all write
 and read :class:`MachineRecord`; a peer adapter adds its library versions to ``peers``,
 and a remote worker sends its own record with its rows (``host`` tells machines apart).
-Also here: thread pinning for timings, and the machine's fp64 matmul peak.
+Also here: thread pinning for timings, and the machine's matmul peak in each dtype (sgemm
+for float32, dgemm for float64).
 """
 
 from __future__ import annotations
@@ -262,25 +263,49 @@ def check_thread_count(threads):
                          f"(set NUMBA_NUM_THREADS to raise it)")
 
 
-def matmul_peak(n=1024, min_time=0.1, rounds=3):
-    """This machine's float64 matrix-product rate at the current thread settings.
+def matmul_peak(n=1024, min_time=0.1, rounds=3, dtype="float64", clock=None):
+    """This machine's matrix-product rate in ``dtype`` at the current thread settings.
 
-    Times ``np.dot`` of two ``(n, n)`` float64 matrices and takes the best round,
-    as a peak should.
+    Times ``np.dot`` of two ``(n, n)`` matrices of ``dtype`` (BLAS's sgemm for float32,
+    dgemm for float64) and takes the best round, as a peak should.
+
+    Parameters
+    ----------
+    n : int
+    min_time : float
+        Seconds per round, for the loop-count calibration.
+    rounds : int
+    dtype : {"float64", "float32"}
+    clock : callable or None
+        The clock to time with (``time.process_time``, say); default ``timeit``'s
+        (``time.perf_counter``).
 
     Returns
     -------
     dict
-        ``{"n": n, "seconds": best per-call time, "gflops": 2 n**3 / seconds / 1e9}``.
+        ``{"n": n, "dtype": dtype, "seconds": best per-call time,
+        "gflops": 2 n**3 / seconds / 1e9}``.
     """
     rng = np.random.default_rng(0)
-    A = rng.random((n, n))
-    B = rng.random((n, n))
-    timer = timeit.Timer(lambda: np.dot(A, B))
+    A = rng.random((n, n)).astype(dtype, copy=False)
+    B = rng.random((n, n)).astype(dtype, copy=False)
+    timer = timeit.Timer(lambda: np.dot(A, B), timer=clock or timeit.default_timer)
     number = calibrate(timer, min_time)
     (per_call,) = time_rounds([timer], [number], rounds)
     seconds = float(per_call.min())
-    return {"n": n, "seconds": seconds, "gflops": 2.0 * n ** 3 / seconds / 1e9}
+    return {"n": n, "dtype": str(np.dtype(dtype)), "seconds": seconds,
+            "gflops": 2.0 * n ** 3 / seconds / 1e9}
+
+
+def peak_dtype(peak):
+    """The dtype a recorded peak was measured in: float64 for files that predate the
+    per-dtype peaks (their one peak was always dgemm's)."""
+    return peak.get("dtype") or "float64"
+
+
+def peak_label(dtype):
+    """``"fp32"`` / ``"fp64"``: how the reports name a dtype's matmul peak."""
+    return "fp" + str(np.dtype(dtype).itemsize * 8)
 
 
 def _short_path(filepath):

@@ -51,7 +51,9 @@ class Row:
     compile_s, first_call_s : float or None
         ``backend.prepare(spec)`` and the first call, timed apart from the rounds.
     peak_gflops : float or None
-        The machine's fp64 matmul peak at the same thread count.
+        The machine's matmul peak in the row's dtype (sgemm for float32, dgemm for
+        float64) at the same thread count. Runs made before the peaks were measured per
+        dtype recorded the float64 peak in every row.
     number, rounds, min_s, median_s, q1_s, q3_s, iqr_s, mean_s, unstable
         The :class:`fastnn.reporting.timing.Summary` of the rounds (seconds per call).
     gflops, peak_fraction : float or None

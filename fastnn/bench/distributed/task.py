@@ -10,8 +10,9 @@ are per worker, a lock held through the scheduler is per machine. Inside the loc
    gate on a small probe case; a worker that fails is *refused* (the task returns a
    :class:`Refusal` and the coordinator sends the case to another worker of the machine);
 2. the case itself, through :func:`fastnn.bench.measure.sweep.measure_point` (its own gate per
-   backend, warm-up, interleaved rounds), with the matmul peak and the time-limited
-   backends' FLOP rates measured once per worker and thread count.
+   backend, warm-up, interleaved rounds), with the matmul peaks (one per dtype of the
+   sweep) and the time-limited backends' FLOP rates measured once per worker and thread
+   count.
 
 The lock is held from the check to the last round; its start and stop times go into the
 rows (``case_start``, ``case_stop``: seconds since the epoch, this machine's clock).
@@ -28,9 +29,9 @@ from dataclasses import dataclass
 from fastnn import backends
 from fastnn.backends.tuning import LIBRARY_VERSIONS
 from fastnn.bench.measure.gate import Warmups, checked_call, reference_result
-from fastnn.bench.measure.sweep import measure_point, time_limited_flop_rates
+from fastnn.bench.measure.sweep import dtype_peak, measure_point, time_limited_flop_rates
 from fastnn.bench.workload.cases import make_case
-from fastnn.reporting.machine import machine_record, matmul_peak, pinned_threads
+from fastnn.reporting.machine import machine_record, pinned_threads
 
 LOCK_PREFIX = "fastnn-bench-timing"
 # The worker check's probe: small enough for the pure-Python reference.
@@ -143,7 +144,7 @@ def run_case(task):
 
 
 # Per worker (several thread-workers may share a process): the check's verdict, the
-# matmul peak per thread count, the FLOP rates and the warm-up times.
+# matmul peak per (thread count, dtype), the FLOP rates and the warm-up times.
 _WORKER_STATE = {}
 _STATE_LOCK = threading.Lock()
 
@@ -201,11 +202,9 @@ def _measure(address, task):
     with pinned_threads(point.threads) as in_force:
         if state["flop_rates"] is None:
             state["flop_rates"] = time_limited_flop_rates()
-        if point.threads not in state["peaks"]:
-            state["peaks"][point.threads] = dict(
-                matmul_peak(config.peak_size, config.min_time), threads=point.threads,
-                **in_force)
+        key = (point.threads, point.dtype)
+        if key not in state["peaks"]:
+            state["peaks"][key] = dtype_peak(config, point.dtype, point.threads, in_force)
         case = config.make_case(point.layer_sizes, point.batch_size, point.dtype)
         return measure_point(config, config.backend_names(), case, point.op, in_force,
-                             state["peaks"][point.threads], state["flop_rates"],
-                             state["warmups"])
+                             state["peaks"][key], state["flop_rates"], state["warmups"])

@@ -23,6 +23,7 @@ from fastnn.bench.workload.cases import (
     DEFAULT_LAYER_SIZES,
     flop_count,
     make_case,
+    sizes_label,
 )
 
 BACKENDS = fastnn.available_backends()
@@ -31,6 +32,14 @@ BATCH_SIZES = DEFAULT_BATCH_SIZES
 # A time-limited backend (pure Python) is benchmarked only where one call is estimated
 # below this.
 PYTHON_LIMIT = 0.25
+
+
+def benchmark_group(op, layer_sizes, batch_size, dtype="float64"):
+    """The pytest-benchmark group of a point: ``"forward 100-100-50-10 x1"``, with the dtype
+    after it where it is not the default (``"... x1 float32"``), so that each group's table
+    compares backends and peers in one dtype."""
+    return f"{op} {sizes_label(layer_sizes)} x{batch_size}" \
+        + ("" if dtype == "float64" else f" {dtype}")
 
 
 class GateFailure(AssertionError):

@@ -78,7 +78,7 @@ class SweepConfig:
     unstable_ratio : float
         IQR / median above which a row is flagged unstable.
     peak_size : int
-        Matrix size of the fp64 matmul peak measurement.
+        Matrix size of the matmul peak measurements (one per dtype of the sweep).
     seed : int
     peers : tuple of str
         Peer libraries timed against the backends (:mod:`fastnn.bench.peers`).
@@ -180,7 +180,7 @@ class SweepResult:
     ----------
     rows : list of Row
     peaks : list of dict
-        The matmul peak per thread count.
+        The matmul peak per thread count and dtype (:func:`matmul_peaks`).
     flop_rates : dict of str -> float
         Forward FLOP/s of each time-limited backend, to estimate its time per call.
     noise : dict or None
@@ -215,13 +215,12 @@ def run_sweep(config, progress=None):
         with pinned_threads(threads) as in_force:
             if not result.flop_rates:
                 result.flop_rates = time_limited_flop_rates()
-            peak = dict(matmul_peak(config.peak_size, config.min_time), threads=threads,
-                        **in_force)
-            result.peaks.append(peak)
+            peaks = matmul_peaks(config, threads, in_force)
+            result.peaks.extend(peaks.values())
             for dtype, sizes, batch, op in config.cases():
                 case = config.make_case(sizes, batch, dtype)
-                result.rows.extend(measure_point(config, names, case, op, in_force, peak,
-                                                 result.flop_rates, warmups))
+                result.rows.extend(measure_point(config, names, case, op, in_force,
+                                                 peaks[dtype], result.flop_rates, warmups))
                 done += 1
                 if done == halfway:
                     monitor.middle()
@@ -229,6 +228,36 @@ def run_sweep(config, progress=None):
                     progress(f"{sizes_label(sizes)} x{batch} {op} {dtype} t{threads}")
     result.noise = monitor.stop(threads=max(config.threads))
     return result
+
+
+def matmul_peaks(config, threads, in_force):
+    """The matmul peak in each dtype of the sweep, at the thread count in force.
+
+    A float32 row's GFLOP/s is a fraction of sgemm's peak, a float64 row's of dgemm's:
+    float32 moves half the bytes and its SIMD lanes hold twice the values.
+
+    Parameters
+    ----------
+    config : SweepConfig
+        Its ``dtypes``, ``peak_size`` and ``min_time``.
+    threads : int
+        The pass's thread count.
+    in_force : dict
+        The counts :func:`~fastnn.reporting.machine.pinned_threads` set.
+
+    Returns
+    -------
+    dict of str -> dict
+        dtype -> :func:`~fastnn.reporting.machine.matmul_peak`'s record, with ``threads``
+        and the counts in force.
+    """
+    return {dtype: dtype_peak(config, dtype, threads, in_force) for dtype in config.dtypes}
+
+
+def dtype_peak(config, dtype, threads, in_force):
+    """The matmul peak in ``dtype`` (see :func:`matmul_peaks`), as the run records it."""
+    return dict(matmul_peak(config.peak_size, config.min_time, dtype=dtype), threads=threads,
+                **in_force)
 
 
 def time_limited_flop_rates():
@@ -297,7 +326,7 @@ def measure_point(config, names, case, op, threads, peak, flop_rates, warmups=No
     threads : dict
         ``{"blas_threads": .., "numba_threads": ..}`` in force.
     peak : dict
-        The matmul peak at these threads (``gflops``).
+        The matmul peak in the case's dtype at these threads (``gflops``).
     flop_rates : dict of str -> float
         See :func:`time_limited_flop_rates`.
     warmups : Warmups or None

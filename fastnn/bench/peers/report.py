@@ -21,7 +21,12 @@ from fastnn.backends.selection import choose_backend
 from fastnn.bench.peers.plots import peer_ratio_figure
 from fastnn.bench.workload.cases import parse_layer_sizes
 from fastnn.ops import OPS
-from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
+from fastnn.reporting.formatting import (
+    format_gflops,
+    format_ratio,
+    format_time,
+    markdown_table,
+)
 from fastnn.reporting.rows import STATUSES
 
 FIGURE = "peers.png"
@@ -52,7 +57,8 @@ def comparison_frame(frame, metadata):
     -------
     pandas.DataFrame or None
         The peers' rows with ``fastnn_backend`` (``backend="auto"``'s pick),
-        ``fastnn_median_s``, ``fastnn_q1_s``, ``fastnn_q3_s``, ``fastnn_iqr_s``, the
+        ``fastnn_median_s``, ``fastnn_q1_s``, ``fastnn_q3_s``, ``fastnn_iqr_s``,
+        ``fastnn_gflops`` and ``fastnn_peak_fraction`` (of the peak in the dtype), the
         fastest backend timed (``best_backend``, ``best_median_s``), ``ratio`` (peer time
         / fastnn's time: above 1, fastnn is faster) and ``ratio_low`` / ``ratio_high``
         (the peer's first quartile over fastnn's third, and its third over fastnn's
@@ -71,9 +77,11 @@ def comparison_frame(frame, metadata):
     run_backends = list(dict.fromkeys(without_peers(frame, metadata)["backend"]))
     theirs["fastnn_backend"], theirs["auto_in_run"] = _auto_backends(theirs, run_backends)
     keys = _point_keys(frame)
-    picked = ours[keys + ["backend", "median_s", "q1_s", "q3_s", "iqr_s"]].rename(
+    rates = [column for column in ("gflops", "peak_fraction") if column in ours.columns]
+    picked = ours[keys + ["backend", "median_s", "q1_s", "q3_s", "iqr_s"] + rates].rename(
         columns={"backend": "fastnn_backend", "median_s": "fastnn_median_s",
-                 "q1_s": "fastnn_q1_s", "q3_s": "fastnn_q3_s", "iqr_s": "fastnn_iqr_s"})
+                 "q1_s": "fastnn_q1_s", "q3_s": "fastnn_q3_s", "iqr_s": "fastnn_iqr_s",
+                 "gflops": "fastnn_gflops", "peak_fraction": "fastnn_peak_fraction"})
     merged = theirs.merge(picked, on=keys + ["fastnn_backend"], how="left")
     best = ours.loc[ours.groupby(keys, dropna=False)["median_s"].idxmin()] if len(ours) \
         else ours
@@ -162,6 +170,32 @@ def point_table(comparison):
     return frame.fillna("")
 
 
+def rate_table(comparison):
+    """GFLOP/s per point of fastnn's ``auto`` backend and each peer, with (in brackets)
+    the fraction of the matmul peak in the point's dtype (sgemm's for float32, dgemm's
+    for float64); blank where a point was not timed or its run measured no such peak.
+
+    Returns
+    -------
+    pandas.DataFrame of str
+        Indexed as :func:`point_table`.
+    """
+    index = _index(comparison)
+    table = {}
+    for key, group in comparison.groupby(index, sort=False, dropna=False):
+        first = group.iloc[0]
+        cells = {AUTO_COLUMN: format_gflops(first.get("fastnn_gflops"),
+                                            first.get("fastnn_peak_fraction"))}
+        for _, row in group.iterrows():
+            cells[row["backend"]] = format_gflops(row.get("gflops"), row.get("peak_fraction")) \
+                if row["status"] == "ok" else ""
+        table[key] = cells
+    frame = pd.DataFrame.from_dict(table, orient="index")
+    frame.index = pd.MultiIndex.from_tuples(frame.index, names=index) if len(index) > 1 \
+        else pd.Index(frame.index, name=index[0])
+    return frame.fillna("")
+
+
 def winners_table(comparison):
     """Who wins where: per op and layer sizes (rows) and batch size (columns), the winner.
 
@@ -221,6 +255,11 @@ def peer_markdown(frame, metadata):
         parts.append(f"### Who wins where\n\n{markdown_table(winners_table(comparison))}")
         parts.append(f"![{FIGURE}]({FIGURE})\n")
     parts.append(f"### Per point\n\n{markdown_table(point_table(comparison))}")
+    if comparison["ratio"].notna().any():
+        parts.append("### GFLOP/s per point\n\nThe matrix products' FLOPs over the median "
+                     "time; in brackets, the fraction of this machine's matmul peak in the "
+                     "point's dtype (fp32 peak for float32, fp64 peak for float64).\n\n"
+                     + markdown_table(rate_table(comparison)))
     parts.append(_setup_markdown(comparison))
     parts.append(_peers_not_timed(comparison))
     return "\n".join(part for part in parts if part)

@@ -19,11 +19,13 @@ from fastnn.bench.report.tables import (
     UNSTABLE_MARK,
     backend_order,
     column_values,
+    foreign_peak_dtypes,
     gflops_table,
     headline_caption,
     headline_selection,
     headline_table,
     level_text,
+    own_dtype_peaks,
     point_index,
     roles_of,
     sorted_index,
@@ -32,7 +34,7 @@ from fastnn.bench.report.tables import (
     timed_rows,
 )
 from fastnn.reporting.formatting import format_ratio, format_time, markdown_table
-from fastnn.reporting.machine import MachineRecord
+from fastnn.reporting.machine import MachineRecord, peak_dtype, peak_label
 from fastnn.reporting.noise import noise_warnings
 from fastnn.reporting.results import write_results
 from fastnn.reporting.roles import BackendRoles
@@ -92,11 +94,14 @@ def report_markdown(frame, metadata, figures=()):
     str
     """
     title = metadata.get("title", "fastnn benchmark report")
+    foreign = foreign_peak_dtypes(frame, metadata.get("peaks"))
+    frame = own_dtype_peaks(frame, metadata.get("peaks"))
     peers_part = peer_report.peer_markdown(frame, metadata)
     frame_with_peers, frame = frame, peer_report.without_peers(frame, metadata)
     roles = roles_of(frame, metadata)
     parts = [f"# {title}\n", machine_markdown(metadata),
-             _conditions_markdown(frame_with_peers, metadata), noise_markdown(metadata)]
+             _conditions_markdown(frame_with_peers, metadata, foreign),
+             noise_markdown(metadata)]
     parts.append(machines_markdown(frame, metadata))
     frame = primary_machine_rows(frame)  # several machines: the sections below show one
     parts.append(f"## Headline: {headline_caption(frame)}\n\n"
@@ -117,7 +122,9 @@ def report_markdown(frame, metadata, figures=()):
                 parts.append(f"## Speedup against {baseline}, {level_text(level)}\n\n"
                              f"Above 1: faster than the {baseline} backend.\n\n"
                              f"{markdown_table(table)}")
-        parts.append(f"## GFLOP/s and fraction of the fp64 matmul peak, {level_text(level)}\n\n"
+        parts.append(f"## GFLOP/s and fraction of the matmul peak, {level_text(level)}\n\n"
+                     f"In brackets: the fraction of the matmul peak in the point's dtype "
+                     f"(fp32 for float32, fp64 for float64).\n\n"
                      f"{markdown_table(gflops_table(data, roles))}")
     parts.append(_thread_scaling_markdown(frame, roles))
     parts.append(loss_cost_markdown(frame, roles))
@@ -205,7 +212,7 @@ def _unstable_ratio(metadata):
     return (metadata.get("config") or {}).get("unstable_ratio", UNSTABLE_IQR_RATIO)
 
 
-def _conditions_markdown(frame, metadata):
+def _conditions_markdown(frame, metadata, foreign=()):
     lines = []
     source = metadata.get("source")
     if source:
@@ -218,8 +225,12 @@ def _conditions_markdown(frame, metadata):
                      + ".  ")
     peaks = metadata.get("peaks") or []
     for peak in peaks:
-        lines.append(f"**fp64 matmul peak** ({peak['n']}x{peak['n']} `np.dot`, "
-                     f"{peak.get('threads')} thread(s)): {peak['gflops']:.3g} GFLOP/s.  ")
+        lines.append(f"**{peak_label(peak_dtype(peak))} matmul peak** ({peak['n']}x{peak['n']} "
+                     f"{peak_dtype(peak)} `np.dot`, {peak.get('threads')} thread(s)): "
+                     f"{peak['gflops']:.3g} GFLOP/s.  ")
+    if foreign:
+        lines.append(f"**No peak fraction for {', '.join(foreign)}:** this run measured the "
+                     f"fp64 matmul peak only (it predates the per-dtype peaks).  ")
     threads = frame.drop_duplicates(["blas_threads", "numba_threads"]) \
         if {"blas_threads", "numba_threads"} <= set(frame.columns) else frame.iloc[:0]
     for _, row in threads.iterrows():
@@ -386,8 +397,9 @@ def _method_markdown(metadata):
             "interval for that median (order statistics; the range of the ratios when "
             "there are fewer than 6 rounds, whose coverage is then below 95 %); an "
             "interval spanning 1 is marked \"no clear winner\". GFLOP/s count the matrix "
-            "products only (2 per multiply-add; see fastnn.bench.workload.cases.flop_count); the "
-            "peak is the best round of a large float64 `np.dot` at the same thread count.")
+            "products only (2 per multiply-add; see fastnn.bench.workload.cases.flop_count); a "
+            "point's peak is the best round of a large `np.dot` in its dtype (sgemm for "
+            "float32, dgemm for float64) at the same thread count.")
     if metadata.get("command"):
         lines.append(f"\nTo reproduce: `{metadata['command']}`")
     return "\n".join(lines) + "\n"

@@ -4,6 +4,11 @@ A benchmark joins the table when its ``extra_info`` names the case, as the tests
 ``benchmarks/`` record it: ``backend``, ``layer_sizes``, ``batch_size``, ``op``,
 ``dtype`` (and ``level``, ``flops``, ``blas_threads``, ``numba_threads``). Others (a
 benchmark of something else in the same file) are left out and counted.
+
+A row's GFLOP/s is a fraction of the matmul peak in its dtype, as the benchmarks' conftest
+records them (``machine_info.fastnn.matmul_peaks``, one per dtype). Files written before
+it recorded them have the float64 peak only (``matmul_peak``): their float32 rows have
+no fraction.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import math
 
 from fastnn.bench.workload.cases import flop_count, parse_layer_sizes, sizes_label
 from fastnn.params import parameter_count
-from fastnn.reporting.machine import MachineRecord
+from fastnn.reporting.machine import MachineRecord, peak_dtype
 from fastnn.reporting.results import read_json
 from fastnn.reporting.rows import Row
 from fastnn.reporting.timing import UNSTABLE_IQR_RATIO, Summary
@@ -52,11 +57,11 @@ def load_pytest_benchmark(path, unstable_ratio=UNSTABLE_IQR_RATIO):
                          f"`pytest benchmarks/ --benchmark-json={path}`)")
     check(document, PYTEST_BENCHMARK, str(path))
     machine = _machine(document["machine_info"], document.get("datetime"))
-    peak = _peak(document["machine_info"], path)
+    peaks = _peaks(document["machine_info"], path)
     rows, left_out = [], []
     for index, benchmark in enumerate(document["benchmarks"]):
         if _is_fastnn_case(benchmark):
-            rows.append(_row(benchmark, peak, unstable_ratio, f"{path}",
+            rows.append(_row(benchmark, peaks, unstable_ratio, f"{path}",
                              f"benchmarks[{index}]"))
         else:
             left_out.append(str(benchmark.get("fullname", benchmark.get("name", "?")))
@@ -64,7 +69,7 @@ def load_pytest_benchmark(path, unstable_ratio=UNSTABLE_IQR_RATIO):
     if not rows:
         raise ValueError(f"{path} holds no fastnn benchmark: none of its {len(left_out)} "
                          f"benchmarks has extra_info with {', '.join(CASE_KEYS)} and stats")
-    metadata = {"machine": machine, "peaks": [peak] if peak else [],
+    metadata = {"machine": machine, "peaks": list(peaks.values()),
                 "source": f"pytest-benchmark file `{path}`", "left_out": left_out,
                 "records_skips": False,
                 "config": {"unstable_ratio": unstable_ratio},
@@ -85,7 +90,7 @@ def _is_fastnn_case(benchmark):
     return isinstance(info, dict) and all(key in info for key in CASE_KEYS)
 
 
-def _row(benchmark, peak, unstable_ratio, where, name):
+def _row(benchmark, peaks, unstable_ratio, where, name):
     """The row of one fastnn benchmark, its fields checked (SchemaError naming the first
     bad one: a report is never made from statistics that cannot be)."""
     check(benchmark, PYTEST_BENCHMARK_ENTRY, where, prefix=name)
@@ -112,6 +117,7 @@ def _row(benchmark, peak, unstable_ratio, where, name):
               reference=info.get("reference"), max_rel_diff=info.get("max_rel_diff"),
               compile_s=info.get("compile_s"), first_call_s=info.get("first_call_s"),
               extra={"group": benchmark.get("group"), "name": benchmark.get("fullname")})
+    peak = peaks.get(row.dtype)
     return row.timed(summary, peak["gflops"] if peak else None)
 
 
@@ -138,16 +144,32 @@ def _check_order(stats, where, name):
                                                 f"{stats['max']})")
 
 
-def _peak(machine_info, path):
-    """The matmul peak the fastnn conftest records, checked; None without one."""
-    peak = (machine_info.get("fastnn") or {}).get("matmul_peak") \
-        if isinstance(machine_info.get("fastnn") or {}, dict) else None
-    if peak is None:
-        return None
-    if not isinstance(peak, dict) or not _is_number(peak.get("gflops")) or peak["gflops"] <= 0:
-        raise SchemaError(str(path), "machine_info.fastnn.matmul_peak.gflops",
-                          f"must be a positive number; got {peak!r:.60}")
-    return peak
+def _peaks(machine_info, path):
+    """The matmul peaks the fastnn conftest records, checked: dtype -> peak (may be empty).
+
+    ``matmul_peaks`` (a list, one per dtype) where the file has it; else the one
+    ``matmul_peak`` of older files, which was always measured in float64.
+    """
+    ours = machine_info.get("fastnn")
+    if not isinstance(ours, dict):
+        return {}
+    if "matmul_peaks" in ours:
+        recorded = ours["matmul_peaks"]
+        if not isinstance(recorded, list):
+            raise SchemaError(str(path), "machine_info.fastnn.matmul_peaks",
+                              f"must be a list; got {recorded!r:.60}")
+        fields = [f"machine_info.fastnn.matmul_peaks[{index}]" for index in range(len(recorded))]
+    else:
+        recorded = [] if ours.get("matmul_peak") is None else [ours["matmul_peak"]]
+        fields = ["machine_info.fastnn.matmul_peak"]
+    peaks = {}
+    for peak, field in zip(recorded, fields):
+        if not isinstance(peak, dict) or not _is_number(peak.get("gflops")) \
+                or peak["gflops"] <= 0:
+            raise SchemaError(str(path), f"{field}.gflops",
+                              f"must be a positive number; got {peak!r:.60}")
+        peaks.setdefault(peak_dtype(peak), dict(peak, dtype=peak_dtype(peak)))
+    return peaks
 
 
 def _machine(info, date):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from fastnn.ops import OPS
-from fastnn.reporting.formatting import format_ratio, format_time, three_digits
+from fastnn.reporting.formatting import format_gflops, format_ratio, format_time, three_digits
+from fastnn.reporting.machine import peak_dtype
 from fastnn.reporting.roles import BackendRoles
 from fastnn.reporting.rows import STATUSES
 from fastnn.reporting.stats import is_tie, speedup_interval
@@ -146,13 +147,46 @@ def _samples_by_point(data, index):
 
 
 def gflops_table(data, roles=None):
-    """GFLOP/s of each timed point and its fraction of the measured fp64 matmul peak."""
-    def cell(row):
-        text = f"{row['gflops']:.3g}"
-        if pd.notna(row.get("peak_fraction")):
-            text += f" ({100 * row['peak_fraction']:.2g}%)"
-        return text
-    return _cells(data, cell, point_index(data), roles)
+    """GFLOP/s of each timed point and its fraction of the measured matmul peak in the
+    point's dtype (see :func:`own_dtype_peaks`)."""
+    return _cells(data, lambda row: format_gflops(row['gflops'], row.get('peak_fraction')),
+                  point_index(data), roles)
+
+
+def own_dtype_peaks(frame, peaks):
+    """The rows, each with a peak fraction only against the matmul peak of its own dtype.
+
+    A run's ``peaks`` say which dtype each was measured in. Runs made before the peaks
+    were measured per dtype recorded one, float64, peak (without ``dtype``) and divided
+    every row by it: their rows of another dtype lose their fraction here rather than
+    show one against the wrong peak (:func:`foreign_peak_dtypes` names them).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per measurement.
+    peaks : list of dict
+        ``results.json``'s ``peaks``.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    foreign = foreign_peak_dtypes(frame, peaks)
+    if not foreign:
+        return frame
+    frame = frame.copy()
+    frame.loc[frame["dtype"].isin(foreign), ["peak_gflops", "peak_fraction"]] = float("nan")
+    return frame
+
+
+def foreign_peak_dtypes(frame, peaks):
+    """The dtypes of ``frame`` whose rows were divided by another dtype's peak (older runs)."""
+    if not peaks or any("dtype" in peak for peak in peaks) or "dtype" not in frame.columns \
+            or "peak_fraction" not in frame.columns:
+        return []
+    measured = {peak_dtype(peak) for peak in peaks}
+    return [dtype for dtype in column_values(frame, "dtype") if dtype not in measured]
 
 
 def backend_order(frame, roles=None):
