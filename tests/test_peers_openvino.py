@@ -15,11 +15,17 @@ from fastnn.bench.measure.gate import reference_result
 from fastnn.bench.measure.sweep import case_row
 from fastnn.bench.peers import PEERS, gated_call, get
 from fastnn.bench.peers.measure import measure_peers
-from fastnn.bench.peers.openvino_peer import FLOAT64_NOTE, compile_settings, compiled_settings
+from fastnn.bench.peers.openvino_peer import (
+    FLOAT64_NOTE,
+    compile_settings,
+    compiled_settings,
+    import_openvino,
+)
 from fastnn.cli import main
 from fastnn.model import MLP
 
-pytest.importorskip("openvino")
+if not PEERS["openvino"].installed():
+    pytest.skip("OpenVINO is not installed", allow_module_level=True)
 pytest.importorskip("onnx")
 
 THREADS = {"blas_threads": 1, "numba_threads": 1}
@@ -67,9 +73,7 @@ def test_openvino_is_forward_only():
 
 
 def test_compiled_model_holds_one_thread_and_float32():
-    import openvino
-
-    core = openvino.Core()
+    core = import_openvino().Core()
     net = MLP([5, 4, 3], dtype="float32", backend="numpy", seed=0)
     compiled = core.compile_model(core.read_model(net.to_onnx()), "CPU",
                                   compile_settings(1, "float32"))
@@ -111,3 +115,22 @@ def test_a_two_dtype_race_times_float32_and_says_float64_is_unsupported(tmp_path
     assert "does not support float64" in rows.loc["float64", "note"]
     report = (out / "report.md").read_text()
     assert "openvino / fastnn" in report and "does not support float64" in report
+
+
+def test_importing_openvino_starts_no_telemetry_process_and_restores_the_environment():
+    import os
+    import subprocess
+
+    script = """
+import os, multiprocessing.popen_fork as popen_fork
+forks = []
+popen_fork.Popen._launch = lambda self, obj: forks.append(obj)
+from fastnn.bench.peers.openvino_peer import import_openvino
+import_openvino()
+print(len(forks), os.environ.get("CI"))
+"""
+    env = {key: value for key, value in os.environ.items() if key != "CI"}
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                               env=env, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["0", "None"]

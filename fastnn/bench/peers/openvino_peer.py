@@ -20,6 +20,8 @@ as not supported, not timed in float32.
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 
 import numpy as np
 
@@ -69,8 +71,7 @@ class OpenVinoPeer(Peer):
     def build(self, net, case, op, threads):
         if net.spec.dtype not in PRECISIONS:
             raise Unsupported(FLOAT64_NOTE)
-        openvino = import_optional("openvino", extra="peers",
-                                   purpose="fastnn bench --peers openvino")
+        openvino = import_openvino()
         core = openvino.Core()
         model = core.read_model(net.to_onnx())
         settings = compile_settings(threads, net.spec.dtype)
@@ -85,6 +86,38 @@ class OpenVinoPeer(Peer):
 
         forward()  # the first inference allocates the request's buffers: setup
         return PeerCall(forward, np.ravel)
+
+
+def import_openvino():
+    """``openvino``, imported without sending its usage telemetry.
+
+    Importing openvino sends a usage event (the ``openvino_telemetry`` package) from a
+    forked process, except where it finds itself in CI: a fork in a process that already
+    runs JAX's threads can deadlock (JAX warns so), and a process started in the middle of
+    a race competes with the timings for the CPUs. ``CI=true`` is telemetry's own switch
+    to stay silent; it is set for the import only, and the environment restored after.
+
+    Returns
+    -------
+    module
+
+    Raises
+    ------
+    ImportError
+        If OpenVINO is not installed, naming the extra that brings it.
+    """
+    if sys.modules.get("openvino") is not None:
+        return sys.modules["openvino"]
+    previous = os.environ.get("CI")
+    os.environ["CI"] = "true"
+    try:
+        return import_optional("openvino", extra="peers",
+                               purpose="fastnn bench --peers openvino")
+    finally:
+        if previous is None:
+            del os.environ["CI"]
+        else:
+            os.environ["CI"] = previous
 
 
 def compiled_settings(compiled):
