@@ -8,7 +8,8 @@ peers' rows as ``auto_backend``), at the MLP level (the public call, as the peer
 are their libraries' public calls; the backend level where the run has no MLP level).
 Not the fastest of the backends timed: a minimum over several medians is biased in
 fastnn's favour. The fastest backend is shown beside it, and every backend's time is in
-the backends' own tables.
+the backends' own tables. Each library's GFLOP/s at each point is a fraction of the matmul
+peak in the point's dtype (the run's ``peaks``, one per dtype).
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ def _samples_by_point(data, index):
 def gflops_table(data, roles=None):
     """GFLOP/s of each timed point and its fraction of the measured matmul peak in the
     point's dtype (see :func:`own_dtype_peaks`)."""
-    return _cells(data, lambda row: format_gflops(row['gflops'], row.get('peak_fraction')),
+    return _cells(data, lambda row: format_gflops(row["gflops"], row.get("peak_fraction")),
                   point_index(data), roles)
 
 
