@@ -198,6 +198,11 @@ def _tag_with_configuration(py_function):
 
 # --- public kernels ---------------------------------------------------------------------
 
+# Small helpers are inlined (inline="always") where they are called: a function compiled
+# on its own costs a tenth of a second or more of a cold first call, whatever its size.
+# Large bodies are not: Numba copies an inlined body at a cost that grows with its size
+# squared, at every call site.
+
 # Where the first layer's weights start in the flat buffer, as a run-time int64: with a
 # literal 0 Numba compiles a separate specialisation of the layer loops, which LLVM
 # vectorises worse (a 100x100 layer on one row took 2.5x as long).
@@ -775,7 +780,7 @@ def _activate_in_place(code, Z):
 _activate_fixed = jit(inline="always")(_activate_in_place.py_func)
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _activate_hidden(code, Z):
     """:func:`_activate_in_place` for a hidden layer: the configuration's activation, or
     the run-time ``code`` in the plain kernels."""
@@ -785,7 +790,7 @@ def _activate_hidden(code, Z):
         _activate_fixed(HIDDEN, Z)
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _activate_output_in_place(code, Z):
     """:func:`_activate_in_place` for the output layer (as :func:`_activate_hidden`)."""
     if OUTPUT == GENERIC:
@@ -946,7 +951,7 @@ def _times_derivative(code, Z, A, G):
             g_flat[k] *= _derivative(code, z_flat[k], a_flat[k])
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _times_hidden_derivative(code, Z, A, G):
     """:func:`_times_derivative` for a hidden layer: the configuration's activation (its
     :func:`_derivative` line alone, inlined), or the run-time ``code`` in the plain
@@ -976,7 +981,7 @@ def _clipped_reciprocal(y):
     return 1.0 / y if y > LOG_FLOOR else 0.0
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _mean_loss(loss_code, output_code, Z, Y, T, weights, weight_total):
     """:func:`_mean_loss_by_code` of the configuration's loss and output activation, or
     of the run-time codes in the plain kernels."""
@@ -985,7 +990,7 @@ def _mean_loss(loss_code, output_code, Z, Y, T, weights, weight_total):
     return _mean_loss_fixed(LOSS, OUTPUT, Z, Y, T, weights, weight_total)
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _output_deltas(loss_code, output_code, Z, Y, T, weights, scale, delta):
     """:func:`_output_deltas_by_code` of the configuration's loss and output activation,
     or of the run-time codes in the plain kernels."""
@@ -1210,7 +1215,7 @@ def workspace_per_row(layer_sizes):
     return (2 * sum(hidden_and_output) + 2 * max(hidden_and_output))
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _workspace_per_row(layer_sizes):
     units = 0
     widest = 0
@@ -1220,7 +1225,7 @@ def _workspace_per_row(layer_sizes):
     return 2 * units + 2 * widest
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _split_workspace(workspace, layer_sizes, m):
     """Every layer's activation (flat), the output's Z (m, n_out), two deltas (flat),
     and the hidden layers' Z (flat, laid out as the activations)."""
@@ -1238,7 +1243,7 @@ def _split_workspace(workspace, layer_sizes, m):
     return trace, Z_out, deltas, hidden_Z
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _trace_buffers(layer_sizes, m, like):
     """A flat buffer for every layer's activation (input excluded) and the output's Z,
     of the dtype of ``like``."""
@@ -1249,7 +1254,7 @@ def _trace_buffers(layer_sizes, m, like):
                                                            dtype=like.dtype)
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _layer_rows(trace, layer_sizes, m, layer):
     """The (m, layer_sizes[layer]) activation of ``layer >= 1`` inside ``trace``."""
     offset = 0
@@ -1389,7 +1394,7 @@ def _forward_layers(params, layer_sizes, activation_codes, A, first, buffers, Y)
         start += n_in * n_out + n_out
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _forward_buffers(layer_sizes, m, like):
     """Two buffers of ``m * widest`` values (the dtype of ``like``) for hidden layers."""
     widest = 0

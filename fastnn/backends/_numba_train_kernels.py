@@ -66,6 +66,9 @@ LEARNING_RATE, MOMENTUM_COEFFICIENT, NESTEROV, BETA_1, BETA_2, EPSILON = (
 # numpy model divides as IEEE does, like the NumPy path these kernels must match.
 train_jit = jit(error_model="numpy")
 train_helper_jit = jit(error_model="numpy", helper=True)
+# Small helpers inlined where they are called: each function compiled on its own costs
+# a tenth of a second or more of a cold first epoch.
+train_inline_jit = jit(error_model="numpy", inline="always")
 
 
 def run_epoch(spec, params, X, T, order, options, optimizer, sample_weight=None):
@@ -266,7 +269,7 @@ def train_epoch_csr(params, layer_sizes, activation_codes, loss_code, X_data, X_
     return total / n_samples
 
 
-@train_helper_jit
+@train_inline_jit
 def _finish_batch(params, grad, layer_sizes, batch_loss, data_scale, alpha, penalty_rows,
                   optimizer_code, settings, state, step_count):
     """:func:`_finish_batch_by_code` with the configuration's optimizer, or the run-time
@@ -309,7 +312,7 @@ def _finish_batch_by_code(params, grad, layer_sizes, batch_loss, data_scale, alp
 _finish_batch_fixed = jit(error_model="numpy", inline="always")(_finish_batch_by_code.py_func)
 
 
-@train_helper_jit
+@train_inline_jit
 def _weight_sum(weights, start, stop):
     """The sum of ``weights[start:stop]``, added in order (the weighted penalty's rows)."""
     total = 0.0
@@ -329,7 +332,7 @@ def _gather_rows(A, order):
     return gathered
 
 
-@train_helper_jit
+@train_inline_jit
 def _gather_values(values, order):
     gathered = np.empty(order.shape[0], dtype=values.dtype)
     for row in range(order.shape[0]):
@@ -358,7 +361,7 @@ def _gather_csr(data, indices, indptr, order):
     return gathered_data, gathered_indices, gathered_indptr
 
 
-@train_helper_jit
+@train_inline_jit
 def _add_l2_penalty(params, grad, layer_sizes, alpha, n_rows):
     """Add ``alpha * W / n_rows`` to the weight gradients; return ``alpha ||W||^2 / (2 n_rows)``."""
     scale = alpha / n_rows
