@@ -12,6 +12,7 @@ the spread over ``--repeats``; they are noisy on a shared machine: compare the r
     python benchmarks/compile_stages.py --old /work/main --new . --repeats 3
     python benchmarks/compile_stages.py --new . --activation tanh --loss cross_entropy \
         --optimizer sgd
+    python benchmarks/compile_stages.py --old /work/main --new . --plain
 """
 
 from __future__ import annotations
@@ -55,10 +56,12 @@ print(json.dumps(marks))
 """
 
 
-def run(tree, cache, arguments):
+def run(tree, cache, arguments, plain=False):
     env = dict(os.environ, PYTHONPATH=os.path.abspath(tree), NUMBA_CACHE_DIR=cache,
                FASTNN_CACHE_DIR=cache + "-fastnn", FASTNN_TIERED="0", **THREADS)
     env.pop("FASTNN_SPECIALISED_KERNELS", None)
+    if plain:
+        env["FASTNN_SPECIALISED_KERNELS"] = "0"
     os.makedirs(cache + "-fastnn", exist_ok=True)  # the cwd: not the tree, which -c would import
     out = subprocess.run([sys.executable, "-c", STAGES, *arguments], env=env,
                          capture_output=True, text=True, timeout=1800, cwd=cache + "-fastnn")
@@ -81,6 +84,9 @@ def main(argv=None):
     parser.add_argument("--activation", default="sigmoid")
     parser.add_argument("--loss", default="mse")
     parser.add_argument("--optimizer", default="sgd")
+    parser.add_argument("--plain", action="store_true",
+                        help="FASTNN_SPECIALISED_KERNELS=0: the kernels that read the codes "
+                             "at run time (what the test suite compiles)")
     args = parser.parse_args(argv)
     trees = {"old": args.old, "new": args.new} if args.old else {"new": args.new}
     arguments = (args.activation, args.loss, args.optimizer)
@@ -89,13 +95,14 @@ def main(argv=None):
         for label, tree in trees.items():
             with tempfile.TemporaryDirectory() as work:
                 cache = os.path.join(work, "numba")
-                samples[label]["cold"].append(run(tree, cache, arguments))
-                samples[label]["warm"].append(run(tree, cache, arguments))
+                samples[label]["cold"].append(run(tree, cache, arguments, args.plain))
+                samples[label]["warm"].append(run(tree, cache, arguments, args.plain))
     report = {label: {state: {key: summary([sample[key] for sample in runs])
                               for key in runs[0]}
                       for state, runs in by_state.items()}
               for label, by_state in samples.items()}
-    print(json.dumps({"configuration": arguments, "repeats": args.repeats, **report}, indent=1))
+    print(json.dumps({"configuration": arguments, "plain": args.plain, "repeats": args.repeats,
+                      **report}, indent=1))
 
 
 if __name__ == "__main__":

@@ -15,19 +15,15 @@ import os
 import sys
 import time
 
+from fastnn.backends.tiered import STAGES
+
 NICE = 10
-# What compile_configuration compiles, in order. After the first, the network's own calls
-# (dense X, no sample weights: forward, loss, gradients, train_step and the epoch of the
-# configuration's optimizer) run compiled; the marker says so at once, and after every
-# stage (see warm; fastnn.backends.tiered routes each call by its stage).
-STAGES = ("network calls and its optimizer's epoch",
-          "dense batches and the other optimizers' epochs",
-          "weighted batches and epochs", "sparse batches and epochs")
 
 
 def compile_configuration(config, target="numba", progress=None):
     """Compile (or load from the cache) every kernel a network of ``config`` can call on
-    ``target``, in the order of :data:`STAGES`, and only those of its configuration.
+    ``target``, in the order of :data:`STAGES` (``fastnn.backends.tiered.STAGES``), and
+    only those of its configuration.
 
     Parameters
     ----------

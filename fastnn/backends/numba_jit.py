@@ -33,6 +33,7 @@ import numpy as np
 from fastnn import config
 from fastnn.backends import _numba_kernels as kernels
 from fastnn.backends.base import Backend
+from fastnn.params import parameter_count
 
 # The kernel modules that are compiled per configuration (templates).
 NETWORK_KERNELS = "fastnn.backends._numba_kernels"
@@ -99,11 +100,11 @@ def specialised(template, configuration):
     if configuration is None:
         return importlib.import_module(template)
     name = f"{template}__{configuration.tag}"
-    module = sys.modules.get(name)
+    module = _LOADED.get(name)  # only modules whose source has finished running
     if module is not None:
         return module
     with _LOAD_LOCK:
-        module = sys.modules.get(name)
+        module = _LOADED.get(name)
         if module is None:
             source = importlib.import_module(template).__file__
             module_spec = importlib.util.spec_from_file_location(name, source)
@@ -115,6 +116,7 @@ def specialised(template, configuration):
             except BaseException:
                 del sys.modules[name]
                 raise
+            _LOADED[name] = module
     return module
 
 
@@ -190,7 +192,7 @@ class NumbaBackend(Backend):
         tiny = type(spec).create(
             (1, 1) if spec.n_layers == 1 else (1, 1, 1), activation=spec.activation,
             output_activation=spec.output_activation, loss=spec.loss, dtype=spec.dtype)
-        params = np.zeros(tiny.n_params, dtype=dtype)
+        params = np.zeros(parameter_count(tiny.layer_sizes), dtype=dtype)
         X = np.zeros((1, 1), dtype=dtype)
         self.forward(tiny, params, X)
         self.loss(tiny, params, X, X)
@@ -426,8 +428,10 @@ _ARGUMENTS = {}
 # (spec, kernel module): the same bound.
 _DENSE = {}
 _NETWORK = {}
-# Held while a configuration's module is created (its source may load another one).
+# Held while a configuration's module is created (its source may load another one); the
+# modules created, by name.
 _LOAD_LOCK = threading.RLock()
+_LOADED = {}
 _MAX_CACHED_SPECS = 4096
 _WORKSPACE_PER_ROW = {}
 # Every BoundKernels alive, for clear_argument_cache.

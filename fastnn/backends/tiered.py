@@ -14,7 +14,7 @@ The worker compiles the network's own calls first (``forward``, ``loss``, ``grad
 ``train_step`` and the epoch of the configuration's optimizer, dense ``X`` without sample
 weights) and marks them ready: from then on those calls run compiled. It goes on with
 the backend-level dense batches and the other optimizers' epochs, then the weighted and
-the sparse calls, marking each stage (:data:`fastnn.warmup.STAGES`); a call whose stage
+the sparse calls, marking each stage (:data:`STAGES`); a call whose stage
 is not compiled yet stays on NumPy.
 
 One compile per configuration is shared by every network and process: the worker holds
@@ -70,9 +70,14 @@ WORKER_MODULE = "fastnn.warmup"
 BUSY = 3
 # Poll status of a worker whose process could not start.
 _NOT_STARTED = "not started"
-# The worker's stages (fastnn.warmup.STAGES) that compile the dense, unweighted calls:
-# the network's own calls and its optimizer's epoch; the backend-level batches and the
-# other optimizers' epochs.
+# What the worker (fastnn.warmup.compile_configuration) compiles, in order, marking each
+# stage when it is done: first the network's own calls (dense X, no sample weights:
+# forward, loss, gradients, train_step and the epoch of the configuration's optimizer),
+# then the backend-level dense batches and the other optimizers' epochs, the weighted and
+# the sparse calls. A call runs compiled once its stage is marked.
+STAGES = ("network calls and its optimizer's epoch",
+          "dense batches and the other optimizers' epochs",
+          "weighted batches and epochs", "sparse batches and epochs")
 _NETWORK, _BATCHES = 0, 1
 # Seconds between two looks at the marker from one network's calls.
 POLL_INTERVAL = 0.02
@@ -476,8 +481,6 @@ class _Starter(threading.Thread):
 def _stages_done(record):
     """The indices of the worker's stages a marker record says are compiled (the first one
     at least: a marker is written once it is)."""
-    from fastnn.warmup import STAGES
-
     stages = record.get("stages")
     done = {STAGES.index(name) for name in stages if name in STAGES} \
         if isinstance(stages, dict) else set()
