@@ -753,7 +753,9 @@ def _activate_in_place(code, Z):
     The activations' table of in-place forms, one function each (a faster form is swapped
     in on its line here): the plain kernels call it with the run-time code, a
     configuration's kernels inline it with their constant code (see
-    :func:`_activate_hidden`), which leaves one line.
+    :func:`_activate_hidden`), which leaves one line. The one-line loops are inlined here
+    (compiled on its own, each would cost the plain kernels a tenth of a second); the
+    sigmoid's and silu's polynomial loops are compiled once each.
     """
     if code == SIGMOID:
         _sigmoid_in_place(Z)
@@ -815,35 +817,35 @@ def _sigmoid_in_place(Z):
         values[k] = _sigmoid(values[k])
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _tanh_in_place(Z):
     values = Z.reshape(Z.size)
     for k in range(values.shape[0]):
         values[k] = math.tanh(values[k])
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _relu_in_place(Z):
     values = Z.reshape(Z.size)
     for k in range(values.shape[0]):
         values[k] = values[k] if values[k] > 0 else 0.0
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _leaky_relu_in_place(Z):
     values = Z.reshape(Z.size)
     for k in range(values.shape[0]):
         values[k] = values[k] if values[k] > 0 else LEAKY_RELU_SLOPE * values[k]
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _elu_in_place(Z):
     values = Z.reshape(Z.size)
     for k in range(values.shape[0]):
         values[k] = values[k] if values[k] > 0 else ELU_ALPHA * math.expm1(values[k])
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _softplus_in_place(Z):
     values = Z.reshape(Z.size)
     for k in range(values.shape[0]):
@@ -857,14 +859,14 @@ def _silu_in_place(Z):
         values[k] = values[k] * _sigmoid(values[k])
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _exp_in_place(Z):
     values = Z.reshape(Z.size)
     for k in range(values.shape[0]):
         values[k] = math.exp(values[k])
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _softmax_rows_in_place(Z):
     for row in range(Z.shape[0]):
         _softmax_in_place(Z, row)
