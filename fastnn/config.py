@@ -9,6 +9,11 @@ Environment overrides (read once, at import):
 
 ``FASTNN_NUMBA_CACHE``
     ``0`` turns the on-disk kernel cache off (default on).
+``FASTNN_SPECIALISED_KERNELS``
+    ``0`` gives every network the plain kernels, which read the activations, loss and
+    optimizer at run time (one compile per dtype for all of them), instead of kernels
+    compiled for its configuration alone (default on; see
+    :mod:`fastnn.backends.numba_jit`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ if {"nnan", "ninf", "fast"} & FASTMATH:  # pragma: no cover - guards an edit of 
     raise ValueError("fastmath must not assume away NaN or infinity")
 
 CACHE = os.environ.get("FASTNN_NUMBA_CACHE", "1") != "0"
+SPECIALISED_KERNELS = os.environ.get("FASTNN_SPECIALISED_KERNELS", "1") != "0"
 
 # error_model "numpy": a division by zero gives inf/NaN (refused by the model afterwards)
 # instead of a check per division, which would also stop loops from vectorising.

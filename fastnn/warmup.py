@@ -15,23 +15,21 @@ import os
 import sys
 import time
 
+from fastnn.backends.tiered import STAGES
+
 NICE = 10
-# What compile_configuration compiles, in order: after the first, a network's plain calls
-# (dense X, no sample weights) run compiled; the marker says so at once (see warm).
-STAGES = ("dense batches and epochs", "weighted batches and epochs",
-          "sparse batches and epochs")
 
 
 def compile_configuration(config, target="numba", progress=None):
     """Compile (or load from the cache) every kernel a network of ``config`` can call on
-    ``target``, in the order of :data:`STAGES`: the per-call fast path and the plain
-    dense batches and epochs, then the weighted ones, then the sparse (CSR, int32
-    indices) ones.
+    ``target``, in the order of :data:`STAGES` (``fastnn.backends.tiered.STAGES``), and
+    only those of its configuration.
 
     Parameters
     ----------
     config : dict
-        :func:`fastnn.backends.tiered.configuration` of the networks.
+        :func:`fastnn.backends.tiered.configuration` of the networks: the dtype and, for
+        kernels compiled per configuration, the activations, loss and optimizer.
     target : str
     progress : callable or None
         Called with the name of each of the :data:`STAGES` once it is compiled.
@@ -47,21 +45,32 @@ def compile_configuration(config, target="numba", progress=None):
         If Numba's on-disk cache is off or not writable (the compile could not be shared).
     """
     import numpy as np
+    import scipy.sparse
 
     from fastnn import backends
-    from fastnn.backends import _numba_kernels
+    from fastnn.backends import numba_jit
     from fastnn.model import MLP
+    from fastnn.optimizers import OPTIMIZERS
 
     dtype = config["dtype"]
-    net = MLP([2, 2, 2], backend=target, dtype=dtype, seed=0)
+    first = config.get("optimizer", "adam")
+    # The plain kernels (no configuration but the dtype) serve every activation and loss.
+    net = MLP([2, 2, 2], activation=config.get("hidden", "sigmoid"),
+              output_activation=config.get("output"), loss=config.get("loss", "mse"),
+              backend=target, dtype=dtype, seed=0)
     X = np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], dtype=dtype)
     T = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=dtype)
+    weights = np.ones(3, dtype=dtype)
     backend = backends.get(target)
     done = progress or (lambda stage: None)
+    others = [name for name in OPTIMIZERS if name != first]
+
     net.forward(X)
     net.forward(X[0])
+    net.loss(X, T)
     net.gradients(X, T)
     net.train_step(X, T, 0.1)
+    _fit(net, X, T, [first], None)
     if backend.serial_below_rows:
         # A parallel backend's block kernels run from this many rows on.
         rows = backend.serial_below_rows
@@ -70,26 +79,29 @@ def compile_configuration(config, target="numba", progress=None):
         net.gradients(X_big, T_big)
         net.train_step(X_big, T_big, 0.1)
         backend.loss(net.spec, net.flat_parameters.copy(), X_big, T_big)
-    _exercise(net, backend, X, T, None)
-    if type(_numba_kernels.forward_into._cache).__name__ == "NullCache":
+    module = numba_jit.network_kernels(net.spec)
+    if type(module.forward_into._cache).__name__ == "NullCache":
         raise RuntimeError("Numba's on-disk cache is off or not writable here "
                            f"(NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR')!r})")
     done(STAGES[0])
-    _exercise(net, backend, X, T, np.ones(3, dtype=dtype))
+    _batches(net, backend, X, T, None)
+    _fit(net, X, T, others, None)
     done(STAGES[1])
-    import scipy.sparse
-
-    sparse = scipy.sparse.csr_matrix(X)
-    _exercise(net, backend, sparse, T, None)
-    _exercise(net, backend, sparse, T, np.ones(3, dtype=dtype))
+    _batches(net, backend, X, T, weights)
+    _fit(net, X, T, [first, *others], weights)
     done(STAGES[2])
-    return numba_index_path()
+    for sparse_weights in (None, weights):
+        _batches(net, backend, scipy.sparse.csr_matrix(X), T, sparse_weights)
+        _fit(net, scipy.sparse.csr_matrix(X), T, [first, *others], sparse_weights)
+    done(STAGES[3])
+    return numba_index_path(module)
 
 
-def numba_index_path():
-    """The Numba cache index file of the forward kernel once written (Numba internals, here
-    only: ``tests/test_tiered.py`` fails loudly when an upgrade moves them), or None."""
-    kernels = sys.modules.get("fastnn.backends._numba_kernels")
+def numba_index_path(module=None):
+    """The Numba cache index file of ``module``'s forward kernel (default: the plain
+    kernels) once written (Numba internals, here only: ``tests/test_tiered.py`` fails
+    loudly when an upgrade moves them), or None."""
+    kernels = module or sys.modules.get("fastnn.backends._numba_kernels")
     try:
         path = str(kernels.forward_into._cache._cache_file._index_path)
     except AttributeError:
@@ -97,15 +109,20 @@ def numba_index_path():
     return path if os.path.exists(path) else None
 
 
-def _exercise(net, backend, X, T, weights):
-    """Call every backend method, and a training epoch, with these inputs."""
+def _batches(net, backend, X, T, weights):
+    """Call every backend method with these inputs (on a copy of the parameters)."""
     spec, params = net.spec, net.flat_parameters.copy()
-    extra = {} if weights is None else {"sample_weight": weights}
     backend.forward(spec, params, X)
     backend.loss(spec, params, X, T, weights)
     backend.gradients(spec, params, X, T, weights)
     backend.train_step(spec, params, X, T, 0.1, weights)
-    net.fit(X, T, epochs=1, batch_size=2, seed=0, **extra)
+
+
+def _fit(net, X, T, optimizers, weights):
+    """One epoch of two batches per optimizer, on copies of the network."""
+    extra = {} if weights is None else {"sample_weight": weights}
+    for optimizer in optimizers:
+        net.copy().fit(X, T, epochs=1, batch_size=2, seed=0, optimizer=optimizer, **extra)
 
 
 def main(argv):
@@ -157,10 +174,10 @@ def warm(config, target="numba", progress=None, wait=False):
         def finished(stage):
             stages[stage] = round(time.perf_counter() - started - sum(stages.values()), 3)
             if stage == STAGES[0]:
-                path = numba_index_path()
+                path = numba_index_path(_network_kernels(config))
                 if path is not None:
                     index["numba_index"] = path
-                write_marker(complete=False)  # plain calls can move to the compiled tier
+            write_marker(complete=False)  # the stage's calls can move to the compiled tier
             if progress is not None:
                 progress(stage)
 
@@ -169,6 +186,16 @@ def warm(config, target="numba", progress=None, wait=False):
             index["numba_index"] = path
         write_marker(complete=True)
     return 0
+
+
+def _network_kernels(config):
+    """The network kernel module a compile of ``config`` loaded (None if none did)."""
+    from fastnn.backends import numba_jit
+
+    if "hidden" not in config:
+        return sys.modules.get(numba_jit.NETWORK_KERNELS)
+    return sys.modules.get(f"{numba_jit.NETWORK_KERNELS}__" + numba_jit.KernelConfiguration(
+        config["hidden"], config["output"], config["loss"]).tag)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,11 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 # backend="auto" resolves in the foreground in the tests (as FASTNN_TIERED=0 makes it for
 # users): tests/test_tiered.py turns tiering on where it tests it.
 os.environ.setdefault("FASTNN_TIERED", "0")
+# The kernels that read the activations, loss and optimizer at run time serve the hundreds
+# of configurations the tests sweep with one compile per dtype (a network compiles kernels
+# of its own configuration otherwise); tests/test_specialised_kernels.py checks the
+# specialised kernels against them.
+os.environ.setdefault("FASTNN_SPECIALISED_KERNELS", "0")
 
 import numpy as np
 import pytest

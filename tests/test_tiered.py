@@ -104,6 +104,9 @@ def test_weighted_and_sparse_calls_stay_on_numpy_until_everything_is_compiled(st
     assert wait_for(lambda: net.forward(X) is not None and net.backend == "python")
     assert backend.pending and not tiered.is_ready(backend.config, complete=True)
     assert backend._for(X, None).name == "python"
+    # Only the network's own calls are compiled: backend-level batches (and the other
+    # optimizers' epochs) wait for the next stage.
+    assert backend._for(X, None, tiered._BATCHES).name == "numpy"
     assert backend._for(X, w).name == "numpy"
     assert backend._for(scipy.sparse.csr_matrix(X), None).name == "numpy"
     numpy_net = net.with_backend("numpy")
@@ -325,3 +328,52 @@ def test_warmup_names_a_bad_configuration(standin, capsys):
     assert "dtype must be one of float64, float32; got 'float16'" in capsys.readouterr().err
     assert cli.main(["warmup", "--config", "loss=mse"]) == 2
     assert "unknown configuration key 'loss'" in capsys.readouterr().err
+
+
+def test_the_configuration_names_what_decides_the_compiled_code(monkeypatch):
+    from fastnn import config
+    from fastnn.spec import NetworkSpec
+
+    monkeypatch.setattr(config, "SPECIALISED_KERNELS", True)
+    spec = NetworkSpec.create([3, 4, 2], "relu", None, "cross_entropy", "float32")
+    assert tiered.configuration(spec) == {"dtype": "float32", "hidden": "relu",
+                                          "output": "softmax", "loss": "cross_entropy",
+                                          "optimizer": "adam"}
+    assert tiered.configuration(spec, "sgd")["optimizer"] == "sgd"
+    # Without hidden layers every hidden activation compiles the same kernels.
+    assert tiered.configuration(NetworkSpec.create([3, 2], "tanh"))["hidden"] == "identity"
+    monkeypatch.setattr(config, "SPECIALISED_KERNELS", False)
+    assert tiered.configuration(spec) == {"dtype": "float32"}
+
+
+def test_a_stage_marker_moves_the_calls_of_that_stage(standin):
+    from fastnn import warmup
+
+    net = fastnn.MLP([3, 4, 2], backend="numpy", seed=0)
+    backend = tiered.TieredBackend("python", net.spec, start=False)
+    record = {"configuration": backend.config, "complete": False,
+              "stages": {warmup.STAGES[0]: 1.0, warmup.STAGES[1]: 2.0}}
+    backend._stages = tiered._stages_done(record)
+    backend._switch()
+    X = np.array([[0.1, 0.2, 0.3]])
+    assert backend._for(X, None).name == "python"
+    assert backend._for(X, None, tiered._BATCHES).name == "python"
+    assert backend._for(X, np.ones(1)).name == "numpy"  # the weighted stage is not done
+    assert tiered._stages_done({"stages": {}}) == {tiered._NETWORK}
+
+
+def test_warmup_configurations_name_every_key_when_kernels_are_specialised(monkeypatch):
+    from fastnn import config
+    from fastnn.bench import cli_warmup
+
+    monkeypatch.setattr(config, "SPECIALISED_KERNELS", True)
+    assert cli_warmup.parse_configuration("dtype=float32,loss=cross_entropy") == {
+        "dtype": "float32", "hidden": "sigmoid", "output": "softmax",
+        "loss": "cross_entropy", "optimizer": "adam"}
+    assert cli_warmup.default_configuration()["loss"] == "mse"
+    common = cli_warmup.common_configurations()
+    assert len(common) == 2 * len(cli_warmup.COMMON)
+    assert {"dtype": "float64", "hidden": "relu", "output": "softmax",
+            "loss": "cross_entropy", "optimizer": "adam"} in common
+    with pytest.raises(ValueError, match="hidden must be one of"):
+        cli_warmup.parse_configuration("hidden=softmax")

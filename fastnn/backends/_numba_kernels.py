@@ -14,6 +14,16 @@ and clipped reciprocal for every other output, the poisson loss as
 back-propagation only where its activation's derivative needs it
 (``derivative_needs_z`` in the table).
 
+One source, two uses: imported plainly, the kernels read the codes at run time and
+serve every configuration; run once more per configuration by
+:func:`fastnn.backends.numba_jit.specialised` (``CONFIGURATION`` below), they take the
+hidden and output activations and the loss as constants and compile only their paths
+(the code arguments are then read only for the crossovers). The activations' and
+losses' forms sit in small per-name functions behind one dispatch each
+(:func:`_activate_in_place`, :func:`_derivative`, :func:`_mean_loss_by_code`,
+:func:`_output_deltas_by_code`); a configuration inlines the dispatch with its constant
+code, which Numba prunes to one line before typing.
+
 A layer ``Z = A_prev @ W + b`` runs through BLAS (``np.dot``) when it is large
 (see ``BLAS_CROSSOVER``) and through fused loops otherwise;
 the loops add in the same order as the pure-Python reference.
@@ -36,6 +46,8 @@ workspace) -> float``
 ``checked_gradient_into(...)``, ``checked_train_step(...)``: the same arguments as the two
 above; the loss, or NaN (and for the step ``params`` unchanged) unless the inputs, the
 loss and the gradient / new parameters are all finite.
+``checked_gradient_step(params, layer_sizes, activation_codes, loss_code, X, T,
+learning_rate, grad, workspace, step) -> float``: either of the two in one kernel.
 
 Sample weights (the loss is ``sum_i w_i L_i / sum_i w_i``, the gradient its true
 gradient; with ``weights`` of length 0 the results are bit for bit those of the
@@ -113,6 +125,22 @@ MSE, CROSS_ENTROPY, BINARY_CROSS_ENTROPY, POISSON = LOSS_CODES.values()
 # Per activation code: whether back-propagation needs the layer's Z.
 NEEDS_Z = tuple(ACTIVATIONS[name].derivative_needs_z for name in ACTIVATION_CODES)
 
+# The configuration this copy of the source is compiled for. The plain import has none:
+# its kernels read the activations and the loss from their code arguments at run time
+# (GENERIC), so that they serve every network. fastnn.backends.numba_jit.specialised runs
+# this same source once more per configuration, as a module of its own with
+# CONFIGURATION set before the source runs; there the codes below are constants, and
+# Numba drops every branch of another activation or loss before typing it (a global
+# compared with a global is pruned), so a network compiles only what it uses.
+CONFIGURATION = globals().get("CONFIGURATION")
+GENERIC = -1
+if CONFIGURATION is None:
+    HIDDEN = OUTPUT = LOSS = GENERIC
+else:
+    HIDDEN = ACTIVATION_CODES[CONFIGURATION.hidden]
+    OUTPUT = ACTIVATION_CODES[CONFIGURATION.output]
+    LOSS = LOSS_CODES[CONFIGURATION.loss]
+
 # The three matrix products of a layer go to BLAS (np.dot) or to fused loops, by the
 # crossover measured on the project machine (benchmarks/test_numba_targets.py::
 # test_blas_crossover prints the per-product table; whole gradients and forward passes
@@ -142,6 +170,7 @@ def jit(function=None, *, helper=False, **overrides):
                    **overrides)
 
     def decorate(py_function):
+        _tag_with_configuration(py_function)
         if options.get("cache"):
             try:
                 return numba.njit(**options)(py_function)
@@ -153,7 +182,26 @@ def jit(function=None, *, helper=False, **overrides):
     return decorate if function is None else decorate(function)
 
 
+def _tag_with_configuration(py_function):
+    """Append the configuration of the function's module to its ``__qualname__``.
+
+    Numba names its cache files after the source file and the qualified name, and keys
+    the entries on the bytecode: every configuration compiles the same bytecode, so
+    without the tag they would share one entry (and load each other's code).
+    """
+    configuration = py_function.__globals__.get("CONFIGURATION")
+    if configuration is not None:
+        tag = f"__{configuration.tag}"
+        if not py_function.__qualname__.endswith(tag):
+            py_function.__qualname__ += tag
+
+
 # --- public kernels ---------------------------------------------------------------------
+
+# Small helpers are inlined (inline="always") where they are called: a function compiled
+# on its own costs a tenth of a second or more of a cold first call, whatever its size.
+# Large bodies are not: Numba copies an inlined body at a cost that grows with its size
+# squared, at every call site.
 
 # Where the first layer's weights start in the flat buffer, as a run-time int64: with a
 # literal 0 Numba compiles a separate specialisation of the layer loops, which LLVM
@@ -194,7 +242,10 @@ def csr_forward_into(params, layer_sizes, activation_codes, X_data, X_indices, X
     else:
         Z = buffers[:m * layer_sizes[1]].reshape((m, layer_sizes[1]))
     _csr_dense(X_data, X_indices, X_indptr, params, layer_sizes[0], layer_sizes[1], Z)
-    _activate_in_place(activation_codes[0], Z)
+    if layer_sizes.shape[0] == 2:
+        _activate_output_in_place(activation_codes[0], Z)
+    else:
+        _activate_hidden(activation_codes[0], Z)
     _forward_layers(params, layer_sizes, activation_codes, Z, FIRST_LAYER + 1, buffers, Y)
     stored = X_data[X_indptr[0]:X_indptr[m]]
     return _all_finite(stored) and _all_finite(Y.reshape(Y.size))
@@ -393,6 +444,25 @@ def checked_train_step(params, layer_sizes, activation_codes, loss_code, X, T,
     return mean_loss
 
 
+@jit
+def checked_gradient_step(params, layer_sizes, activation_codes, loss_code, X, T,
+                          learning_rate, grad, workspace, step):
+    """:func:`checked_gradient_into` (``step`` False; ``learning_rate`` is not read) or
+    :func:`checked_train_step` (``step`` True), the same numbers: one kernel, so that a
+    network's per-call fast path compiles one gradient for both."""
+    mean_loss = _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T,
+                               workspace[:0], grad, workspace)
+    if not _inputs_finite(X, T, mean_loss):
+        return np.nan
+    if not step:
+        return mean_loss if _all_finite(grad) else np.nan
+    if not _steps_finite(params, learning_rate, grad):
+        return np.nan
+    for index in range(params.shape[0]):
+        params[index] -= learning_rate * grad[index]
+    return mean_loss
+
+
 # The largest float32 plus half its last unit: from here up, rounding to float32 gives
 # infinity (the tie goes to the even neighbour, infinity).
 _FLOAT32_OVERFLOW = float(np.finfo(np.float32).max) + 2.0 ** 103
@@ -452,8 +522,9 @@ def _back_propagate(params, layer_sizes, activation_codes, loss_code, trace, Z_o
         _back_delta(params, w_start, n_in, n_out, delta, previous,
                     _use_blas(m, n_in, n_out, BACK_DELTA, crossovers))
         code = activation_codes[layer - 1]
-        Z_prev = _layer_rows(hidden_Z, layer_sizes, m, layer) if NEEDS_Z[code] else A_prev
-        _times_derivative(code, Z_prev, A_prev, previous)
+        Z_prev = _layer_rows(hidden_Z, layer_sizes, m, layer) if _hidden_needs_z(code) \
+            else A_prev
+        _times_hidden_derivative(code, Z_prev, A_prev, previous)
         delta = previous
         end = w_start
     return mean_loss, delta
@@ -677,49 +748,129 @@ def _softplus(x):
 
 @jit  # not a helper: tests and benchmarks call it from Python
 def _activate_in_place(code, Z):
-    """``Z = f(Z)`` for the activation ``code``; softmax over each row."""
-    m, n = Z.shape
-    if code == IDENTITY:
-        return
-    if code == SOFTMAX:
-        for row in range(m):
-            _softmax_in_place(Z, row)
-        return
-    flat = Z.reshape(m * n)
+    """``Z = f(Z)`` in place for the activation ``code``; softmax over each row.
+
+    The activations' table of in-place forms, one function each (a faster form is swapped
+    in on its line here): the plain kernels call it with the run-time code, a
+    configuration's kernels inline it with their constant code (see
+    :func:`_activate_hidden`), which leaves one line. Each form is compiled on its own,
+    not inlined: inlined, all of them are copied into every call site before the
+    configuration's constant prunes them (measured: 0.7 s more for a configuration's
+    first calls, 0.2 s less for the plain kernels' forward).
+    """
     if code == SIGMOID:
-        _sigmoid_in_place(flat)
+        _sigmoid_in_place(Z)
     elif code == TANH:
-        for k in range(m * n):
-            flat[k] = math.tanh(flat[k])
+        _tanh_in_place(Z)
     elif code == RELU:
-        for k in range(m * n):
-            flat[k] = flat[k] if flat[k] > 0 else 0.0
+        _relu_in_place(Z)
     elif code == LEAKY_RELU:
-        for k in range(m * n):
-            flat[k] = flat[k] if flat[k] > 0 else LEAKY_RELU_SLOPE * flat[k]
+        _leaky_relu_in_place(Z)
     elif code == ELU:
-        for k in range(m * n):
-            flat[k] = flat[k] if flat[k] > 0 else ELU_ALPHA * math.expm1(flat[k])
+        _elu_in_place(Z)
     elif code == SOFTPLUS:
-        for k in range(m * n):
-            flat[k] = _softplus(flat[k])
+        _softplus_in_place(Z)
     elif code == SILU:
-        _silu_in_place(flat)
+        _silu_in_place(Z)
     elif code == EXP:
-        for k in range(m * n):
-            flat[k] = math.exp(flat[k])
+        _exp_in_place(Z)
+    elif code == SOFTMAX:
+        _softmax_rows_in_place(Z)
+    # IDENTITY: nothing to do.
+
+
+# _activate_in_place's body inlined where its code is a constant of the configuration.
+_activate_fixed = jit(inline="always")(_activate_in_place.py_func)
+
+
+@jit(inline="always")
+def _activate_hidden(code, Z):
+    """:func:`_activate_in_place` for a hidden layer: the configuration's activation, or
+    the run-time ``code`` in the plain kernels."""
+    if HIDDEN == GENERIC:
+        _activate_in_place(code, Z)
+    else:
+        _activate_fixed(HIDDEN, Z)
+
+
+@jit(inline="always")
+def _activate_output_in_place(code, Z):
+    """:func:`_activate_in_place` for the output layer (as :func:`_activate_hidden`)."""
+    if OUTPUT == GENERIC:
+        _activate_in_place(code, Z)
+    else:
+        _activate_fixed(OUTPUT, Z)
+
+
+@jit(inline="always")
+def _hidden_needs_z(code):
+    """Whether back-propagation through the hidden activation (``code`` in the plain
+    kernels) needs the layer's Z."""
+    if HIDDEN == GENERIC:
+        return NEEDS_Z[code]
+    return NEEDS_Z[HIDDEN]
 
 
 @jit(helper=True)
-def _sigmoid_in_place(values):
+def _sigmoid_in_place(Z):
+    values = Z.reshape(Z.size)
     for k in range(values.shape[0]):
         values[k] = _sigmoid(values[k])
 
 
 @jit(helper=True)
-def _silu_in_place(values):
+def _tanh_in_place(Z):
+    values = Z.reshape(Z.size)
+    for k in range(values.shape[0]):
+        values[k] = math.tanh(values[k])
+
+
+@jit(helper=True)
+def _relu_in_place(Z):
+    values = Z.reshape(Z.size)
+    for k in range(values.shape[0]):
+        values[k] = values[k] if values[k] > 0 else 0.0
+
+
+@jit(helper=True)
+def _leaky_relu_in_place(Z):
+    values = Z.reshape(Z.size)
+    for k in range(values.shape[0]):
+        values[k] = values[k] if values[k] > 0 else LEAKY_RELU_SLOPE * values[k]
+
+
+@jit(helper=True)
+def _elu_in_place(Z):
+    values = Z.reshape(Z.size)
+    for k in range(values.shape[0]):
+        values[k] = values[k] if values[k] > 0 else ELU_ALPHA * math.expm1(values[k])
+
+
+@jit(helper=True)
+def _softplus_in_place(Z):
+    values = Z.reshape(Z.size)
+    for k in range(values.shape[0]):
+        values[k] = _softplus(values[k])
+
+
+@jit(helper=True)
+def _silu_in_place(Z):
+    values = Z.reshape(Z.size)
     for k in range(values.shape[0]):
         values[k] = values[k] * _sigmoid(values[k])
+
+
+@jit(helper=True)
+def _exp_in_place(Z):
+    values = Z.reshape(Z.size)
+    for k in range(values.shape[0]):
+        values[k] = math.exp(values[k])
+
+
+@jit(helper=True)
+def _softmax_rows_in_place(Z):
+    for row in range(Z.shape[0]):
+        _softmax_in_place(Z, row)
 
 
 @jit(helper=True)
@@ -803,6 +954,24 @@ def _times_derivative(code, Z, A, G):
             g_flat[k] *= _derivative(code, z_flat[k], a_flat[k])
 
 
+@jit(inline="always")
+def _times_hidden_derivative(code, Z, A, G):
+    """:func:`_times_derivative` for a hidden layer: the configuration's activation (its
+    :func:`_derivative` line alone, inlined), or the run-time ``code`` in the plain
+    kernels."""
+    if HIDDEN == GENERIC:
+        _times_derivative(code, Z, A, G)
+        return
+    if HIDDEN == IDENTITY:
+        return
+    m, n = A.shape
+    z_flat = Z.reshape(m * n)
+    a_flat = A.reshape(m * n)
+    g_flat = G.reshape(m * n)
+    for k in range(m * n):
+        g_flat[k] *= _derivative(HIDDEN, z_flat[k], a_flat[k])
+
+
 # --- losses -----------------------------------------------------------------------------
 
 @jit(inline="always")
@@ -815,45 +984,106 @@ def _clipped_reciprocal(y):
     return 1.0 / y if y > LOG_FLOOR else 0.0
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _mean_loss(loss_code, output_code, Z, Y, T, weights, weight_total):
+    """:func:`_mean_loss_by_code` of the configuration's loss and output activation, or
+    of the run-time codes in the plain kernels."""
+    if LOSS == GENERIC:
+        return _mean_loss_by_code(loss_code, output_code, Z, Y, T, weights, weight_total)
+    return _mean_loss_fixed(LOSS, OUTPUT, Z, Y, T, weights, weight_total)
+
+
+@jit(inline="always")
+def _output_deltas(loss_code, output_code, Z, Y, T, weights, scale, delta):
+    """:func:`_output_deltas_by_code` of the configuration's loss and output activation,
+    or of the run-time codes in the plain kernels."""
+    if LOSS == GENERIC:
+        _output_deltas_by_code(loss_code, output_code, Z, Y, T, weights, scale, delta)
+    else:
+        _output_deltas_fixed(LOSS, OUTPUT, Z, Y, T, weights, scale, delta)
+
+
+@jit(helper=True)
+def _mean_loss_by_code(loss_code, output_code, Z, Y, T, weights, weight_total):
     """Mean over rows of the loss, from the output pre-activation ``Z`` (log-softmax for a
     softmax output, see :func:`_activate_output`) and output ``Y``;
     weighted by ``weights`` (summing to ``weight_total``) unless it is empty, else
-    ``weight_total`` is the number of rows."""
-    # One loop with every loss inside: a per-row helper function measured 8% slower.
+    ``weight_total`` is the number of rows.
+
+    One function per loss, each one loop over the rows (a per-row helper function
+    measured 8% slower); a configuration's kernels inline this dispatch alone (see
+    :func:`_output_deltas_by_code`).
+    """
+    if loss_code == MSE:
+        total = _squared_error_total(Y, T, weights)
+    elif loss_code == POISSON:
+        total = _poisson_total(output_code, Z, Y, T, weights)
+    else:
+        total = _log_likelihood_total(loss_code == BINARY_CROSS_ENTROPY, output_code, Z, Y,
+                                      T, weights)
+    return total / weight_total
+
+
+@jit(helper=True)
+def _squared_error_total(Y, T, weights):
+    """The (weighted) sum over rows of the mse loss."""
     m, n = Y.shape
     weighted = weights.shape[0] > 0
     total = 0.0
     for row in range(m):
         sample = 0.0
-        if loss_code == MSE:
-            for k in range(n):
-                diff = Y[row, k] - T[row, k]
-                sample += diff * diff
-            sample = 0.5 * sample
-        else:
-            if loss_code == POISSON:
-                for k in range(n):
-                    target = T[row, k]
-                    term = Y[row, k] - target
-                    if target > 0:
-                        log_y = _log_output(output_code, Z, Y, row, k)
-                        term = target * (math.log(target) - log_y) + term
-                    sample += term
-            else:
-                for k in range(n):
-                    sample += T[row, k] * _log_output(output_code, Z, Y, row, k)
-                if loss_code == BINARY_CROSS_ENTROPY:
-                    for k in range(n):
-                        if output_code == SIGMOID:
-                            log_1my = -_softplus(Z[row, k])
-                        else:
-                            log_1my = _clipped_log(1.0 - Y[row, k])
-                        sample += (1.0 - T[row, k]) * log_1my
-                sample = -sample
+        for k in range(n):
+            diff = Y[row, k] - T[row, k]
+            sample += diff * diff
+        sample = 0.5 * sample
         total += weights[row] * sample if weighted else sample
-    return total / weight_total
+    return total
+
+
+@jit(helper=True)
+def _poisson_total(output_code, Z, Y, T, weights):
+    """The (weighted) sum over rows of the poisson loss."""
+    m, n = Y.shape
+    weighted = weights.shape[0] > 0
+    total = 0.0
+    for row in range(m):
+        sample = 0.0
+        for k in range(n):
+            target = T[row, k]
+            term = Y[row, k] - target
+            if target > 0:
+                log_y = _log_output(output_code, Z, Y, row, k)
+                term = target * (math.log(target) - log_y) + term
+            sample += term
+        total += weights[row] * sample if weighted else sample
+    return total
+
+
+@jit(helper=True)
+def _log_likelihood_total(binary, output_code, Z, Y, T, weights):
+    """The (weighted) sum over rows of the cross-entropy loss (``binary``: the binary
+    cross-entropy)."""
+    m, n = Y.shape
+    weighted = weights.shape[0] > 0
+    total = 0.0
+    for row in range(m):
+        sample = 0.0
+        for k in range(n):
+            sample += T[row, k] * _log_output(output_code, Z, Y, row, k)
+        if binary:
+            for k in range(n):
+                if output_code == SIGMOID:
+                    log_1my = -_softplus(Z[row, k])
+                else:
+                    log_1my = _clipped_log(1.0 - Y[row, k])
+                sample += (1.0 - T[row, k]) * log_1my
+        sample = -sample
+        total += weights[row] * sample if weighted else sample
+    return total
+
+
+# The bodies inlined where the codes are constants of the configuration.
+_mean_loss_fixed = jit(inline="always")(_mean_loss_by_code.py_func)
 
 
 @jit(inline="always")
@@ -868,37 +1098,66 @@ def _log_output(output_code, Z, Y, row, k):
 
 
 @jit(helper=True)
-def _output_deltas(loss_code, output_code, Z, Y, T, weights, scale, delta):
+def _output_deltas_by_code(loss_code, output_code, Z, Y, T, weights, scale, delta):
     """``delta = scale * dL/dZ`` per row (times the row's weight, unless ``weights`` is
-    empty): the true gradient of the loss for every pair."""
+    empty): the true gradient of the loss for every pair.
+
+    One function per loss: a configuration's kernels inline this dispatch alone (Numba
+    copies an inlined body block by block, at a cost growing with its size squared; the
+    whole table inlined took seconds).
+    """
+    if loss_code == MSE:
+        _squared_error_deltas(output_code, Z, Y, T, delta)
+    elif loss_code == POISSON:
+        _poisson_deltas(output_code, Z, Y, T, delta)
+    else:
+        _log_likelihood_deltas(loss_code == BINARY_CROSS_ENTROPY, output_code, Z, Y, T, delta)
     m, n = Y.shape
     for row in range(m):
-        if loss_code == MSE:
-            if output_code == SOFTMAX:
-                weighted = 0.0
-                for k in range(n):
-                    weighted += (Y[row, k] - T[row, k]) * Y[row, k]
-                for k in range(n):
-                    delta[row, k] = Y[row, k] * ((Y[row, k] - T[row, k]) - weighted)
-            else:
-                for k in range(n):
-                    delta[row, k] = (Y[row, k] - T[row, k]) * _derivative(
-                        output_code, Z[row, k], Y[row, k])
-        elif loss_code == POISSON:
-            _poisson_deltas(output_code, Z, Y, T, row, delta)
-        elif output_code == SIGMOID:
+        row_scale = scale if weights.shape[0] == 0 else weights[row] * scale
+        for k in range(n):
+            delta[row, k] *= row_scale
+
+
+_output_deltas_fixed = jit(inline="always")(_output_deltas_by_code.py_func)
+
+
+@jit(helper=True)
+def _squared_error_deltas(output_code, Z, Y, T, delta):
+    """``dL/dZ`` of the mse loss, every row."""
+    m, n = Y.shape
+    for row in range(m):
+        if output_code == SOFTMAX:
+            weighted = 0.0
             for k in range(n):
-                if loss_code == CROSS_ENTROPY:
-                    delta[row, k] = -T[row, k] * (1.0 - Y[row, k])
-                else:
+                weighted += (Y[row, k] - T[row, k]) * Y[row, k]
+            for k in range(n):
+                delta[row, k] = Y[row, k] * ((Y[row, k] - T[row, k]) - weighted)
+        else:
+            for k in range(n):
+                delta[row, k] = (Y[row, k] - T[row, k]) * _derivative(
+                    output_code, Z[row, k], Y[row, k])
+
+
+@jit(helper=True)
+def _log_likelihood_deltas(binary, output_code, Z, Y, T, delta):
+    """``dL/dZ`` of the cross-entropy loss (``binary``: the binary cross-entropy), every
+    row: the stable form of the output where there is one, else clipped."""
+    m, n = Y.shape
+    for row in range(m):
+        if output_code == SIGMOID:
+            for k in range(n):
+                if binary:
                     delta[row, k] = Y[row, k] - T[row, k]
+                else:
+                    delta[row, k] = -T[row, k] * (1.0 - Y[row, k])
         elif output_code == SOFTMAX:
             t_sum = 0.0
             for k in range(n):
                 t_sum += T[row, k]
             for k in range(n):
                 delta[row, k] = Y[row, k] * t_sum - T[row, k]
-            if loss_code == BINARY_CROSS_ENTROPY:
+            if binary:
                 weighted = 0.0
                 for k in range(n):
                     weighted += (1.0 - T[row, k]) * _clipped_reciprocal(1.0 - Y[row, k]) \
@@ -910,43 +1169,41 @@ def _output_deltas(loss_code, output_code, Z, Y, T, weights, scale, delta):
             # d/dz of -t log y is -t (log y = z); log(1 - y) is clipped.
             for k in range(n):
                 delta[row, k] = -T[row, k]
-                if loss_code == BINARY_CROSS_ENTROPY:
+                if binary:
                     grad_y = (1.0 - T[row, k]) * _clipped_reciprocal(1.0 - Y[row, k])
                     delta[row, k] += grad_y * Y[row, k]
         else:
             for k in range(n):
                 grad_y = -T[row, k] * _clipped_reciprocal(Y[row, k])
-                if loss_code == BINARY_CROSS_ENTROPY:
+                if binary:
                     grad_y += (1.0 - T[row, k]) * _clipped_reciprocal(1.0 - Y[row, k])
                 delta[row, k] = grad_y * _derivative(output_code, Z[row, k], Y[row, k])
-        row_scale = scale if weights.shape[0] == 0 else weights[row] * scale
-        for k in range(n):
-            delta[row, k] *= row_scale
 
 
 @jit(helper=True)
-def _poisson_deltas(output_code, Z, Y, T, row, delta):
-    """One row of ``dL/dZ`` for the poisson loss: d/dz of ``-t log y`` (stable form where
+def _poisson_deltas(output_code, Z, Y, T, delta):
+    """``dL/dZ`` of the poisson loss, every row: d/dz of ``-t log y`` (stable form where
     there is one, else clipped) plus d/dz of ``y``."""
-    n = Y.shape[1]
-    if output_code == EXP:
-        for k in range(n):
-            delta[row, k] = Y[row, k] - T[row, k]
-    elif output_code == SIGMOID:
-        for k in range(n):
-            delta[row, k] = -T[row, k] * (1.0 - Y[row, k]) + Y[row, k] * (1.0 - Y[row, k])
-    elif output_code == SOFTMAX:
-        t_sum = 0.0
-        y_sum = 0.0
-        for k in range(n):
-            t_sum += T[row, k]
-            y_sum += Y[row, k]
-        for k in range(n):
-            delta[row, k] = (Y[row, k] * t_sum - T[row, k]) + Y[row, k] * (1.0 - y_sum)
-    else:
-        for k in range(n):
-            grad_y = 1.0 - T[row, k] * _clipped_reciprocal(Y[row, k])
-            delta[row, k] = grad_y * _derivative(output_code, Z[row, k], Y[row, k])
+    m, n = Y.shape
+    for row in range(m):
+        if output_code == EXP:
+            for k in range(n):
+                delta[row, k] = Y[row, k] - T[row, k]
+        elif output_code == SIGMOID:
+            for k in range(n):
+                delta[row, k] = -T[row, k] * (1.0 - Y[row, k]) + Y[row, k] * (1.0 - Y[row, k])
+        elif output_code == SOFTMAX:
+            t_sum = 0.0
+            y_sum = 0.0
+            for k in range(n):
+                t_sum += T[row, k]
+                y_sum += Y[row, k]
+            for k in range(n):
+                delta[row, k] = (Y[row, k] * t_sum - T[row, k]) + Y[row, k] * (1.0 - y_sum)
+        else:
+            for k in range(n):
+                grad_y = 1.0 - T[row, k] * _clipped_reciprocal(Y[row, k])
+                delta[row, k] = grad_y * _derivative(output_code, Z[row, k], Y[row, k])
 
 
 # --- the forward trace kept for back-propagation ------------------------------------------
@@ -961,7 +1218,7 @@ def workspace_per_row(layer_sizes):
     return (2 * sum(hidden_and_output) + 2 * max(hidden_and_output))
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _workspace_per_row(layer_sizes):
     units = 0
     widest = 0
@@ -971,7 +1228,7 @@ def _workspace_per_row(layer_sizes):
     return 2 * units + 2 * widest
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _split_workspace(workspace, layer_sizes, m):
     """Every layer's activation (flat), the output's Z (m, n_out), two deltas (flat),
     and the hidden layers' Z (flat, laid out as the activations)."""
@@ -989,7 +1246,7 @@ def _split_workspace(workspace, layer_sizes, m):
     return trace, Z_out, deltas, hidden_Z
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _trace_buffers(layer_sizes, m, like):
     """A flat buffer for every layer's activation (input excluded) and the output's Z,
     of the dtype of ``like``."""
@@ -1000,7 +1257,7 @@ def _trace_buffers(layer_sizes, m, like):
                                                            dtype=like.dtype)
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _layer_rows(trace, layer_sizes, m, layer):
     """The (m, layer_sizes[layer]) activation of ``layer >= 1`` inside ``trace``."""
     offset = 0
@@ -1030,7 +1287,7 @@ def _csr_forward_trace(params, layer_sizes, activation_codes, X_data, X_indices,
     A_next = _layer_rows(trace, layer_sizes, m, 1)
     if layer_sizes.shape[0] == 2:
         Z = Z_out
-    elif NEEDS_Z[activation_codes[0]] and hidden_Z.shape[0] > 0:
+    elif _hidden_needs_z(activation_codes[0]) and hidden_Z.shape[0] > 0:
         Z = _layer_rows(hidden_Z, layer_sizes, m, 1)
     else:
         Z = A_next
@@ -1038,9 +1295,9 @@ def _csr_forward_trace(params, layer_sizes, activation_codes, X_data, X_indices,
     if layer_sizes.shape[0] == 2:
         _activate_output(activation_codes[0], Z_out, A_next)
         return
-    if NEEDS_Z[activation_codes[0]] and hidden_Z.shape[0] > 0:
+    if _hidden_needs_z(activation_codes[0]) and hidden_Z.shape[0] > 0:
         _copy_rows(Z, A_next)
-    _activate_in_place(activation_codes[0], A_next)
+    _activate_hidden(activation_codes[0], A_next)
     _trace_layers(params, layer_sizes, activation_codes, A_next, FIRST_LAYER + 1, trace, Z_out,
                   hidden_Z)
 
@@ -1062,7 +1319,7 @@ def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out,
                    _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
             _activate_output(activation_codes[layer], Z_out, A_next)
             break
-        if NEEDS_Z[activation_codes[layer]] and hidden_Z.shape[0] > 0:
+        if _hidden_needs_z(activation_codes[layer]) and hidden_Z.shape[0] > 0:
             Z = _layer_rows(hidden_Z, layer_sizes, m, layer + 1)
             _dense(A, params, start, n_in, n_out, Z,
                    _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
@@ -1070,7 +1327,7 @@ def _trace_layers(params, layer_sizes, activation_codes, A, first, trace, Z_out,
         else:
             _dense(A, params, start, n_in, n_out, A_next,
                    _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
-        _activate_in_place(activation_codes[layer], A_next)
+        _activate_hidden(activation_codes[layer], A_next)
         A = A_next
         start += n_in * n_out + n_out
 
@@ -1080,7 +1337,7 @@ def _activate_output(code, Z_out, Y):
     """``Y = f(Z_out)`` for the output activation ``code``; for softmax, ``Z_out`` becomes
     the log-softmax ``(Z - max) - log(sum(exp(Z - max)))`` per row, the stable ``log y``
     the losses read (so they compute no exponential again)."""
-    if code == SOFTMAX:
+    if OUTPUT == SOFTMAX or OUTPUT == GENERIC and code == SOFTMAX:
         n = Z_out.shape[1]
         for row in range(Z_out.shape[0]):
             top, log_total = _softmax_row(Z_out, Y, row)
@@ -1088,7 +1345,7 @@ def _activate_output(code, Z_out, Y):
                 Z_out[row, k] = Z_out[row, k] - top - log_total
         return
     _copy_rows(Z_out, Y)
-    _activate_in_place(code, Y)
+    _activate_output_in_place(code, Y)
 
 
 @jit(inline="always")
@@ -1132,12 +1389,15 @@ def _forward_layers(params, layer_sizes, activation_codes, A, first, buffers, Y)
             Z = buffers[offset:offset + m * n_out].reshape((m, n_out))
         _dense(A, params, start, n_in, n_out, Z,
                _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
-        _activate_in_place(activation_codes[layer], Z)
+        if layer == n_layers - 1:
+            _activate_output_in_place(activation_codes[layer], Z)
+        else:
+            _activate_hidden(activation_codes[layer], Z)
         A = Z
         start += n_in * n_out + n_out
 
 
-@jit(helper=True)
+@jit(inline="always")
 def _forward_buffers(layer_sizes, m, like):
     """Two buffers of ``m * widest`` values (the dtype of ``like``) for hidden layers."""
     widest = 0

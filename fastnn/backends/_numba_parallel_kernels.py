@@ -44,8 +44,15 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
-from fastnn.backends import _numba_kernels as serial
-from fastnn.backends._numba_kernels import _all_finite, _steps_finite, jit
+from fastnn.backends import numba_jit
+
+# The configuration this copy of the source is compiled for: none in the plain import
+# (the serial kernels it calls read the activations and loss at run time), one in each
+# copy that numba_jit.specialised runs, whose block kernels call the serial kernels of
+# that configuration (see fastnn/backends/_numba_kernels.py).
+CONFIGURATION = globals().get("CONFIGURATION")
+serial = numba_jit.specialised("fastnn.backends._numba_kernels", CONFIGURATION)
+_all_finite, _steps_finite, jit = serial._all_finite, serial._steps_finite, serial.jit
 
 # Rows per block: large enough that a block's products go through BLAS efficiently and
 # that the partial gradients (one parameter vector per block) stay small next to the
@@ -122,6 +129,17 @@ def checked_train_step(params, layer_sizes, activation_codes, loss_code, X, T, l
                                          T, learning_rate, grad, workspace)
     return _gradients(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate,
                       grad, workspace, CHECKED_STEP)
+
+
+def checked_gradient_step(params, layer_sizes, activation_codes, loss_code, X, T,
+                          learning_rate, grad, workspace, step):
+    """:func:`._numba_kernels.checked_gradient_step`, block-parallel from two blocks."""
+    if X.shape[0] < 2 * BLOCK_ROWS:
+        return serial.checked_gradient_step(params, layer_sizes, activation_codes, loss_code,
+                                            X, T, learning_rate, grad, workspace, step)
+    return _gradients(params, layer_sizes, activation_codes, loss_code, X, T,
+                      learning_rate if step else 0.0, grad, workspace,
+                      CHECKED_STEP if step else CHECKED_GRADIENT)
 
 
 def _gradients(params, layer_sizes, activation_codes, loss_code, X, T, learning_rate, grad,

@@ -33,20 +33,30 @@ import math
 import numpy as np
 import scipy.sparse
 
-from fastnn.backends._numba_kernels import (
-    FIRST_LAYER,
-    _gradient_into,
-    csr_loss_and_gradient,
-    jit,
-    loss_and_gradient_weighted,
-    workspace_per_row,
-)
+from fastnn.backends import numba_jit
 from fastnn.backends.numba_jit import kernel_arguments
 from fastnn.optimizers import OPTIMIZER_CODES, SETTING_CODES
+
+# The configuration this copy of the source is compiled for: none in the plain import,
+# whose kernels take the optimizer from their code argument at run time (GENERIC); one
+# (activations, loss and optimizer) in each copy that numba_jit.specialised runs, whose
+# kernels compile that optimizer's step alone and call the network kernels of the same
+# configuration (see fastnn/backends/_numba_kernels.py).
+CONFIGURATION = globals().get("CONFIGURATION")
+_kernels = numba_jit.specialised("fastnn.backends._numba_kernels",
+                                 None if CONFIGURATION is None else CONFIGURATION.network())
+FIRST_LAYER = _kernels.FIRST_LAYER
+GENERIC = _kernels.GENERIC
+jit = _kernels.jit
+workspace_per_row = _kernels.workspace_per_row
+_gradient_into = _kernels._gradient_into
+csr_loss_and_gradient = _kernels.csr_loss_and_gradient
+loss_and_gradient_weighted = _kernels.loss_and_gradient_weighted
 
 # The optimisers the kernel has a step for, and where their hyperparameters are in
 # the settings array.
 SGD, MOMENTUM, ADAM = (OPTIMIZER_CODES[name] for name in ("sgd", "momentum", "adam"))
+OPTIMIZER = GENERIC if CONFIGURATION is None else OPTIMIZER_CODES[CONFIGURATION.optimizer]
 LEARNING_RATE, MOMENTUM_COEFFICIENT, NESTEROV, BETA_1, BETA_2, EPSILON = (
     SETTING_CODES[name]
     for name in ("learning_rate", "momentum", "nesterov", "beta_1", "beta_2", "epsilon"))
@@ -56,6 +66,9 @@ LEARNING_RATE, MOMENTUM_COEFFICIENT, NESTEROV, BETA_1, BETA_2, EPSILON = (
 # numpy model divides as IEEE does, like the NumPy path these kernels must match.
 train_jit = jit(error_model="numpy")
 train_helper_jit = jit(error_model="numpy", helper=True)
+# Small helpers inlined where they are called: each function compiled on its own costs
+# a tenth of a second or more of a cold first epoch.
+train_inline_jit = jit(error_model="numpy", inline="always")
 
 
 def run_epoch(spec, params, X, T, order, options, optimizer, sample_weight=None):
@@ -82,6 +95,7 @@ def run_epoch(spec, params, X, T, order, options, optimizer, sample_weight=None)
         The epoch's training loss.
     """
     layer_sizes, activation_codes, loss_code = kernel_arguments(spec)
+    kernels = numba_jit.epoch_kernels(spec, optimizer.name)
     n_samples = X.shape[0]
     dtype = params.dtype
     batch_size = n_samples if options.batch_size is None else min(options.batch_size, n_samples)
@@ -99,16 +113,16 @@ def run_epoch(spec, params, X, T, order, options, optimizer, sample_weight=None)
         # int64 indices whatever the matrix holds: one compiled signature per dtype.
         weights = (np.empty(0, dtype=dtype) if sample_weight is None
                    else _writable(sample_weight))
-        loss = train_epoch_csr(*network, _writable(X.data),
+        loss = kernels.train_epoch_csr(*network, _writable(X.data),
                                np.asarray(X.indices, dtype=np.int64),
                                np.asarray(X.indptr, dtype=np.int64), int(spec.n_inputs),
                                T, order, weights, *training)
     elif sample_weight is not None:
-        loss = train_epoch_weighted(*network, _writable(X), T, order,
+        loss = kernels.train_epoch_weighted(*network, _writable(X), T, order,
                                     _writable(sample_weight), *training)
     else:
         workspace = np.empty(batch_size * workspace_per_row(spec.layer_sizes), dtype=dtype)
-        loss = train_epoch(*network, _writable(X), T, order, workspace, *training)
+        loss = kernels.train_epoch(*network, _writable(X), T, order, workspace, *training)
     optimizer.step_count += len(range(0, n_samples, batch_size))
     return float(loss)
 
@@ -255,9 +269,21 @@ def train_epoch_csr(params, layer_sizes, activation_codes, loss_code, X_data, X_
     return total / n_samples
 
 
-@train_helper_jit
+@train_inline_jit
 def _finish_batch(params, grad, layer_sizes, batch_loss, data_scale, alpha, penalty_rows,
                   optimizer_code, settings, state, step_count):
+    """:func:`_finish_batch_by_code` with the configuration's optimizer, or the run-time
+    ``optimizer_code`` in the plain kernels."""
+    if OPTIMIZER == GENERIC:
+        return _finish_batch_by_code(params, grad, layer_sizes, batch_loss, data_scale, alpha,
+                                     penalty_rows, optimizer_code, settings, state, step_count)
+    return _finish_batch_fixed(params, grad, layer_sizes, batch_loss, data_scale, alpha,
+                               penalty_rows, OPTIMIZER, settings, state, step_count)
+
+
+@train_helper_jit
+def _finish_batch_by_code(params, grad, layer_sizes, batch_loss, data_scale, alpha,
+                          penalty_rows, optimizer_code, settings, state, step_count):
     """Scale the batch's loss, add the L2 penalty and take the optimiser's step ``step_count``.
 
     Returns
@@ -282,7 +308,11 @@ def _finish_batch(params, grad, layer_sizes, batch_loss, data_scale, alpha, pena
     return batch_loss
 
 
-@train_helper_jit
+# _finish_batch_by_code's body inlined where the optimizer is a constant.
+_finish_batch_fixed = jit(error_model="numpy", inline="always")(_finish_batch_by_code.py_func)
+
+
+@train_inline_jit
 def _weight_sum(weights, start, stop):
     """The sum of ``weights[start:stop]``, added in order (the weighted penalty's rows)."""
     total = 0.0
@@ -302,7 +332,7 @@ def _gather_rows(A, order):
     return gathered
 
 
-@train_helper_jit
+@train_inline_jit
 def _gather_values(values, order):
     gathered = np.empty(order.shape[0], dtype=values.dtype)
     for row in range(order.shape[0]):
@@ -331,7 +361,7 @@ def _gather_csr(data, indices, indptr, order):
     return gathered_data, gathered_indices, gathered_indptr
 
 
-@train_helper_jit
+@train_inline_jit
 def _add_l2_penalty(params, grad, layer_sizes, alpha, n_rows):
     """Add ``alpha * W / n_rows`` to the weight gradients; return ``alpha ||W||^2 / (2 n_rows)``."""
     scale = alpha / n_rows

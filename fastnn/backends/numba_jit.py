@@ -2,8 +2,17 @@
 
 The model has already validated every array (C-contiguous, the network's dtype,
 finite, right shapes), so the wrappers only translate the spec into the kernels'
-integer arguments (cached per spec) and call them. One compiled kernel per dtype
-serves every architecture and activation/loss combination.
+integer arguments (cached per spec) and call them.
+
+Kernels are specialised per configuration (:class:`KernelConfiguration`: the hidden and
+output activations, the loss and, for the epoch kernels, the optimizer): a network's
+kernels come from a copy of the kernel module compiled for its configuration alone
+(:func:`specialised`), so it compiles only the activation, loss and optimizer it uses;
+one compiled kernel per dtype serves every architecture of that configuration. With
+``FASTNN_SPECIALISED_KERNELS=0`` (:data:`fastnn.config.SPECIALISED_KERNELS`) every
+network uses the plain modules' kernels, which read the activations and the loss from
+their code arguments at run time: one compile per dtype serves every configuration
+(the test suite, which sweeps hundreds of configurations, runs that way).
 
 Sample weights go to the weighted kernels; a sparse ``X`` (canonical CSR) to the CSR
 kernels, which take its ``data``, ``indices`` and ``indptr`` arrays: the first layer is
@@ -12,13 +21,114 @@ a sparse product, and ``X`` is never densified.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
 import threading
 import weakref
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from fastnn import config
 from fastnn.backends import _numba_kernels as kernels
 from fastnn.backends.base import Backend
+from fastnn.params import parameter_count
+
+# The kernel modules that are compiled per configuration (templates).
+NETWORK_KERNELS = "fastnn.backends._numba_kernels"
+EPOCH_KERNELS = "fastnn.backends._numba_train_kernels"
+# The kernels a backend calls per dense batch, by their names in its kernel module.
+DENSE_KERNELS = ("forward_into", "loss", "gradient_into", "train_step",
+                 "checked_gradient_into", "checked_train_step", "checked_gradient_step")
+
+
+@dataclass(frozen=True)
+class KernelConfiguration:
+    """What decides a network's compiled code (besides the dtype, which Numba's
+    signatures carry): names from the tables of :mod:`fastnn.functions` and
+    :mod:`fastnn.optimizers`.
+
+    Attributes
+    ----------
+    hidden : str
+        The hidden activation ("identity" for a network without hidden layers).
+    output : str
+    loss : str
+    optimizer : str or None
+        The optimizer of the epoch kernels; None for the network kernels.
+    """
+
+    hidden: str
+    output: str
+    loss: str
+    optimizer: str | None = None
+
+    @property
+    def tag(self):
+        """The configuration as a name: in its modules' names and its kernels' qualified
+        names (and so in Numba's cache file names)."""
+        parts = (self.hidden, self.output, self.loss) + (
+            () if self.optimizer is None else (self.optimizer,))
+        return "__".join(parts)
+
+    def network(self):
+        """The configuration of the network kernels (no optimizer)."""
+        return replace(self, optimizer=None)
+
+
+def kernel_configuration(spec, optimizer=None):
+    """The :class:`KernelConfiguration` of ``spec`` (with ``optimizer``, a name, for the
+    epoch kernels), or None when the plain kernels serve every network
+    (:data:`fastnn.config.SPECIALISED_KERNELS` off)."""
+    if not config.SPECIALISED_KERNELS:
+        return None
+    hidden = spec.activation if spec.n_layers > 1 else "identity"
+    return KernelConfiguration(hidden, spec.output_activation, spec.loss, optimizer)
+
+
+def specialised(template, configuration):
+    """The kernel module ``template`` compiled for ``configuration`` (None: the plain
+    module itself, whose kernels read the codes at run time).
+
+    The template's source runs once more as a module of its own,
+    ``<template>__<configuration.tag>``, with ``CONFIGURATION`` set before it runs; its
+    kernels are lazy, so only those called compile. Numba caches them on disk under
+    names carrying the tag (see ``_tag_with_configuration`` in
+    ``fastnn/backends/_numba_kernels.py``).
+    """
+    if configuration is None:
+        return importlib.import_module(template)
+    name = f"{template}__{configuration.tag}"
+    module = _LOADED.get(name)  # only modules whose source has finished running
+    if module is not None:
+        return module
+    with _LOAD_LOCK:
+        module = _LOADED.get(name)
+        if module is None:
+            source = importlib.import_module(template).__file__
+            module_spec = importlib.util.spec_from_file_location(name, source)
+            module = importlib.util.module_from_spec(module_spec)
+            module.CONFIGURATION = configuration
+            sys.modules[name] = module
+            try:
+                module_spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+            _LOADED[name] = module
+    return module
+
+
+def network_kernels(spec):
+    """The network kernel module of ``spec``'s configuration (see :func:`specialised`)."""
+    return _kernels_of(spec, NETWORK_KERNELS)
+
+
+def epoch_kernels(spec, optimizer):
+    """The epoch kernel module of ``spec``'s configuration with ``optimizer`` (a name)."""
+    configuration = kernel_configuration(spec, optimizer)
+    return specialised(EPOCH_KERNELS, configuration)
 
 
 def kernel_arguments(spec):
@@ -70,41 +180,70 @@ class NumbaBackend(Backend):
     _train_step = staticmethod(kernels.train_step)
     _checked_gradient_into = staticmethod(kernels.checked_gradient_into)
     _checked_train_step = staticmethod(kernels.checked_train_step)
+    _checked_gradient_step = staticmethod(kernels.checked_gradient_step)
+
+    # The module whose kernels the attributes above name; a configuration's copy of it
+    # serves each network (see dense_kernels).
+    _dense_template = NETWORK_KERNELS
 
     def prepare(self, spec):
-        """Compile (or load from the cache) every kernel for ``spec.dtype``."""
+        """Compile (or load from the cache) the kernels of ``spec``'s configuration and
+        dtype (one architecture's compile serves every architecture)."""
         dtype = np.dtype(spec.dtype)
-        # One compiled kernel per dtype serves every activation and loss: the defaults do.
-        tiny = type(spec).create((1, 1), dtype=spec.dtype)
-        params = np.zeros(2, dtype=dtype)
+        tiny = type(spec).create(
+            (1, 1) if spec.n_layers == 1 else (1, 1, 1), activation=spec.activation,
+            output_activation=spec.output_activation, loss=spec.loss, dtype=spec.dtype)
+        params = np.zeros(parameter_count(tiny.layer_sizes), dtype=dtype)
         X = np.zeros((1, 1), dtype=dtype)
         self.forward(tiny, params, X)
         self.loss(tiny, params, X, X)
         self.gradients(tiny, params, X, X)
         self.train_step(tiny, params, X, X, 0.1)
 
+    def dense_kernels(self, spec):
+        """The dense-batch kernels (:data:`DENSE_KERNELS`) for ``spec``, by name: those of
+        its configuration's copy of this backend's kernel module, except where a subclass
+        replaced the class attribute (``_forward_into``, ...) with its own function."""
+        entry = _DENSE.get((id(spec), type(self)))
+        if entry is not None and entry[0] is spec:
+            return entry[1]
+        plain = importlib.import_module(self._dense_template)
+        module = specialised(self._dense_template, kernel_configuration(spec))
+        chosen = {}
+        for name in DENSE_KERNELS:
+            own = getattr(type(self), f"_{name}")
+            chosen[name] = getattr(module, name) if own is getattr(plain, name) else own
+        if len(_DENSE) >= _MAX_CACHED_SPECS:
+            _DENSE.clear()
+        _DENSE[(id(spec), type(self))] = (spec, chosen)
+        return chosen
+
     def forward(self, spec, params, X):
         layer_sizes, codes, _ = kernel_arguments(spec)
         Y = np.empty((X.shape[0], spec.layer_sizes[-1]), dtype=X.dtype)
         if _is_sparse(X):
-            kernels.csr_forward_into(_writable(params), layer_sizes, codes, *_csr_arrays(X), Y)
+            network_kernels(spec).csr_forward_into(_writable(params), layer_sizes, codes,
+                                                   *_csr_arrays(X), Y)
         else:
-            self._forward_into(_writable(params), layer_sizes, codes, _writable(X), Y)
+            self.dense_kernels(spec)["forward_into"](_writable(params), layer_sizes, codes,
+                                                     _writable(X), Y)
         return Y
 
     def loss(self, spec, params, X, T, sample_weight=None):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
+        kernels = network_kernels(spec)
         if _is_sparse(X):
             return kernels.csr_loss(_writable(params), layer_sizes, codes, loss_code,
                                     *_csr_arrays(X), _writable(T), _weights(sample_weight, T))
         if sample_weight is not None:
             return kernels.weighted_loss(_writable(params), layer_sizes, codes, loss_code,
                                          _writable(X), _writable(T), _writable(sample_weight))
-        return self._loss(_writable(params), layer_sizes, codes, loss_code, _writable(X),
-                          _writable(T))
+        return self.dense_kernels(spec)["loss"](_writable(params), layer_sizes, codes,
+                                                loss_code, _writable(X), _writable(T))
 
     def gradients(self, spec, params, X, T, sample_weight=None):
         layer_sizes, codes, loss_code = kernel_arguments(spec)
+        kernels = network_kernels(spec)
         grad = np.empty_like(params)
         if _is_sparse(X):
             loss = kernels.csr_gradient_into(
@@ -115,8 +254,9 @@ class NumbaBackend(Backend):
                 _writable(params), layer_sizes, codes, loss_code, _writable(X), _writable(T),
                 _writable(sample_weight), grad, _workspace(spec, X))
         else:
-            loss = self._gradient_into(_writable(params), layer_sizes, codes, loss_code,
-                                       _writable(X), _writable(T), grad, _workspace(spec, X))
+            loss = self.dense_kernels(spec)["gradient_into"](
+                _writable(params), layer_sizes, codes, loss_code, _writable(X), _writable(T),
+                grad, _workspace(spec, X))
         return loss, grad
 
     def train_step(self, spec, params, X, T, learning_rate, sample_weight=None):
@@ -126,9 +266,9 @@ class NumbaBackend(Backend):
             params -= learning_rate * grad
             return loss
         layer_sizes, codes, loss_code = kernel_arguments(spec)
-        return self._train_step(params, layer_sizes, codes, loss_code, _writable(X),
-                                _writable(T), learning_rate, np.empty_like(params),
-                                _workspace(spec, X))
+        return self.dense_kernels(spec)["train_step"](
+            params, layer_sizes, codes, loss_code, _writable(X), _writable(T), learning_rate,
+            np.empty_like(params), _workspace(spec, X))
 
     def bind(self, spec, params):
         """The kernels bound to one network: see :class:`BoundKernels`."""
@@ -172,8 +312,9 @@ class BoundKernels:
     def _bind(self):
         backend, spec, params = self._parts
         layer_sizes, codes, loss_code = kernel_arguments(spec)
-        forward_into, gradient_into = backend._forward_into, backend._checked_gradient_into
-        train_step = backend._checked_train_step
+        chosen = backend.dense_kernels(spec)
+        # One kernel for the gradient and the step: the network compiles one gradient.
+        forward_into, gradient_step = chosen["forward_into"], chosen["checked_gradient_step"]
         n_outputs, per_row = spec.layer_sizes[-1], _workspace_per_row(spec)
         empty, dtype = np.empty, params.dtype
         # train_step's gradient and workspace, made once and kept (train_step changes the
@@ -189,8 +330,8 @@ class BoundKernels:
 
         def gradients(X, T):
             grad = empty(params.shape[0], dtype)
-            return gradient_into(params, layer_sizes, codes, loss_code, X, T, grad,
-                                 empty(X.shape[0] * per_row, dtype)), grad
+            return gradient_step(params, layer_sizes, codes, loss_code, X, T, 0.0, grad,
+                                 empty(X.shape[0] * per_row, dtype), False), grad
 
         def step(X, T, learning_rate):
             grad, workspace = step_scratch
@@ -199,8 +340,8 @@ class BoundKernels:
                 workspace = empty(size, dtype)
                 if size <= _KEPT_WORKSPACE:
                     step_scratch[1] = workspace
-            return train_step(params, layer_sizes, codes, loss_code, X, T, learning_rate,
-                              grad, workspace)
+            return gradient_step(params, layer_sizes, codes, loss_code, X, T,
+                                 float(learning_rate), grad, workspace, True)
 
         self.forward, self.gradients, self.train_step = forward, gradients, step
 
@@ -217,9 +358,12 @@ def _tuned_crossovers():
 
 
 def clear_argument_cache():
-    """Forget the kernel arguments built so far (after the tuning in force changed), and
-    rebind the :class:`BoundKernels` alive to the new ones."""
+    """Forget the kernel arguments and kernel choices made so far (after the tuning in
+    force or :data:`fastnn.config.SPECIALISED_KERNELS` changed), and rebind the
+    :class:`BoundKernels` alive to the new ones."""
     _ARGUMENTS.clear()
+    _DENSE.clear()
+    _NETWORK.clear()
     with _BOUND_LOCK:  # another thread may be binding a new network
         alive = list(_BOUND)
     for bound in alive:
@@ -268,8 +412,27 @@ def _writable(array):
     return array if array.flags.writeable else array.copy()
 
 
+def _kernels_of(spec, template):
+    entry = _NETWORK.get((id(spec), template))
+    if entry is not None and entry[0] is spec:
+        return entry[1]
+    module = specialised(template, kernel_configuration(spec))
+    if len(_NETWORK) >= _MAX_CACHED_SPECS:
+        _NETWORK.clear()
+    _NETWORK[(id(spec), template)] = (spec, module)
+    return module
+
+
 # id(spec) -> (spec, kernel arguments); cleared when it grows past the bound.
 _ARGUMENTS = {}
+# (id(spec), backend class) -> (spec, dense kernels by name); (id(spec), template) ->
+# (spec, kernel module): the same bound.
+_DENSE = {}
+_NETWORK = {}
+# Held while a configuration's module is created (its source may load another one); the
+# modules created, by name.
+_LOAD_LOCK = threading.RLock()
+_LOADED = {}
 _MAX_CACHED_SPECS = 4096
 _WORKSPACE_PER_ROW = {}
 # Every BoundKernels alive, for clear_argument_cache.

@@ -10,9 +10,12 @@ start of a training epoch; never inside an epoch, so ``gradients`` and ``train_s
 never switch), and says so: ``net.backend`` names the tier in force, a ``logging`` debug
 line records the switch, ``fastnn info`` lists what is compiled.
 
-The worker compiles the plain calls' kernels (dense ``X``, no sample weights, with their
-epochs) first and marks them ready: from then on those calls run compiled, while weighted
-and sparse calls stay on NumPy until the whole configuration is compiled.
+The worker compiles the network's own calls first (``forward``, ``loss``, ``gradients``,
+``train_step`` and the epoch of the configuration's optimizer, dense ``X`` without sample
+weights) and marks them ready: from then on those calls run compiled. It goes on with
+the backend-level dense batches and the other optimizers' epochs, then the weighted and
+the sparse calls, marking each stage (:data:`STAGES`); a call whose stage
+is not compiled yet stays on NumPy.
 
 One compile per configuration is shared by every network and process: the worker holds
 an exclusive ``flock`` on the configuration's lock file while it compiles and writes a
@@ -20,10 +23,12 @@ ready marker (atomically) when every kernel is in the cache; the others keep ser
 NumPy and watch for the marker. A compile that fails, is killed, or cannot write its
 cache leaves the network on NumPy, with one warning per configuration naming the cause.
 
-The configuration is what decides the compiled code: today the kernels are generic per
-dtype (every activation, loss and optimizer is a run-time code), so the key is the dtype,
-and one compile serves every network of that dtype; the marker's name also carries a
-stamp of the kernel sources' content, the fastnn and Numba versions and the CPU, so a new
+The configuration is what decides the compiled code (:func:`configuration`): the dtype,
+the hidden and output activations, the loss and the optimizer whose epoch is compiled
+first, since the kernels are compiled per configuration
+(:func:`fastnn.backends.numba_jit.specialised`); with ``FASTNN_SPECIALISED_KERNELS=0`` the
+kernels read those at run time and the dtype alone is the key. The marker's name also
+carries a stamp of the kernel sources' content, the fastnn and Numba versions and the CPU, so a new
 version or another CPU never trusts an old marker, and of where the sources are
 (:func:`sources_state`). Numba (0.68) stamps its own cache with the sources' content too,
 so a reinstall of the same version keeps both; the marker also names the Numba index file
@@ -65,6 +70,15 @@ WORKER_MODULE = "fastnn.warmup"
 BUSY = 3
 # Poll status of a worker whose process could not start.
 _NOT_STARTED = "not started"
+# What the worker (fastnn.warmup.compile_configuration) compiles, in order, marking each
+# stage when it is done: first the network's own calls (dense X, no sample weights:
+# forward, loss, gradients, train_step and the epoch of the configuration's optimizer),
+# then the backend-level dense batches and the other optimizers' epochs, the weighted and
+# the sparse calls. A call runs compiled once its stage is marked.
+STAGES = ("network calls and its optimizer's epoch",
+          "dense batches and the other optimizers' epochs",
+          "weighted batches and epochs", "sparse batches and epochs")
+_NETWORK, _BATCHES = 0, 1
 # Seconds between two looks at the marker from one network's calls.
 POLL_INTERVAL = 0.02
 # The sources whose content decides the compiled kernels.
@@ -90,16 +104,34 @@ def cache_root():
     return Path(base) / "fastnn" / "tiers"
 
 
-def configuration(spec):
+def configuration(spec, optimizer=None):
     """The configuration that decides the compiled kernels of ``spec``.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    optimizer : str or None
+        The optimizer whose epoch kernel is compiled first (default: ``fit``'s).
 
     Returns
     -------
     dict
-        ``{"dtype": str}`` today (the kernels are generic over activations, losses and
-        optimizers, and compile their dense, weighted and sparse forms together).
+        ``{"dtype", "hidden", "output", "loss", "optimizer"}`` (str each), as
+        :func:`fastnn.backends.numba_jit.kernel_configuration` names the kernels (a
+        network without hidden layers has the ``"identity"`` hidden activation); only
+        ``{"dtype"}`` when :data:`fastnn.config.SPECIALISED_KERNELS` is off and one
+        compile per dtype serves every network.
     """
-    return {"dtype": spec.dtype}
+    from fastnn import config as settings
+
+    if not settings.SPECIALISED_KERNELS:
+        return {"dtype": spec.dtype}
+    if optimizer is None:
+        from fastnn.hyperparameters import TrainingOptions
+
+        optimizer = TrainingOptions().optimizer
+    return {"dtype": spec.dtype, "hidden": spec.activation if spec.n_layers > 1 else "identity",
+            "output": spec.output_activation, "loss": spec.loss, "optimizer": optimizer}
 
 
 def stamp():
@@ -233,6 +265,7 @@ class TieredBackend(Backend):
         self.config = configuration(spec)
         self._numpy = self._current = backends.get("numpy")
         self._complete = False  # every kernel compiled: no call stays on NumPy
+        self._stages = frozenset()  # the indices of the worker's stages compiled so far
         self._pending = True    # may still move (False once complete, or given up)
         self._worker = None
         self._attempts = 0
@@ -270,7 +303,8 @@ class TieredBackend(Backend):
     # --- the interface ------------------------------------------------------------------
 
     def bind(self, spec, params):
-        return self._tier().bind(spec, params)
+        self._tier()
+        return self._for(np.empty((0, 0)), None).bind(spec, params)
 
     def forward(self, spec, params, X):
         self._tier()
@@ -281,14 +315,16 @@ class TieredBackend(Backend):
         return self._for(X, sample_weight).loss(spec, params, X, T, sample_weight)
 
     def gradients(self, spec, params, X, T, sample_weight=None):
-        return self._for(X, sample_weight).gradients(spec, params, X, T, sample_weight)
+        return self._for(X, sample_weight, _BATCHES).gradients(spec, params, X, T,
+                                                               sample_weight)
 
     def train_step(self, spec, params, X, T, learning_rate, sample_weight=None):
-        return self._for(X, sample_weight).train_step(spec, params, X, T, learning_rate,
-                                                      sample_weight)
+        return self._for(X, sample_weight, _BATCHES).train_step(spec, params, X, T,
+                                                                learning_rate, sample_weight)
 
     def train_epoch(self, spec, params, X, T, order, options, optimizer, sample_weight=None):
-        backend = self._for(X, sample_weight)
+        first = optimizer.name == self.config.get("optimizer", optimizer.name)
+        backend = self._for(X, sample_weight, _NETWORK if first else _BATCHES)
         if not backend.runs_epochs:  # weighted or sparse, not compiled yet: NumPy's batches
             from fastnn import train
 
@@ -302,10 +338,13 @@ class TieredBackend(Backend):
 
     # --- the switch ---------------------------------------------------------------------
 
-    def _for(self, X, sample_weight):
-        """The tier for a call with these inputs: NumPy for a weighted or sparse call
-        while only the plain calls' kernels are compiled."""
-        if self._complete or (sample_weight is None and type(X) is np.ndarray):
+    def _for(self, X, sample_weight, stage=0):
+        """The tier for a call with these inputs whose dense, unweighted form the worker
+        compiles in ``stage`` (``_NETWORK``: the network's own calls; ``_BATCHES``:
+        backend-level batches and the other optimizers' epochs): NumPy for it, or for a
+        weighted or sparse call, until that is compiled."""
+        if self._complete or (sample_weight is None and type(X) is np.ndarray
+                              and stage in self._stages):
             return self._current
         return self._numpy
 
@@ -324,6 +363,7 @@ class TieredBackend(Backend):
                 return
             record = _read_marker(self.config)
             if record is not None:
+                self._stages = _stages_done(record)
                 if self._current is self._numpy:
                     self._switch()
                 if record.get("complete", False):
@@ -436,6 +476,15 @@ class _Starter(threading.Thread):
     def wait(self):
         self.join()
         return None if self.process is None else self.process.wait()
+
+
+def _stages_done(record):
+    """The indices of the worker's stages a marker record says are compiled (the first one
+    at least: a marker is written once it is)."""
+    stages = record.get("stages")
+    done = {STAGES.index(name) for name in stages if name in STAGES} \
+        if isinstance(stages, dict) else set()
+    return frozenset(done | {_NETWORK})
 
 
 def _worker_failure(code, config):

@@ -1,10 +1,13 @@
 """Compile the Numba kernels of common configurations ahead of time (for a Docker image or
 a CI cache), into the on-disk cache that ``backend="auto"`` and ``backend="numba"`` load.
 
-``fastnn warmup`` compiles the default configuration (float64); ``--all`` every
-configuration; ``--config dtype=float32`` (repeatable) the ones named. A configuration
-is what decides the compiled code (:func:`fastnn.backends.tiered.configuration`). What
-is compiled is listed by ``fastnn info``.
+``fastnn warmup`` compiles the default configuration (``MLP``'s defaults, float64);
+``--all`` the common ones (the defaults of ``MLP``, ``MLPClassifier`` and
+``MLPRegressor``, in both dtypes); ``--config dtype=float32,loss=cross_entropy``
+(repeatable) the ones named, the unnamed keys taking ``MLP``'s defaults. A configuration
+is what decides the compiled code (:func:`fastnn.backends.tiered.configuration`: the
+dtype, the hidden and output activations, the loss and the optimizer; the dtype alone
+with ``FASTNN_SPECIALISED_KERNELS=0``). What is compiled is listed by ``fastnn info``.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ import time
 
 HELP = "compile the common kernel configurations ahead of time (for images and CI caches)"
 
-# Every configuration --all compiles: the fields of tiered.configuration and their values.
-CONFIGURATION_VALUES = {"dtype": ("float64", "float32")}
-DEFAULT = {"dtype": "float64"}
+DTYPES = ("float64", "float32")
+# The (hidden, output, loss, optimizer) of --all, in each dtype: MLP's defaults; the
+# estimators' (relu hidden layers, adam): a multi-class and a binary or multilabel
+# classifier, a regressor.
+COMMON = (("sigmoid", "sigmoid", "mse", "adam"), ("relu", "softmax", "cross_entropy", "adam"),
+          ("relu", "sigmoid", "binary_cross_entropy", "adam"), ("relu", "identity", "mse", "adam"))
 
 
 def add_arguments(parser):
@@ -35,11 +41,11 @@ def run(args):
     from fastnn.backends import tiered
 
     if args.all:
-        configs = [{"dtype": dtype} for dtype in CONFIGURATION_VALUES["dtype"]]
+        configs = common_configurations()
     elif args.config:
         configs = [parse_configuration(text) for text in args.config]
     else:
-        configs = [dict(DEFAULT)]
+        configs = [default_configuration()]
     stages = warmup.STAGES
     bar = None if args.no_progress else _progress_bar(len(configs) * len(stages))
     for config in configs:
@@ -56,21 +62,68 @@ def run(args):
     return 0
 
 
+def configuration_values():
+    """Every key of a configuration and its allowed values (from the tables)."""
+    from fastnn import config as settings
+
+    if not settings.SPECIALISED_KERNELS:
+        return {"dtype": DTYPES}
+    from fastnn.optimizers import OPTIMIZERS
+    from fastnn.spec import HIDDEN_ACTIVATIONS, LOSSES, OUTPUT_ACTIVATIONS
+
+    return {"dtype": DTYPES, "hidden": tuple(HIDDEN_ACTIVATIONS),
+            "output": tuple(OUTPUT_ACTIVATIONS), "loss": tuple(LOSSES),
+            "optimizer": tuple(OPTIMIZERS)}
+
+
+def default_configuration(dtype="float64"):
+    """The configuration of ``MLP``'s defaults."""
+    from fastnn.backends import tiered
+    from fastnn.spec import NetworkSpec
+
+    return tiered.configuration(NetworkSpec.create([1, 1, 1], dtype=dtype))
+
+
+def common_configurations():
+    """The configurations of ``--all`` (see :data:`COMMON`)."""
+    from fastnn.backends import tiered
+    from fastnn.spec import NetworkSpec
+
+    configs = []
+    for dtype in DTYPES:
+        for hidden, output, loss, optimizer in COMMON:
+            spec = NetworkSpec.create([1, 1, 1], hidden, output, loss, dtype)
+            config = tiered.configuration(spec, optimizer)
+            if config not in configs:
+                configs.append(config)
+    return configs
+
+
 def parse_configuration(text):
-    """``"dtype=float32"`` -> ``{"dtype": "float32"}``; ValueError naming what is wrong."""
-    config = dict(DEFAULT)
+    """``"dtype=float32,loss=cross_entropy"`` -> that configuration, the keys not named
+    taking ``MLP``'s defaults (the output activation: the loss's); ValueError naming what
+    is wrong."""
+    from fastnn.backends import tiered
+    from fastnn.spec import NetworkSpec
+
+    values = configuration_values()
+    named = {}
     for item in text.split(","):
         key, sep, value = item.strip().partition("=")
         if not sep:
             raise ValueError(f"--config takes KEY=VALUE pairs; got {item!r}")
-        if key not in CONFIGURATION_VALUES:
+        if key not in values:
             raise ValueError(f"unknown configuration key {key!r}; known: "
-                             f"{', '.join(CONFIGURATION_VALUES)}")
-        if value not in CONFIGURATION_VALUES[key]:
-            raise ValueError(f"{key} must be one of {', '.join(CONFIGURATION_VALUES[key])}; "
+                             f"{', '.join(values)}")
+        if value not in values[key]:
+            raise ValueError(f"{key} must be one of {', '.join(values[key])}; "
                              f"got {value!r}")
-        config[key] = value
-    return config
+        named[key] = value
+    defaults = NetworkSpec.create([1, 1, 1])
+    spec = NetworkSpec.create([1, 1, 1], named.get("hidden", defaults.activation),
+                              named.get("output"), named.get("loss", defaults.loss),
+                              named.get("dtype", "float64"))
+    return tiered.configuration(spec, named.get("optimizer"))
 
 
 def _label(config):
