@@ -18,8 +18,10 @@ Environment overrides (read once, at import):
 
 from __future__ import annotations
 
+import hashlib
 import os
 from contextlib import contextmanager, suppress
+from pathlib import Path
 
 # Fast-math flags for the kernels. Never 'nnan' or 'ninf': the model refuses NaN and
 # infinity after the fact, so the kernels must propagate them faithfully.
@@ -33,6 +35,13 @@ if {"nnan", "ninf", "fast"} & FASTMATH:  # pragma: no cover - guards an edit of 
     raise ValueError("fastmath must not assume away NaN or infinity")
 
 CACHE = os.environ.get("FASTNN_NUMBA_CACHE", "1") != "0"
+
+# The files (relative to the package) that compiled kernels are built from besides their
+# own module. Numba stamps a cache entry with its own source file only, so the kernels'
+# names carry a digest of these (see kernel_dependencies_digest): an edit or upgrade of
+# any of them compiles afresh instead of loading a stale kernel.
+KERNEL_DEPENDENCIES = ("backends/_numba_math.py", "functions.py", "optimizers.py",
+                       "config.py", "params.py")
 SPECIALISED_KERNELS = os.environ.get("FASTNN_SPECIALISED_KERNELS", "1") != "0"
 
 # error_model "numpy": a division by zero gives inf/NaN (refused by the model afterwards)
@@ -46,6 +55,27 @@ JIT_OPTIONS = {"nogil": True, "fastmath": set(FASTMATH), "cache": CACHE,
 # (about a tenth of a cold first step's compile time).
 HELPER_JIT_OPTIONS = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
+
+
+def kernel_dependencies_digest():
+    """A short hash of the content of :data:`KERNEL_DEPENDENCIES` (computed once).
+
+    Returns
+    -------
+    str
+        Eight hexadecimal digits.
+    """
+    global _DEPENDENCIES_DIGEST
+    if _DEPENDENCIES_DIGEST is None:
+        digest = hashlib.sha256()
+        package = Path(__file__).parent
+        for name in KERNEL_DEPENDENCIES:
+            digest.update((package / name).read_bytes())
+        _DEPENDENCIES_DIGEST = digest.hexdigest()[:8]
+    return _DEPENDENCIES_DIGEST
+
+
+_DEPENDENCIES_DIGEST = None
 
 
 @contextmanager

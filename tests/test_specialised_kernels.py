@@ -103,10 +103,24 @@ def test_specialised_kernels_give_the_plain_kernels_numbers_bit_for_bit(configur
     for by_code in ("_activate_in_place", "_times_derivative", "_mean_loss_by_code",
                     "_output_deltas_by_code"):
         assert not _compiled(module, by_code), by_code
-    assert _compiled(module, "_mean_loss") and _compiled(module, "_output_deltas")
+    # The configuration's own loss forms were (the dispatches above them are inlined).
+    total, deltas = LOSS_FORMS[loss]
+    assert _compiled(module, total) and _compiled(module, deltas)
+    others = {form for name, forms in LOSS_FORMS.items() if forms != LOSS_FORMS[loss]
+              for form in forms}
+    assert not any(_compiled(module, form) for form in others)
     epochs = numba_jit.specialised(numba_jit.EPOCH_KERNELS, numba_jit.KernelConfiguration(
         hidden, output, loss, optimizer))
-    assert _compiled(epochs, "_finish_batch") and not _compiled(epochs, "_finish_batch_by_code")
+    assert not _compiled(epochs, "_finish_batch_by_code")
+    steps = {"sgd": "_sgd_step", "momentum": "_momentum_step", "adam": "_adam_step"}
+    assert [name for name, step in steps.items() if _compiled(epochs, step)] == [optimizer]
+
+
+# Per loss: the kernels' functions of its total and of its output deltas.
+LOSS_FORMS = {"mse": ("_squared_error_total", "_squared_error_deltas"),
+              "poisson": ("_poisson_total", "_poisson_deltas"),
+              "cross_entropy": ("_log_likelihood_total", "_log_likelihood_deltas"),
+              "binary_cross_entropy": ("_log_likelihood_total", "_log_likelihood_deltas")}
 
 
 def _compiled(module, name):

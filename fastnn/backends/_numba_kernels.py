@@ -22,7 +22,10 @@ hidden and output activations and the loss as constants and compile only their p
 losses' forms sit in small per-name functions behind one dispatch each
 (:func:`_activate_in_place`, :func:`_derivative`, :func:`_mean_loss_by_code`,
 :func:`_output_deltas_by_code`); a configuration inlines the dispatch with its constant
-code, which Numba prunes to one line before typing.
+code, which Numba prunes to one line before typing. The activations' transcendental
+forms (sigmoid, tanh, elu, softplus, silu, exp, softmax's exponentials and the
+derivatives that need one) come from :mod:`fastnn.backends._numba_math`, in the
+network's own precision and in a form LLVM vectorises.
 
 A layer ``Z = A_prev @ W + b`` runs through BLAS (``np.dot``) when it is large
 (see ``BLAS_CROSSOVER``) and through fused loops otherwise;
@@ -90,11 +93,9 @@ import warnings
 
 import numba
 import numpy as np
-from llvmlite import ir as llvm_ir
-from numba import types
-from numba.extending import intrinsic
 
 from fastnn import config
+from fastnn.backends import _numba_math as elementwise
 from fastnn.functions import ACTIVATIONS, ELU_ALPHA, LEAKY_RELU_SLOPE, LOG_FLOOR, LOSSES
 
 
@@ -183,17 +184,21 @@ def jit(function=None, *, helper=False, **overrides):
 
 
 def _tag_with_configuration(py_function):
-    """Append the configuration of the function's module to its ``__qualname__``.
+    """Append the configuration of the function's module (if any) and the digest of the
+    kernels' other sources to its ``__qualname__``.
 
     Numba names its cache files after the source file and the qualified name, and keys
     the entries on the bytecode: every configuration compiles the same bytecode, so
-    without the tag they would share one entry (and load each other's code).
+    without the configuration they would share one entry (and load each other's code);
+    and it stamps an entry with this file's content only, so without the digest an edit
+    of :mod:`fastnn.backends._numba_math` or the tables would load stale kernels
+    (:func:`fastnn.config.kernel_dependencies_digest`).
     """
     configuration = py_function.__globals__.get("CONFIGURATION")
-    if configuration is not None:
-        tag = f"__{configuration.tag}"
-        if not py_function.__qualname__.endswith(tag):
-            py_function.__qualname__ += tag
+    tag = "" if configuration is None else f"__{configuration.tag}"
+    tag += f"__{config.kernel_dependencies_digest()}"
+    if not py_function.__qualname__.endswith(tag):
+        py_function.__qualname__ += tag
 
 
 # --- public kernels ---------------------------------------------------------------------
@@ -695,51 +700,6 @@ def _use_blas(m, n_in, n_out, product, crossovers):
 
 # --- activations ------------------------------------------------------------------------
 
-# exp(x) for x <= 0 in a form LLVM vectorises (libm's exp is a scalar call): x = n ln2 + r
-# with |r| <= ln2 / 2, exp(r) by its Taylor series to r^13 (truncation < 1e-17), and 2^n
-# built from its IEEE bits, as two factors so that results down to the subnormals stay
-# exact powers of two. Within 2 ulp of libm's exp (tests/test_numba_kernels.py).
-_LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # low bits zero: n * _LN2_HI is exact
-_LN2_LO = 1.90821492927058770002e-10
-_EXP_MIN = -746.0  # exp(x) rounds to 0 below about -745.13
-_INV_FACTORIALS = tuple(1.0 / math.factorial(k) for k in range(14))
-
-
-@intrinsic
-def _float64_from_bits(typingctx, bits):
-    """Reinterpret an int64 as the float64 with the same bits (no conversion)."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], llvm_ir.DoubleType())
-
-    return types.float64(types.int64), codegen
-
-
-@jit(inline="always")
-def _exp_nonpositive(x):
-    """``exp(x)`` for ``x <= 0`` (NaN-free input; callers keep NaN apart)."""
-    c = _INV_FACTORIALS
-    x = x if x >= _EXP_MIN else _EXP_MIN
-    n = np.floor(x * _LOG2E + 0.5)
-    r = (x - n * _LN2_HI) - n * _LN2_LO
-    p = c[0] + r * (c[1] + r * (c[2] + r * (c[3] + r * (c[4] + r * (c[5] + r * (
-        c[6] + r * (c[7] + r * (c[8] + r * (c[9] + r * (c[10] + r * (c[11] + r * (
-            c[12] + r * c[13]))))))))))))
-    k = np.int64(n)
-    half = k >> 1
-    return (p * _float64_from_bits((half + 1023) << 52)
-            * _float64_from_bits((k - half + 1023) << 52))
-
-
-@jit(inline="always")
-def _sigmoid(z):
-    """The reference's piecewise sigmoid: 1 / (1 + e^-z) for z >= 0, e^z / (1 + e^z) else."""
-    e = _exp_nonpositive(-abs(z))
-    numerator = 1.0 if z >= 0 else e
-    value = numerator / (1.0 + e)
-    return value if z == z else z
-
-
 @jit(inline="always")
 def _softplus(x):
     """``log(1 + e^x)`` without overflow: ``max(x, 0) + log1p(e^-|x|)``."""
@@ -813,16 +773,12 @@ def _hidden_needs_z(code):
 
 @jit(helper=True)
 def _sigmoid_in_place(Z):
-    values = Z.reshape(Z.size)
-    for k in range(values.shape[0]):
-        values[k] = _sigmoid(values[k])
+    elementwise.sigmoid_in_place(Z.reshape(Z.size))
 
 
 @jit(helper=True)
 def _tanh_in_place(Z):
-    values = Z.reshape(Z.size)
-    for k in range(values.shape[0]):
-        values[k] = math.tanh(values[k])
+    elementwise.tanh_in_place(Z.reshape(Z.size))
 
 
 @jit(helper=True)
@@ -841,30 +797,22 @@ def _leaky_relu_in_place(Z):
 
 @jit(helper=True)
 def _elu_in_place(Z):
-    values = Z.reshape(Z.size)
-    for k in range(values.shape[0]):
-        values[k] = values[k] if values[k] > 0 else ELU_ALPHA * math.expm1(values[k])
+    elementwise.elu_in_place(Z.reshape(Z.size))
 
 
 @jit(helper=True)
 def _softplus_in_place(Z):
-    values = Z.reshape(Z.size)
-    for k in range(values.shape[0]):
-        values[k] = _softplus(values[k])
+    elementwise.softplus_in_place(Z.reshape(Z.size))
 
 
 @jit(helper=True)
 def _silu_in_place(Z):
-    values = Z.reshape(Z.size)
-    for k in range(values.shape[0]):
-        values[k] = values[k] * _sigmoid(values[k])
+    elementwise.silu_in_place(Z.reshape(Z.size))
 
 
 @jit(helper=True)
 def _exp_in_place(Z):
-    values = Z.reshape(Z.size)
-    for k in range(values.shape[0]):
-        values[k] = math.exp(values[k])
+    elementwise.exp_in_place(Z.reshape(Z.size))
 
 
 @jit(helper=True)
@@ -890,7 +838,7 @@ def _softmax_row(Z, A, row):
     for k in range(n):
         shifted = Z[row, k] - top
         # shifted <= 0 (the vectorisable exp); NaN (from an infinite Z) is kept.
-        value = _exp_nonpositive(shifted)
+        value = elementwise.exp_nonpositive(shifted)
         A[row, k] = value if shifted == shifted else shifted
         total += A[row, k]
     for k in range(n):
@@ -915,19 +863,12 @@ def _derivative(code, z, a):
     if code == ELU:
         return 1.0 if a > 0 else a + ELU_ALPHA
     if code == SOFTPLUS:
-        return -math.expm1(-a)
+        return elementwise.softplus_derivative(z, a)
     if code == SILU:
-        return _silu_derivative(z)
+        return elementwise.silu_derivative(z, a)
     if code == EXP:
         return a
     return 1.0
-
-
-@jit(helper=True)
-def _silu_derivative(z):
-    # Not inlined: the sigmoid's polynomial would bloat every loop _derivative is in.
-    s = _sigmoid(z)
-    return s + z * s * (1.0 - s)
 
 
 @jit(helper=True)
@@ -949,6 +890,10 @@ def _times_derivative(code, Z, A, G):
     elif code == RELU:
         for k in range(m * n):
             g_flat[k] = g_flat[k] if a_flat[k] > 0 else 0.0 * g_flat[k]
+    elif code == SOFTPLUS:
+        elementwise.times_softplus_derivative(z_flat, a_flat, g_flat)
+    elif code == SILU:
+        elementwise.times_silu_derivative(z_flat, a_flat, g_flat)
     elif code != IDENTITY:
         for k in range(m * n):
             g_flat[k] *= _derivative(code, z_flat[k], a_flat[k])

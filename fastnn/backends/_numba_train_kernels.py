@@ -1,7 +1,8 @@
 """The numba backend's training epoch: one ``@njit`` kernel per epoch, and its wrapper.
 
-:func:`run_epoch` (what ``NumbaBackend.train_epoch`` calls) translates an epoch of
-:mod:`fastnn.train` into the kernel's arguments; :func:`train_epoch` then runs every
+:func:`fastnn.backends.numba_jit.compiled_epoch` (what ``NumbaBackend.train_epoch``
+calls) translates an epoch of :mod:`fastnn.train` into the kernel's arguments;
+:func:`train_epoch` then runs every
 mini-batch (rows gathered in the epoch's order), the L2 penalty and the optimiser step,
 with the same formulas in the same order as the optimisers of :mod:`fastnn.optimizers`,
 so both paths give the same parameters to rounding. The kernel assumes clean input.
@@ -31,10 +32,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.sparse
 
 from fastnn.backends import numba_jit
-from fastnn.backends.numba_jit import kernel_arguments
 from fastnn.optimizers import OPTIMIZER_CODES, SETTING_CODES
 
 # The configuration this copy of the source is compiled for: none in the plain import,
@@ -69,67 +68,6 @@ train_helper_jit = jit(error_model="numpy", helper=True)
 # Small helpers inlined where they are called: each function compiled on its own costs
 # a tenth of a second or more of a cold first epoch.
 train_inline_jit = jit(error_model="numpy", inline="always")
-
-
-def run_epoch(spec, params, X, T, order, options, optimizer, sample_weight=None):
-    """One training epoch in the compiled kernel: ``NumbaBackend.train_epoch``.
-
-    Parameters
-    ----------
-    spec : NetworkSpec
-    params : ndarray, shape (n_params,)
-        Updated in place.
-    X : ndarray or scipy.sparse.csr_matrix, shape (n_samples, n_inputs)
-    T : ndarray, shape (n_samples, n_outputs)
-    order : ndarray of int64, shape (n_samples,)
-    options : fastnn.hyperparameters.TrainingOptions
-        ``batch_size``, ``alpha`` and ``output_mean_loss`` are read here; the optimiser
-        holds the rest.
-    optimizer : fastnn.optimizers.Optimizer
-        Its state and step count are updated in place.
-    sample_weight : ndarray, shape (n_samples,), or None
-
-    Returns
-    -------
-    float
-        The epoch's training loss.
-    """
-    layer_sizes, activation_codes, loss_code = kernel_arguments(spec)
-    kernels = numba_jit.epoch_kernels(spec, optimizer.name)
-    n_samples = X.shape[0]
-    dtype = params.dtype
-    batch_size = n_samples if options.batch_size is None else min(options.batch_size, n_samples)
-    data_scale = 1.0 / spec.n_outputs if options.output_mean_loss else 1.0
-    # Plain Python scalars of fixed types: one compiled signature per array dtype.
-    network = (params, layer_sizes, activation_codes, loss_code)
-    training = (int(batch_size), OPTIMIZER_CODES[optimizer.name], float(options.alpha),
-                float(data_scale), optimizer.settings(), optimizer.state,
-                int(optimizer.step_count))
-    T = _writable(T)
-    # One kernel per kind of input, chosen here: Numba compiles every branch's callees,
-    # so one kernel branching at run time made a dense fit compile the sparse and
-    # weighted gradients too (two thirds of a cold first fit).
-    if scipy.sparse.issparse(X):
-        # int64 indices whatever the matrix holds: one compiled signature per dtype.
-        weights = (np.empty(0, dtype=dtype) if sample_weight is None
-                   else _writable(sample_weight))
-        loss = kernels.train_epoch_csr(*network, _writable(X.data),
-                               np.asarray(X.indices, dtype=np.int64),
-                               np.asarray(X.indptr, dtype=np.int64), int(spec.n_inputs),
-                               T, order, weights, *training)
-    elif sample_weight is not None:
-        loss = kernels.train_epoch_weighted(*network, _writable(X), T, order,
-                                    _writable(sample_weight), *training)
-    else:
-        workspace = np.empty(batch_size * workspace_per_row(spec.layer_sizes), dtype=dtype)
-        loss = kernels.train_epoch(*network, _writable(X), T, order, workspace, *training)
-    optimizer.step_count += len(range(0, n_samples, batch_size))
-    return float(loss)
-
-
-def _writable(array):
-    # Numba compiles read-only arrays (memory maps, frozen inputs) as another signature.
-    return array if array.flags.writeable else array.copy()
 
 
 # The three epoch kernels below share their arguments' meanings:

@@ -29,10 +29,12 @@ import weakref
 from dataclasses import dataclass, replace
 
 import numpy as np
+import scipy.sparse
 
 from fastnn import config
 from fastnn.backends import _numba_kernels as kernels
 from fastnn.backends.base import Backend
+from fastnn.optimizers import OPTIMIZER_CODES
 from fastnn.params import parameter_count
 
 # The kernel modules that are compiled per configuration (templates).
@@ -275,10 +277,7 @@ class NumbaBackend(Backend):
         return BoundKernels(self, spec, params)
 
     def train_epoch(self, spec, params, X, T, order, options, optimizer, sample_weight=None):
-        from fastnn.backends import _numba_train_kernels  # it imports this module
-
-        return _numba_train_kernels.run_epoch(spec, params, X, T, order, options, optimizer,
-                                              sample_weight)
+        return compiled_epoch(spec, params, X, T, order, options, optimizer, sample_weight)
 
 
 class BoundKernels:
@@ -400,6 +399,62 @@ def _workspace_per_row(spec):
         per_row = _WORKSPACE_PER_ROW[spec.layer_sizes] = kernels.workspace_per_row(
             spec.layer_sizes)
     return per_row
+
+
+def compiled_epoch(spec, params, X, T, order, options, optimizer, sample_weight=None):
+    """One training epoch in the compiled kernel: ``NumbaBackend.train_epoch``.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    params : ndarray, shape (n_params,)
+        Updated in place.
+    X : ndarray or scipy.sparse.csr_matrix, shape (n_samples, n_inputs)
+    T : ndarray, shape (n_samples, n_outputs)
+    order : ndarray of int64, shape (n_samples,)
+    options : fastnn.hyperparameters.TrainingOptions
+        ``batch_size``, ``alpha`` and ``output_mean_loss`` are read here; the optimiser
+        holds the rest.
+    optimizer : fastnn.optimizers.Optimizer
+        Its state and step count are updated in place.
+    sample_weight : ndarray, shape (n_samples,), or None
+
+    Returns
+    -------
+    float
+        The epoch's training loss.
+    """
+    layer_sizes, activation_codes, loss_code = kernel_arguments(spec)
+    epoch = epoch_kernels(spec, optimizer.name)
+    n_samples = X.shape[0]
+    dtype = params.dtype
+    batch_size = n_samples if options.batch_size is None else min(options.batch_size, n_samples)
+    data_scale = 1.0 / spec.n_outputs if options.output_mean_loss else 1.0
+    # Plain Python scalars of fixed types: one compiled signature per array dtype.
+    network = (params, layer_sizes, activation_codes, loss_code)
+    training = (int(batch_size), OPTIMIZER_CODES[optimizer.name], float(options.alpha),
+                float(data_scale), optimizer.settings(), optimizer.state,
+                int(optimizer.step_count))
+    T = _writable(T)
+    # One kernel per kind of input, chosen here: Numba compiles every branch's callees,
+    # so one kernel branching at run time made a dense fit compile the sparse and
+    # weighted gradients too (two thirds of a cold first fit).
+    if scipy.sparse.issparse(X):
+        # int64 indices whatever the matrix holds: one compiled signature per dtype.
+        weights = (np.empty(0, dtype=dtype) if sample_weight is None
+                   else _writable(sample_weight))
+        loss = epoch.train_epoch_csr(*network, _writable(X.data),
+                                     np.asarray(X.indices, dtype=np.int64),
+                                     np.asarray(X.indptr, dtype=np.int64),
+                                     int(spec.n_inputs), T, order, weights, *training)
+    elif sample_weight is not None:
+        loss = epoch.train_epoch_weighted(*network, _writable(X), T, order,
+                                          _writable(sample_weight), *training)
+    else:
+        workspace = np.empty(batch_size * _workspace_per_row(spec), dtype=dtype)
+        loss = epoch.train_epoch(*network, _writable(X), T, order, workspace, *training)
+    optimizer.step_count += len(range(0, n_samples, batch_size))
+    return float(loss)
 
 
 def _writable(array):
