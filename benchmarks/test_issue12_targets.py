@@ -128,7 +128,7 @@ def _run_script(script, env):
 # --- target 2: batch-1 backprop against forward, and the model's overhead ------------------
 
 def test_target2_batch1_backprop_and_overhead(benchmark):
-    from fastnn.backends.numba_jit import kernel_arguments
+    from fastnn.backends.numba_backend import kernel_arguments
 
     net = MLP(SIZES, activation="sigmoid", loss="mse", backend="numba", seed=0)
     rng = np.random.default_rng(0)

@@ -36,7 +36,7 @@ from fastnn import MLP
 from fastnn.atomic import atomic_write_text
 from fastnn.backends import _numba_kernels as kernels
 from fastnn.backends import get
-from fastnn.backends.numba_jit import kernel_arguments
+from fastnn.backends.numba_backend import kernel_arguments
 from fastnn.backends.selection import TABLE_PATH, grid_key
 from fastnn.ops import SELECTED_OPS
 from fastnn.reproduce.datasets import tutorial_a_digits

@@ -13,7 +13,7 @@ Environment overrides (read once, at import):
     ``0`` gives every network the plain kernels, which read the activations, loss and
     optimizer at run time (one compile per dtype for all of them), instead of kernels
     compiled for its configuration alone (default on; see
-    :mod:`fastnn.backends.numba_jit`).
+    :mod:`fastnn.backends.numba_backend`).
 """
 
 from __future__ import annotations

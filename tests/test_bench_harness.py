@@ -137,7 +137,7 @@ def test_python_is_skipped_where_too_slow_and_the_row_says_why():
 def test_correctness_gate_refuses_to_time_a_wrong_backend(tmp_path, monkeypatch):
     module = tmp_path / "off_by_a_little.py"
     module.write_text(textwrap.dedent("""
-        from fastnn.backends.numpy_vec import NumpyBackend
+        from fastnn.backends.numpy_backend import NumpyBackend
 
         class OffByALittle(NumpyBackend):
             name = "off_by_a_little"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fastnn import MLP
-from fastnn.backends import numba_jit
+from fastnn.backends import numba_backend
 from fastnn.spec import NetworkSpec
 from fastnn.validation import PlainArrays
 
@@ -44,11 +44,11 @@ def test_bound_kernels_follow_a_change_of_tuning(monkeypatch):
 
     seen = []
 
-    class Recording(numba_jit.NumbaBackend):
+    class Recording(numba_backend.NumbaBackend):
         @staticmethod
         def _forward_into(params, layer_sizes, codes, X, Y):
             seen.append(codes.shape[0])
-            return numba_jit.NumbaBackend._forward_into(params, layer_sizes, codes, X, Y)
+            return numba_backend.NumbaBackend._forward_into(params, layer_sizes, codes, X, Y)
 
     net = MLP([4, 3, 2], backend="numba", seed=0)
     net._backend = Recording()

@@ -14,7 +14,7 @@ from conftest import REFERENCE
 
 from fastnn import MLP
 from fastnn.backends import _numba_kernels as kernels
-from fastnn.backends import numba_jit
+from fastnn.backends import numba_backend
 from fastnn.params import parameter_count
 from fastnn.spec import NetworkSpec
 from fastnn.testing import TOLERANCE, random_case, relative_difference
@@ -97,12 +97,12 @@ def test_loss_and_gradient_contract_is_callable_from_njit_code():
                                                  grad)
 
     spec, params, X, T = random_case(np.random.default_rng(3), "relu", "sigmoid", "mse")
-    layer_sizes, codes, loss_code = numba_jit.kernel_arguments(spec)
+    layer_sizes, codes, loss_code = numba_backend.kernel_arguments(spec)
     assert layer_sizes.dtype == np.int64 and codes.dtype == np.int64
     assert codes.shape == (spec.n_layers,)
     grad = np.empty_like(params)
     twice = mean_loss_twice(params, layer_sizes, codes, loss_code, X, T, grad)
-    expected_loss, expected_grad = numba_jit.BACKEND.gradients(spec, params, X, T)
+    expected_loss, expected_grad = numba_backend.BACKEND.gradients(spec, params, X, T)
     assert twice == pytest.approx(2 * expected_loss, rel=1e-12)
     np.testing.assert_array_equal(grad, expected_grad)
 
@@ -198,7 +198,7 @@ def test_both_layer_paths_agree_for_any_input_width(n_in):
 
 def test_forward_into_reports_an_infinite_input_that_the_output_hides():
     spec = NetworkSpec.create([2, 1], "sigmoid")
-    layer_sizes, codes, _ = numba_jit.kernel_arguments(spec)
+    layer_sizes, codes, _ = numba_backend.kernel_arguments(spec)
     params = np.array([1.0, 1.0, 0.0])
     Y = np.empty((1, 1))
     assert kernels.forward_into(params, layer_sizes, codes, np.array([[1.0, 2.0]]), Y)
@@ -228,7 +228,7 @@ def test_fast_forward_path_refuses_a_non_finite_output_and_accepts_huge_finite_i
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_checked_kernels_report_non_finite_results_and_keep_the_parameters(dtype):
     spec = NetworkSpec.create([3, 4, 2], "identity", "identity", "mse", dtype)
-    layer_sizes, codes, loss_code = numba_jit.kernel_arguments(spec)
+    layer_sizes, codes, loss_code = numba_backend.kernel_arguments(spec)
     params = np.random.default_rng(0).normal(size=3 * 4 + 4 + 4 * 2 + 2).astype(dtype)
     X, T = np.ones((2, 3), dtype), np.zeros((2, 2), dtype)
     grad = np.empty_like(params)
@@ -269,7 +269,7 @@ def test_all_blas_and_all_loop_crossovers_agree_on_every_op(batch, sizes):
 
     rng = np.random.default_rng(batch)
     spec = NetworkSpec.create(sizes, "silu", "softmax", "cross_entropy")
-    layer_sizes, codes, loss_code = numba_jit.kernel_arguments(spec)
+    layer_sizes, codes, loss_code = numba_backend.kernel_arguments(spec)
     plain_codes = codes[:spec.n_layers]
     params = rng.normal(0, 0.5, parameter_count(sizes))
     X = rng.standard_normal((batch, sizes[0]))
@@ -321,11 +321,11 @@ def test_tuned_crossovers_reach_the_kernel_arguments(monkeypatch):
     from fastnn.backends import tuning
 
     spec = NetworkSpec.create([7, 5, 2], "relu", "sigmoid", "mse")
-    assert numba_jit.kernel_arguments(spec)[1].shape == (2,)
+    assert numba_backend.kernel_arguments(spec)[1].shape == (2,)
     monkeypatch.setattr(tuning, "crossovers", lambda: ((1, 2, 3), (4, 5, 6), (7, 8, 9)))
     tuning.reload()
     try:
-        codes = numba_jit.kernel_arguments(spec)[1]
+        codes = numba_backend.kernel_arguments(spec)[1]
         assert codes.tolist()[2:] == list(range(1, 10))
         net = MLP.from_spec(spec, np.linspace(-1, 1, 7 * 5 + 5 + 5 * 2 + 2), "numba")
         reference = net.with_backend(REFERENCE)
@@ -334,4 +334,4 @@ def test_tuned_crossovers_reach_the_kernel_arguments(monkeypatch):
     finally:
         monkeypatch.undo()
         tuning.reload()
-    assert numba_jit.kernel_arguments(spec)[1].shape == (2,)
+    assert numba_backend.kernel_arguments(spec)[1].shape == (2,)

@@ -9,7 +9,7 @@ from conftest import BACKENDS, FLOAT32_BACKENDS
 
 from fastnn import MLP
 from fastnn.backends import _numba_kernels as kernels  # numba is required: never a skip
-from fastnn.backends.numpy_vec import NumpyBackend
+from fastnn.backends.numpy_backend import NumpyBackend
 from fastnn.params import flatten
 from fastnn.testing import TOLERANCE, random_case, relative_difference
 
@@ -128,7 +128,7 @@ def test_a_backend_without_sparse_support_gives_a_clear_error():
 def test_csr_kernels_take_a_batch_as_an_indptr_slice(index_dtype):
     import numba
 
-    from fastnn.backends.numba_jit import kernel_arguments
+    from fastnn.backends.numba_backend import kernel_arguments
 
     spec, params, X, T, weights = _sparse_case(1, PAIRS[2])
     X = np.vstack([X, X])
@@ -161,7 +161,7 @@ def test_csr_kernels_take_a_batch_as_an_indptr_slice(index_dtype):
 
 
 def test_weighted_kernels_with_no_weights_are_the_unweighted_kernels_bit_for_bit():
-    from fastnn.backends.numba_jit import kernel_arguments
+    from fastnn.backends.numba_backend import kernel_arguments
 
     spec, params, X, T = random_case(np.random.default_rng(4), "silu", "softmax",
                                      "cross_entropy")

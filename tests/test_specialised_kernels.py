@@ -1,4 +1,4 @@
-"""Kernels compiled per configuration (``specialised`` in fastnn/backends/numba_jit.py)
+"""Kernels compiled per configuration (``specialised`` in fastnn/backends/numba_backend.py)
 against the plain kernels, which read the activations, loss and optimizer at run time:
 the same numbers bit for bit on every kind of call, only the configuration's paths
 compiled, and one on-disk cache entry per configuration, reloaded in a fresh process.
@@ -20,7 +20,7 @@ import scipy.sparse
 from conftest import COMBINATIONS
 
 from fastnn import MLP, config
-from fastnn.backends import numba_jit
+from fastnn.backends import numba_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,10 +39,10 @@ CONFIGURATIONS = [("relu", "softmax", "cross_entropy", "adam"),
 def specialising(monkeypatch):
     """Networks made inside get kernels of their own configuration."""
     monkeypatch.setattr(config, "SPECIALISED_KERNELS", True)
-    numba_jit.clear_argument_cache()
+    numba_backend.clear_argument_cache()
     yield
     monkeypatch.undo()
-    numba_jit.clear_argument_cache()
+    numba_backend.clear_argument_cache()
 
 
 def _case(hidden, output, loss, seed, sizes=(5, 4, 3)):
@@ -87,15 +87,15 @@ def test_specialised_kernels_give_the_plain_kernels_numbers_bit_for_bit(configur
     hidden, output, loss, optimizer = configuration
     plain = _results(*_case(hidden, output, loss, seed=1), optimizer)
     monkeypatch.setattr(config, "SPECIALISED_KERNELS", True)
-    numba_jit.clear_argument_cache()
+    numba_backend.clear_argument_cache()
     try:
         net, X, T, weights = _case(hidden, output, loss, seed=1)
-        module = numba_jit.network_kernels(net.spec)
-        assert module.CONFIGURATION == numba_jit.KernelConfiguration(hidden, output, loss)
+        module = numba_backend.network_kernels(net.spec)
+        assert module.CONFIGURATION == numba_backend.KernelConfiguration(hidden, output, loss)
         specialised = _results(net, X, T, weights, optimizer)
     finally:
         monkeypatch.undo()
-        numba_jit.clear_argument_cache()
+        numba_backend.clear_argument_cache()
     assert specialised.keys() == plain.keys()
     for name, expected in plain.items():
         np.testing.assert_array_equal(specialised[name], expected, err_msg=name)
@@ -109,8 +109,9 @@ def test_specialised_kernels_give_the_plain_kernels_numbers_bit_for_bit(configur
     others = {form for name, forms in LOSS_FORMS.items() if forms != LOSS_FORMS[loss]
               for form in forms}
     assert not any(_compiled(module, form) for form in others)
-    epochs = numba_jit.specialised(numba_jit.EPOCH_KERNELS, numba_jit.KernelConfiguration(
-        hidden, output, loss, optimizer))
+    epochs = numba_backend.specialised(
+        numba_backend.EPOCH_KERNELS,
+        numba_backend.KernelConfiguration(hidden, output, loss, optimizer))
     assert not _compiled(epochs, "_finish_batch_by_code")
     steps = {"sgd": "_sgd_step", "momentum": "_momentum_step", "adam": "_adam_step"}
     assert [name for name, step in steps.items() if _compiled(epochs, step)] == [optimizer]
@@ -138,21 +139,22 @@ def _compiled(module, name):
 def test_configurations_that_differ_get_kernels_of_their_own(specialising):
     first, second = (MLP([3, 2, 2], activation=hidden, loss="mse", backend="numba", seed=0)
                      for hidden in ("tanh", "relu"))
-    assert numba_jit.network_kernels(first.spec) is not numba_jit.network_kernels(second.spec)
+    kernels_of = numba_backend.network_kernels
+    assert kernels_of(first.spec) is not kernels_of(second.spec)
     same = MLP([4, 6, 5, 2], activation="tanh", loss="mse", backend="numba", seed=3)
-    assert numba_jit.network_kernels(same.spec) is numba_jit.network_kernels(first.spec)
+    assert numba_backend.network_kernels(same.spec) is numba_backend.network_kernels(first.spec)
     x = np.array([0.3, -0.2, 0.5])
     for net in (first, second):
         np.testing.assert_allclose(net.forward(x), net.with_backend("numpy").forward(x),
                                    rtol=1e-12)
-    module = numba_jit.network_kernels(first.spec)
+    module = numba_backend.network_kernels(first.spec)
     assert module._squared_error_deltas.signatures == []  # no gradient asked for
 
 
 def test_a_network_without_hidden_layers_shares_the_identity_configuration(specialising):
     net = MLP([3, 2], output_activation="softmax", loss="cross_entropy", backend="numba",
               activation="tanh", seed=0)
-    assert numba_jit.kernel_configuration(net.spec).hidden == "identity"
+    assert numba_backend.kernel_configuration(net.spec).hidden == "identity"
     x = np.array([[0.3, -0.2, 0.5]])
     np.testing.assert_allclose(net.forward(x), net.with_backend("numpy").forward(x),
                                rtol=1e-12)
@@ -160,22 +162,22 @@ def test_a_network_without_hidden_layers_shares_the_identity_configuration(speci
 
 def test_the_switch_off_gives_every_network_the_plain_kernels(monkeypatch):
     monkeypatch.setattr(config, "SPECIALISED_KERNELS", False)
-    numba_jit.clear_argument_cache()
+    numba_backend.clear_argument_cache()
     net = MLP([3, 2, 2], activation="tanh", backend="numba", seed=0)
-    assert numba_jit.kernel_configuration(net.spec) is None
-    assert numba_jit.network_kernels(net.spec).__name__ == numba_jit.NETWORK_KERNELS
+    assert numba_backend.kernel_configuration(net.spec) is None
+    assert numba_backend.network_kernels(net.spec).__name__ == numba_backend.NETWORK_KERNELS
 
 
 CACHED = textwrap.dedent("""
     import json, sys
     import numpy as np
     import fastnn
-    from fastnn.backends import numba_jit
+    from fastnn.backends import numba_backend
     x = np.linspace(-1, 1, 3)
     record = {}
     for hidden in ("tanh", "relu"):
         net = fastnn.MLP([3, 4, 2], activation=hidden, backend="numba", seed=0)
-        kernel = numba_jit.network_kernels(net.spec).forward_into
+        kernel = numba_backend.network_kernels(net.spec).forward_into
         record[hidden] = [net.forward(x).tolist(), sum(kernel.stats.cache_hits.values()),
                           sum(kernel.stats.cache_misses.values())]
     print(json.dumps(record))
@@ -226,11 +228,11 @@ def test_every_output_and_loss_specialised_matches_the_plain_kernels(loss, monke
         net, X, T, _ = _case(*triple, seed=index)
         plain[triple] = (net.forward(X), net.gradients(X, T))
     monkeypatch.setattr(config, "SPECIALISED_KERNELS", True)
-    numba_jit.clear_argument_cache()
+    numba_backend.clear_argument_cache()
     try:
         for index, triple in enumerate(triples):
             net, X, T, _ = _case(*triple, seed=index)
-            assert numba_jit.network_kernels(net.spec).CONFIGURATION.output == triple[1]
+            assert numba_backend.network_kernels(net.spec).CONFIGURATION.output == triple[1]
             forward, (loss_value, dweights, dbiases) = plain[triple]
             np.testing.assert_array_equal(net.forward(X), forward, err_msg=str(triple))
             actual = net.gradients(X, T)
@@ -239,4 +241,4 @@ def test_every_output_and_loss_specialised_matches_the_plain_kernels(loss, monke
                 np.testing.assert_array_equal(got, expected, err_msg=str(triple))
     finally:
         monkeypatch.undo()
-        numba_jit.clear_argument_cache()
+        numba_backend.clear_argument_cache()

@@ -60,7 +60,7 @@ def test_a_noisy_point_does_not_move_a_shipped_crossover():
 def test_the_tuned_kernels_are_those_a_backend_declares(monkeypatch):
     """``fastnn tune`` reads the ``crossover_kernels`` capability, not a backend's name."""
     from fastnn import backends
-    from fastnn.backends.numba_jit import NumbaBackend
+    from fastnn.backends.numba_backend import NumbaBackend
 
     assert crossovers.tuned_backend() == "numba"
     assert backends.get("numba").crossover_kernels == "fastnn.backends._numba_kernels"

@@ -16,7 +16,7 @@ back-propagation only where its activation's derivative needs it
 
 One source, two uses: imported plainly, the kernels read the codes at run time and
 serve every configuration; run once more per configuration by
-:func:`fastnn.backends.numba_jit.specialised` (``CONFIGURATION`` below), they take the
+:func:`fastnn.backends.numba_backend.specialised` (``CONFIGURATION`` below), they take the
 hidden and output activations and the loss as constants and compile only their paths
 (the code arguments are then read only for the crossovers). The activations' and
 losses' forms sit in small per-name functions behind one dispatch each
@@ -128,7 +128,7 @@ NEEDS_Z = tuple(ACTIVATIONS[name].derivative_needs_z for name in ACTIVATION_CODE
 
 # The configuration this copy of the source is compiled for. The plain import has none:
 # its kernels read the activations and the loss from their code arguments at run time
-# (GENERIC), so that they serve every network. fastnn.backends.numba_jit.specialised runs
+# (GENERIC), so that they serve every network. fastnn.backends.numba_backend.specialised runs
 # this same source once more per configuration, as a module of its own with
 # CONFIGURATION set before the source runs; there the codes below are constants, and
 # Numba drops every branch of another activation or loss before typing it (a global

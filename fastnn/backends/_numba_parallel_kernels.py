@@ -44,14 +44,14 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
-from fastnn.backends import numba_jit
+from fastnn.backends import numba_backend
 
 # The configuration this copy of the source is compiled for: none in the plain import
 # (the serial kernels it calls read the activations and loss at run time), one in each
-# copy that numba_jit.specialised runs, whose block kernels call the serial kernels of
+# copy that numba_backend.specialised runs, whose block kernels call the serial kernels of
 # that configuration (see fastnn/backends/_numba_kernels.py).
 CONFIGURATION = globals().get("CONFIGURATION")
-serial = numba_jit.specialised("fastnn.backends._numba_kernels", CONFIGURATION)
+serial = numba_backend.specialised("fastnn.backends._numba_kernels", CONFIGURATION)
 _all_finite, _steps_finite, jit = serial._all_finite, serial._steps_finite, serial.jit
 
 # Rows per block: large enough that a block's products go through BLAS efficiently and

@@ -1,6 +1,6 @@
 """The numba backend's training epoch: one ``@njit`` kernel per epoch, and its wrapper.
 
-:func:`fastnn.backends.numba_jit.compiled_epoch` (what ``NumbaBackend.train_epoch``
+:func:`fastnn.backends.numba_backend.compiled_epoch` (what ``NumbaBackend.train_epoch``
 calls) translates an epoch of :mod:`fastnn.train` into the kernel's arguments;
 :func:`train_epoch` then runs every
 mini-batch (rows gathered in the epoch's order), the L2 penalty and the optimiser step,
@@ -33,16 +33,16 @@ import math
 
 import numpy as np
 
-from fastnn.backends import numba_jit
+from fastnn.backends import numba_backend
 from fastnn.optimizers import OPTIMIZER_CODES, SETTING_CODES
 
 # The configuration this copy of the source is compiled for: none in the plain import,
 # whose kernels take the optimizer from their code argument at run time (GENERIC); one
-# (activations, loss and optimizer) in each copy that numba_jit.specialised runs, whose
+# (activations, loss and optimizer) in each copy that numba_backend.specialised runs, whose
 # kernels compile that optimizer's step alone and call the network kernels of the same
 # configuration (see fastnn/backends/_numba_kernels.py).
 CONFIGURATION = globals().get("CONFIGURATION")
-_kernels = numba_jit.specialised("fastnn.backends._numba_kernels",
+_kernels = numba_backend.specialised("fastnn.backends._numba_kernels",
                                  None if CONFIGURATION is None else CONFIGURATION.network())
 FIRST_LAYER = _kernels.FIRST_LAYER
 GENERIC = _kernels.GENERIC
@@ -75,7 +75,7 @@ train_inline_jit = jit(error_model="numpy", inline="always")
 # params : ndarray, shape (n_params,)
 #     Updated in place.
 # layer_sizes, activation_codes : ndarray of int64
-#     As ``fastnn.backends.numba_jit.kernel_arguments``.
+#     As ``fastnn.backends.numba_backend.kernel_arguments``.
 # loss_code : int
 # T : ndarray, shape (n_samples, n_outputs)
 # order : ndarray of int64, shape (n_samples,)

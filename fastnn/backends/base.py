@@ -89,7 +89,7 @@ class Backend:
 
         A backend that offers one returns an object with ``forward(X)``,
         ``gradients(X, T)`` and ``train_step(X, T, learning_rate)`` over ``params``
-        (see :class:`fastnn.backends.numba_jit.BoundKernels`).
+        (see :class:`fastnn.backends.numba_backend.BoundKernels`).
         """
         return None
 

@@ -256,9 +256,9 @@ def reload():
     """Forget the tune file read by :func:`in_force` (after writing or removing it), and
     the kernel arguments built from it."""
     in_force.cache_clear()
-    numba_jit = sys.modules.get("fastnn.backends.numba_jit")
-    if numba_jit is not None:
-        numba_jit.clear_argument_cache()
+    numba_backend = sys.modules.get("fastnn.backends.numba_backend")
+    if numba_backend is not None:
+        numba_backend.clear_argument_cache()
 
 
 def crossovers():
