@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -55,6 +56,33 @@ JIT_OPTIONS = {"nogil": True, "fastmath": set(FASTMATH), "cache": CACHE,
 # (about a tenth of a cold first step's compile time).
 HELPER_JIT_OPTIONS = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
+
+
+def njit(py_function, **options):
+    """``numba.njit(**options)(py_function)``, and without the on-disk cache where Numba
+    finds nowhere writable to keep it (``NUMBA_CACHE_DIR``, the package's ``__pycache__``
+    or the user cache): Numba then refuses to decorate, and this warns and compiles
+    without the cache instead.
+
+    Parameters
+    ----------
+    py_function : callable
+    **options
+        Options of ``numba.njit`` (normally :data:`JIT_OPTIONS` and more).
+
+    Returns
+    -------
+    numba dispatcher
+    """
+    import numba
+
+    if options.get("cache"):
+        try:
+            return numba.njit(**options)(py_function)
+        except RuntimeError as exc:
+            warnings.warn(f"fastnn: compiling {py_function.__name__} without the kernel "
+                          f"cache ({exc})", RuntimeWarning, stacklevel=3)
+    return numba.njit(**dict(options, cache=False))(py_function)
 
 
 def kernel_dependencies_digest():

@@ -89,9 +89,7 @@ dtype (:func:`workspace_per_row`, a Python function).
 from __future__ import annotations
 
 import math
-import warnings
 
-import numba
 import numpy as np
 
 from fastnn import config
@@ -172,13 +170,7 @@ def jit(function=None, *, helper=False, **overrides):
 
     def decorate(py_function):
         _tag_with_configuration(py_function)
-        if options.get("cache"):
-            try:
-                return numba.njit(**options)(py_function)
-            except RuntimeError as exc:
-                warnings.warn(f"fastnn: compiling {py_function.__name__} without the kernel "
-                              f"cache ({exc})", RuntimeWarning, stacklevel=3)
-        return numba.njit(**dict(options, cache=False))(py_function)
+        return config.njit(py_function, **options)
 
     return decorate if function is None else decorate(function)
 
@@ -719,21 +711,21 @@ def _activate_in_place(code, Z):
     first calls, 0.2 s less for the plain kernels' forward).
     """
     if code == SIGMOID:
-        _sigmoid_in_place(Z)
+        elementwise.sigmoid_in_place(Z.reshape(Z.size))
     elif code == TANH:
-        _tanh_in_place(Z)
+        elementwise.tanh_in_place(Z.reshape(Z.size))
     elif code == RELU:
         _relu_in_place(Z)
     elif code == LEAKY_RELU:
         _leaky_relu_in_place(Z)
     elif code == ELU:
-        _elu_in_place(Z)
+        elementwise.elu_in_place(Z.reshape(Z.size))
     elif code == SOFTPLUS:
-        _softplus_in_place(Z)
+        elementwise.softplus_in_place(Z.reshape(Z.size))
     elif code == SILU:
-        _silu_in_place(Z)
+        elementwise.silu_in_place(Z.reshape(Z.size))
     elif code == EXP:
-        _exp_in_place(Z)
+        elementwise.exp_in_place(Z.reshape(Z.size))
     elif code == SOFTMAX:
         _softmax_rows_in_place(Z)
     # IDENTITY: nothing to do.
@@ -772,16 +764,6 @@ def _hidden_needs_z(code):
 
 
 @jit(helper=True)
-def _sigmoid_in_place(Z):
-    elementwise.sigmoid_in_place(Z.reshape(Z.size))
-
-
-@jit(helper=True)
-def _tanh_in_place(Z):
-    elementwise.tanh_in_place(Z.reshape(Z.size))
-
-
-@jit(helper=True)
 def _relu_in_place(Z):
     values = Z.reshape(Z.size)
     for k in range(values.shape[0]):
@@ -793,26 +775,6 @@ def _leaky_relu_in_place(Z):
     values = Z.reshape(Z.size)
     for k in range(values.shape[0]):
         values[k] = values[k] if values[k] > 0 else LEAKY_RELU_SLOPE * values[k]
-
-
-@jit(helper=True)
-def _elu_in_place(Z):
-    elementwise.elu_in_place(Z.reshape(Z.size))
-
-
-@jit(helper=True)
-def _softplus_in_place(Z):
-    elementwise.softplus_in_place(Z.reshape(Z.size))
-
-
-@jit(helper=True)
-def _silu_in_place(Z):
-    elementwise.silu_in_place(Z.reshape(Z.size))
-
-
-@jit(helper=True)
-def _exp_in_place(Z):
-    elementwise.exp_in_place(Z.reshape(Z.size))
 
 
 @jit(helper=True)

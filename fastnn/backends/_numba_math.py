@@ -77,10 +77,8 @@ its own fused loops (e.g. ``Z[i, j] = sigmoid(Z[i, j] + b[j])``).
 from __future__ import annotations
 
 import math
-import warnings
 from collections import namedtuple
 
-import numba
 import numpy as np
 from llvmlite import ir as llvm_ir
 from numba import types
@@ -105,14 +103,7 @@ __all__ = [
 def _entry(py_function):
     """``numba.njit`` with :data:`fastnn.config.JIT_OPTIONS` (without the on-disk cache
     where Numba finds nowhere writable to keep it, as the kernels do)."""
-    options = dict(config.JIT_OPTIONS)
-    if options.get("cache"):
-        try:
-            return numba.njit(**options)(py_function)
-        except RuntimeError as exc:
-            warnings.warn(f"fastnn: compiling {py_function.__name__} without the kernel "
-                          f"cache ({exc})", RuntimeWarning, stacklevel=2)
-    return numba.njit(**dict(options, cache=False))(py_function)
+    return config.njit(py_function, **config.JIT_OPTIONS)
 
 
 # The scalar bodies compile as functions of their own, marked for LLVM to inline always
