@@ -182,9 +182,6 @@ def test_no_import_circles_between_top_level_modules_and_subpackages():
 KNOWN_CIRCLES = [
     # fixed when the kernel rewrite merges
     {"fastnn.backends._numba_train_kernels", "fastnn.backends.numba_jit"},
-    # "auto"'s tiered wrapper: backends/__init__.py and backends/tiered.py import each other
-    # (the front-door and kernel rewrites own both files)
-    {"fastnn.backends", "fastnn.backends.tiered"},
 ]
 
 

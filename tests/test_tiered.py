@@ -364,7 +364,7 @@ def test_a_stage_marker_moves_the_calls_of_that_stage(standin):
 
 def test_warmup_configurations_name_every_key_when_kernels_are_specialised(monkeypatch):
     from fastnn import config
-    from fastnn.bench import cli_warmup
+    from fastnn.commands import warmup as cli_warmup
 
     monkeypatch.setattr(config, "SPECIALISED_KERNELS", True)
     assert cli_warmup.parse_configuration("dtype=float32,loss=cross_entropy") == {

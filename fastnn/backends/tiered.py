@@ -60,6 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fastnn.backends import registry
 from fastnn.backends.base import Backend
 
 # The backends whose kernels compile (and can be tiered), known without importing them.
@@ -258,12 +259,10 @@ class TieredBackend(Backend):
     compiles = False
     requested = "auto"
 
-    def __init__(self, target, spec, start=True):
-        from fastnn import backends
-
+    def __init__(self, target, spec, start=True, loader=None):
         self.target = target
         self.config = configuration(spec)
-        self._numpy = self._current = backends.get("numpy")
+        self._numpy = self._current = registry.get("numpy")
         self._complete = False  # every kernel compiled: no call stays on NumPy
         self._stages = frozenset()  # the indices of the worker's stages compiled so far
         self._pending = True    # may still move (False once complete, or given up)
@@ -391,9 +390,7 @@ class TieredBackend(Backend):
             self._give_up(_worker_failure(code, self.config))
 
     def _switch(self):
-        from fastnn import backends
-
-        self._current = backends.get(self.target)
+        self._current = registry.get(self.target)
         _log().debug("tiered: %s kernels compiled; network moves from numpy to %s",
                      self.config, self.target)
 
