@@ -145,12 +145,13 @@ def resolve_auto(spec, batch_size=1, op="forward", sparse=False, dtype=None):
     """The backend ``backend="auto"`` gives a network of ``spec``.
 
     The fastest backend for the case among those that compute in ``dtype`` (and take a
-    sparse ``X`` if ``sparse``, where any does); where that is a compiling backend whose
-    kernels for ``spec`` are not in the on-disk cache yet and tiering is on
-    (:func:`fastnn.backends.tiered.enabled`), a new
-    :class:`fastnn.backends.tiered.TieredBackend` that serves NumPy while they compile in
-    the background. Tiered, the choice reads the registry's names and the selection table
-    only: Numba is imported when the network moves to it.
+    sparse ``X`` if ``sparse``, where any does); where that is a compiling backend and
+    tiering is on (:func:`fastnn.backends.tiered.enabled`), a new
+    :class:`fastnn.backends.tiered.TieredBackend` that serves NumPy while the kernels for
+    ``spec`` compile in the background (not in the on-disk cache yet) or, compiled but
+    Numba not imported in this process yet, while a thread imports Numba and loads them
+    (:func:`fastnn.backends.tiered.loader_for`). Tiered, the choice reads the registry's
+    names and the selection table only: Numba is imported outside the network's calls.
 
     Parameters
     ----------
@@ -179,6 +180,11 @@ def resolve_auto(spec, batch_size=1, op="forward", sparse=False, dtype=None):
             config = tiered.configuration(spec)
             if not tiered.is_ready(config, complete=True):
                 return tiered.TieredBackend(choice, spec)
+            # Compiled: unless Numba is in this process already, it loads in a thread
+            # while the network answers from NumPy.
+            loader = tiered.loader_for(config, choice)
+            if loader is not None:
+                return tiered.TieredBackend(choice, spec, loader=loader)
         return for_network(choice)
     names = [name for name in available_backends() if dtype in _load(name).dtypes]
     if sparse:

@@ -17,6 +17,20 @@ the backend-level dense batches and the other optimizers' epochs, then the weigh
 the sparse calls, marking each stage (:data:`STAGES`); a call whose stage
 is not compiled yet stays on NumPy.
 
+Where the configuration is compiled already (its ready marker is there) but Numba is
+not imported in this process yet, the network answers from NumPy too, while a thread
+(:class:`_Loader`, one per configuration and process) imports Numba and loads the
+configuration's kernels from the cache by calling them once on a tiny input
+(:func:`load_kernels`); the network moves at its next call boundary after that (about
+half a second), for every call at once. The thread holds the GIL in parts of the
+import, so NumPy calls made meanwhile are slower (tens of microseconds more per call,
+a few milliseconds at worst). Where Numba was imported already (by a network on
+``backend="numba"``, or the user) the network goes to the compiled backend at once. A
+load that fails leaves the configuration's networks on NumPy, with one warning naming
+the cause. A fork waits for a running load (at most :data:`FORK_WAIT` seconds), so the
+child inherits Numba whole or not at all; a child forked past that wait never uses Numba
+(its ``backend="auto"`` networks stay on NumPy, with one warning).
+
 One compile per configuration is shared by every network and process: the worker holds
 an exclusive ``flock`` on the configuration's lock file while it compiles and writes a
 ready marker (atomically) when every kernel is in the cache; the others keep serving
@@ -82,6 +96,8 @@ STAGES = ("network calls and its optimizer's epoch",
 _NETWORK, _BATCHES = 0, 1
 # Seconds between two looks at the marker from one network's calls.
 POLL_INTERVAL = 0.02
+# Seconds a fork waits for a thread loading Numba in this process (see _Loader).
+FORK_WAIT = 10.0
 # The sources whose content decides the compiled kernels.
 _KERNEL_SOURCES = ("_numba_kernels.py", "_numba_train_kernels.py",
                    "_numba_parallel_kernels.py", "numba_jit.py", "numba_parallel.py",
@@ -269,10 +285,11 @@ class TieredBackend(Backend):
         self._worker = None
         self._attempts = 0
         self._next_poll = 0.0
+        self._loader = loader   # loading cached kernels in this process (no compile)
         self._lock = threading.Lock()
         with _ALIVE_LOCK:
             _ALIVE.add(self)
-        if start:
+        if start and loader is None:
             self._start_compile()
 
     # --- what it is: the tier in force --------------------------------------------------
@@ -360,6 +377,9 @@ class TieredBackend(Backend):
         with self._lock:
             if not self._pending:
                 return
+            if self._loader is not None:
+                self._poll_loader()
+                return
             record = _read_marker(self.config)
             if record is not None:
                 self._stages = _stages_done(record)
@@ -389,21 +409,32 @@ class TieredBackend(Backend):
                 return
             self._give_up(_worker_failure(code, self.config))
 
-    def _switch(self):
-        self._current = registry.get(self.target)
-        _log().debug("tiered: %s kernels compiled; network moves from numpy to %s",
-                     self.config, self.target)
+    def _poll_loader(self):
+        """Loading mode: switch (for every call) once the loader thread has loaded the
+        kernels, or stay on NumPy if it failed."""
+        loader = self._loader
+        if not loader.finished:
+            return
+        if loader.error is not None:
+            self._give_up(loader.error, "loading its compiled Numba kernels")
+            return
+        self._complete, self._pending = True, False
+        self._switch(f"loaded from the cache in {loader.seconds:.2f} s")
 
-    def _give_up(self, cause):
+    def _switch(self, how="compiled"):
+        self._current = registry.get(self.target)
+        _log().debug("tiered: %s kernels %s; network moves from numpy to %s",
+                     self.config, how, self.target)
+
+    def _give_up(self, cause, what="the background Numba compile"):
         self._pending = False
         key = json.dumps(self.config, sort_keys=True)
         if key not in _WARNED:
             _WARNED.add(key)
             where = "numpy" if self._current is self._numpy else \
                 f"numpy for weighted and sparse calls ({self.target} for the others)"
-            warnings.warn(f"fastnn: the background Numba compile for {self.config} did not "
-                          f"finish ({cause}); these networks stay on {where}",
-                          RuntimeWarning, stacklevel=4)
+            warnings.warn(f"fastnn: {what} for {self.config} did not finish ({cause}); "
+                          f"these networks stay on {where}", RuntimeWarning, stacklevel=4)
 
     def _start_compile(self):
         """Spawn the worker unless the configuration is compiled or another one holds it.
@@ -473,6 +504,127 @@ class _Starter(threading.Thread):
     def wait(self):
         self.join()
         return None if self.process is None else self.process.wait()
+
+
+class _Loader(threading.Thread):
+    """Imports the compiled backend and loads one configuration's kernels from Numba's
+    on-disk cache, in this process (:func:`load_kernels`); one per configuration and
+    target (:func:`loader_for`).
+
+    Attributes
+    ----------
+    finished : bool
+        Set last, when the load has succeeded or failed.
+    error : str or None
+        Why it failed.
+    seconds : float
+        How long it took.
+    """
+
+    def __init__(self, config, target):
+        super().__init__(name="fastnn-tiered-load", daemon=True)
+        self.config, self.target = config, target
+        self.finished = False
+        self.error = None
+        self.seconds = 0.0
+
+    def run(self):
+        started = time.perf_counter()
+        try:
+            load_kernels(self.config, self.target)
+        except Exception as exc:  # noqa: BLE001 (any failure leaves the networks on NumPy)
+            self.error = f"{type(exc).__name__}: {exc}"
+        self.seconds = time.perf_counter() - started
+        self.finished = True
+        if self.error is None:
+            _log().debug("tiered: %s kernels for %s loaded in %.2f s", self.config,
+                         self.target, self.seconds)
+
+
+def loader_for(config, target):
+    """The thread that loads the compiled kernels of ``config`` (a configuration marked
+    complete) into this process while its networks answer from NumPy.
+
+    Started here when Numba is not imported yet (or is being imported by another loader);
+    a failed load stays failed (its networks stay on NumPy). None where a network can go
+    to ``target`` at once, as it did before loading threads: Numba was imported by
+    something else (a network on ``backend="numba"``, the user), or this configuration's
+    kernels are loaded already.
+
+    Parameters
+    ----------
+    config : dict
+        :func:`configuration` of the network.
+    target : str
+        ``"numba"`` or ``"numba_parallel"``.
+
+    Returns
+    -------
+    _Loader or None
+    """
+    key = (json.dumps(config, sort_keys=True), target)
+    with _LOADERS_LOCK:
+        loader = _LOADERS.get(key)
+        if loader is None:
+            if _CUT_BY_FORK is None and _numba_imported() and not any(
+                    not other.finished for other in _LOADERS.values()):
+                return None
+            loader = _LOADERS[key] = _Loader(config, target)
+            if _CUT_BY_FORK is not None:  # Numba is half-imported here: never touch it
+                loader.error, loader.finished = _CUT_BY_FORK, True
+            else:
+                loader.start()
+        elif loader.finished and loader.error is None:
+            return None
+        return loader
+
+
+def _numba_imported():
+    """Whether Numba is imported in this process (a loader may be importing it)."""
+    return "numba" in sys.modules
+
+
+def load_kernels(config, target):
+    """Import ``target`` and call the kernels a network of ``config`` calls first, once
+    each, on a tiny input: Numba loads them from its on-disk cache (a miss compiles them).
+
+    The model's bound fast path (``forward``; ``gradients`` and ``train_step`` share one
+    kernel), ``loss``, and one epoch of the configuration's optimizer (the gradients of a
+    full-batch solver). Other calls (weighted, sparse, backend-level batches) load their
+    kernels at their first use, in the caller's thread.
+
+    Parameters
+    ----------
+    config : dict
+        :func:`configuration` of the networks.
+    target : str
+    """
+    from fastnn.hyperparameters import TrainingOptions
+    from fastnn.optimizers import FULL_BATCH_SOLVERS, make_optimizer
+    from fastnn.params import parameter_count
+    from fastnn.spec import NetworkSpec
+
+    backend = registry.get(target)
+    dtype = config["dtype"]
+    spec = NetworkSpec.create([2, 2, 2], activation=config.get("hidden", "sigmoid"),
+                              output_activation=config.get("output"),
+                              loss=config.get("loss", "mse"), dtype=dtype)
+    # The inputs of the worker's compile (fastnn/warmup.py): the same argument types.
+    X = np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], dtype=dtype)
+    T = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=dtype)
+    params = np.zeros(parameter_count(spec.layer_sizes), dtype=dtype)
+    bound = backend.bind(spec, params)
+    if bound:
+        bound.forward(X)
+        bound.gradients(X, T)
+    backend.loss(spec, params, X, T)
+    options = TrainingOptions(optimizer=config.get("optimizer") or TrainingOptions().optimizer,
+                              epochs=1, batch_size=2)
+    if options.optimizer in FULL_BATCH_SOLVERS:
+        backend.gradients(spec, params, X, T)
+    elif backend.runs_epochs:
+        backend.train_epoch(spec, params.copy(), X, T, np.arange(3, dtype=np.int64), options,
+                            make_optimizer(options, params.size, params.dtype))
 
 
 def _stages_done(record):
@@ -554,13 +706,32 @@ def _cpu_flags():
     return ""
 
 
+def _finish_loading_before_fork():
+    """Before a fork: wait (at most FORK_WAIT seconds) for the loader threads, so that the
+    child inherits Numba either not imported or imported with the kernels loaded, never
+    half of it (a module import or LLVM's state locked by a thread the child has not)."""
+    current = threading.current_thread()
+    for loader in list(_LOADERS.values()):
+        if loader is not current and loader.is_alive():
+            loader.join(FORK_WAIT)
+
+
 def _forget_workers_after_fork():
     """In a forked child: the parent's compile processes are not this process's children
     (nothing of them is inherited but the handle, which is dropped); the child watches
-    the markers only."""
+    the markers only. A loader thread still running at the fork (past FORK_WAIT) left
+    Numba half-imported here: the child's networks stay on NumPy, with one warning."""
+    global _CUT_BY_FORK, _LOADERS_LOCK
+
     for backend in list(_ALIVE):
         backend._worker = None
         backend._lock = threading.Lock()
+    _LOADERS_LOCK = threading.Lock()
+    for loader in list(_LOADERS.values()):
+        if not loader.finished:
+            _CUT_BY_FORK = ("the process forked while a thread of its parent was loading "
+                            "Numba; Numba is not used in this process")
+            loader.error, loader.finished = _CUT_BY_FORK, True
 
 
 _STAMP = None
@@ -568,5 +739,11 @@ _SOURCES_STATE = None
 _WARNED = set()
 _ALIVE = weakref.WeakSet()
 _ALIVE_LOCK = threading.Lock()
+# (configuration as JSON, target) -> its _Loader, for the life of the process.
+_LOADERS = {}
+_LOADERS_LOCK = threading.Lock()
+# Why Numba must not be used in this process (it forked amid a load), or None.
+_CUT_BY_FORK = None
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_workers_after_fork)
+    os.register_at_fork(before=_finish_loading_before_fork,
+                        after_in_child=_forget_workers_after_fork)
