@@ -19,7 +19,7 @@ is not compiled yet stays on NumPy.
 
 Where the configuration is compiled already (its ready marker is there) but Numba is
 not imported in this process yet, the network answers from NumPy too, while a thread
-(:class:`_Loader`, one per configuration and process) imports Numba and loads the
+(``_Loader``, one per configuration and process) imports Numba and loads the
 configuration's kernels from the cache by calling them once on a tiny input
 (:func:`load_kernels`); the network moves at its next call boundary after that (about
 half a second), for every call at once. The thread holds the GIL in parts of the
