@@ -443,6 +443,19 @@ def test_a_failed_load_warns_once_with_its_cause_and_stays_on_numpy(loading):
     assert len(loading["loads"]) == 1
 
 
+def test_after_a_background_compile_the_kernels_load_in_a_thread_before_the_switch(
+        loading, standin):
+    net = tiered_net()
+    X = np.array([[0.1, 0.2, 0.3]])
+    assert wait_for(lambda: tiered.is_ready(net._backend.config, complete=True))
+    # Compiled, not loaded: no call of the network waits for the load.
+    assert net.forward(X) is not None and net.backend == "numpy" and net._backend.pending
+    assert loading["loads"] == [(net._backend.config, "python")]
+    loading["release"].set()
+    assert wait_for(lambda: net.forward(X) is not None and net.backend == "python")
+    assert not net._backend.pending and len(calls(standin)) == 1
+
+
 def test_auto_loads_in_a_thread_only_while_numba_is_not_imported(loading, monkeypatch):
     from fastnn.backends import selection
     from fastnn.spec import NetworkSpec

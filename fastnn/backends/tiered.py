@@ -10,6 +10,10 @@ start of a training epoch; never inside an epoch, so ``gradients`` and ``train_s
 never switch), and says so: ``net.backend`` names the tier in force, a ``logging`` debug
 line records the switch, ``fastnn info`` lists what is compiled.
 
+Once the worker has compiled a stage, the network does not import Numba in one of its
+calls either: unless Numba is imported in the process already, a thread loads the
+compiled kernels (as below) and the network moves once they are loaded.
+
 The worker compiles the network's own calls first (``forward``, ``loss``, ``gradients``,
 ``train_step`` and the epoch of the configuration's optimizer, dense ``X`` without sample
 weights) and marks them ready: from then on those calls run compiled. It goes on with
@@ -286,6 +290,7 @@ class TieredBackend(Backend):
         self._attempts = 0
         self._next_poll = 0.0
         self._loader = loader   # loading cached kernels in this process (no compile)
+        self._stage_loader = None  # loading what the worker has compiled so far
         self._lock = threading.Lock()
         with _ALIVE_LOCK:
             _ALIVE.add(self)
@@ -383,9 +388,11 @@ class TieredBackend(Backend):
             record = _read_marker(self.config)
             if record is not None:
                 self._stages = _stages_done(record)
-                if self._current is self._numpy:
+                if self._current is self._numpy and self._loaded():
                     self._switch()
-                if record.get("complete", False):
+                if not self._pending:  # the load failed
+                    return
+                if record.get("complete", False) and self._current is not self._numpy:
                     self._complete, self._pending = True, False
                     return
             worker = self._worker
@@ -408,6 +415,23 @@ class TieredBackend(Backend):
                 self._give_up(f"the compile process could not start: {worker.error}")
                 return
             self._give_up(_worker_failure(code, self.config))
+
+    def _loaded(self):
+        """Whether the compiled kernels (the worker's first stage at least) can be called
+        now without a wait: Numba was imported by something else, or a loader thread
+        (started here, see :func:`loader_for`) has loaded them; a failed load gives up."""
+        loader = self._stage_loader
+        if loader is None:
+            loader = loader_for(self.config, self.target)
+            if loader is None:
+                return True
+            self._stage_loader = loader
+        if not loader.finished:
+            return False
+        if loader.error is not None:
+            self._give_up(loader.error, "loading its compiled Numba kernels")
+            return False
+        return True
 
     def _poll_loader(self):
         """Loading mode: switch (for every call) once the loader thread has loaded the
