@@ -559,3 +559,75 @@ def test_a_compiled_configuration_loads_from_numbas_cache_in_a_fresh_process(tmp
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True, timeout=300).stdout.split()
     assert out == ["numpy", "False", "numba", "None", "True"]
+
+
+def test_a_split_compiles_numba_cache_saves_hold_a_lock(tmp_path, monkeypatch):
+    # Numba internals (one place: warmup.serialise_cache_saves): an upgrade that moves
+    # them fails here.
+    import inspect
+
+    from numba.core import caching
+
+    from fastnn import warmup
+
+    monkeypatch.setenv("FASTNN_CACHE_DIR", str(tmp_path / "cache"))
+    original = caching.IndexDataCacheFile.save
+    monkeypatch.setattr(caching.IndexDataCacheFile, "save", original)  # undone after
+    assert list(inspect.signature(original).parameters) == ["self", "key", "data"]
+    tiered.cache_root().mkdir(parents=True)
+    warmup.serialise_cache_saves()
+    wrapped = caching.IndexDataCacheFile.save
+    assert wrapped is not original
+    warmup.serialise_cache_saves()  # wraps once only
+    assert caching.IndexDataCacheFile.save is wrapped
+    entries = caching.IndexDataCacheFile(str(tmp_path), "kernel-1.py311", ("stamp", 1))
+    entries.save(("signature", "float64"), {"code": 1})
+    entries.save(("signature", "float32"), {"code": 2})
+    assert entries.load(("signature", "float64")) == {"code": 1}
+    assert entries.load(("signature", "float32")) == {"code": 2}
+    assert (tiered.cache_root() / "numba-cache-save.lock").exists()
+
+
+EPOCH_STANDIN = textwrap.dedent("""
+    import os, sys, time
+    from fastnn import warmup as worker
+
+    def compile_epoch(config, target):
+        with open(os.environ["STANDIN_LOG"], "a") as log:
+            log.write(f"{os.getpid()}\\n")
+        time.sleep(60)
+
+    worker.compile_epoch = compile_epoch
+    sys.exit(worker.main(sys.argv[1:]))
+""")
+
+
+def _running(pid):
+    """Whether process ``pid`` runs (a zombie nobody reaped does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
+def test_a_split_compiles_second_process_ends_with_its_worker(standin, tmp_path):
+    (tmp_path / "epoch_standin.py").write_text(EPOCH_STANDIN)
+    # A stand-in worker that starts the epoch's process as the worker does, then is killed.
+    command = [sys.executable, "-m", "epoch_standin", "--epoch", json.dumps({"dtype": "float64"}),
+               "python"]
+    worker = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import subprocess, time
+        subprocess.Popen({command!r})
+        time.sleep(60)
+    """)], env=tiered._worker_environment())
+    try:
+        assert wait_for(lambda: calls(standin))  # the second process is in its compile
+        helper = int(calls(standin)[0])
+        assert _running(helper)
+        worker.kill()
+        worker.wait()
+        assert wait_for(lambda: not _running(helper), seconds=30)
+    finally:
+        worker.kill()
