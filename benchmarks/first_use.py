@@ -14,9 +14,11 @@ Measurements (the network is 64-32-10, sigmoid, mse, float64, ``backend="auto"``
     import + ``MLP(...)`` + first ``forward``, empty caches (target 1: <= 0.3 s); then
     ``numba_live_s``: seconds from the first call until ``net.backend`` is a Numba
     backend, calling ``forward`` every 50 ms (target 2: <= 3 s; with a foreground
-    compile it is the first call's time).
+    compile it is the first call's time), and ``numpy_call_ms_median`` /
+    ``numpy_call_ms_max``: those calls' times until the switch.
 ``warm_forward``
-    the same with the caches written by a previous process (target 3).
+    the same with the caches written by a previous process (target 3: <= 0.3 s on
+    Numba, or NumPy answering while Numba loads in a thread and ``numba_live_s`` <= 1 s).
 ``reinstall``
     the same after the tree's files are rewritten with new modification times, as
     ``pip install --force-reinstall`` of the same version does (target 4), in a copy.
@@ -58,11 +60,17 @@ record = {"first_result_s": first - started, "backend_at_first": net.backend,
           "numba_imported_at_first": "numba" in sys.modules,
           "scipy_imported_at_first": "scipy" in sys.modules}
 deadline = first + float(sys.argv[1])
+numpy_calls = []
 while not net.backend.startswith("numba") and time.perf_counter() < deadline:
     time.sleep(0.05)
+    called = time.perf_counter()
     net.forward(x)
+    numpy_calls.append(time.perf_counter() - called)
 live = time.perf_counter()
 record["numba_live_s"] = (live - first) if net.backend.startswith("numba") else None
+if numpy_calls:  # the calls until the switch (the last one may be the first on Numba)
+    record["numpy_call_ms_median"] = 1e3 * sorted(numpy_calls)[len(numpy_calls) // 2]
+    record["numpy_call_ms_max"] = 1e3 * max(numpy_calls)
 record["backend_at_end"] = net.backend
 print(json.dumps(record))
 """

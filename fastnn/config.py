@@ -37,10 +37,15 @@ if {"nnan", "ninf", "fast"} & FASTMATH:  # pragma: no cover - guards an edit of 
 
 CACHE = os.environ.get("FASTNN_NUMBA_CACHE", "1") != "0"
 
-# The files (relative to the package) that compiled kernels are built from besides their
-# own module. Numba stamps a cache entry with its own source file only, so the kernels'
-# names carry a digest of these (see kernel_dependencies_digest): an edit or upgrade of
-# any of them compiles afresh instead of loading a stale kernel.
+# The compiled kernels' own modules and the backends that call them (relative to the
+# package); fastnn.backends.tiered stamps its ready markers with these and the files below.
+KERNEL_MODULES = ("backends/_numba_kernels.py", "backends/_numba_train_kernels.py",
+                  "backends/_numba_parallel_kernels.py", "backends/numba_backend.py",
+                  "backends/numba_parallel_backend.py")
+# The files the kernels are built from besides their own module. Numba stamps a cache
+# entry with its own source file only, so the kernels' names carry a digest of these
+# (see kernel_dependencies_digest): an edit or upgrade of any of them compiles afresh
+# instead of loading a stale kernel.
 KERNEL_DEPENDENCIES = ("backends/_numba_math.py", "functions.py", "optimizers.py",
                        "config.py", "params.py")
 SPECIALISED_KERNELS = os.environ.get("FASTNN_SPECIALISED_KERNELS", "1") != "0"

@@ -6,6 +6,12 @@ process of :mod:`fastnn.backends.tiered` and ``fastnn warmup``'s foreground comp
 process holds it), compiles every kernel of the configuration into Numba's on-disk cache
 (:func:`compile_configuration`) and writes the ready marker, atomically, last: a worker
 killed at any point leaves no marker, and Numba writes its own cache files atomically.
+
+On two cores or more the worker's first stage runs in two processes: the network's calls
+in the worker, its optimizer's epoch kernel in ``python -m fastnn.warmup --epoch
+CONFIG_JSON TARGET`` (:func:`compile_epoch`, which ends when the worker is gone). The
+worker waits for it, then loads the epoch kernel from the cache (or compiles what it
+left). Their Numba cache saves hold a lock (:func:`serialise_cache_saves`).
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ import time
 from fastnn.backends.tiered import STAGES
 
 NICE = 10
+# The background worker (main) compiles its first stage in two processes: the network's
+# calls here, its optimizer's epoch kernel in a second one (compile_epoch).
+SPLIT_EPOCH = False
 
 
 def compile_configuration(config, target="numba", progress=None):
@@ -48,7 +57,7 @@ def compile_configuration(config, target="numba", progress=None):
     import scipy.sparse
 
     from fastnn import backends
-    from fastnn.backends import numba_jit
+    from fastnn.backends import numba_backend
     from fastnn.model import MLP
     from fastnn.optimizers import OPTIMIZERS
 
@@ -65,11 +74,18 @@ def compile_configuration(config, target="numba", progress=None):
     done = progress or (lambda stage: None)
     others = [name for name in OPTIMIZERS if name != first]
 
+    helper = None
+    if _split(first):
+        serialise_cache_saves()
+        helper = _start_epoch_compile(config, target)
     net.forward(X)
     net.forward(X[0])
     net.loss(X, T)
     net.gradients(X, T)
     net.train_step(X, T, 0.1)
+    if helper is not None:
+        # Whatever it did not cache (it failed, or was killed) compiles here.
+        helper.wait()
     _fit(net, X, T, [first], None)
     if backend.serial_below_rows:
         # A parallel backend's block kernels run from this many rows on.
@@ -79,7 +95,7 @@ def compile_configuration(config, target="numba", progress=None):
         net.gradients(X_big, T_big)
         net.train_step(X_big, T_big, 0.1)
         backend.loss(net.spec, net.flat_parameters.copy(), X_big, T_big)
-    module = numba_jit.network_kernels(net.spec)
+    module = numba_backend.network_kernels(net.spec)
     if type(module.forward_into._cache).__name__ == "NullCache":
         raise RuntimeError("Numba's on-disk cache is off or not writable here "
                            f"(NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR')!r})")
@@ -95,6 +111,91 @@ def compile_configuration(config, target="numba", progress=None):
         _fit(net, scipy.sparse.csr_matrix(X), T, [first, *others], sparse_weights)
     done(STAGES[3])
     return numba_index_path(module)
+
+
+def compile_epoch(config, target="numba"):
+    """Compile (or load) the epoch kernel of the configuration's optimizer alone (dense
+    ``X``, no sample weights): the second process of a split compile."""
+    import numpy as np
+
+    from fastnn.model import MLP
+
+    dtype = config["dtype"]
+    net = MLP([2, 2, 2], activation=config.get("hidden", "sigmoid"),
+              output_activation=config.get("output"), loss=config.get("loss", "mse"),
+              backend=target, dtype=dtype, seed=0)
+    X = np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], dtype=dtype)
+    T = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=dtype)
+    _fit(net, X, T, [config.get("optimizer", "adam")], None)
+
+
+def _split(optimizer):
+    """Whether the first stage's epoch kernel compiles in a second process: in the
+    background worker (:data:`SPLIT_EPOCH`), with two cores or more, for a mini-batch
+    optimizer (a full-batch solver's epoch is the network's gradients)."""
+    from fastnn.optimizers import FULL_BATCH_SOLVERS
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return SPLIT_EPOCH and cores >= 2 and optimizer not in FULL_BATCH_SOLVERS
+
+
+def _start_epoch_compile(config, target):
+    """``python -m fastnn.warmup --epoch CONFIG TARGET`` (its errors go to this process's
+    log), or None if it cannot start."""
+    import subprocess
+
+    try:
+        return subprocess.Popen([sys.executable, "-m", "fastnn.warmup", "--epoch",
+                                 json.dumps(config), target],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    except OSError:
+        return None
+
+
+def serialise_cache_saves():
+    """Make this process's Numba cache saves take an exclusive lock (a file next to the
+    markers) while they read, update and rewrite a function's index.
+
+    Numba internals, here only (``tests/test_tiered.py`` fails loudly when an upgrade
+    moves them): ``IndexDataCacheFile.save`` rewrites the index with no lock, so two
+    processes of one compile saving entries of one function at once could lose one, or
+    leave one pointing at the other's data file.
+    """
+    import fcntl
+
+    from numba.core import caching
+
+    from fastnn.backends import tiered
+
+    save = caching.IndexDataCacheFile.save
+    if getattr(save, "serialised", False):
+        return
+    path = tiered.cache_root() / "numba-cache-save.lock"
+
+    def locked_save(self, key, data):
+        with open(path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            return save(self, key, data)
+
+    locked_save.serialised = True
+    caching.IndexDataCacheFile.save = locked_save
+
+
+def _exit_with_parent():
+    """End this process when its parent (the worker) is gone (killed mid-compile)."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="fastnn-warmup-parent", daemon=True).start()
 
 
 def numba_index_path(module=None):
@@ -126,10 +227,20 @@ def _fit(net, X, T, optimizers, weights):
 
 
 def main(argv):
-    """The worker's entry: ``argv`` is ``[config_json, target]``; returns the exit status."""
-    config, target = json.loads(argv[0]), argv[1]
+    """The worker's entry: ``argv`` is ``[config_json, target]`` (or ``["--epoch",
+    config_json, target]`` for the second process of a split compile); returns the exit
+    status."""
+    global SPLIT_EPOCH
+
     if hasattr(os, "nice"):
         os.nice(NICE)
+    if argv[0] == "--epoch":
+        _exit_with_parent()
+        serialise_cache_saves()
+        compile_epoch(json.loads(argv[1]), argv[2])
+        return 0
+    config, target = json.loads(argv[0]), argv[1]
+    SPLIT_EPOCH = True
     return warm(config, target)
 
 
@@ -190,11 +301,11 @@ def warm(config, target="numba", progress=None, wait=False):
 
 def _network_kernels(config):
     """The network kernel module a compile of ``config`` loaded (None if none did)."""
-    from fastnn.backends import numba_jit
+    from fastnn.backends import numba_backend
 
     if "hidden" not in config:
-        return sys.modules.get(numba_jit.NETWORK_KERNELS)
-    return sys.modules.get(f"{numba_jit.NETWORK_KERNELS}__" + numba_jit.KernelConfiguration(
+        return sys.modules.get(numba_backend.NETWORK_KERNELS)
+    return sys.modules.get(f"{numba_backend.NETWORK_KERNELS}__" + numba_backend.KernelConfiguration(
         config["hidden"], config["output"], config["loss"]).tag)
 
 

@@ -377,3 +377,257 @@ def test_warmup_configurations_name_every_key_when_kernels_are_specialised(monke
             "loss": "cross_entropy", "optimizer": "adam"} in common
     with pytest.raises(ValueError, match="hidden must be one of"):
         cli_warmup.parse_configuration("hidden=softmax")
+
+
+# --- a compiled configuration: Numba loads in a thread while NumPy answers -----------------
+
+@pytest.fixture
+def loading(standin, monkeypatch):
+    """No Numba in this process as far as the loaders know, no loaders yet, and a stand-in
+    load (it waits for ``release``, then fails with ``failure`` if set); returns the
+    controls."""
+    import threading
+
+    controls = {"release": threading.Event(), "failure": None, "loads": []}
+
+    def load_kernels(config, target):
+        controls["loads"].append((config, target))
+        assert controls["release"].wait(60)
+        if controls["failure"]:
+            raise RuntimeError(controls["failure"])
+
+    monkeypatch.setattr(tiered, "load_kernels", load_kernels)
+    monkeypatch.setattr(tiered, "_numba_imported", lambda: False)
+    monkeypatch.setattr(tiered, "_LOADERS", {})
+    return controls
+
+
+def loading_net(sizes=(3, 4, 2)):
+    net = fastnn.MLP(list(sizes), backend="numpy", seed=0)
+    loader = tiered.loader_for(tiered.configuration(net.spec), "python")
+    net._backend = tiered.TieredBackend("python", net.spec, loader=loader)
+    net._kernels = None
+    return net
+
+
+def test_a_compiled_configuration_answers_from_numpy_while_it_loads_then_switches(
+        loading, standin, caplog):
+    caplog.set_level("DEBUG", logger="fastnn.tiered")
+    net, other = loading_net(), loading_net()
+    X = np.array([[0.1, 0.2, 0.3]])
+    first = net.forward(X)
+    assert net.backend == "numpy" and net._backend.pending
+    loading["release"].set()
+    assert wait_for(lambda: net.forward(X) is not None and net.backend == "python")
+    np.testing.assert_allclose(net.forward(X), first, rtol=1e-12)
+    assert "loaded from the cache" in caplog.text and "moves from numpy to python" in caplog.text
+    assert not net._backend.pending and net._backend._for(X, np.ones(1)).name == "python"
+    assert wait_for(lambda: other.forward(X) is not None and other.backend == "python")
+    assert len(loading["loads"]) == 1  # one load per configuration and process
+    assert calls(standin) == []  # and no compile process
+    # Loaded: the next network of the configuration goes to its backend at once.
+    assert tiered.loader_for(net._backend.config, "python") is None
+
+
+def test_a_failed_load_warns_once_with_its_cause_and_stays_on_numpy(loading):
+    loading["failure"] = "stand-in load failure"
+    loading["release"].set()
+    X = np.array([0.1, 0.2, 0.3])
+    with pytest.warns(RuntimeWarning, match="loading its compiled Numba kernels .* "
+                      "stand-in load failure") as record:
+        nets = [loading_net(), loading_net()]
+        assert wait_for(lambda: not any(net._backend.pending
+                                        for net in nets if net.forward(X) is not None))
+    assert len([w for w in record if "did not finish" in str(w.message)]) == 1
+    assert [net.backend for net in nets] == ["numpy", "numpy"]
+    assert len(loading["loads"]) == 1
+
+
+def test_after_a_background_compile_the_kernels_load_in_a_thread_before_the_switch(
+        loading, standin):
+    net = tiered_net()
+    X = np.array([[0.1, 0.2, 0.3]])
+    assert wait_for(lambda: tiered.is_ready(net._backend.config, complete=True))
+    # Compiled, not loaded: no call of the network waits for the load.
+    assert net.forward(X) is not None and net.backend == "numpy" and net._backend.pending
+    assert loading["loads"] == [(net._backend.config, "python")]
+    loading["release"].set()
+    assert wait_for(lambda: net.forward(X) is not None and net.backend == "python")
+    assert not net._backend.pending and len(calls(standin)) == 1
+
+
+def test_auto_loads_in_a_thread_only_while_numba_is_not_imported(loading, monkeypatch):
+    from fastnn.backends import selection
+    from fastnn.spec import NetworkSpec
+
+    monkeypatch.setenv("FASTNN_TIERED", "1")
+    monkeypatch.setattr(selection, "choose_backend", lambda *args: "numba")
+    spec = NetworkSpec.create([3, 4, 2])
+    config = tiered.configuration(spec)
+    tiered.cache_root().mkdir(parents=True)
+    tiered.marker_path(config).write_text(json.dumps(
+        {"configuration": config, "sources": tiered.sources_state(), "complete": True}))
+    backend = backends.resolve_auto(spec)
+    assert isinstance(backend, tiered.TieredBackend) and backend._loader is not None
+    assert backend.name == "numpy" and loading["loads"] == [(config, "numba")]
+    loading["release"].set()
+    backend._loader.join(60)
+    # Numba imported by something else (here: the test run): as before loading threads,
+    # the compiled backend at once.
+    monkeypatch.setattr(tiered, "_LOADERS", {})
+    monkeypatch.setattr(tiered, "_numba_imported", lambda: True)
+    assert backends.resolve_auto(spec) is backends.get("numba")
+
+
+def test_a_fork_waits_for_the_load_and_the_child_inherits_it_whole(loading):
+    net = loading_net()
+    X = np.array([0.1, 0.2, 0.3])
+    assert net.forward(X) is not None and net.backend == "numpy"
+    import threading
+
+    threading.Timer(0.2, loading["release"].set).start()
+    pid = os.fork()  # waits for the loader (tiered.FORK_WAIT)
+    if pid == 0:
+        loader = net._backend._loader
+        ok = loader.finished and loader.error is None and net.forward(X) is not None
+        os._exit(0 if ok and net.backend == "python" else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert wait_for(lambda: net.forward(X) is not None and net.backend == "python")
+
+
+def test_a_child_forked_amid_a_load_keeps_to_numpy_and_warns(loading, monkeypatch):
+    monkeypatch.setattr(tiered, "FORK_WAIT", 0.05)
+    net = loading_net()
+    X = np.array([0.1, 0.2, 0.3])
+    assert net.forward(X) is not None
+    pid = os.fork()  # the loader is still waiting: the child gets half a load
+    if pid == 0:
+        import warnings
+
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            net.forward(X)
+            other = loading_net((2, 2))  # another configuration: not loaded either
+            other.forward(np.zeros(2))
+        ok = (net.backend == other.backend == "numpy" and not net._backend.pending
+              and not other._backend.pending and len(loading["loads"]) == 1
+              and any("forked while" in str(w.message) for w in record))
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    loading["release"].set()
+    assert wait_for(lambda: net.forward(X) is not None and net.backend == "python")
+
+
+def test_a_compiled_configuration_loads_from_numbas_cache_in_a_fresh_process(tmp_path):
+    # The real load (Numba's on-disk cache of the plain kernels, which the test run shares):
+    # compiled here first if this test runs alone.
+    from fastnn.backends import _numba_kernels
+
+    net = fastnn.MLP([3, 4, 2], backend="numba", seed=0)
+    X, T = np.array([[0.1, 0.2, 0.3]]), np.array([[1.0, 0.0]])
+    net.forward(X)
+    net.loss(X, T)
+    net.gradients(X, T)
+    net.copy().fit(np.vstack([X, X]), np.vstack([T, T]), epochs=1, batch_size=2)
+    if type(_numba_kernels.forward_into._cache).__name__ == "NullCache":
+        pytest.skip("Numba's on-disk cache is off in this run (FASTNN_NUMBA_CACHE=0)")
+    code = textwrap.dedent("""
+        import sys, time
+        import numpy as np
+        from fastnn.backends import selection, tiered
+        from fastnn.spec import NetworkSpec
+        selection.choose_backend = lambda *args: "numba"
+        import fastnn
+        config = tiered.configuration(NetworkSpec.create([3, 4, 2]))
+        tiered.cache_root().mkdir(parents=True, exist_ok=True)
+        tiered.marker_path(config).write_text(__import__("json").dumps(
+            {"configuration": config, "sources": tiered.sources_state(), "complete": True}))
+        net = fastnn.MLP([3, 4, 2], seed=0)
+        X = np.array([[0.1, 0.2, 0.3]])
+        first, at_first, numba_at_first = net.forward(X), net.backend, "numba" in sys.modules
+        deadline = time.monotonic() + 120
+        while net.backend != "numba" and time.monotonic() < deadline:
+            time.sleep(0.02)
+            net.forward(X)
+        loader = net._backend._loader
+        same = np.allclose(net.forward(X), first, rtol=1e-12)
+        print(at_first, numba_at_first, net.backend, loader.error, same)
+    """)
+    env = dict(os.environ, FASTNN_TIERED="1", FASTNN_CACHE_DIR=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True, timeout=300).stdout.split()
+    assert out == ["numpy", "False", "numba", "None", "True"]
+
+
+def test_a_split_compiles_numba_cache_saves_hold_a_lock(tmp_path, monkeypatch):
+    # Numba internals (one place: warmup.serialise_cache_saves): an upgrade that moves
+    # them fails here.
+    import inspect
+
+    from numba.core import caching
+
+    from fastnn import warmup
+
+    monkeypatch.setenv("FASTNN_CACHE_DIR", str(tmp_path / "cache"))
+    original = caching.IndexDataCacheFile.save
+    monkeypatch.setattr(caching.IndexDataCacheFile, "save", original)  # undone after
+    assert list(inspect.signature(original).parameters) == ["self", "key", "data"]
+    tiered.cache_root().mkdir(parents=True)
+    warmup.serialise_cache_saves()
+    wrapped = caching.IndexDataCacheFile.save
+    assert wrapped is not original
+    warmup.serialise_cache_saves()  # wraps once only
+    assert caching.IndexDataCacheFile.save is wrapped
+    entries = caching.IndexDataCacheFile(str(tmp_path), "kernel-1.py311", ("stamp", 1))
+    entries.save(("signature", "float64"), {"code": 1})
+    entries.save(("signature", "float32"), {"code": 2})
+    assert entries.load(("signature", "float64")) == {"code": 1}
+    assert entries.load(("signature", "float32")) == {"code": 2}
+    assert (tiered.cache_root() / "numba-cache-save.lock").exists()
+
+
+EPOCH_STANDIN = textwrap.dedent("""
+    import os, sys, time
+    from fastnn import warmup as worker
+
+    def compile_epoch(config, target):
+        with open(os.environ["STANDIN_LOG"], "a") as log:
+            log.write(f"{os.getpid()}\\n")
+        time.sleep(60)
+
+    worker.compile_epoch = compile_epoch
+    sys.exit(worker.main(sys.argv[1:]))
+""")
+
+
+def _running(pid):
+    """Whether process ``pid`` runs (a zombie nobody reaped does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
+def test_a_split_compiles_second_process_ends_with_its_worker(standin, tmp_path):
+    (tmp_path / "epoch_standin.py").write_text(EPOCH_STANDIN)
+    # A stand-in worker that starts the epoch's process as the worker does, then is killed.
+    command = [sys.executable, "-m", "epoch_standin", "--epoch", json.dumps({"dtype": "float64"}),
+               "python"]
+    worker = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import subprocess, time
+        subprocess.Popen({command!r})
+        time.sleep(60)
+    """)], env=tiered._worker_environment())
+    try:
+        assert wait_for(lambda: calls(standin))  # the second process is in its compile
+        helper = int(calls(standin)[0])
+        assert _running(helper)
+        worker.kill()
+        worker.wait()
+        assert wait_for(lambda: not _running(helper), seconds=30)
+    finally:
+        worker.kill()

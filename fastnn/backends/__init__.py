@@ -4,6 +4,7 @@ Backends are imported lazily, so an optional backend that fails to import only r
 that backend from :func:`available_backends` (:func:`unavailable_backends` says why). The
 required backends (:data:`REQUIRED`: their dependencies, Numba included, are core
 dependencies of fastnn) fail loudly instead: a broken Numba install raises its ImportError.
+The registry proper is :mod:`fastnn.backends.registry`; its names are re-exported here.
 
 Every front door (:class:`fastnn.MLP`, the estimators of :mod:`fastnn.estimator`) turns
 a ``backend=`` value into a backend object through :func:`resolve_backend`: a name (or an
@@ -14,82 +15,21 @@ network whose compiled kernels are not cached yet to a tiered backend
 
 from __future__ import annotations
 
-import importlib
-
-# Registry name -> module that defines ``BACKEND``; order is slowest first.
-_MODULES = {
-    "python": "fastnn.backends.python_loops",
-    "numpy": "fastnn.backends.numpy_vec",
-    "numba": "fastnn.backends.numba_jit",
-    "numba_parallel": "fastnn.backends.numba_parallel",
-}
-
-# The backends whose failure to import is an error, not a missing option.
-REQUIRED = ("python", "numpy", "numba")
-
-ALIASES = {
-    "pure_python": "python",
-    "py": "python",
-    "np": "numpy",
-    "jit": "numba",
-}
-
-_loaded = {}
-_import_errors = {}
-
-
-def register(name, module):
-    """Register a backend module (it must define ``BACKEND``) under ``name``."""
-    _MODULES[name] = module
-    _loaded.pop(name, None)
-    _import_errors.pop(name, None)
-
-
-def available_backends():
-    """Names of the backends that can be used here, slowest first.
-
-    Returns
-    -------
-    list of str
-    """
-    return [name for name in _MODULES if _load(name) is not None]
-
-
-def unavailable_backends():
-    """Registered backends that cannot be used here, with the reason.
-
-    Returns
-    -------
-    dict of str to str
-        Backend name -> the import error that removed it.
-    """
-    return {name: _import_errors[name] for name in _MODULES if _load(name) is None}
-
-
-def canonical_name(name):
-    """The registry name for ``name`` or one of its aliases; ValueError if unknown."""
-    if not isinstance(name, str):
-        raise TypeError(f"a backend name must be a string; got {type(name).__name__}")
-    key = ALIASES.get(name.lower(), name.lower())
-    if key not in _MODULES:
-        raise ValueError(f"unknown backend {name!r}; available: {', '.join(available_backends())}")
-    return key
-
-
-def get(name):
-    """The backend object registered under ``name`` (or an alias).
-
-    Raises
-    ------
-    ValueError
-        If the name is unknown, or the backend cannot be imported here.
-    """
-    key = canonical_name(name)
-    backend = _load(key)
-    if backend is None:
-        raise ValueError(f"backend {key!r} is not available here ({_import_errors[key]}); "
-                         f"available: {', '.join(available_backends())}")
-    return backend
+# The registry itself lives in its own module (fastnn/backends/registry.py), which the
+# tiered backend reads without importing this package's resolution.
+from fastnn.backends.registry import (  # noqa: F401 (re-exported)
+    _MODULES,
+    ALIASES,
+    REQUIRED,
+    _import_errors,
+    _load,
+    _loaded,
+    available_backends,
+    canonical_name,
+    get,
+    register,
+    unavailable_backends,
+)
 
 
 def backends_where(**capabilities):
@@ -205,12 +145,13 @@ def resolve_auto(spec, batch_size=1, op="forward", sparse=False, dtype=None):
     """The backend ``backend="auto"`` gives a network of ``spec``.
 
     The fastest backend for the case among those that compute in ``dtype`` (and take a
-    sparse ``X`` if ``sparse``, where any does); where that is a compiling backend whose
-    kernels for ``spec`` are not in the on-disk cache yet and tiering is on
-    (:func:`fastnn.backends.tiered.enabled`), a new
-    :class:`fastnn.backends.tiered.TieredBackend` that serves NumPy while they compile in
-    the background. Tiered, the choice reads the registry's names and the selection table
-    only: Numba is imported when the network moves to it.
+    sparse ``X`` if ``sparse``, where any does); where that is a compiling backend and
+    tiering is on (:func:`fastnn.backends.tiered.enabled`), a new
+    :class:`fastnn.backends.tiered.TieredBackend` that serves NumPy while the kernels for
+    ``spec`` compile in the background (not in the on-disk cache yet) or, compiled but
+    Numba not imported in this process yet, while a thread imports Numba and loads them
+    (:func:`fastnn.backends.tiered.loader_for`). Tiered, the choice reads the registry's
+    names and the selection table only: Numba is imported outside the network's calls.
 
     Parameters
     ----------
@@ -239,6 +180,11 @@ def resolve_auto(spec, batch_size=1, op="forward", sparse=False, dtype=None):
             config = tiered.configuration(spec)
             if not tiered.is_ready(config, complete=True):
                 return tiered.TieredBackend(choice, spec)
+            # Compiled: unless Numba is in this process already, it loads in a thread
+            # while the network answers from NumPy.
+            loader = tiered.loader_for(config, choice)
+            if loader is not None:
+                return tiered.TieredBackend(choice, spec, loader=loader)
         return for_network(choice)
     names = [name for name in available_backends() if dtype in _load(name).dtypes]
     if sparse:
@@ -260,19 +206,3 @@ def for_network(name):
     backend.preload()
     return backend
 
-
-def _load(name):
-    if name in _loaded:
-        return _loaded[name]
-    if name in _import_errors:
-        return None
-    try:
-        backend = importlib.import_module(_MODULES[name]).BACKEND
-    except ImportError as exc:
-        if name in REQUIRED:
-            raise ImportError(f"the {name!r} backend failed to import ({exc}); its "
-                              f"dependencies are required by fastnn: reinstall them") from exc
-        _import_errors[name] = f"{type(exc).__name__}: {exc}"
-        return None
-    _loaded[name] = backend
-    return backend

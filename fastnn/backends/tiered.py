@@ -10,12 +10,30 @@ start of a training epoch; never inside an epoch, so ``gradients`` and ``train_s
 never switch), and says so: ``net.backend`` names the tier in force, a ``logging`` debug
 line records the switch, ``fastnn info`` lists what is compiled.
 
+Once the worker has compiled a stage, the network does not import Numba in one of its
+calls either: unless Numba is imported in the process already, a thread loads the
+compiled kernels (as below) and the network moves once they are loaded.
+
 The worker compiles the network's own calls first (``forward``, ``loss``, ``gradients``,
 ``train_step`` and the epoch of the configuration's optimizer, dense ``X`` without sample
 weights) and marks them ready: from then on those calls run compiled. It goes on with
 the backend-level dense batches and the other optimizers' epochs, then the weighted and
 the sparse calls, marking each stage (:data:`STAGES`); a call whose stage
 is not compiled yet stays on NumPy.
+
+Where the configuration is compiled already (its ready marker is there) but Numba is
+not imported in this process yet, the network answers from NumPy too, while a thread
+(``_Loader``, one per configuration and process) imports Numba and loads the
+configuration's kernels from the cache by calling them once on a tiny input
+(:func:`load_kernels`); the network moves at its next call boundary after that (about
+half a second), for every call at once. The thread holds the GIL in parts of the
+import, so NumPy calls made meanwhile are slower (tens of microseconds more per call,
+a few milliseconds at worst). Where Numba was imported already (by a network on
+``backend="numba"``, or the user) the network goes to the compiled backend at once. A
+load that fails leaves the configuration's networks on NumPy, with one warning naming
+the cause. A fork waits for a running load (at most :data:`FORK_WAIT` seconds), so the
+child inherits Numba whole or not at all; a child forked past that wait never uses Numba
+(its ``backend="auto"`` networks stay on NumPy, with one warning).
 
 One compile per configuration is shared by every network and process: the worker holds
 an exclusive ``flock`` on the configuration's lock file while it compiles and writes a
@@ -26,7 +44,7 @@ cache leaves the network on NumPy, with one warning per configuration naming the
 The configuration is what decides the compiled code (:func:`configuration`): the dtype,
 the hidden and output activations, the loss and the optimizer whose epoch is compiled
 first, since the kernels are compiled per configuration
-(:func:`fastnn.backends.numba_jit.specialised`); with ``FASTNN_SPECIALISED_KERNELS=0`` the
+(:func:`fastnn.backends.numba_backend.specialised`); with ``FASTNN_SPECIALISED_KERNELS=0`` the
 kernels read those at run time and the dtype alone is the key. The marker's name also
 carries a stamp of the kernel sources' content, the fastnn and Numba versions and the CPU, so a new
 version or another CPU never trusts an old marker, and of where the sources are
@@ -60,6 +78,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fastnn import config as fastnn_config
+from fastnn.backends import registry
 from fastnn.backends.base import Backend
 
 # The backends whose kernels compile (and can be tiered), known without importing them.
@@ -81,10 +101,10 @@ STAGES = ("network calls and its optimizer's epoch",
 _NETWORK, _BATCHES = 0, 1
 # Seconds between two looks at the marker from one network's calls.
 POLL_INTERVAL = 0.02
-# The sources whose content decides the compiled kernels.
-_KERNEL_SOURCES = ("_numba_kernels.py", "_numba_train_kernels.py",
-                   "_numba_parallel_kernels.py", "numba_jit.py", "numba_parallel.py",
-                   "../config.py", "../functions.py", "../optimizers.py", "../params.py")
+# Seconds a fork waits for a thread loading Numba in this process (see _Loader).
+FORK_WAIT = 10.0
+# The sources whose content decides the compiled kernels, relative to the package.
+_KERNEL_SOURCES = fastnn_config.KERNEL_MODULES + fastnn_config.KERNEL_DEPENDENCIES
 
 
 def enabled():
@@ -117,14 +137,12 @@ def configuration(spec, optimizer=None):
     -------
     dict
         ``{"dtype", "hidden", "output", "loss", "optimizer"}`` (str each), as
-        :func:`fastnn.backends.numba_jit.kernel_configuration` names the kernels (a
+        :func:`fastnn.backends.numba_backend.kernel_configuration` names the kernels (a
         network without hidden layers has the ``"identity"`` hidden activation); only
         ``{"dtype"}`` when :data:`fastnn.config.SPECIALISED_KERNELS` is off and one
         compile per dtype serves every network.
     """
-    from fastnn import config as settings
-
-    if not settings.SPECIALISED_KERNELS:
+    if not fastnn_config.SPECIALISED_KERNELS:
         return {"dtype": spec.dtype}
     if optimizer is None:
         from fastnn.hyperparameters import TrainingOptions
@@ -142,10 +160,10 @@ def stamp():
         from fastnn.cpu import cpu_model
 
         digest = hashlib.sha256()
-        here = Path(__file__).parent
+        package = Path(__file__).parent.parent
         for name in _KERNEL_SOURCES:
             with contextlib.suppress(OSError):
-                digest.update((here / name).read_bytes())
+                digest.update((package / name).read_bytes())
         digest.update(_numba_version_source())
         digest.update(f"{__version__}|{cpu_model()}|{_cpu_flags()}".encode())
         _STAMP = digest.hexdigest()[:16]
@@ -163,9 +181,9 @@ def sources_state():
     global _SOURCES_STATE
     if _SOURCES_STATE is None:
         digest = hashlib.sha256()
-        here = Path(__file__).parent
+        package = Path(__file__).parent.parent
         for name in _KERNEL_SOURCES:
-            digest.update(f"{(here / name).resolve()};".encode())
+            digest.update(f"{(package / name).resolve()};".encode())
         _SOURCES_STATE = digest.hexdigest()[:16]
     return _SOURCES_STATE
 
@@ -258,22 +276,22 @@ class TieredBackend(Backend):
     compiles = False
     requested = "auto"
 
-    def __init__(self, target, spec, start=True):
-        from fastnn import backends
-
+    def __init__(self, target, spec, start=True, loader=None):
         self.target = target
         self.config = configuration(spec)
-        self._numpy = self._current = backends.get("numpy")
+        self._numpy = self._current = registry.get("numpy")
         self._complete = False  # every kernel compiled: no call stays on NumPy
         self._stages = frozenset()  # the indices of the worker's stages compiled so far
         self._pending = True    # may still move (False once complete, or given up)
         self._worker = None
         self._attempts = 0
         self._next_poll = 0.0
+        self._loader = loader   # loading cached kernels in this process (no compile)
+        self._stage_loader = None  # loading what the worker has compiled so far
         self._lock = threading.Lock()
         with _ALIVE_LOCK:
             _ALIVE.add(self)
-        if start:
+        if start and loader is None:
             self._start_compile()
 
     # --- what it is: the tier in force --------------------------------------------------
@@ -361,12 +379,17 @@ class TieredBackend(Backend):
         with self._lock:
             if not self._pending:
                 return
+            if self._loader is not None:
+                self._poll_loader()
+                return
             record = _read_marker(self.config)
             if record is not None:
                 self._stages = _stages_done(record)
-                if self._current is self._numpy:
+                if self._current is self._numpy and self._loaded():
                     self._switch()
-                if record.get("complete", False):
+                if not self._pending:  # the load failed
+                    return
+                if record.get("complete", False) and self._current is not self._numpy:
                     self._complete, self._pending = True, False
                     return
             worker = self._worker
@@ -390,23 +413,49 @@ class TieredBackend(Backend):
                 return
             self._give_up(_worker_failure(code, self.config))
 
-    def _switch(self):
-        from fastnn import backends
+    def _loaded(self):
+        """Whether the compiled kernels (the worker's first stage at least) can be called
+        now without a wait: Numba was imported by something else, or a loader thread
+        (started here, see :func:`loader_for`) has loaded them; a failed load gives up."""
+        loader = self._stage_loader
+        if loader is None:
+            loader = loader_for(self.config, self.target)
+            if loader is None:
+                return True
+            self._stage_loader = loader
+        if not loader.finished:
+            return False
+        if loader.error is not None:
+            self._give_up(loader.error, "loading its compiled Numba kernels")
+            return False
+        return True
 
-        self._current = backends.get(self.target)
-        _log().debug("tiered: %s kernels compiled; network moves from numpy to %s",
-                     self.config, self.target)
+    def _poll_loader(self):
+        """Loading mode: switch (for every call) once the loader thread has loaded the
+        kernels, or stay on NumPy if it failed."""
+        loader = self._loader
+        if not loader.finished:
+            return
+        if loader.error is not None:
+            self._give_up(loader.error, "loading its compiled Numba kernels")
+            return
+        self._complete, self._pending = True, False
+        self._switch(f"loaded from the cache in {loader.seconds:.2f} s")
 
-    def _give_up(self, cause):
+    def _switch(self, how="compiled"):
+        self._current = registry.get(self.target)
+        _log().debug("tiered: %s kernels %s; network moves from numpy to %s",
+                     self.config, how, self.target)
+
+    def _give_up(self, cause, what="the background Numba compile"):
         self._pending = False
         key = json.dumps(self.config, sort_keys=True)
         if key not in _WARNED:
             _WARNED.add(key)
             where = "numpy" if self._current is self._numpy else \
                 f"numpy for weighted and sparse calls ({self.target} for the others)"
-            warnings.warn(f"fastnn: the background Numba compile for {self.config} did not "
-                          f"finish ({cause}); these networks stay on {where}",
-                          RuntimeWarning, stacklevel=4)
+            warnings.warn(f"fastnn: {what} for {self.config} did not finish ({cause}); "
+                          f"these networks stay on {where}", RuntimeWarning, stacklevel=4)
 
     def _start_compile(self):
         """Spawn the worker unless the configuration is compiled or another one holds it.
@@ -476,6 +525,127 @@ class _Starter(threading.Thread):
     def wait(self):
         self.join()
         return None if self.process is None else self.process.wait()
+
+
+class _Loader(threading.Thread):
+    """Imports the compiled backend and loads one configuration's kernels from Numba's
+    on-disk cache, in this process (:func:`load_kernels`); one per configuration and
+    target (:func:`loader_for`).
+
+    Attributes
+    ----------
+    finished : bool
+        Set last, when the load has succeeded or failed.
+    error : str or None
+        Why it failed.
+    seconds : float
+        How long it took.
+    """
+
+    def __init__(self, config, target):
+        super().__init__(name="fastnn-tiered-load", daemon=True)
+        self.config, self.target = config, target
+        self.finished = False
+        self.error = None
+        self.seconds = 0.0
+
+    def run(self):
+        started = time.perf_counter()
+        try:
+            load_kernels(self.config, self.target)
+        except Exception as exc:  # noqa: BLE001 (any failure leaves the networks on NumPy)
+            self.error = f"{type(exc).__name__}: {exc}"
+        self.seconds = time.perf_counter() - started
+        self.finished = True
+        if self.error is None:
+            _log().debug("tiered: %s kernels for %s loaded in %.2f s", self.config,
+                         self.target, self.seconds)
+
+
+def loader_for(config, target):
+    """The thread that loads the compiled kernels of ``config`` (a configuration marked
+    complete) into this process while its networks answer from NumPy.
+
+    Started here when Numba is not imported yet (or is being imported by another loader);
+    a failed load stays failed (its networks stay on NumPy). None where a network can go
+    to ``target`` at once, as it did before loading threads: Numba was imported by
+    something else (a network on ``backend="numba"``, the user), or this configuration's
+    kernels are loaded already.
+
+    Parameters
+    ----------
+    config : dict
+        :func:`configuration` of the network.
+    target : str
+        ``"numba"`` or ``"numba_parallel"``.
+
+    Returns
+    -------
+    _Loader or None
+    """
+    key = (json.dumps(config, sort_keys=True), target)
+    with _LOADERS_LOCK:
+        loader = _LOADERS.get(key)
+        if loader is None:
+            if _CUT_BY_FORK is None and _numba_imported() and not any(
+                    not other.finished for other in _LOADERS.values()):
+                return None
+            loader = _LOADERS[key] = _Loader(config, target)
+            if _CUT_BY_FORK is not None:  # Numba is half-imported here: never touch it
+                loader.error, loader.finished = _CUT_BY_FORK, True
+            else:
+                loader.start()
+        elif loader.finished and loader.error is None:
+            return None
+        return loader
+
+
+def _numba_imported():
+    """Whether Numba is imported in this process (a loader may be importing it)."""
+    return "numba" in sys.modules
+
+
+def load_kernels(config, target):
+    """Import ``target`` and call the kernels a network of ``config`` calls first, once
+    each, on a tiny input: Numba loads them from its on-disk cache (a miss compiles them).
+
+    The model's bound fast path (``forward``; ``gradients`` and ``train_step`` share one
+    kernel), ``loss``, and one epoch of the configuration's optimizer (the gradients of a
+    full-batch solver). Other calls (weighted, sparse, backend-level batches) load their
+    kernels at their first use, in the caller's thread.
+
+    Parameters
+    ----------
+    config : dict
+        :func:`configuration` of the networks.
+    target : str
+    """
+    from fastnn.hyperparameters import TrainingOptions
+    from fastnn.optimizers import FULL_BATCH_SOLVERS, make_optimizer
+    from fastnn.params import parameter_count
+    from fastnn.spec import NetworkSpec
+
+    backend = registry.get(target)
+    dtype = config["dtype"]
+    spec = NetworkSpec.create([2, 2, 2], activation=config.get("hidden", "sigmoid"),
+                              output_activation=config.get("output"),
+                              loss=config.get("loss", "mse"), dtype=dtype)
+    # The inputs of the worker's compile (fastnn/warmup.py): the same argument types.
+    X = np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], dtype=dtype)
+    T = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=dtype)
+    params = np.zeros(parameter_count(spec.layer_sizes), dtype=dtype)
+    bound = backend.bind(spec, params)
+    if bound:
+        bound.forward(X)
+        bound.gradients(X, T)
+    backend.loss(spec, params, X, T)
+    options = TrainingOptions(optimizer=config.get("optimizer") or TrainingOptions().optimizer,
+                              epochs=1, batch_size=2)
+    if options.optimizer in FULL_BATCH_SOLVERS:
+        backend.gradients(spec, params, X, T)
+    elif backend.runs_epochs:
+        backend.train_epoch(spec, params.copy(), X, T, np.arange(3, dtype=np.int64), options,
+                            make_optimizer(options, params.size, params.dtype))
 
 
 def _stages_done(record):
@@ -557,13 +727,32 @@ def _cpu_flags():
     return ""
 
 
+def _finish_loading_before_fork():
+    """Before a fork: wait (at most FORK_WAIT seconds) for the loader threads, so that the
+    child inherits Numba either not imported or imported with the kernels loaded, never
+    half of it (a module import or LLVM's state locked by a thread the child has not)."""
+    current = threading.current_thread()
+    for loader in list(_LOADERS.values()):
+        if loader is not current and loader.is_alive():
+            loader.join(FORK_WAIT)
+
+
 def _forget_workers_after_fork():
     """In a forked child: the parent's compile processes are not this process's children
     (nothing of them is inherited but the handle, which is dropped); the child watches
-    the markers only."""
+    the markers only. A loader thread still running at the fork (past FORK_WAIT) left
+    Numba half-imported here: the child's networks stay on NumPy, with one warning."""
+    global _CUT_BY_FORK, _LOADERS_LOCK
+
     for backend in list(_ALIVE):
         backend._worker = None
         backend._lock = threading.Lock()
+    _LOADERS_LOCK = threading.Lock()
+    for loader in list(_LOADERS.values()):
+        if not loader.finished:
+            _CUT_BY_FORK = ("the process forked while a thread of its parent was loading "
+                            "Numba; Numba is not used in this process")
+            loader.error, loader.finished = _CUT_BY_FORK, True
 
 
 _STAMP = None
@@ -571,5 +760,11 @@ _SOURCES_STATE = None
 _WARNED = set()
 _ALIVE = weakref.WeakSet()
 _ALIVE_LOCK = threading.Lock()
+# (configuration as JSON, target) -> its _Loader, for the life of the process.
+_LOADERS = {}
+_LOADERS_LOCK = threading.Lock()
+# Why Numba must not be used in this process (it forked amid a load), or None.
+_CUT_BY_FORK = None
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_workers_after_fork)
+    os.register_at_fork(before=_finish_loading_before_fork,
+                        after_in_child=_forget_workers_after_fork)
