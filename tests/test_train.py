@@ -395,7 +395,7 @@ def test_an_interrupted_fit_changes_nothing(labelled, monkeypatch):
 
 @pytest.mark.skipif("numba" not in BACKENDS, reason="the numba backend is not available here")
 def test_the_epoch_kernel_keeps_one_signature_per_dtype(labelled):
-    from fastnn.backends._numba_train_kernels import train_epoch
+    from fastnn.backends._numba_train_kernels import epoch_kernel
 
     X, y = labelled
     frozen = X.copy()
@@ -404,7 +404,7 @@ def test_the_epoch_kernel_keeps_one_signature_per_dtype(labelled):
         for optimizer in ("sgd", "adam"):
             MLP([4, 5, 3], loss="cross_entropy", backend="numba", dtype=dtype, seed=0).fit(
                 frozen, y.tolist(), optimizer=optimizer, learning_rate=1, alpha=0, epochs=1)
-    assert len(train_epoch.signatures) <= 2
+    assert len(epoch_kernel.signatures) <= 2
 
 
 # --- backends that run whole epochs -------------------------------------------------------

@@ -2,7 +2,7 @@
 
 :func:`fastnn.backends.numba_backend.compiled_epoch` (what ``NumbaBackend.train_epoch``
 calls) translates an epoch of :mod:`fastnn.train` into the kernel's arguments;
-:func:`train_epoch` then runs every
+:func:`epoch_kernel` then runs every
 mini-batch (rows gathered in the epoch's order), the L2 penalty and the optimiser step,
 with the same formulas in the same order as the optimisers of :mod:`fastnn.optimizers`,
 so both paths give the same parameters to rounding. The kernel assumes clean input.
@@ -33,8 +33,9 @@ import math
 
 import numpy as np
 
+from fastnn import config as fastnn_config
 from fastnn.backends import numba_backend
-from fastnn.optimizers import OPTIMIZER_CODES, SETTING_CODES
+from fastnn.optimizers import OPTIMIZER_CODES, SETTING_CODES, adam_step_size, optimizer_codes
 
 # The configuration this copy of the source is compiled for: none in the plain import,
 # whose kernels take the optimizer from their code argument at run time (GENERIC); one
@@ -54,7 +55,9 @@ loss_and_gradient_weighted = _kernels.loss_and_gradient_weighted
 
 # The optimisers the kernel has a step for, and where their hyperparameters are in
 # the settings array.
-SGD, MOMENTUM, ADAM = (OPTIMIZER_CODES[name] for name in ("sgd", "momentum", "adam"))
+# Checked against the optimizer table at import: a table entry without a step here stops
+# the import, naming both lists.
+SGD, MOMENTUM, ADAM = optimizer_codes(("sgd", "momentum", "adam"), __name__).values()
 OPTIMIZER = GENERIC if CONFIGURATION is None else OPTIMIZER_CODES[CONFIGURATION.optimizer]
 LEARNING_RATE, MOMENTUM_COEFFICIENT, NESTEROV, BETA_1, BETA_2, EPSILON = (
     SETTING_CODES[name]
@@ -101,7 +104,7 @@ train_inline_jit = jit(error_model="numpy", inline="always")
 
 
 @train_jit
-def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, workspace,
+def epoch_kernel(params, layer_sizes, activation_codes, loss_code, X, T, order, workspace,
                 batch_size, optimizer_code, alpha, data_scale, settings, state, step_count):
     """One unweighted epoch on a dense ``X``, updating ``params`` and the optimiser state.
 
@@ -134,7 +137,7 @@ def train_epoch(params, layer_sizes, activation_codes, loss_code, X, T, order, w
 
 
 @train_jit
-def train_epoch_weighted(params, layer_sizes, activation_codes, loss_code, X, T, order,
+def epoch_kernel_weighted(params, layer_sizes, activation_codes, loss_code, X, T, order,
                          weights, batch_size, optimizer_code, alpha, data_scale, settings,
                          state, step_count):
     """One epoch on a dense ``X`` with sample weights, updating ``params`` and the state.
@@ -167,7 +170,7 @@ def train_epoch_weighted(params, layer_sizes, activation_codes, loss_code, X, T,
 
 
 @train_jit
-def train_epoch_csr(params, layer_sizes, activation_codes, loss_code, X_data, X_indices,
+def epoch_kernel_csr(params, layer_sizes, activation_codes, loss_code, X_data, X_indices,
                     X_indptr, n_features, T, order, weights, batch_size, optimizer_code,
                     alpha, data_scale, settings, state, step_count):
     """One epoch on a canonical CSR ``X``, updating ``params`` and the optimiser state.
@@ -353,11 +356,16 @@ def _momentum_step(params, grad, velocity, learning_rate, momentum, nesterov):
             params[index] += velocity[index]
 
 
+# The one copy of Adam's step size (fastnn.optimizers), inlined. Not through this
+# module's jit, which renames the function it compiles (its configuration tag).
+_adam_step_size = fastnn_config.njit(adam_step_size, **dict(fastnn_config.JIT_OPTIONS,
+                                                             inline="always"))
+
+
 @train_helper_jit
 def _adam_step(params, grad, first_moment, second_moment, learning_rate, beta_1, beta_2,
                epsilon, step_count):
-    t = float(step_count)
-    rate = learning_rate * math.sqrt(1.0 - beta_2 ** t) / (1.0 - beta_1 ** t)
+    rate = _adam_step_size(learning_rate, beta_1, beta_2, step_count)
     for index in range(params.shape[0]):
         g = grad[index]
         first_moment[index] = beta_1 * first_moment[index] + (1 - beta_1) * g

@@ -443,16 +443,16 @@ def compiled_epoch(spec, params, X, T, order, options, optimizer, sample_weight=
         # int64 indices whatever the matrix holds: one compiled signature per dtype.
         weights = (np.empty(0, dtype=dtype) if sample_weight is None
                    else _writable(sample_weight))
-        loss = epoch.train_epoch_csr(*network, _writable(X.data),
+        loss = epoch.epoch_kernel_csr(*network, _writable(X.data),
                                      np.asarray(X.indices, dtype=np.int64),
                                      np.asarray(X.indptr, dtype=np.int64),
                                      int(spec.n_inputs), T, order, weights, *training)
     elif sample_weight is not None:
-        loss = epoch.train_epoch_weighted(*network, _writable(X), T, order,
+        loss = epoch.epoch_kernel_weighted(*network, _writable(X), T, order,
                                           _writable(sample_weight), *training)
     else:
         workspace = np.empty(batch_size * _workspace_per_row(spec), dtype=dtype)
-        loss = epoch.train_epoch(*network, _writable(X), T, order, workspace, *training)
+        loss = epoch.epoch_kernel(*network, _writable(X), T, order, workspace, *training)
     optimizer.step_count += len(range(0, n_samples, batch_size))
     return float(loss)
 
