@@ -99,8 +99,7 @@ def build_parser():
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="print the traceback of an error")
-        # fastnn warmup's module still takes the parsed options in run (its rewrite owns it).
-        sub.set_defaults(handler=getattr(module, "run_from_args", module.run))
+        sub.set_defaults(handler=module.run_from_args)
         module.add_arguments(sub)
     return parser
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from fastnn.cli import main
+from fastnn.cli import COMMANDS, main
 from fastnn.commands import report as cli_report
 from fastnn.commands import tune as cli_tune
 
@@ -267,3 +267,28 @@ def test_compare_with_markdown_pointing_at_a_directory_is_one_line(tmp_path, cap
     assert main(["compare", run, run, "--markdown", str(folder)]) == 2
     assert "Is a directory" in _one_line(capsys.readouterr().err)
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("module_name", sorted(set(COMMANDS.values())))
+def test_every_command_parses_apart_from_running(module_name):
+    """asv's protocol (fastnn/commands/__init__.py): argparse in add_arguments, the parsed
+    options read in run_from_args, and a run that takes plain values."""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(module_name)
+    assert callable(module.add_arguments) and callable(module.run_from_args)
+    assert "args" not in inspect.signature(module.run).parameters
+
+
+def test_warmup_runs_from_plain_values(monkeypatch, capsys):
+    from fastnn import warmup
+    from fastnn.commands import warmup as cli_warmup
+
+    warmed = []
+    monkeypatch.setattr(warmup, "warm", lambda config, target, progress, wait:
+                        warmed.append((config, target)))
+    config = cli_warmup.default_configuration()
+    assert cli_warmup.run([config], target="numba", progress=False) == 0
+    assert warmed == [(config, "numba")]
+    assert "compiled" in capsys.readouterr().out

@@ -35,23 +35,38 @@ def add_arguments(parser):
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run(args):
-    """Compile the configurations asked for; returns 0."""
-    from fastnn import warmup
-    from fastnn.backends import tiered
-
+def run_from_args(args):
+    """The parsed options as plain values for :func:`run`; returns its exit status."""
     if args.all:
         configs = common_configurations()
     elif args.config:
         configs = [parse_configuration(text) for text in args.config]
     else:
         configs = [default_configuration()]
+    return run(configs, target=args.target, progress=not args.no_progress)
+
+
+def run(configs, target="numba", progress=True):
+    """Compile the configurations ``configs`` for ``target``; returns 0.
+
+    Parameters
+    ----------
+    configs : list of dict
+        Configurations as :func:`fastnn.backends.tiered.configuration` makes them (see
+        :func:`parse_configuration`, :func:`common_configurations`).
+    target : {"numba", "numba_parallel"}
+    progress : bool
+        Show a progress bar (on stderr; the per-configuration lines then go there too).
+    """
+    from fastnn import warmup
+    from fastnn.backends import tiered
+
     stages = warmup.STAGES
-    bar = None if args.no_progress else _progress_bar(len(configs) * len(stages))
+    bar = _progress_bar(len(configs) * len(stages)) if progress else None
     for config in configs:
         started = time.perf_counter()
         was_ready = tiered.is_ready(config, complete=True)
-        warmup.warm(config, args.target, progress=_advance(bar, config), wait=True)
+        warmup.warm(config, target, progress=_advance(bar, config), wait=True)
         if bar is not None and was_ready:
             bar.update(len(stages))
         state = "already compiled" if was_ready else "compiled"
