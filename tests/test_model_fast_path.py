@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fastnn import MLP
-from fastnn.backends import numba_backend
+from fastnn.backends import _numba_kernels, numba_backend
 from fastnn.spec import NetworkSpec
 from fastnn.validation import PlainArrays
 
@@ -48,7 +48,7 @@ def test_bound_kernels_follow_a_change_of_tuning(monkeypatch):
         @staticmethod
         def _forward_into(params, layer_sizes, codes, X, Y):
             seen.append(codes.shape[0])
-            return numba_backend.NumbaBackend._forward_into(params, layer_sizes, codes, X, Y)
+            return _numba_kernels.forward_into(params, layer_sizes, codes, X, Y)
 
     net = MLP([4, 3, 2], backend="numba", seed=0)
     net._backend = Recording()

@@ -176,15 +176,8 @@ class NumbaBackend(Backend):
     runs_epochs = True
     accepts_sparse = True
     crossover_kernels = kernels.__name__
-    _forward_into = staticmethod(kernels.forward_into)
-    _loss = staticmethod(kernels.loss)
-    _gradient_into = staticmethod(kernels.gradient_into)
-    _train_step = staticmethod(kernels.train_step)
-    _checked_gradient_into = staticmethod(kernels.checked_gradient_into)
-    _checked_train_step = staticmethod(kernels.checked_train_step)
-    _checked_gradient_step = staticmethod(kernels.checked_gradient_step)
 
-    # The module whose kernels the attributes above name; a configuration's copy of it
+    # The module of the dense-batch kernels (DENSE_KERNELS); a configuration's copy of it
     # serves each network (see dense_kernels).
     _dense_template = NETWORK_KERNELS
 
@@ -204,17 +197,16 @@ class NumbaBackend(Backend):
 
     def dense_kernels(self, spec):
         """The dense-batch kernels (:data:`DENSE_KERNELS`) for ``spec``, by name: those of
-        its configuration's copy of this backend's kernel module, except where a subclass
-        replaced the class attribute (``_forward_into``, ...) with its own function."""
+        its configuration's copy of this backend's kernel module (``_dense_template``),
+        except where a subclass defines its own as ``_<name>`` (``_forward_into``, ...)."""
         entry = _DENSE.get((id(spec), type(self)))
         if entry is not None and entry[0] is spec:
             return entry[1]
-        plain = importlib.import_module(self._dense_template)
         module = specialised(self._dense_template, kernel_configuration(spec))
         chosen = {}
         for name in DENSE_KERNELS:
-            own = getattr(type(self), f"_{name}")
-            chosen[name] = getattr(module, name) if own is getattr(plain, name) else own
+            own = getattr(type(self), f"_{name}", None)
+            chosen[name] = getattr(module, name) if own is None else own
         if len(_DENSE) >= _MAX_CACHED_SPECS:
             _DENSE.clear()
         _DENSE[(id(spec), type(self))] = (spec, chosen)

@@ -26,14 +26,7 @@ class NumbaParallelBackend(NumbaBackend):
     description = (f"Numba kernels run on row blocks of {parallel.BLOCK_ROWS} in parallel "
                    "(numba.prange) for plain dense batches; weighted, sparse and epochs serial")
     serial_below_rows = 2 * parallel.BLOCK_ROWS
-    _dense_template = "fastnn.backends._numba_parallel_kernels"
-    _forward_into = staticmethod(parallel.forward_into)
-    _loss = staticmethod(parallel.loss)
-    _gradient_into = staticmethod(parallel.gradient_into)
-    _train_step = staticmethod(parallel.train_step)
-    _checked_gradient_into = staticmethod(parallel.checked_gradient_into)
-    _checked_train_step = staticmethod(parallel.checked_train_step)
-    _checked_gradient_step = staticmethod(parallel.checked_gradient_step)
+    _dense_template = parallel.__name__
 
 
 BACKEND = NumbaParallelBackend()
