@@ -326,7 +326,7 @@ def test_tuned_crossovers_reach_the_kernel_arguments(monkeypatch):
     tuning.reload()
     try:
         codes = numba_backend.kernel_arguments(spec)[1]
-        assert codes.tolist()[2:] == list(range(1, 10))
+        assert codes.tolist()[2:] == list(range(1, 10)) + [tuning.shipped_row_block()]
         net = MLP.from_spec(spec, np.linspace(-1, 1, 7 * 5 + 5 + 5 * 2 + 2), "numba")
         reference = net.with_backend(REFERENCE)
         X = np.random.default_rng(0).standard_normal((4, 7))
@@ -335,3 +335,55 @@ def test_tuned_crossovers_reach_the_kernel_arguments(monkeypatch):
         monkeypatch.undo()
         tuning.reload()
     assert numba_backend.kernel_arguments(spec)[1].shape == (2,)
+
+
+def test_tuned_row_block_reaches_the_kernel_arguments(monkeypatch):
+    from fastnn.backends import tuning
+
+    spec = NetworkSpec.create([7, 5, 2], "relu", "sigmoid", "mse")
+    monkeypatch.setattr(tuning, "forward_row_block", lambda: 3)
+    tuning.reload()
+    try:
+        codes = numba_backend.kernel_arguments(spec)[1]
+        shipped = [value for triple in tuning.shipped_crossovers() for value in triple]
+        assert codes.tolist()[2:] == shipped + [3]
+        net = MLP.from_spec(spec, np.linspace(-1, 1, 7 * 5 + 5 + 5 * 2 + 2), "numba")
+        X = np.random.default_rng(0).standard_normal((10, 7))  # blocks of 3, 3, 3, 1 rows
+        expected = net.with_backend(REFERENCE).forward(X)
+        assert relative_difference(net.forward(X), expected) <= 1e-10
+    finally:
+        monkeypatch.undo()
+        tuning.reload()
+    assert numba_backend.kernel_arguments(spec)[1].shape == (2,)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("rows", [1, 5, 6, 7, 13])
+def test_forward_in_row_blocks_matches_whole_batches(dtype, rows):
+    """The row-blocked forward (every block size against a batch of ``rows``, the last
+    block shorter or not) gives the whole batch's result, also through BLAS, and the
+    finiteness flag of the whole batch."""
+    sizes = [6, 9, 4, 3]
+    layer_sizes = np.array(sizes, dtype=np.int64)
+    rng = np.random.default_rng(rows)
+    params = rng.standard_normal(sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])))
+    params = params.astype(dtype)
+    X = rng.standard_normal((rows, sizes[0])).astype(dtype)
+    codes = [kernels.ACTIVATION_CODES["tanh"], kernels.ACTIVATION_CODES["sigmoid"],
+             kernels.ACTIVATION_CODES["softmax"]]
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    for crossovers in (ALL_BLAS, ALL_LOOPS):
+        whole = np.empty((rows, sizes[-1]), dtype=dtype)
+        assert kernels.forward_into(params, layer_sizes,
+                                    np.array(codes + list(crossovers) + [0], np.int64), X,
+                                    whole)
+        for block in (1, 2, 4, 5, 12):
+            Y = np.full((rows, sizes[-1]), np.nan, dtype=dtype)
+            arguments = np.array(codes + list(crossovers) + [block], np.int64)
+            assert kernels.forward_into(params, layer_sizes, arguments, X, Y)
+            assert relative_difference(Y, whole) <= tolerance, (block, crossovers)
+        X_bad = X.copy()
+        X_bad[-1, 0] = np.nan
+        assert not kernels.forward_into(params, layer_sizes,
+                                        np.array(codes + list(crossovers) + [2], np.int64),
+                                        X_bad, Y)

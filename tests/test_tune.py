@@ -11,7 +11,7 @@ import pytest
 
 import fastnn
 from fastnn.backends import selection, tuning
-from fastnn.bench.measure import backend_table, crossovers
+from fastnn.bench.measure import backend_table, crossovers, row_block
 from fastnn.cli import main
 from fastnn.commands import tune as cli_tune
 from fastnn.commands.info import info_text
@@ -83,6 +83,26 @@ def test_crossovers_are_the_tuned_ones_else_the_shipped_ones():
     assert tuning.crossovers() == BLAS_CROSSOVER == tuning.shipped_crossovers()
     tuning.save(crossovers=TUNED_CROSSOVERS)
     assert tuning.crossovers() == tuple(TUNED_CROSSOVERS[name] for name in tuning.PRODUCTS)
+
+
+def test_the_row_block_is_the_tuned_one_else_the_shipped_one(tune_file):
+    from fastnn.backends._numba_kernels import FORWARD_ROW_BLOCK
+
+    assert tuning.forward_row_block() == FORWARD_ROW_BLOCK == tuning.shipped_row_block()
+    tuning.save(crossovers=TUNED_CROSSOVERS, extra={tuning.ROW_BLOCK_KEY: 7})
+    assert tuning.forward_row_block() == 7
+    assert "forward row block" in cli_tune.summary_text(tune_file)
+    with pytest.warns(tuning.TuningWarning, match=tuning.ROW_BLOCK_KEY):
+        _rewrite(tune_file, **{tuning.ROW_BLOCK_KEY: -1})
+        assert tuning.forward_row_block() == tuning.shipped_row_block()
+
+
+def test_the_row_block_measurement_prefers_the_fastest_then_the_smaller():
+    assert row_block.best({0: 2.0, 128: 1.0, 512: 1.5}) == 128
+    assert row_block.best({0: 1.0, 256: 1.0}) == 0
+    times = row_block.measure(candidates=(0, 3), cases=(((4, 3, 2), 7),), rounds=1,
+                              min_time=0.0)
+    assert set(times) == {0, 3} and all(value > 0 for value in times.values())
 
 
 # --- when it is used --------------------------------------------------------------------
@@ -187,9 +207,15 @@ def test_tune_measures_stores_and_shows(monkeypatch, tune_file, capsys):
         shapes=((4, 4), (16, 8)), rows=(1, 2), rounds=1, min_time=0.0))
     monkeypatch.setattr(backend_table, "measure", lambda: real_table(
         layer_sizes=((3, 3, 1),), batch_sizes=(1,), rounds=1, min_time=0.0))
+    real_row_block = row_block.measure
+    monkeypatch.setattr(row_block, "measure", lambda crossovers=None: real_row_block(
+        candidates=(0, 2), cases=(((3, 4, 2), 5),), rounds=1, min_time=0.0,
+        crossovers=crossovers))
     monkeypatch.setattr(cli_tune, "warm_first_forward", lambda: 0.25)
     assert main(["tune"]) == 0
     record = _record(tune_file)
+    assert record[tuning.ROW_BLOCK_KEY] in (0, 2)
+    assert set(record["row_block_times_s"]) == {"0", "2"}
     assert record["warm_first_forward_s"] == 0.25
     assert set(record["crossovers"]) == set(tuning.PRODUCTS)
     assert set(record["table"]) == {f"3-3-1 x1 {op}" for op in selection.OPS}

@@ -146,8 +146,10 @@ def kernel_arguments(spec):
     activation_codes : ndarray of int64, shape (n_layers,) or (n_layers + 9,)
         One code of ``ACTIVATION_CODES`` per weight layer, output last; followed by the
         BLAS / loop crossovers of :func:`fastnn.backends.tuning.crossovers` (9 values,
-        row by row) when they differ from the shipped ``BLAS_CROSSOVER``, which the
-        kernels use without them.
+        row by row) and the forward pass's rows per block
+        (:func:`fastnn.backends.tuning.forward_row_block`) when either differs from the
+        shipped ``BLAS_CROSSOVER`` and ``FORWARD_ROW_BLOCK``, which the kernels use
+        without them.
     loss_code : int
         The code of ``LOSS_CODES`` for ``spec.loss``.
     """
@@ -338,14 +340,16 @@ class BoundKernels:
 
 
 def _tuned_crossovers():
-    """The crossovers in force as the 9 values the kernels read after the activation
-    codes; none when they are the shipped ones (compiled into the kernels)."""
+    """The crossovers and the forward row block in force as the 10 values the kernels read
+    after the activation codes; none when they are the shipped ones (compiled into the
+    kernels)."""
     from fastnn.backends import tuning
 
     in_force = tuning.crossovers()
-    if in_force == tuning.shipped_crossovers():
+    row_block = tuning.forward_row_block()
+    if in_force == tuning.shipped_crossovers() and row_block == tuning.shipped_row_block():
         return []
-    return [int(value) for triple in in_force for value in triple]
+    return [int(value) for triple in in_force for value in triple] + [row_block]
 
 
 def clear_argument_cache():

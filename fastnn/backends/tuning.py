@@ -10,7 +10,8 @@ JSON, wrong schema, another CPU, another fastnn or Numba version) gives one
 :class:`TuningWarning` naming the problem, and the shipped values.
 
 Readers: :mod:`fastnn.backends.selection` (the table behind ``backend="auto"``),
-:func:`crossovers` (for the Numba kernels' BLAS / loop dispatch) and ``fastnn info``
+:func:`crossovers` (for the Numba kernels' BLAS / loop dispatch),
+:func:`forward_row_block` (the forward pass's row blocks) and ``fastnn info``
 (:func:`status`).
 """
 
@@ -35,6 +36,8 @@ PATH_ENV = "FASTNN_TUNE_FILE"
 PRODUCTS = ("forward_layer", "weight_gradient", "back_delta")
 # What a crossover triple means, in that order (see ``_numba_kernels._use_blas``).
 CROSSOVER_FIELDS = ("single_row", "min_rows", "min_multiply_adds")
+# The tune file's key for the forward pass's rows per block (see forward_row_block).
+ROW_BLOCK_KEY = "forward_row_block"
 # A crossover that is never reached ("always the loops"): larger than any product.
 NEVER = 2 ** 62
 # The libraries whose versions a measurement depends on, the one list: a tune file
@@ -283,6 +286,27 @@ def shipped_crossovers():
     return tuple(tuple(int(value) for value in triple) for triple in BLAS_CROSSOVER)
 
 
+def forward_row_block():
+    """The forward pass's rows per block for the Numba kernels (0: whole batches): tuned
+    here (the tune file's ``forward_row_block``), else the shipped one.
+
+    Returns
+    -------
+    int
+    """
+    tuning = in_force()
+    if tuning is not None and _is_count(tuning.extra.get(ROW_BLOCK_KEY)):
+        return int(tuning.extra[ROW_BLOCK_KEY])
+    return shipped_row_block()
+
+
+def shipped_row_block():
+    """The row block the kernels were built with (``_numba_kernels.FORWARD_ROW_BLOCK``)."""
+    from fastnn.backends._numba_kernels import FORWARD_ROW_BLOCK
+
+    return int(FORWARD_ROW_BLOCK)
+
+
 def status():
     """One line for ``fastnn info``: which tuning is in force, and why.
 
@@ -314,6 +338,8 @@ def _validate(record):
         problem = _crossover_problem(record["crossovers"])
         if problem:
             return f"wrong schema (crossovers: {problem})"
+    if ROW_BLOCK_KEY in record and not _is_count(record[ROW_BLOCK_KEY]):
+        return f"wrong schema ({ROW_BLOCK_KEY} is not a non-negative integer)"
     if "table" in record:
         problem = _table_problem(record["table"])
         if problem:

@@ -4,11 +4,11 @@ The result goes to the user cache (``$FASTNN_TUNE_FILE``, else
 ``$XDG_CACHE_HOME/fastnn/tune.json``, else ``~/.cache/fastnn/tune.json``), written
 atomically with the CPU model, the versions and the date, and is used automatically:
 ``backend="auto"`` and ``fastnn.fastest_backend`` read its table; the BLAS / loop
-crossovers are stored for the Numba kernels. A file measured on another CPU or with
-another fastnn or Numba version is ignored (with a warning), and the shipped table is
-used. About 25 s once the Numba kernels are compiled (about 20 s more the first time).
-It also times a first ``forward`` in a new process (import included), which ``fastnn
-info`` shows.
+crossovers and the forward pass's rows per block are stored for the Numba kernels. A
+file measured on another CPU or with another fastnn or Numba version is ignored (with a
+warning), and the shipped table is used. About 40 s once the Numba kernels are compiled
+(about 20 s more the first time). It also times a first ``forward`` in a new process
+(import included), which ``fastnn info`` shows.
 
 examples:
   fastnn tune                    measure and store
@@ -26,7 +26,7 @@ import time
 
 from fastnn import backends
 from fastnn.backends import selection, tuning
-from fastnn.bench.measure import backend_table, crossovers
+from fastnn.bench.measure import backend_table, crossovers, row_block
 from fastnn.reporting.machine import check_thread_count, pinned_threads
 
 HELP = ("measure this machine's kernel crossovers and fastest-backend table; stored in the "
@@ -102,6 +102,7 @@ def measure(threads):
     with pinned_threads(threads):
         if tuned:
             record.update(_measure_crossovers(tuned))
+            record.update(_measure_row_block(record["crossovers"]))
         else:
             record["crossovers"] = None
         began = time.perf_counter()
@@ -163,6 +164,10 @@ def summary_text(path, headline=True):
                      + "; tuned vs shipped):")
         lines += [f"  {name:<16} {_triple(record.crossovers[name])}  vs  "
                   f"{_triple(shipped[name])}" for name in tuning.PRODUCTS]
+    block = record.extra.get(tuning.ROW_BLOCK_KEY)
+    if block is not None:
+        lines.append(f"forward row block (rows; 0: whole batches): {block}  vs  "
+                     f"{tuning.shipped_row_block()}")
     if record.table:
         shipped_winners = selection.shipped_table()
         differs = [key for key, entry in sorted(record.table.items())
@@ -190,6 +195,17 @@ def _measure_crossovers(backend):
             "crossover_points": [point.as_dict() for point in points],
             "compile_s": round(compile_s, 2),
             "crossovers_s": round(time.perf_counter() - began, 2)}
+
+
+def _measure_row_block(measured_crossovers):
+    _say("timing the forward pass's row blocks")
+    began = time.perf_counter()
+    in_order = None if measured_crossovers is None else \
+        [measured_crossovers[name] for name in tuning.PRODUCTS]
+    times = row_block.measure(crossovers=in_order)
+    return {tuning.ROW_BLOCK_KEY: row_block.best(times),
+            "row_block_times_s": {str(block): value for block, value in times.items()},
+            "row_block_s": round(time.perf_counter() - began, 2)}
 
 
 def _load_scipy_blas():
