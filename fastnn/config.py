@@ -46,8 +46,8 @@ KERNEL_MODULES = ("backends/_numba_kernels.py", "backends/_numba_train_kernels.p
 # entry with its own source file only, so the kernels' names carry a digest of these
 # (see kernel_dependencies_digest): an edit or upgrade of any of them compiles afresh
 # instead of loading a stale kernel.
-KERNEL_DEPENDENCIES = ("backends/_numba_math.py", "functions.py", "optimizers.py",
-                       "config.py", "params.py")
+KERNEL_DEPENDENCIES = ("backends/_numba_math.py", "backends/_external_gemm.py",
+                       "functions.py", "optimizers.py", "config.py", "params.py")
 SPECIALISED_KERNELS = os.environ.get("FASTNN_SPECIALISED_KERNELS", "1") != "0"
 
 # error_model "numpy": a division by zero gives inf/NaN (refused by the model afterwards)

@@ -326,7 +326,8 @@ def test_tuned_crossovers_reach_the_kernel_arguments(monkeypatch):
     tuning.reload()
     try:
         codes = numba_backend.kernel_arguments(spec)[1]
-        assert codes.tolist()[2:] == list(range(1, 10)) + [tuning.shipped_row_block()]
+        assert codes.tolist()[2:] == (list(range(1, 10)) + [tuning.shipped_row_block()]
+                                      + list(tuning.shipped_external_gemm()))
         net = MLP.from_spec(spec, np.linspace(-1, 1, 7 * 5 + 5 + 5 * 2 + 2), "numba")
         reference = net.with_backend(REFERENCE)
         X = np.random.default_rng(0).standard_normal((4, 7))
@@ -346,7 +347,7 @@ def test_tuned_row_block_reaches_the_kernel_arguments(monkeypatch):
     try:
         codes = numba_backend.kernel_arguments(spec)[1]
         shipped = [value for triple in tuning.shipped_crossovers() for value in triple]
-        assert codes.tolist()[2:] == shipped + [3]
+        assert codes.tolist()[2:] == shipped + [3] + list(tuning.shipped_external_gemm())
         net = MLP.from_spec(spec, np.linspace(-1, 1, 7 * 5 + 5 + 5 * 2 + 2), "numba")
         X = np.random.default_rng(0).standard_normal((10, 7))  # blocks of 3, 3, 3, 1 rows
         expected = net.with_backend(REFERENCE).forward(X)
@@ -387,3 +388,48 @@ def test_forward_in_row_blocks_matches_whole_batches(dtype, rows):
         assert not kernels.forward_into(params, layer_sizes,
                                         np.array(codes + list(crossovers) + [2], np.int64),
                                         X_bad, Y)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_onednn_route_gives_the_blas_result_or_falls_back(dtype):
+    """Every product sent to oneDNN by the rule (1 row, 0 weights): the forward pass equals
+    np.dot's within float32 rounding where oneDNN is installed, exactly where it is not
+    (the stub fails and np.dot runs) and in float64 (never sent)."""
+    from fastnn.backends import _external_gemm
+
+    sizes = [20, 16, 8, 3]
+    layer_sizes = np.array(sizes, dtype=np.int64)
+    rng = np.random.default_rng(3)
+    params = rng.standard_normal(sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])))
+    params = (params * 0.3).astype(dtype)
+    X = rng.standard_normal((37, sizes[0])).astype(dtype)
+    codes = [kernels.ACTIVATION_CODES["tanh"]] * 2 + [kernels.ACTIVATION_CODES["identity"]]
+    expected = np.empty((37, 3), dtype=dtype)
+    assert kernels.forward_into(params, layer_sizes,
+                                np.array(codes + ALL_BLAS + [8, 2 ** 62, 2 ** 62], np.int64),
+                                X, expected)
+    Y = np.full((37, 3), np.nan, dtype=dtype)
+    assert kernels.forward_into(params, layer_sizes,
+                                np.array(codes + ALL_BLAS + [8, 1, 0], np.int64), X, Y)
+    if _external_gemm.AVAILABLE and dtype == "float32":
+        assert relative_difference(Y, expected) <= 1e-5
+    else:
+        assert np.array_equal(Y, expected)
+
+
+def test_the_onednn_product_alone_matches_np_dot():
+    from fastnn.backends import _external_gemm
+
+    rng = np.random.default_rng(4)
+    params = rng.standard_normal(33 * 17 + 17).astype(np.float32)
+    A = rng.standard_normal((9, 33)).astype(np.float32)
+    Z = np.full((9, 17), np.nan, dtype=np.float32)
+    done = kernels._external_dense(A, params, np.int64(0), 33, 17, Z)
+    assert done == _external_gemm.AVAILABLE
+    if done:
+        expected = A @ params[:33 * 17].reshape(33, 17) + params[33 * 17:]
+        assert relative_difference(Z, expected) <= 1e-5
+    else:
+        assert np.isnan(Z).all()
+    assert not kernels._external_dense(A.astype(np.float64), params.astype(np.float64),
+                                       np.int64(0), 33, 17, Z.astype(np.float64))

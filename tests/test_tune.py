@@ -97,6 +97,35 @@ def test_the_row_block_is_the_tuned_one_else_the_shipped_one(tune_file):
         assert tuning.forward_row_block() == tuning.shipped_row_block()
 
 
+def test_the_onednn_rule_is_the_tuned_one_else_the_shipped_one(tune_file):
+    from fastnn.backends._numba_kernels import EXTERNAL_GEMM
+
+    assert tuning.external_gemm() == EXTERNAL_GEMM == tuning.shipped_external_gemm()
+    tuning.save(extra={tuning.EXTERNAL_KEY: [16, 32768]})
+    assert tuning.external_gemm() == (16, 32768)
+    assert "oneDNN" in cli_tune.summary_text(tune_file)
+    tuning.save(extra={tuning.EXTERNAL_KEY: None})  # measured without oneDNN
+    assert tuning.external_gemm() == tuning.shipped_external_gemm()
+    with pytest.warns(tuning.TuningWarning, match=tuning.EXTERNAL_KEY):
+        _rewrite(tune_file, **{tuning.EXTERNAL_KEY: [1]})
+        assert tuning.external_gemm() == tuning.shipped_external_gemm()
+
+
+def test_the_onednn_rule_fits_where_onednn_wins():
+    from fastnn.bench.measure import external_gemm
+
+    def point(rows, n_in, n_out, blas, onednn):
+        return dict(rows=rows, n_in=n_in, n_out=n_out, blas_s=blas, onednn_s=onednn)
+    wide_wins = [point(32, 784, 256, 2.0, 1.0), point(256, 256, 128, 1.5, 1.0),
+                 point(256, 100, 100, 1.0, 1.2), point(256, 50, 10, 1.0, 1.5),
+                 point(1, 784, 256, 1.0, 3.0)]
+    rows, weights = external_gemm.fit_rule(wide_wins)
+    assert 1 < rows <= 32 and 10000 < weights <= 256 * 128
+    never = [point(32, 784, 256, 1.0, 1.1), point(256, 50, 10, 1.0, 2.0)]
+    assert external_gemm.fit_rule(never) == (external_gemm.NEVER, external_gemm.NEVER)
+    assert external_gemm.fit_rule([]) == (external_gemm.NEVER, external_gemm.NEVER)
+
+
 def test_the_row_block_measurement_prefers_the_fastest_then_the_smaller():
     assert row_block.best({0: 2.0, 128: 1.0, 512: 1.5}) == 128
     assert row_block.best({0: 1.0, 256: 1.0}) == 0
@@ -207,6 +236,10 @@ def test_tune_measures_stores_and_shows(monkeypatch, tune_file, capsys):
         shapes=((4, 4), (16, 8)), rows=(1, 2), rounds=1, min_time=0.0))
     monkeypatch.setattr(backend_table, "measure", lambda: real_table(
         layer_sizes=((3, 3, 1),), batch_sizes=(1,), rounds=1, min_time=0.0))
+    from fastnn.bench.measure import external_gemm
+    real_external = external_gemm.measure
+    monkeypatch.setattr(external_gemm, "measure", lambda: real_external(
+        shapes=((4, 8, 8),), rounds=1, min_time=0.0))
     real_row_block = row_block.measure
     monkeypatch.setattr(row_block, "measure", lambda crossovers=None: real_row_block(
         candidates=(0, 2), cases=(((3, 4, 2), 5),), rounds=1, min_time=0.0,
@@ -215,6 +248,7 @@ def test_tune_measures_stores_and_shows(monkeypatch, tune_file, capsys):
     assert main(["tune"]) == 0
     record = _record(tune_file)
     assert record[tuning.ROW_BLOCK_KEY] in (0, 2)
+    assert tuning.EXTERNAL_KEY in record
     assert set(record["row_block_times_s"]) == {"0", "2"}
     assert record["warm_first_forward_s"] == 0.25
     assert set(record["crossovers"]) == set(tuning.PRODUCTS)

@@ -34,8 +34,10 @@ the loops add in the same order as the pure-Python reference.
 Public kernels (all arrays C-contiguous, one float dtype; ``layer_sizes`` and
 ``activation_codes`` int64, one activation code per weight layer, optionally followed by
 nine BLAS / loop crossovers that replace ``BLAS_CROSSOVER`` (a run-time tuning; see
-``_use_blas``) and a tenth value, the forward pass's rows per block, that replaces
-``FORWARD_ROW_BLOCK`` (see ``_row_block``); ``weights`` the
+``_use_blas``), a tenth value, the forward pass's rows per block, that replaces
+``FORWARD_ROW_BLOCK`` (see ``_row_block``), and two more, the rows and weights from which
+the forward pass's float32 products go to oneDNN, that replace ``EXTERNAL_GEMM`` (see
+``_external``); ``weights`` the
 per-sample weights, shape (m,), of the float dtype: finite, >= 0, positive sum, or of
 length 0 for the plain mean):
 
@@ -94,6 +96,7 @@ import math
 import numpy as np
 
 from fastnn import config
+from fastnn.backends import _external_gemm as external_gemm
 from fastnn.backends import _numba_math as elementwise
 from fastnn.functions import ACTIVATIONS, ELU_ALPHA, LEAKY_RELU_SLOPE, LOG_FLOOR, LOSSES
 
@@ -163,6 +166,11 @@ BLAS_CROSSOVER = ((16384, 8, 2048), (4096, 2, 8192), (1024, 1, 1024))
 # and x 4096 at 0.99x-1.11x (256 rows: 0.97x-1.38x). 0 runs every batch whole. `fastnn
 # tune` measures it per machine (the tenth tuned value after the crossovers, _row_block).
 FORWARD_ROW_BLOCK = 512
+# The forward pass's float32 products that go to oneDNN's sgemm instead of np.dot, where
+# oneDNN is installed (fastnn.backends._external_gemm): those of at least this many rows
+# and this many weights (n_in * n_out). Shipped: never; `fastnn tune` measures the rule
+# where the library is present (values 11 and 12 after the activation codes, _external).
+EXTERNAL_GEMM = (2 ** 62, 2 ** 62)
 
 
 def jit(function=None, *, helper=False, **overrides):
@@ -598,6 +606,21 @@ def _dense(A, params, w_start, n_in, n_out, Z, use_blas):
 
 
 @jit  # not a helper: tests and benchmarks call it from Python
+def _external_dense(A, params, w_start, n_in, n_out, Z):
+    """:func:`_dense` through oneDNN's sgemm (float32, where installed); False (and ``Z``
+    untouched) where it cannot."""
+    if w_start < 0 or n_in < 0 or n_out < 0:
+        return False  # never taken: proves the indices below non-negative
+    b_start = w_start + n_in * n_out
+    if not external_gemm.sgemm_into(A, params[w_start:b_start].reshape((n_in, n_out)), Z):
+        return False
+    for row in range(A.shape[0]):
+        for j in range(n_out):
+            Z[row, j] += params[b_start + j]
+    return True
+
+
+@jit  # not a helper: tests and benchmarks call it from Python
 def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out, use_blas):
     """``dW = A_prev.T @ delta`` and ``db = delta`` summed over rows, into ``grad``."""
     if w_start < 0 or n_in < 0 or n_out < 0:
@@ -699,6 +722,20 @@ def _row_block(layer_sizes, activation_codes):
     if tail >= 10:
         return activation_codes[layer_sizes.shape[0] - 1 + 9]
     return FORWARD_ROW_BLOCK
+
+
+@jit(inline="always")
+def _external(m, n_in, n_out, layer_sizes, activation_codes):
+    """Whether the forward pass sends its ``m x n_in x n_out`` product to oneDNN (float32
+    only; it falls back to np.dot elsewhere): by values 11 and 12 after the activation
+    codes (rows, weights), else ``EXTERNAL_GEMM``."""
+    tail = activation_codes.shape[0] - (layer_sizes.shape[0] - 1)
+    if tail >= 12:
+        min_rows = activation_codes[layer_sizes.shape[0] - 1 + 10]
+        min_weights = activation_codes[layer_sizes.shape[0] - 1 + 11]
+    else:
+        min_rows, min_weights = EXTERNAL_GEMM
+    return m >= min_rows and n_in * n_out >= min_weights
 
 
 @jit(inline="always")
@@ -1321,8 +1358,10 @@ def _forward_layers(params, layer_sizes, activation_codes, A, first, buffers, Y)
         else:
             offset = (layer % 2) * half
             Z = buffers[offset:offset + m * n_out].reshape((m, n_out))
-        _dense(A, params, start, n_in, n_out, Z,
-               _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
+        if not (_external(m, n_in, n_out, layer_sizes, activation_codes)
+                and _external_dense(A, params, start, n_in, n_out, Z)):
+            _dense(A, params, start, n_in, n_out, Z,
+                   _use_blas(m, n_in, n_out, FORWARD_LAYER, crossovers))
         if layer == n_layers - 1:
             _activate_output_in_place(activation_codes[layer], Z)
         else:

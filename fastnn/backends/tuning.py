@@ -38,6 +38,8 @@ PRODUCTS = ("forward_layer", "weight_gradient", "back_delta")
 CROSSOVER_FIELDS = ("single_row", "min_rows", "min_multiply_adds")
 # The tune file's key for the forward pass's rows per block (see forward_row_block).
 ROW_BLOCK_KEY = "forward_row_block"
+# The tune file's key for the oneDNN rule (see external_gemm).
+EXTERNAL_KEY = "external_sgemm"
 # A crossover that is never reached ("always the loops"): larger than any product.
 NEVER = 2 ** 62
 # The libraries whose versions a measurement depends on, the one list: a tune file
@@ -307,6 +309,31 @@ def shipped_row_block():
     return int(FORWARD_ROW_BLOCK)
 
 
+def external_gemm():
+    """The rule sending the Numba forward pass's float32 products to oneDNN: tuned here
+    (the tune file's ``external_sgemm``, measured only where oneDNN is installed), else the
+    shipped one (never).
+
+    Returns
+    -------
+    tuple of 2 int
+        ``(min_rows, min_weights)``: a product of ``m`` rows through ``n_in x n_out``
+        weights goes to oneDNN when ``m >= min_rows`` and ``n_in * n_out >= min_weights``.
+    """
+    tuning = in_force()
+    if tuning is not None and tuning.extra.get(EXTERNAL_KEY) is not None \
+            and _external_problem(tuning.extra[EXTERNAL_KEY]) == "":
+        return tuple(int(value) for value in tuning.extra[EXTERNAL_KEY])
+    return shipped_external_gemm()
+
+
+def shipped_external_gemm():
+    """The oneDNN rule the kernels were built with (``_numba_kernels.EXTERNAL_GEMM``)."""
+    from fastnn.backends._numba_kernels import EXTERNAL_GEMM
+
+    return tuple(int(value) for value in EXTERNAL_GEMM)
+
+
 def status():
     """One line for ``fastnn info``: which tuning is in force, and why.
 
@@ -340,6 +367,10 @@ def _validate(record):
             return f"wrong schema (crossovers: {problem})"
     if ROW_BLOCK_KEY in record and not _is_count(record[ROW_BLOCK_KEY]):
         return f"wrong schema ({ROW_BLOCK_KEY} is not a non-negative integer)"
+    if EXTERNAL_KEY in record and record[EXTERNAL_KEY] is not None:
+        problem = _external_problem(record[EXTERNAL_KEY])
+        if problem:
+            return f"wrong schema ({EXTERNAL_KEY}: {problem})"
     if "table" in record:
         problem = _table_problem(record["table"])
         if problem:
@@ -354,6 +385,12 @@ def _crossover_problem(crossovers):
         if not (isinstance(triple, list) and len(triple) == len(CROSSOVER_FIELDS)
                 and all(_is_count(value) for value in triple)):
             return f"{name} is not a list of {len(CROSSOVER_FIELDS)} non-negative integers"
+    return ""
+
+
+def _external_problem(rule):
+    if not (isinstance(rule, list) and len(rule) == 2 and all(_is_count(v) for v in rule)):
+        return "not a list of 2 non-negative integers"
     return ""
 
 

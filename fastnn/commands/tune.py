@@ -26,7 +26,7 @@ import time
 
 from fastnn import backends
 from fastnn.backends import selection, tuning
-from fastnn.bench.measure import backend_table, crossovers, row_block
+from fastnn.bench.measure import backend_table, crossovers, external_gemm, row_block
 from fastnn.reporting.machine import check_thread_count, pinned_threads
 
 HELP = ("measure this machine's kernel crossovers and fastest-backend table; stored in the "
@@ -103,6 +103,7 @@ def measure(threads):
         if tuned:
             record.update(_measure_crossovers(tuned))
             record.update(_measure_row_block(record["crossovers"]))
+            record.update(_measure_external_gemm())
         else:
             record["crossovers"] = None
         began = time.perf_counter()
@@ -168,6 +169,10 @@ def summary_text(path, headline=True):
     if block is not None:
         lines.append(f"forward row block (rows; 0: whole batches): {block}  vs  "
                      f"{tuning.shipped_row_block()}")
+    rule = record.extra.get(tuning.EXTERNAL_KEY)
+    if rule is not None:
+        lines.append("float32 forward products to oneDNN (min rows, min weights): "
+                     f"{_triple(rule)}  vs  {_triple(tuning.shipped_external_gemm())}")
     if record.table:
         shipped_winners = selection.shipped_table()
         differs = [key for key, entry in sorted(record.table.items())
@@ -206,6 +211,20 @@ def _measure_row_block(measured_crossovers):
     return {tuning.ROW_BLOCK_KEY: row_block.best(times),
             "row_block_times_s": {str(block): value for block, value in times.items()},
             "row_block_s": round(time.perf_counter() - began, 2)}
+
+
+def _measure_external_gemm():
+    from fastnn.backends import _external_gemm
+
+    if not _external_gemm.AVAILABLE:
+        return {tuning.EXTERNAL_KEY: None}
+    _say("timing oneDNN's sgemm against np.dot for float32 layer products")
+    began = time.perf_counter()
+    points = external_gemm.measure()
+    return {tuning.EXTERNAL_KEY: list(external_gemm.fit_rule(points)),
+            "external_sgemm_library": _external_gemm.LIBRARY,
+            "external_sgemm_points": points,
+            "external_sgemm_s": round(time.perf_counter() - began, 2)}
 
 
 def _load_scipy_blas():

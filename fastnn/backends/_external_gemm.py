@@ -1,0 +1,119 @@
+"""oneDNN's ``dnnl_sgemm`` for the Numba kernels' float32 layer products, where installed.
+
+OpenBLAS (what NumPy, SciPy and so Numba's ``np.dot`` call) runs the wide float32 products
+of a forward pass below oneDNN's JIT sgemm on AVX-512 machines (measured on an AMD EPYC,
+one thread, benchmarks/gemm_options.py: 32 x 784 x 256 at 81-89 GFLOP/s against 108-112,
+1024 x 256 x 128 at 101 against 113), and above it on narrow or small ones (100 x 50,
+n x 10). The kernels therefore call oneDNN only for the products a tuned rule names
+(``fastnn tune``; shipped: never), and only in float32 (oneDNN has no dgemm).
+
+The library: ``libdnnl.so.3`` in ``<prefix>/lib`` (the ``onednn-cpu-gomp`` wheel puts it
+there; the extra ``fastnn[onednn]`` installs it), or the file named by
+``$FASTNN_DNNL_LIBRARY``. It is loaded at import, privately (``RTLD_LOCAL``), and its
+``dnnl_sgemm`` is registered with llvmlite under the name :data:`SYMBOL`, which compiled
+kernels call by name: the name is resolved when a kernel is linked, in every process, so
+Numba's on-disk cache holds no address. Without the library the name is bound to a stub
+that returns -1, and :func:`sgemm_into` reports failure, so a kernel falls back to
+``np.dot``. oneDNN's threads follow OpenMP's (``OMP_NUM_THREADS``; threadpoolctl's
+``openmp`` limits).
+
+``AVAILABLE``: whether oneDNN was loaded. ``LIBRARY``: its path, or "".
+``sgemm_into(A, W, Z) -> bool`` (compiled code only): ``Z = A @ W`` for C-contiguous
+float32 ``A`` (m, k), ``W`` (k, n), ``Z`` (m, n); True if oneDNN did it, False (and
+``Z`` untouched) otherwise, and always False for float64 arrays.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+from llvmlite import binding, ir
+from numba import types
+from numba.extending import intrinsic, overload
+
+SYMBOL = "fastnn_dnnl_sgemm"
+LIBRARY_ENV = "FASTNN_DNNL_LIBRARY"
+_SGEMM = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char, ctypes.c_char, ctypes.c_int64,
+                          ctypes.c_int64, ctypes.c_int64, ctypes.c_float, ctypes.c_void_p,
+                          ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_float,
+                          ctypes.c_void_p, ctypes.c_int64)
+
+
+def _stub(*args):
+    return -1
+
+
+def _candidates():
+    named = os.environ.get(LIBRARY_ENV, "")
+    if named:
+        return [named]
+    return [os.path.join(sys.prefix, "lib", "libdnnl.so.3")]
+
+
+def _load():
+    """``(library path, address of dnnl_sgemm)`` or ``("", None)``."""
+    for path in _candidates():
+        if not os.path.exists(path):
+            continue
+        try:
+            library = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+            _LOADED.append(library)  # kept alive for the process
+            return path, ctypes.cast(library.dnnl_sgemm, ctypes.c_void_p).value
+        except (OSError, AttributeError):
+            continue
+    return "", None
+
+
+_LOADED = []
+LIBRARY, _ADDRESS = _load()
+AVAILABLE = _ADDRESS is not None
+if not AVAILABLE:
+    _STUB = _SGEMM(_stub)  # kept alive: its address is registered below
+    _ADDRESS = ctypes.cast(_STUB, ctypes.c_void_p).value
+binding.add_symbol(SYMBOL, _ADDRESS)
+
+
+@intrinsic
+def _dnnl_sgemm(typingctx, m, n, k, A, W, Z):
+    """``Z = A @ W`` (row-major float32, leading dimensions k, n, n); the status."""
+    sig = types.int32(m, n, k, A, W, Z)
+
+    def codegen(context, builder, signature, args):
+        i8, i32, i64, f32 = ir.IntType(8), ir.IntType(32), ir.IntType(64), ir.FloatType()
+        pointer = f32.as_pointer()
+        fnty = ir.FunctionType(i32, [i8, i8, i64, i64, i64, f32, pointer, i64, pointer, i64,
+                                     f32, pointer, i64])
+        function = builder.module.globals.get(SYMBOL)
+        if function is None:
+            function = ir.Function(builder.module, fnty, SYMBOL)
+        m_, n_, k_ = args[0], args[1], args[2]
+
+        def data(index):
+            array = context.make_array(signature.args[index])(context, builder, args[index])
+            return builder.bitcast(array.data, pointer)
+        no = ir.Constant(i8, ord("N"))
+        return builder.call(function, [no, no, m_, n_, k_, ir.Constant(f32, 1.0), data(3),
+                                       k_, data(4), n_, ir.Constant(f32, 0.0), data(5), n_])
+    return sig, codegen
+
+
+def sgemm_into(A, W, Z):
+    """See the module docstring (compiled code only)."""
+    raise TypeError("sgemm_into is callable from Numba-compiled code only")
+
+
+@overload(sgemm_into, inline="always")
+def _sgemm_into(A, W, Z):
+    if not all(isinstance(array, types.Array) and array.ndim == 2 for array in (A, W, Z)):
+        return None
+    if not (A.dtype == W.dtype == Z.dtype == types.float32
+            and A.layout == W.layout == Z.layout == "C"):
+        return lambda A, W, Z: False
+
+    def impl(A, W, Z):
+        m, k = A.shape
+        n = W.shape[1]
+        return _dnnl_sgemm(m, n, k, A, W, Z) == 0
+    return impl
