@@ -1,6 +1,7 @@
 """Helpers linked into their callers without machine code of their own
-(fastnn/backends/_numba_linking.py): the Numba internals it patches, and kernels built on
-deferred helpers giving the numbers of kernels whose helpers are finalised as usual."""
+(fastnn/backends/_numba_linking.py, an experiment off by default): the Numba internals
+it patches, and kernels built on deferred helpers giving the numbers of kernels whose
+helpers are finalised as usual."""
 
 from __future__ import annotations
 
@@ -31,8 +32,10 @@ def test_numba_internals_are_where_the_patch_expects_them():
     assert _numba_linking.install()
 
 
-def test_a_deferred_helper_is_linked_and_never_translated_alone():
+def test_a_deferred_helper_is_linked_and_never_translated_alone(monkeypatch):
     from fastnn import config
+
+    monkeypatch.setattr(_numba_linking, "ENABLED", True)
 
     def _twice(x):
         return 2.0 * x
@@ -40,8 +43,6 @@ def test_a_deferred_helper_is_linked_and_never_translated_alone():
     _twice.__qualname__ = "fastnn_test_deferred_twice"
     helper = config.njit(_twice, **dict(config.JIT_OPTIONS, cache=False,
                                         **config.HELPER_JIT_OPTIONS))
-    if not _numba_linking.ENABLED:
-        pytest.skip("FASTNN_DEFER_HELPERS=0")
 
     def _caller(values):
         total = 0.0

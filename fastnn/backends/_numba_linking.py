@@ -1,14 +1,14 @@
-"""Helper kernels linked into their callers as LLVM IR, without optimising and translating
-them on their own (Numba internals, here only; ``tests/test_numba_linking.py`` fails
-loudly when a Numba upgrade moves them).
+"""An experiment, off by default: helper kernels linked into their callers as LLVM IR,
+without optimising and translating them on their own (Numba internals, here only;
+``tests/test_numba_linking.py`` fails loudly when a Numba upgrade moves them).
 
 Numba finalises the library of every function it compiles: it optimises the module (the
 function and everything it links) and translates it to machine code. A helper that only
 other kernels call (``helper=True`` in ``fastnn.backends._numba_kernels.jit``: no Python
 or C entry point) never runs that machine code: each kernel that calls it links the
 helper's IR into its own module, then optimises and translates the whole again. The
-helper's own optimisation and translation are wasted: about a seventh of a network's
-cold first calls (measured with ``benchmarks/compile_stages.py``).
+helper's own optimisation and translation are wasted: about a fifth of a network's cold
+first calls (measured with ``benchmarks/compile_stages.py``).
 
 :func:`defer` marks a helper (by the qualified name Numba gives its library) before it
 compiles; once :func:`install` has patched ``numba.core.codegen``, a marked library's
@@ -18,14 +18,24 @@ code gets it finalised in full first (:func:`_complete`). A deferred helper has 
 machine code to save, so it is compiled without Numba's on-disk cache: the kernels that
 call it are cached whole, as before.
 
-``FASTNN_DEFER_HELPERS=0`` turns this off (every library finalised by Numba as usual).
+Off by default; ``FASTNN_DEFER_HELPERS=1`` turns it on. Measured on a 64-32-10 sigmoid/mse
+network (2-core AMD EPYC, shared, noisy): its cold first calls' compile 12.2 s -> 9.8 s
+(``benchmarks/compile_stages.py``, n=3, medians). But the kernels come out as different
+machine code: Numba links into a caller the helper's IR as it was left after its own
+translation (apparently LLVM's code-generation passes rewrite the module in place), and
+the caller optimises that; linked before translation, the callers' loops are optimised
+otherwise (other inlining and vectorisation: checked with ``inspect_asm``),
+and some steady-state times moved by more than the 3 % allowed (one-row epochs of sgd
+1.1-1.3x, of Adam up to 1.6x in one run; others faster; ``benchmarks/epoch_steady_ab.py``),
+so it stays off until that is settled. Optimising the helper alone before linking (and
+saving its translation only) did not restore the old code either, and saved little.
 """
 
 from __future__ import annotations
 
 import os
 
-ENABLED = os.environ.get("FASTNN_DEFER_HELPERS", "1") != "0"
+ENABLED = os.environ.get("FASTNN_DEFER_HELPERS", "0") == "1"
 
 # The qualified names of the helpers whose libraries are linked only (see defer).
 _DEFERRED = set()
