@@ -20,7 +20,7 @@ of a one-line kernel (Numba's target set up; no cache), before ``import fastnn``
 (``import_and_build``: the rest of the imports and ``MLP(...)``). ``--opt`` sets ``NUMBA_OPT`` in
 the timed processes (0: LLVM does the least, so what remains is Numba's typing and
 lowering); ``--defer`` sets ``FASTNN_DEFER_HELPERS=1`` (helpers linked into their callers
-without a translation of their own: fastnn/backends/_numba_linking.py).
+without a translation of their own: fastnn/_numba_linking.py).
 """
 
 from __future__ import annotations

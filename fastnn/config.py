@@ -82,7 +82,7 @@ def njit(py_function, **options):
     import numba
 
     if options.get("no_cpython_wrapper") and options.get("no_cfunc_wrapper"):
-        from fastnn.backends import _numba_linking
+        from fastnn import _numba_linking
 
         # A helper only kernels call: linked into them, never translated alone, so there
         # is no machine code of its own to cache (see _numba_linking).

@@ -1,5 +1,5 @@
 """Helpers linked into their callers without machine code of their own
-(fastnn/backends/_numba_linking.py, an experiment off by default): the Numba internals
+(fastnn/_numba_linking.py, an experiment off by default): the Numba internals
 it patches, and kernels built on deferred helpers giving the numbers of kernels whose
 helpers are finalised as usual."""
 
@@ -15,7 +15,7 @@ import pytest
 
 numba = pytest.importorskip("numba")
 
-from fastnn.backends import _numba_linking  # noqa: E402
+from fastnn import _numba_linking  # noqa: E402
 
 
 def test_numba_internals_are_where_the_patch_expects_them():

@@ -128,7 +128,7 @@ def _compiled(module, name):
     """Whether the kernel ``name`` of ``module`` was compiled, here or by an earlier run
     into the on-disk cache (a kernel loaded from there lists no signatures).
 
-    A helper linked into its callers only (fastnn/backends/_numba_linking.py) has no cache
+    A helper linked into its callers only (fastnn/_numba_linking.py) has no cache
     entry of its own: compiled by an earlier run, its name is in the cached kernels that
     link it (in its functions' mangled names)."""
     dispatcher = getattr(module, name)
