@@ -80,6 +80,7 @@ def compile_configuration(config, target="numba", progress=None):
         helper = _start_epoch_compile(config, target)
     net.forward(X)
     net.forward(X[0])
+    net.loss(X, T)
     net.gradients(X, T)
     net.train_step(X, T, 0.1)
     if helper is not None:
@@ -93,14 +94,12 @@ def compile_configuration(config, target="numba", progress=None):
         net.forward(X_big)
         net.gradients(X_big, T_big)
         net.train_step(X_big, T_big, 0.1)
+        backend.loss(net.spec, net.flat_parameters.copy(), X_big, T_big)
     module = numba_backend.network_kernels(net.spec)
     if type(module.forward_into._cache).__name__ == "NullCache":
         raise RuntimeError("Numba's on-disk cache is off or not writable here "
                            f"(NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR')!r})")
     done(STAGES[0])
-    net.loss(X, T)
-    if backend.serial_below_rows:
-        backend.loss(net.spec, net.flat_parameters.copy(), X_big, T_big)
     _batches(net, backend, X, T, None)
     _fit(net, X, T, others, None)
     done(STAGES[1])

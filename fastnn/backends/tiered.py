@@ -14,11 +14,11 @@ Once the worker has compiled a stage, the network does not import Numba in one o
 calls either: unless Numba is imported in the process already, a thread loads the
 compiled kernels (as below) and the network moves once they are loaded.
 
-The worker compiles the network's own calls first (``forward``, ``gradients``,
+The worker compiles the network's own calls first (``forward``, ``loss``, ``gradients``,
 ``train_step`` and the epoch of the configuration's optimizer, dense ``X`` without sample
 weights) and marks them ready: from then on those calls run compiled. It goes on with
-``loss``, the backend-level dense batches and the other optimizers' epochs, then the
-weighted and the sparse calls, marking each stage (:data:`STAGES`); a call whose stage
+the backend-level dense batches and the other optimizers' epochs, then the weighted and
+the sparse calls, marking each stage (:data:`STAGES`); a call whose stage
 is not compiled yet stays on NumPy.
 
 Where the configuration is compiled already (its ready marker is there) but Numba is
@@ -92,13 +92,11 @@ BUSY = 3
 _NOT_STARTED = "not started"
 # What the worker (fastnn.warmup.compile_configuration) compiles, in order, marking each
 # stage when it is done: first the network's own calls (dense X, no sample weights:
-# forward, gradients, train_step and the epoch of the configuration's optimizer), then
-# its loss, the backend-level dense batches and the other optimizers' epochs, the weighted
-# and the sparse calls. A call runs compiled once its stage is marked. The loss waits for
-# the second stage: no training step needs it, and its kernel (a forward trace and the
-# loss forms) would hold up the first stage's switch by a tenth of its compile.
+# forward, loss, gradients, train_step and the epoch of the configuration's optimizer),
+# then the backend-level dense batches and the other optimizers' epochs, the weighted and
+# the sparse calls. A call runs compiled once its stage is marked.
 STAGES = ("network calls and its optimizer's epoch",
-          "loss, dense batches and the other optimizers' epochs",
+          "dense batches and the other optimizers' epochs",
           "weighted batches and epochs", "sparse batches and epochs")
 _NETWORK, _BATCHES = 0, 1
 # Seconds between two looks at the marker from one network's calls.
@@ -332,7 +330,7 @@ class TieredBackend(Backend):
 
     def loss(self, spec, params, X, T, sample_weight=None):
         self._tier()
-        return self._for(X, sample_weight, _BATCHES).loss(spec, params, X, T, sample_weight)
+        return self._for(X, sample_weight).loss(spec, params, X, T, sample_weight)
 
     def gradients(self, spec, params, X, T, sample_weight=None):
         return self._for(X, sample_weight, _BATCHES).gradients(spec, params, X, T,
@@ -612,10 +610,9 @@ def load_kernels(config, target):
     each, on a tiny input: Numba loads them from its on-disk cache (a miss compiles them).
 
     The model's bound fast path (``forward``; ``gradients`` and ``train_step`` share one
-    kernel), one epoch of the configuration's optimizer (the gradients of a full-batch
-    solver) and, once the marker says its stage is compiled, ``loss``. Other calls
-    (weighted, sparse, backend-level batches) load their kernels at their first use, in
-    the caller's thread.
+    kernel), ``loss``, and one epoch of the configuration's optimizer (the gradients of a
+    full-batch solver). Other calls (weighted, sparse, backend-level batches) load their
+    kernels at their first use, in the caller's thread.
 
     Parameters
     ----------
@@ -641,9 +638,7 @@ def load_kernels(config, target):
     if bound:
         bound.forward(X)
         bound.gradients(X, T)
-    record = _read_marker(config)
-    if record is not None and _BATCHES in _stages_done(record):
-        backend.loss(spec, params, X, T)
+    backend.loss(spec, params, X, T)
     options = TrainingOptions(optimizer=config.get("optimizer") or TrainingOptions().optimizer,
                               epochs=1, batch_size=2)
     if options.optimizer in FULL_BATCH_SOLVERS:
