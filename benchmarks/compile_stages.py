@@ -13,6 +13,14 @@ the spread over ``--repeats``; they are noisy on a shared machine: compare the r
     python benchmarks/compile_stages.py --new . --activation tanh --loss cross_entropy \
         --optimizer sgd
     python benchmarks/compile_stages.py --old /work/main --new . --plain
+    python benchmarks/compile_stages.py --new . --opt 0     # the floor without LLVM's work
+
+``numba_start`` is the fixed part of a first compile: ``import numba`` and the first call
+of a one-line kernel (Numba's target set up; no cache), before ``import fastnn``
+(``import_and_build``: the rest of the imports and ``MLP(...)``). ``--opt`` sets ``NUMBA_OPT`` in
+the timed processes (0: LLVM does the least, so what remains is Numba's typing and
+lowering); ``--defer`` sets ``FASTNN_DEFER_HELPERS=1`` (helpers linked into their callers
+without a translation of their own: fastnn/_numba_linking.py).
 """
 
 from __future__ import annotations
@@ -33,13 +41,18 @@ import json, sys, time
 marks = {}
 started = time.perf_counter()
 import numpy as np
+begin = time.perf_counter()
+import numba
+numba.njit(lambda x: x + 1)(1)
+marks["numba_start"] = time.perf_counter() - begin
+begin = time.perf_counter()
 import fastnn
 activation, loss, optimizer = sys.argv[1:4]
 net = fastnn.MLP([64, 32, 10], activation=activation, loss=loss, backend="numba", seed=0)
 rng = np.random.default_rng(0)
 X = rng.standard_normal((20, 64))
 T = np.eye(10)[rng.integers(0, 10, 20)]
-marks["import_and_build"] = time.perf_counter() - started
+marks["import_and_build"] = time.perf_counter() - begin
 def timed(name, call):
     begin = time.perf_counter()
     call()
@@ -56,9 +69,10 @@ print(json.dumps(marks))
 """
 
 
-def run(tree, cache, arguments, plain=False):
+def run(tree, cache, arguments, plain=False, extra_env=None):
     env = dict(os.environ, PYTHONPATH=os.path.abspath(tree), NUMBA_CACHE_DIR=cache,
-               FASTNN_CACHE_DIR=cache + "-fastnn", FASTNN_TIERED="0", **THREADS)
+               FASTNN_CACHE_DIR=cache + "-fastnn", FASTNN_TIERED="0", **THREADS,
+               **(extra_env or {}))
     env.pop("FASTNN_SPECIALISED_KERNELS", None)
     if plain:
         env["FASTNN_SPECIALISED_KERNELS"] = "0"
@@ -87,7 +101,17 @@ def main(argv=None):
     parser.add_argument("--plain", action="store_true",
                         help="FASTNN_SPECIALISED_KERNELS=0: the kernels that read the codes "
                              "at run time (what the test suite compiles)")
+    parser.add_argument("--opt", choices=("0", "1", "2", "3"),
+                        help="NUMBA_OPT in the timed processes (default: Numba's own, 3)")
+    parser.add_argument("--defer", action="store_true",
+                        help="FASTNN_DEFER_HELPERS=1: helpers linked without a translation "
+                             "of their own (an experiment, off by default)")
     args = parser.parse_args(argv)
+    extra_env = {}
+    if args.opt is not None:
+        extra_env["NUMBA_OPT"] = args.opt
+    if args.defer:
+        extra_env["FASTNN_DEFER_HELPERS"] = "1"
     trees = {"old": args.old, "new": args.new} if args.old else {"new": args.new}
     arguments = (args.activation, args.loss, args.optimizer)
     samples = {label: {"cold": [], "warm": []} for label in trees}
@@ -95,13 +119,16 @@ def main(argv=None):
         for label, tree in trees.items():
             with tempfile.TemporaryDirectory() as work:
                 cache = os.path.join(work, "numba")
-                samples[label]["cold"].append(run(tree, cache, arguments, args.plain))
-                samples[label]["warm"].append(run(tree, cache, arguments, args.plain))
+                samples[label]["cold"].append(run(tree, cache, arguments, args.plain,
+                                                  extra_env))
+                samples[label]["warm"].append(run(tree, cache, arguments, args.plain,
+                                                  extra_env))
     report = {label: {state: {key: summary([sample[key] for sample in runs])
                               for key in runs[0]}
                       for state, runs in by_state.items()}
               for label, by_state in samples.items()}
     print(json.dumps({"configuration": arguments, "plain": args.plain, "repeats": args.repeats,
+                      "environment": extra_env,
                       **report}, indent=1))
 
 

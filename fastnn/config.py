@@ -81,6 +81,13 @@ def njit(py_function, **options):
     """
     import numba
 
+    if options.get("no_cpython_wrapper") and options.get("no_cfunc_wrapper"):
+        from fastnn import _numba_linking
+
+        # A helper only kernels call: linked into them, never translated alone, so there
+        # is no machine code of its own to cache (see _numba_linking).
+        if _numba_linking.defer(py_function.__qualname__):
+            options = dict(options, cache=False)
     if options.get("cache"):
         try:
             return numba.njit(**options)(py_function)

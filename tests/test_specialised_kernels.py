@@ -126,14 +126,26 @@ LOSS_FORMS = {"mse": ("_squared_error_total", "_squared_error_deltas"),
 
 def _compiled(module, name):
     """Whether the kernel ``name`` of ``module`` was compiled, here or by an earlier run
-    into the on-disk cache (a kernel loaded from there lists no signatures)."""
+    into the on-disk cache (a kernel loaded from there lists no signatures).
+
+    A helper linked into its callers only (fastnn/_numba_linking.py) has no cache
+    entry of its own: compiled by an earlier run, its name is in the cached kernels that
+    link it (in its functions' mangled names)."""
     dispatcher = getattr(module, name)
     if dispatcher.signatures:
         return True
-    prefix = f"{Path(module.__file__).stem}.{dispatcher.py_func.__qualname__}-"
-    directory = Path(dispatcher._cache._cache_path)
+    qualname = dispatcher.py_func.__qualname__
+    stem = Path(module.__file__).stem
+    cache_path = getattr(dispatcher._cache, "_cache_path", None)
+    if cache_path is None:  # a deferred helper
+        directory = next(Path(kernel._cache._cache_path) for kernel in vars(module).values()
+                         if hasattr(getattr(kernel, "_cache", None), "_cache_path"))
+        symbol = f"{len(qualname)}{qualname}".encode()  # as mangled in a symbol name
+        return any(symbol in path.read_bytes()
+                   for path in directory.glob(f"{stem}.*.nbc"))
+    prefix = f"{stem}.{qualname}-"
     return any(path.name.startswith(prefix) and path.suffix == ".nbi"
-               for path in directory.iterdir())
+               for path in Path(cache_path).iterdir())
 
 
 def test_configurations_that_differ_get_kernels_of_their_own(specialising):
