@@ -116,10 +116,9 @@ def _entry(py_function):
 # scalar.
 _SCALAR_OPTIONS = {"fastmath": set(config.FASTMATH), "error_model": "numpy",
                    "forceinline": True}
-# The float32 bodies may also fuse a multiply and an add (fastmath 'contract'): their
-# polynomials and reductions then run as fused multiply-adds, half the floating-point
-# operations (the float64 bodies keep config.FASTMATH; see its note on 'contract').
-_SCALAR_OPTIONS_FLOAT32 = dict(_SCALAR_OPTIONS, fastmath=set(config.FASTMATH) | {"contract"})
+# The float32 bodies take config.FASTMATH_FLOAT32 (fused multiply-adds); the float64
+# bodies keep config.FASTMATH (see its note on 'contract').
+_SCALAR_OPTIONS_FLOAT32 = dict(_SCALAR_OPTIONS, fastmath=set(config.FASTMATH_FLOAT32))
 
 
 def _scalar(stub, fused=True):
