@@ -61,6 +61,9 @@ def test_a_deferred_helper_is_linked_and_never_translated_alone(monkeypatch):
     assert not library._fastnn_deferred
 
 
+# Slow (about 35 s cold: two processes compile a network's kernels): deferral is opt-in
+# (FASTNN_DEFER_HELPERS=1), so the default run keeps only the checks of Numba's internals.
+@pytest.mark.slow
 def test_kernels_give_the_same_numbers_with_and_without_deferral(tmp_path):
     script = textwrap.dedent("""
         import sys
