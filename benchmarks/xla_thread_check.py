@@ -6,7 +6,7 @@ per thread that ran, its CPU ticks (``/proc/self/task/*/stat``, Linux) and name.
 ``flags`` (``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``) jax 0.10
 still ran the product on its ``tf_XLAEigen`` threads beside the main thread (measured:
 two Eigen threads with 87 and 21 ticks); with ``affinity`` (every thread held to one CPU
-before jax starts, as ``fastnn/reproduce/one_cpu.py`` does) only the main thread ran.
+before jax starts, as ``fastnn/bench/measure/one_cpu.py`` does) only the main thread ran.
 """
 
 import os

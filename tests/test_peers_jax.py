@@ -5,6 +5,7 @@ them, whichever came first in this process (fastnn's import, or another's).
 """
 
 import contextlib
+import os
 
 import numpy as np
 import pytest
@@ -68,6 +69,24 @@ def test_jax_rows_record_their_threads():
     assert row.status == "" and row.max_rel_diff <= 1e-10  # gated, waiting to be timed
     how = row.extra["peer_pinning"]
     assert "XLA_FLAGS" in how or "not pinned" in how
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no sched_setaffinity here")
+def test_jax_at_one_thread_holds_every_thread_to_one_cpu_until_timed():
+    # XLA's flags alone left jax 0.10 computing on two cores: while the JAX peer's rows
+    # wait to be timed (the pins are open), every thread of the process is on one CPU.
+    allowed = os.sched_getaffinity(0)
+    case = make_case((3, 3, 1), 2)
+    with contextlib.ExitStack() as pins:
+        (row,) = measure_peers(["jax"], case, "forward", THREADS, "python",
+                               reference_result("python", case, "forward"), [], pins,
+                               lambda name: case_row(name, "mlp", case, "forward", THREADS,
+                                                     "python"))
+        held = {task: os.sched_getaffinity(int(task)) for task in os.listdir("/proc/self/task")}
+        assert row.extra["peer_threads"] == 1
+        assert "every thread of the process pinned to CPU" in row.extra["peer_pinning"]
+    assert {len(cpus) for cpus in held.values()} == {1}
+    assert os.sched_getaffinity(0) == allowed  # restored once the peers were timed
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

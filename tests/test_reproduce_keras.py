@@ -11,8 +11,9 @@ import sys
 import numpy as np
 import pytest
 
+from fastnn.bench.measure import one_cpu
 from fastnn.reproduce import keras_model as km
-from fastnn.reproduce import keras_row, one_cpu
+from fastnn.reproduce import keras_row
 from fastnn.reproduce.datasets import tutorial_c_digits
 from fastnn.testing import relative_difference
 

@@ -2,7 +2,7 @@
 
 For every seed the tutorial's Keras model (:mod:`fastnn.reproduce.keras_model`) trains
 first, then the same network in fastnn, interleaved, both with every thread of the
-process on one CPU (:func:`fastnn.reproduce.one_cpu.one_cpu`) and fastnn's own pools
+process on one CPU (:func:`fastnn.bench.measure.one_cpu.one_cpu`) and fastnn's own pools
 pinned to one thread by the caller. Both shuffle (Keras with its seed, fastnn with
 ``default_rng(seed)``), so the two runs of a seed see different batch orders and start
 from different draws of the same initialisation: the accuracies are two samples of
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fastnn.bench.measure.one_cpu import CpuClock, one_cpu
 from fastnn.reproduce import keras_model as km
 from fastnn.reproduce.datasets import tutorial_c_digits
-from fastnn.reproduce.one_cpu import CpuClock, one_cpu
 
 TUTORIAL_EPOCHS = 1000
 INSTALL = 'pip install "fastnn[keras]"'

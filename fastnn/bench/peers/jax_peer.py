@@ -9,6 +9,8 @@ prepared, and sets ``XLA_FLAGS`` just before that (adding to any flags already t
 holds for the rest of the process: a later pass with another thread count records the
 one in force. If ``jax`` was imported before (by the caller, or a test), fastnn cannot
 pin it and records that; set ``XLA_FLAGS`` yourself before importing JAX in that case.
+Those flags do not hold jax 0.10 to one thread, so at one thread the peer also holds every
+thread of the process to one CPU while it is timed (:func:`_one_cpu_threads`).
 ``jax_enable_x64`` is set for each network to its dtype (on for float64, off for float32,
 so that a float32 network computes in float32 throughout, as a JAX user's default).
 
@@ -21,11 +23,13 @@ PyTorch's stay in its ``Linear`` modules.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
 import numpy as np
 
+from fastnn.bench.measure.one_cpu import one_cpu
 from fastnn.bench.peers.base import Peer, PeerCall, PeerThreads
 from fastnn.bench.peers.losses import ArrayFunctions, StableForms, mean_loss
 from fastnn.functions import ELU_ALPHA, LEAKY_RELU_SLOPE
@@ -54,10 +58,10 @@ class JaxPeer(Peer):
         return f"no JAX spelling of the {', '.join(missing)} activation" if missing else ""
 
     def pinned(self, threads):
-        import contextlib
-
         _import_jax(threads)
-        return contextlib.nullcontext(PeerThreads(_PINNED["threads"], None, _PINNED["how"]))
+        if threads != 1:
+            return contextlib.nullcontext(PeerThreads(_PINNED["threads"], None, _PINNED["how"]))
+        return _one_cpu_threads()
 
     def build(self, net, case, op, threads):
         jax = _import_jax(threads)
@@ -120,6 +124,20 @@ def to_numpy(result):
     if isinstance(result, (tuple, list)):
         return type(result)(to_numpy(item) for item in result)
     return np.asarray(result)
+
+
+@contextlib.contextmanager
+def _one_cpu_threads():
+    """Every thread of the process held to one CPU while JAX is prepared and timed.
+
+    jax 0.10 still runs large products on its Eigen pool beside the main thread with the
+    one-thread ``XLA_FLAGS`` (``benchmarks/xla_thread_check.py``: 1.97 CPU seconds per
+    second with the flags, 1.00 with the affinity), so the flags alone would time JAX on
+    two cores. The affinity holds the whole process, fastnn's calls timed between JAX's
+    included, which compute on one thread anyway.
+    """
+    with one_cpu() as how:
+        yield PeerThreads(1, None, f"{_PINNED['how']}; {how}")
 
 
 def _warmed(call):
