@@ -26,7 +26,7 @@ translation (apparently LLVM's code-generation passes rewrite the module in plac
 the caller optimises that; linked before translation, the callers' loops are optimised
 otherwise (other inlining and vectorisation: checked with ``inspect_asm``),
 and some steady-state times moved by more than the 3 % allowed (one-row epochs of sgd
-1.1-1.3x, of Adam up to 1.6x in one run; others faster; ``benchmarks/epoch_steady_ab.py``),
+1.1-1.3x, of Adam up to 1.6x in one run; others faster; ``benchmarks/steady_ab.py --suite epochs``),
 so it stays off until that is settled. Optimising the helper alone before linking (and
 saving its translation only) did not restore the old code either, and saved little.
 """
