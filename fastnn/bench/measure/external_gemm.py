@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+from fastnn.bench.measure.row_block import calls_per_timing
+
 NEVER = 2 ** 62
 #: (rows, n_in, n_out) timed.
 SHAPES = tuple((rows, n_in, n_out)
@@ -49,7 +51,7 @@ def measure(shapes=SHAPES, rounds=5, min_time=0.002):
         arguments = (A, params, np.int64(0), n_in, n_out, Z)
         calls = {"blas_s": (kernels._dense, arguments + (True,)),
                  "onednn_s": (kernels._external_dense, arguments)}
-        counts = {name: _count(*call, min_time) for name, call in calls.items()}
+        counts = {name: calls_per_timing(*call, min_time) for name, call in calls.items()}
         times = {name: [] for name in calls}
         for round_ in range(rounds):
             for name in (list(calls) if round_ % 2 == 0 else list(calls)[::-1]):
@@ -81,14 +83,3 @@ def fit_rule(points):
         return (NEVER, NEVER)
     return best_rule
 
-
-def _count(function, arguments, min_time):
-    function(*arguments)
-    count = 1
-    while True:
-        began = time.perf_counter()
-        for _ in range(count):
-            function(*arguments)
-        if time.perf_counter() - began >= min_time or count >= 1 << 16:
-            return count
-        count *= 2

@@ -62,7 +62,7 @@ def measure(candidates=CANDIDATES, cases=CASES, dtypes=DTYPES, rounds=5, min_tim
             Y = np.empty((batch, sizes[-1]), dtype=dtype)
             arguments = {block: np.array(codes + tail + [block], dtype=np.int64)
                          for block in candidates}
-            counts = {block: _count(kernels.forward_into,
+            counts = {block: calls_per_timing(kernels.forward_into,
                                     (params, layer_sizes, activation_codes, X, Y), min_time)
                       for block, activation_codes in arguments.items()}
             times = {block: [] for block in candidates}
@@ -86,7 +86,9 @@ def best(times):
     return min(sorted(times), key=lambda block: times[block])
 
 
-def _count(call, arguments, min_time):
+def calls_per_timing(call, arguments, min_time):
+    """How many calls of ``call(*arguments)`` (after one untimed call) take ``min_time``
+    seconds at least: doubled from 1, at most 65536."""
     call(*arguments)
     count = 1
     while True:
