@@ -31,6 +31,7 @@ import numpy as np
 import fastnn
 from fastnn.backends import _external_gemm, tuning
 from fastnn.backends import _numba_kernels as kernels
+from fastnn.bench.peers.onnxruntime_peer import pinned_session
 
 NETWORKS = ((64, 30, 10), (100, 100, 50, 10), (784, 256, 128, 10))
 BATCHES = (1, 32, 256, 1024)
@@ -52,12 +53,7 @@ def _time(call, count):
 
 
 def _ort(net, X):
-    import onnxruntime
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    session = onnxruntime.InferenceSession(net.to_onnx(), options,
-                                           providers=["CPUExecutionProvider"])
+    session = pinned_session(net, 1)
     name = session.get_inputs()[0].name
     return lambda: session.run(None, {name: X})[0]
 

@@ -37,6 +37,7 @@ from numba.extending import intrinsic
 import fastnn
 from fastnn.backends import _numba_kernels as kernels
 from fastnn.backends import _numba_math as elementwise
+from fastnn.bench.peers.onnxruntime_peer import pinned_session
 
 NETWORKS = ((64, 30, 10), (100, 100, 50, 10), (784, 256, 128, 10))
 BATCHES = (32, 256, 1024)
@@ -154,12 +155,7 @@ def blocked_forward(params, layer_sizes, X, Y, block, mode, dnnl_min):
 
 
 def _ort(net):
-    import onnxruntime
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    session = onnxruntime.InferenceSession(net.to_onnx(), options,
-                                           providers=["CPUExecutionProvider"])
+    session = pinned_session(net, 1)
     name = session.get_inputs()[0].name
     return lambda: session.run(None, {name: X_holder[0]})[0]
 

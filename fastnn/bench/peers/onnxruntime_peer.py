@@ -40,14 +40,8 @@ class OnnxRuntimePeer(Peer):
                               f"inter_op_num_threads={threads}, sequential execution"))
 
     def build(self, net, case, op, threads):
-        onnxruntime = import_optional("onnxruntime", purpose="fastnn bench --peers onnxruntime")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = threads
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         try:
-            session = onnxruntime.InferenceSession(net.to_onnx(), options,
-                                                   providers=["CPUExecutionProvider"])
+            session = pinned_session(net, threads)
         except Exception as exc:  # onnxruntime raises its own classes, not importable alike
             if "NOT_IMPLEMENTED" in str(exc) or type(exc).__name__ == "NotImplemented":
                 raise Unsupported(f"ONNX Runtime: {str(exc).splitlines()[0]}") from None
@@ -55,3 +49,16 @@ class OnnxRuntimePeer(Peer):
         X = case.X
         outputs = [OUTPUT_NAME]
         return PeerCall(lambda: session.run(outputs, {INPUT_NAME: X})[0], np.ravel)
+
+
+def pinned_session(net, threads):
+    """An ``InferenceSession`` of ``net``'s ONNX model on the CPU execution provider, with
+    ``threads`` intra- and inter-op threads and sequential execution (its input is
+    :data:`fastnn.interop.onnx.INPUT_NAME`)."""
+    onnxruntime = import_optional("onnxruntime", purpose="fastnn bench --peers onnxruntime")
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = threads
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    return onnxruntime.InferenceSession(net.to_onnx(), options,
+                                        providers=["CPUExecutionProvider"])
