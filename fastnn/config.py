@@ -51,6 +51,7 @@ KERNEL_MODULES = ("backends/_numba_kernels.py", "backends/_numba_train_kernels.p
 # (see kernel_dependencies_digest): an edit or upgrade of any of them compiles afresh
 # instead of loading a stale kernel.
 KERNEL_DEPENDENCIES = ("backends/_numba_math.py", "backends/_external_gemm.py",
+                       "backends/_numba_step.py",
                        "functions.py", "optimizers.py", "config.py", "params.py")
 SPECIALISED_KERNELS = os.environ.get("FASTNN_SPECIALISED_KERNELS", "1") != "0"
 

@@ -98,6 +98,7 @@ import numpy as np
 from fastnn import config
 from fastnn.backends import _external_gemm as external_gemm
 from fastnn.backends import _numba_math as elementwise
+from fastnn.backends import _numba_step as update
 from fastnn.functions import ACTIVATIONS, ELU_ALPHA, LEAKY_RELU_SLOPE, LOG_FLOOR, LOSSES
 
 
@@ -386,16 +387,32 @@ def weighted_gradient_into(params, layer_sizes, activation_codes, loss_code, X, 
 @jit(inline="always")
 def _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, weights, grad,
                    workspace):
-    m = X.shape[0]
-    crossovers = _crossovers(layer_sizes, activation_codes)
-    trace, Z_out, deltas, hidden_Z = _split_workspace(workspace, layer_sizes, m)
-    _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out, hidden_Z)
-    mean_loss, delta = _back_propagate(params, layer_sizes, activation_codes, loss_code,
-                                       trace, Z_out, deltas, hidden_Z, T, weights, grad)
-    _weight_gradient(X, delta, grad, FIRST_LAYER, layer_sizes[0], layer_sizes[1],
-                     _use_blas(m, layer_sizes[0], layer_sizes[1], WEIGHT_GRADIENT,
-                               crossovers))
+    mean_loss, delta = _all_but_first_weights(params, layer_sizes, activation_codes,
+                                              loss_code, X, T, weights, grad, workspace)
+    _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
     return mean_loss
+
+
+@jit(inline="always")
+def _all_but_first_weights(params, layer_sizes, activation_codes, loss_code, X, T, weights,
+                           grad, workspace):
+    """The forward and backward passes: the mean loss, and the gradient of every parameter
+    but the first layer's weights and bias; returns ``(mean_loss, delta)``, ``delta`` the
+    first layer's, shape (m, layer_sizes[1])."""
+    trace, Z_out, deltas, hidden_Z = _split_workspace(workspace, layer_sizes, X.shape[0])
+    _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out, hidden_Z)
+    return _back_propagate(params, layer_sizes, activation_codes, loss_code, trace, Z_out,
+                           deltas, hidden_Z, T, weights, grad)
+
+
+@jit(inline="always")
+def _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes):
+    """The first layer's weight and bias gradient from its input ``X`` (m, layer_sizes[0])
+    and its ``delta`` (m, layer_sizes[1]), into ``grad``."""
+    n_in, n_out = layer_sizes[0], layer_sizes[1]
+    _weight_gradient(X, delta, grad, FIRST_LAYER, n_in, n_out,
+                     _use_blas(X.shape[0], n_in, n_out, WEIGHT_GRADIENT,
+                               _crossovers(layer_sizes, activation_codes)))
 
 
 @jit
@@ -420,12 +437,20 @@ def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_
     """One gradient-descent step on the mean loss, in place; returns the loss before it.
 
     ``grad`` (shape and dtype of ``params``) and ``workspace`` are the caller's scratch
-    space, as in :func:`gradient_into`.
+    space, as in :func:`gradient_into`; ``grad`` is left undefined. The update computes in
+    the dtype of ``params`` (:mod:`fastnn.backends._numba_step`).
     """
-    mean_loss = _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T,
-                               workspace[:0], grad, workspace)
-    for index in range(params.shape[0]):
-        params[index] -= learning_rate * grad[index]
+    mean_loss, delta = _all_but_first_weights(params, layer_sizes, activation_codes,
+                                              loss_code, X, T, workspace[:0], grad,
+                                              workspace)
+    rate = update.step_rate(params, learning_rate)
+    if X.shape[0] == 1:
+        head = _one_row_bias_gradient(layer_sizes, delta, grad)
+        update.one_row_update(params[:head], rate, X[0], delta[0])
+        update.step(params[head:], rate, grad[head:])
+    else:
+        _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
+        update.step(params, rate, grad)
     return mean_loss
 
 
@@ -450,19 +475,13 @@ def checked_train_step(params, layer_sizes, activation_codes, loss_code, X, T,
     """:func:`train_step`, all or nothing: the loss before the step, or NaN, with
     ``params`` unchanged, unless ``X``, ``T``, the loss and every new parameter are finite.
 
-    A read-only pass tests the new values (as they would be stored, in the dtype of
-    ``params``) before the update writes them: a scratch copy of the new parameters
-    would add a pass that writes.
+    A read-only pass tests the new values (computed as the update will store them) before
+    the update writes them: a scratch copy of the new parameters would add a pass that
+    writes. At one row the first layer's weights are stepped from the row and its delta
+    without forming their gradient (:func:`_checked_one_row_step`).
     """
-    mean_loss = _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T,
-                               workspace[:0], grad, workspace)
-    if not _inputs_finite(X, T, mean_loss):
-        return np.nan
-    if not _steps_finite(params, learning_rate, grad):
-        return np.nan
-    for index in range(params.shape[0]):
-        params[index] -= learning_rate * grad[index]
-    return mean_loss
+    return _checked_gradient_step(params, layer_sizes, activation_codes, loss_code, X, T,
+                                  learning_rate, grad, workspace, True)
 
 
 @jit
@@ -471,38 +490,65 @@ def checked_gradient_step(params, layer_sizes, activation_codes, loss_code, X, T
     """:func:`checked_gradient_into` (``step`` False; ``learning_rate`` is not read) or
     :func:`checked_train_step` (``step`` True), the same numbers: one kernel, so that a
     network's per-call fast path compiles one gradient for both."""
-    mean_loss = _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T,
-                               workspace[:0], grad, workspace)
+    return _checked_gradient_step(params, layer_sizes, activation_codes, loss_code, X, T,
+                                  learning_rate, grad, workspace, step)
+
+
+@jit(inline="always")
+def _checked_gradient_step(params, layer_sizes, activation_codes, loss_code, X, T,
+                           learning_rate, grad, workspace, step):
+    mean_loss, delta = _all_but_first_weights(params, layer_sizes, activation_codes,
+                                              loss_code, X, T, workspace[:0], grad,
+                                              workspace)
+    if step and X.shape[0] == 1:
+        return _checked_one_row_step(params, layer_sizes, activation_codes, X, T,
+                                     learning_rate, grad, mean_loss, delta)
+    _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
     if not _inputs_finite(X, T, mean_loss):
         return np.nan
     if not step:
         return mean_loss if _all_finite(grad) else np.nan
-    if not _steps_finite(params, learning_rate, grad):
+    rate = update.step_rate(params, learning_rate)
+    if not update.steps_finite(params, rate, grad):
         return np.nan
-    for index in range(params.shape[0]):
-        params[index] -= learning_rate * grad[index]
+    update.step(params, rate, grad)
     return mean_loss
 
 
-# The largest float32 plus half its last unit: from here up, rounding to float32 gives
-# infinity (the tie goes to the even neighbour, infinity).
-_FLOAT32_OVERFLOW = float(np.finfo(np.float32).max) + 2.0 ** 103
+@jit(inline="always")
+def _checked_one_row_step(params, layer_sizes, activation_codes, X, T, learning_rate, grad,
+                          mean_loss, delta):
+    """The checked step of one row, after the backward pass (``delta`` the first layer's,
+    shape (1, layer_sizes[1])): the first layer's weights are stepped straight from the
+    row and ``delta`` where a bound proves every new weight finite, else through their
+    formed gradient, tested exactly. The numbers are the two-pass step's, bit for bit."""
+    if not _inputs_finite(X, T, mean_loss):
+        return np.nan
+    rate = update.step_rate(params, learning_rate)
+    head = _one_row_bias_gradient(layer_sizes, delta, grad)
+    weights = params[:head]
+    if not update.steps_finite(params[head:], rate, grad[head:]):
+        return np.nan
+    if update.one_row_update_is_finite(weights, rate, X[0], delta[0]):
+        update.one_row_update(weights, rate, X[0], delta[0])
+    else:
+        _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
+        if not update.steps_finite(weights, rate, grad[:head]):
+            return np.nan
+        update.step(weights, rate, grad[:head])
+    update.step(params[head:], rate, grad[head:])
+    return mean_loss
 
 
 @jit(inline="always")
-def _steps_finite(params, learning_rate, grad):
-    """Whether every ``params[i] - learning_rate * grad[i]`` (train_step's update) is
-    finite once stored in the dtype of ``params``, in one read-only pass.
-
-    float64 has no rounding on the store: finite is below infinity; a float64 rounds to
-    a finite float32 exactly when its magnitude is below ``_FLOAT32_OVERFLOW``. NaN
-    compares false.
-    """
-    bound = _FLOAT32_OVERFLOW if params.itemsize == 4 else np.inf
-    finite = True
-    for index in range(params.shape[0]):
-        finite &= abs(params[index] - learning_rate * grad[index]) < bound
-    return finite
+def _one_row_bias_gradient(layer_sizes, delta, grad):
+    """The first layer's bias gradient at one row (its ``delta``, shape (1, n_out)) into
+    ``grad``, as :func:`_weight_gradient` forms it; returns where the bias starts (the
+    number of first-layer weights)."""
+    head = layer_sizes[0] * layer_sizes[1]
+    for j in range(layer_sizes[1]):
+        grad[head + j] = 0.0 + delta[0, j]
+    return head
 
 
 @jit(inline="always")

@@ -44,6 +44,7 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
+from fastnn.backends import _numba_step as update
 from fastnn.backends import numba_backend
 
 # The configuration this copy of the source is compiled for: none in the plain import
@@ -52,7 +53,7 @@ from fastnn.backends import numba_backend
 # that configuration (see fastnn/backends/_numba_kernels.py).
 CONFIGURATION = globals().get("CONFIGURATION")
 serial = numba_backend.specialised("fastnn.backends._numba_kernels", CONFIGURATION)
-_all_finite, _steps_finite, jit = serial._all_finite, serial._steps_finite, serial.jit
+_all_finite, jit = serial._all_finite, serial.jit
 
 # Rows per block: large enough that a block's products go through BLAS efficiently and
 # that the partial gradients (one parameter vector per block) stay small next to the
@@ -295,12 +296,12 @@ def block_gradients(params, layer_sizes, activation_codes, loss_code, X, T, lear
         if mode == CHECKED_GRADIENT:
             finite &= _all_finite(grad)
         else:
-            finite &= _steps_finite(params, learning_rate, grad)
+            finite &= update.steps_finite(params, update.step_rate(params, learning_rate),
+                                          grad)
         if not finite:
             return np.nan
     if mode == STEP or mode == CHECKED_STEP:
-        for index in range(params.shape[0]):
-            params[index] -= learning_rate * grad[index]
+        update.step(params, update.step_rate(params, learning_rate), grad)
     return mean_loss
 
 
