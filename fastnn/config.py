@@ -138,8 +138,7 @@ def pinned_threads(threads, user_api=None, with_pools=False):
         The pools to limit, as ``threadpoolctl.threadpool_limits`` takes it (None: all).
     with_pools : bool
         Also yield ``"pools"``: the ``threadpoolctl.threadpool_info`` entries once
-        limited, taken before Numba's own thread pool starts (which may load an OpenMP
-        runtime of its own).
+        limited (Numba's pool started, and with it any OpenMP runtime it loads).
 
     Yields
     ------
@@ -152,14 +151,16 @@ def pinned_threads(threads, user_api=None, with_pools=False):
 
     with suppress(ImportError):
         import scipy.linalg.cython_blas  # noqa: F401
-    with threadpool_limits(limits=threads, user_api=user_api):
-        pools = threadpool_info()
-        previous = _set_numba_threads(threads)
-        try:
+    # Numba's pool first: its OpenMP threading layer loads libgomp and sets that runtime's
+    # thread count to NUMBA_NUM_THREADS, and oneDNN's sgemm (fastnn[onednn]) runs on the
+    # same runtime; limited before, oneDNN would run on every core.
+    previous = _set_numba_threads(threads)
+    try:
+        with threadpool_limits(limits=threads, user_api=user_api):
             in_force = threads_in_force()
-            yield dict(in_force, pools=pools) if with_pools else in_force
-        finally:
-            _set_numba_threads(previous)
+            yield dict(in_force, pools=threadpool_info()) if with_pools else in_force
+    finally:
+        _set_numba_threads(previous)
 
 
 def threads_in_force():

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +175,29 @@ def test_pinned_threads_pins_every_blas_and_numba():
         assert in_force == {"blas_threads": 1, "numba_threads": 1}
         blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
         assert blas and all(info["num_threads"] == 1 for info in blas)
+        # Numba's OpenMP threading layer (where it is the one in use) resets the OpenMP
+        # runtime's count, on which oneDNN's sgemm runs: pinned after it starts.
+        openmp = [info for info in threadpool_info() if info["user_api"] == "openmp"]
+        assert all(info["num_threads"] == 1 for info in openmp), openmp
+
+
+def test_pinned_threads_hold_onednn_to_one_cpu():
+    """The float32 kernels' oneDNN products run on one thread when the caller pins one."""
+    from fastnn import config
+    from fastnn.backends import _external_gemm
+
+    if not _external_gemm.AVAILABLE:
+        pytest.skip("oneDNN is not installed (fastnn[onednn])")
+    A = np.random.default_rng(0).random((512, 784), dtype=np.float32)
+    params = np.random.default_rng(1).random(784 * 256 + 256, dtype=np.float32)
+    Z = np.empty((512, 256), dtype=np.float32)
+    with config.pinned_threads(1):
+        cpu_start, wall_start = os.times(), time.perf_counter()
+        while time.perf_counter() - wall_start < 0.3:
+            assert kernels._external_dense(A, params, 0, 784, 256, Z)
+        cpu_end, wall = os.times(), time.perf_counter() - wall_start
+    cpu = (cpu_end.user + cpu_end.system) - (cpu_start.user + cpu_start.system)
+    assert cpu / wall < 1.5  # two busy threads would spend about 2 CPU seconds a second
 
 
 def test_fastmath_never_assumes_away_nan_or_infinity():

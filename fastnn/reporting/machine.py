@@ -216,10 +216,11 @@ def blas_summary(blas):
 
 
 def pinned_threads(threads):
-    """Limit BLAS and Numba to ``threads`` threads inside the block.
+    """Limit BLAS, OpenMP and Numba to ``threads`` threads inside the block.
 
-    :func:`fastnn.config.pinned_threads` on the BLAS pools only, after checking
-    ``threads`` against the Numba thread pool.
+    :func:`fastnn.config.pinned_threads` on every pool (OpenMP too: oneDNN's sgemm, which
+    the float32 kernels call where ``fastnn[onednn]`` is installed, runs on it), after
+    checking ``threads`` against the Numba thread pool.
 
     Yields
     ------
@@ -233,7 +234,7 @@ def pinned_threads(threads):
         If ``threads`` exceeds the Numba thread pool's size (``NUMBA_NUM_THREADS``).
     """
     check_thread_count(threads)
-    return config.pinned_threads(threads, user_api="blas")
+    return config.pinned_threads(threads)
 
 
 @contextlib.contextmanager
