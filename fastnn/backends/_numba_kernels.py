@@ -444,13 +444,15 @@ def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_
                                               loss_code, X, T, workspace[:0], grad,
                                               workspace)
     rate = update.step_rate(params, learning_rate)
-    if X.shape[0] == 1:
-        head = _one_row_bias_gradient(layer_sizes, delta, grad)
-        update.one_row_update(params[:head], rate, X[0], delta[0])
-        update.step(params[head:], rate, grad[head:])
-    else:
+    if not _fuses_first_layer(X, layer_sizes, activation_codes):
         _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
         update.step(params, rate, grad)
+        return mean_loss
+    head = _first_bias_gradient(layer_sizes, delta, grad)
+    if not _apply_first_weight_gradient(params[:head], rate, X, delta):
+        _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
+        update.step(params[:head], rate, grad[:head])
+    update.step(params[head:], rate, grad[head:])
     return mean_loss
 
 
@@ -477,8 +479,8 @@ def checked_train_step(params, layer_sizes, activation_codes, loss_code, X, T,
 
     A read-only pass tests the new values (computed as the update will store them) before
     the update writes them: a scratch copy of the new parameters would add a pass that
-    writes. At one row the first layer's weights are stepped from the row and its delta
-    without forming their gradient (:func:`_checked_one_row_step`).
+    writes. The first layer's weights are mostly stepped from its input and delta without
+    forming their gradient (:func:`_checked_fused_step`).
     """
     return _checked_gradient_step(params, layer_sizes, activation_codes, loss_code, X, T,
                                   learning_rate, grad, workspace, True)
@@ -500,9 +502,9 @@ def _checked_gradient_step(params, layer_sizes, activation_codes, loss_code, X, 
     mean_loss, delta = _all_but_first_weights(params, layer_sizes, activation_codes,
                                               loss_code, X, T, workspace[:0], grad,
                                               workspace)
-    if step and X.shape[0] == 1:
-        return _checked_one_row_step(params, layer_sizes, activation_codes, X, T,
-                                     learning_rate, grad, mean_loss, delta)
+    if step and _fuses_first_layer(X, layer_sizes, activation_codes):
+        return _checked_fused_step(params, layer_sizes, activation_codes, X, T,
+                                   learning_rate, grad, mean_loss, delta)
     _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
     if not _inputs_finite(X, T, mean_loss):
         return np.nan
@@ -516,22 +518,37 @@ def _checked_gradient_step(params, layer_sizes, activation_codes, loss_code, X, 
 
 
 @jit(inline="always")
-def _checked_one_row_step(params, layer_sizes, activation_codes, X, T, learning_rate, grad,
-                          mean_loss, delta):
-    """The checked step of one row, after the backward pass (``delta`` the first layer's,
-    shape (1, layer_sizes[1])): the first layer's weights are stepped straight from the
-    row and ``delta`` where a bound proves every new weight finite, else through their
-    formed gradient, tested exactly. The numbers are the two-pass step's, bit for bit."""
+def _fuses_first_layer(X, layer_sizes, activation_codes):
+    """Whether a step applies the first layer's weight gradient to the weights without
+    forming it (:mod:`fastnn.backends._numba_step`): at one row (a loop), and for a batch
+    whose weight-gradient product goes to BLAS, up to as many rows as the layer has
+    outputs, so that the bound's pass over ``X`` reads no more than one over the
+    weights."""
+    m, n_in, n_out = X.shape[0], layer_sizes[0], layer_sizes[1]
+    if m == 1:
+        return True
+    return m <= n_out and _use_blas(m, n_in, n_out, WEIGHT_GRADIENT,
+                                    _crossovers(layer_sizes, activation_codes))
+
+
+@jit(inline="always")
+def _checked_fused_step(params, layer_sizes, activation_codes, X, T, learning_rate, grad,
+                        mean_loss, delta):
+    """The checked step after the backward pass (``delta`` the first layer's, shape (m,
+    layer_sizes[1])) where :func:`_fuses_first_layer`: the first layer's weights are
+    stepped straight from ``X`` and ``delta`` where a bound proves every new weight
+    finite, else through their formed gradient, tested exactly. At one row the numbers
+    are the two-pass step's bit for bit; a batch's are gemm's (``W + (-rate) * X.T @
+    delta``)."""
     if not _inputs_finite(X, T, mean_loss):
         return np.nan
     rate = update.step_rate(params, learning_rate)
-    head = _one_row_bias_gradient(layer_sizes, delta, grad)
+    head = _first_bias_gradient(layer_sizes, delta, grad)
     weights = params[:head]
     if not update.steps_finite(params[head:], rate, grad[head:]):
         return np.nan
-    if update.one_row_update_is_finite(weights, rate, X[0], delta[0]):
-        update.one_row_update(weights, rate, X[0], delta[0])
-    else:
+    if not (update.update_is_finite(weights, rate, X, delta)
+            and _apply_first_weight_gradient(weights, rate, X, delta)):
         _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
         if not update.steps_finite(weights, rate, grad[:head]):
             return np.nan
@@ -541,13 +558,26 @@ def _checked_one_row_step(params, layer_sizes, activation_codes, X, T, learning_
 
 
 @jit(inline="always")
-def _one_row_bias_gradient(layer_sizes, delta, grad):
-    """The first layer's bias gradient at one row (its ``delta``, shape (1, n_out)) into
-    ``grad``, as :func:`_weight_gradient` forms it; returns where the bias starts (the
+def _apply_first_weight_gradient(weights, rate, X, delta):
+    """``weights -= rate * X.T @ delta`` without forming the product: True once done,
+    False (nothing written) where BLAS refused."""
+    if X.shape[0] == 1:
+        update.one_row_update(weights, rate, X[0], delta[0])
+        return True
+    return update.batch_update(weights, rate, X, delta)
+
+
+@jit(inline="always")
+def _first_bias_gradient(layer_sizes, delta, grad):
+    """The first layer's bias gradient (``delta``, shape (m, n_out), summed over rows as
+    :func:`_weight_gradient` sums it) into ``grad``; returns where the bias starts (the
     number of first-layer weights)."""
     head = layer_sizes[0] * layer_sizes[1]
     for j in range(layer_sizes[1]):
-        grad[head + j] = 0.0 + delta[0, j]
+        grad[head + j] = 0.0
+    for row in range(delta.shape[0]):
+        for j in range(layer_sizes[1]):
+            grad[head + j] += delta[row, j]
     return head
 
 

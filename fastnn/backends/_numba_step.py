@@ -11,12 +11,13 @@ bytes than the forward and backward passes read. So:
   widen every value, and the two passes took 87 µs instead of 44);
 - the all-or-nothing test is one read-only pass that computes each new value exactly as
   the update will store it (:func:`steps_finite`), so what passes is what gets written;
-- at one row, the first layer's weight gradient is an outer product ``x (n_in,)`` times
-  ``delta (n_out,)``, and the step applies it to the weights directly
-  (:func:`one_row_update`), never writing that gradient: one pass that reads and writes
-  the weights instead of three (write the gradient, test it, apply it). Its test reads
-  the weights alone (:func:`one_row_update_is_finite`): a bound that proves every new
-  weight finite, or the caller takes the exact path.
+- the first layer's weight gradient ``X.T @ delta`` is applied to the weights directly,
+  never written: at one row as an outer product ``x (n_in,)`` times ``delta (n_out,)``
+  (:func:`one_row_update`), for a batch by BLAS's gemm with ``beta = 1`` and
+  ``alpha = -rate`` (:func:`batch_update`). One pass that reads and writes the weights
+  instead of three (write the gradient, test it, apply it). The test reads the weights
+  alone (:func:`update_is_finite`): a bound that proves every new weight finite, or the
+  caller takes the exact path.
 
 Every function here is inlined into the kernels (``inline="always"``); none is called
 from Python.
@@ -25,6 +26,10 @@ from Python.
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir as llvm_ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 from fastnn import config
 
@@ -88,38 +93,44 @@ def step(params, rate, grad):
 
 
 @_inline
-def one_row_update_is_finite(weights, rate, x, delta):
-    """Whether :func:`one_row_update` is sure to leave every weight finite, proved from a
-    bound instead of the new values: every ``|weights|`` below ``limit``, where
+def update_is_finite(weights, rate, X, delta):
+    """Whether :func:`one_row_update` or :func:`batch_update` is sure to leave every weight
+    finite, proved from a bound instead of the new values: every ``|weights|`` below
 
-    ``limit = (1 - s) * max_float - (1 + s) * rate * max|x| * max|delta|``,
+    ``limit = (1 - s) * max_float - (1 + s) * rate * G``,  ``G = sum_r max|X[r]| max|delta[r]|``
 
-    ``s`` the slack for the update's roundings and ``max_float`` the dtype's largest value;
-    the gradient ``x_i * delta_j`` itself must also stay below ``max_float``. One read-only
-    pass over the weights, none over a gradient. False (the caller then forms the gradient
-    and tests it exactly) also where ``x`` or ``delta`` is not finite.
+    (``G`` bounds every ``|(X.T @ delta)[i, j]|`` and every partial sum of it; ``s`` is the
+    slack for the roundings, ``max_float`` the dtype's largest value), and ``G`` itself
+    below ``max_float``. One read-only pass over the weights, none over a gradient. False
+    (the caller then forms the gradient and tests it exactly) also where ``X`` or
+    ``delta`` is not finite.
 
     Parameters
     ----------
     weights : ndarray, shape (n_in * n_out,)
         The first layer's weights, flat, row-major (n_in, n_out).
     rate : scalar of the dtype of ``weights``
-    x : ndarray, shape (n_in,)
-        The row's input.
-    delta : ndarray, shape (n_out,)
-        The row's first-layer delta.
+    X : ndarray, shape (m, n_in)
+        The layer's input.
+    delta : ndarray, shape (m, n_out)
+        The layer's delta.
     """
     largest = float(np.finfo(weights.dtype).max)
-    x_max = 0.0
+    eps = float(np.finfo(weights.dtype).eps)
+    total = 0.0
     finite = True
-    for i in range(x.shape[0]):
-        x_max = max(x_max, abs(float(x[i])))
-        finite &= x[i] - x[i] == 0.0
-    delta_max = 0.0
-    for j in range(delta.shape[0]):
-        delta_max = max(delta_max, abs(float(delta[j])))
-        finite &= delta[j] - delta[j] == 0.0
-    gradient_max = (1.0 + _SLACK) * x_max * delta_max
+    for row in range(X.shape[0]):
+        x_max = 0.0
+        for i in range(X.shape[1]):
+            x_max = max(x_max, abs(float(X[row, i])))
+            finite &= X[row, i] - X[row, i] == 0.0
+        delta_max = 0.0
+        for j in range(delta.shape[1]):
+            delta_max = max(delta_max, abs(float(delta[row, j])))
+            finite &= delta[row, j] - delta[row, j] == 0.0
+        total += x_max * delta_max
+    # A sum of m products: each rounding adds at most eps of the running total.
+    gradient_max = (1.0 + _SLACK) * (1.0 + X.shape[0] * eps) * total
     if not finite or not gradient_max < largest:
         return False
     limit = (1.0 - _SLACK) * largest - (1.0 + _SLACK) * abs(float(rate)) * gradient_max
@@ -133,7 +144,8 @@ def one_row_update_is_finite(weights, rate, x, delta):
 def one_row_update(weights, rate, x, delta):
     """``weights -= rate * outer(x, delta)`` in place, each term rounded as the two-pass
     step rounds it (the gradient ``x_i * delta_j`` in the dtype, then the update), so the
-    new weights are bit for bit those of :func:`step` on the formed gradient.
+    new weights are bit for bit those of :func:`step` on the formed gradient. Test first
+    with :func:`update_is_finite` (``X`` and ``delta`` the one-row 2-D arrays).
 
     Parameters
     ----------
@@ -149,3 +161,67 @@ def one_row_update(weights, rate, x, delta):
         start = i * n_out
         for j in range(n_out):
             weights[start + j] -= rate * (x_i * delta[j])
+
+
+def batch_update(weights, rate, X, delta):
+    """``weights -= rate * (X.T @ delta)`` in place, by BLAS's gemm with ``beta = 1``
+    (SciPy's BLAS, which ``np.dot`` calls in compiled code); True once done, False (and
+    ``weights`` untouched) if the BLAS wrapper refused. The product is added as gemm
+    rounds it (``weights + (-rate) * (X.T @ delta)``), not as the two-pass step does; test
+    first with :func:`update_is_finite`. Compiled code only.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (n_in * n_out,)
+        Flat, row-major (n_in, n_out).
+    rate : scalar of the dtype of ``weights``
+    X : ndarray, shape (m, n_in)
+    delta : ndarray, shape (m, n_out)
+        All C-contiguous, of one float dtype.
+    """
+    raise TypeError("batch_update is callable from Numba-compiled code only")
+
+
+@overload(batch_update, inline="always")
+def _batch_update(weights, rate, X, delta):
+    def impl(weights, rate, X, delta):
+        return _gemm_add_product(-rate, X, delta, weights) == 0
+    return impl
+
+
+@intrinsic
+def _gemm_add_product(typingctx, alpha, X, delta, weights):
+    """``weights += alpha * X.T @ delta`` through Numba's BLAS wrapper ``numba_xxgemm``
+    (column-major gemm: the row-major (n_in, n_out) weights are the column-major
+    (n_out, n_in) ``delta.T @ X`` target); the wrapper's status, 0 when done."""
+    sig = types.int32(alpha, X, delta, weights)
+
+    def codegen(context, builder, signature, args):
+        dtype = signature.args[3].dtype
+        char, status = llvm_ir.IntType(8), llvm_ir.IntType(32)
+        index, pointer = context.get_value_type(types.intp), llvm_ir.IntType(8).as_pointer()
+        function = cgutils.get_or_insert_function(builder.module, llvm_ir.FunctionType(
+            status, [char, char, char, index, index, index, pointer, pointer, index,
+                     pointer, index, pointer, pointer, index]), "numba_xxgemm")
+        X_array, delta_array, weights_array = (
+            context.make_array(signature.args[k])(context, builder, args[k])
+            for k in (1, 2, 3))
+        m, n_in = cgutils.unpack_tuple(builder, X_array.shape, 2)
+        n_out = cgutils.unpack_tuple(builder, delta_array.shape, 2)[1]
+        alpha_slot = cgutils.alloca_once_value(
+            builder, context.cast(builder, args[0], signature.args[0], dtype))
+        beta_slot = cgutils.alloca_once_value(builder, context.get_constant(dtype, 1.0))
+        kind = ord("s") if dtype == types.float32 else ord("d")
+
+        def constant(byte):
+            return llvm_ir.Constant(char, byte)
+
+        def void(value):
+            return builder.bitcast(value, pointer)
+
+        return builder.call(function, [
+            constant(kind), constant(ord("n")), constant(ord("t")), n_out, n_in, m,
+            void(alpha_slot), void(delta_array.data), n_out, void(X_array.data), n_in,
+            void(beta_slot), void(weights_array.data), n_out])
+
+    return sig, codegen
