@@ -258,7 +258,9 @@ class NumbaBackend(Backend):
 
     def train_step(self, spec, params, X, T, learning_rate, sample_weight=None):
         if sample_weight is not None or type(X) is not np.ndarray:
-            # The kernel's update, params[i] -= rate * grad[i], rounds as this one does.
+            # Rounds as the kernel's update does: params - rate * grad in the dtype of
+            # params (fastnn.backends._numba_step.step_rate; NumPy takes a Python float as
+            # the array's dtype).
             loss, grad = self.gradients(spec, params, X, T, sample_weight)
             params -= learning_rate * grad
             return loss
