@@ -37,7 +37,9 @@ nine BLAS / loop crossovers that replace ``BLAS_CROSSOVER`` (a run-time tuning; 
 ``_use_blas``), a tenth value, the forward pass's rows per block, that replaces
 ``FORWARD_ROW_BLOCK`` (see ``_row_block``), and two more, the rows and weights from which
 the forward pass's float32 products go to oneDNN, that replace ``EXTERNAL_GEMM`` (see
-``_external``); ``weights`` the
+``_external``), and two more, the multiply-adds from which the gradient's float32 weight
+gradients and back-propagated deltas go to oneDNN, that replace
+``EXTERNAL_GRADIENT_GEMM`` (see ``_external_gradient``); ``weights`` the
 per-sample weights, shape (m,), of the float dtype: finite, >= 0, positive sum, or of
 length 0 for the plain mean):
 
@@ -171,6 +173,15 @@ FORWARD_ROW_BLOCK = 512
 # and this many weights (n_in * n_out). Shipped: never; `fastnn tune` measures the rule
 # where the library is present (values 11 and 12 after the activation codes, _external).
 EXTERNAL_GEMM = (2 ** 62, 2 ** 62)
+# The gradient's float32 products that go to oneDNN's sgemm instead of np.dot: a weight
+# gradient A_prev.T @ delta / a back-propagated delta @ W.T of at least this many
+# multiply-adds (m * n_in * n_out), oneDNN reading the transposed operand in place. On an
+# AMD EPYC (Zen 4, AVX-512, 1 thread; benchmarks/gemm_options.py --products ...) OpenBLAS
+# runs 1024 x 784 x 256's weight gradient at 85 GFLOP/s, oneDNN at 108, and 1024 x 64 x
+# 30's at 50 against 103, while OpenBLAS leads below about half a million multiply-adds
+# and on 100 x 100's back delta. Shipped: never; `fastnn tune` measures both where the
+# library is present (values 13 and 14 after the activation codes, _external_gradient).
+EXTERNAL_GRADIENT_GEMM = (2 ** 62, 2 ** 62)
 
 
 def jit(function=None, *, helper=False, **overrides):
@@ -392,9 +403,12 @@ def _gradient_into(params, layer_sizes, activation_codes, loss_code, X, T, weigh
     _forward_trace(params, layer_sizes, activation_codes, X, trace, Z_out, hidden_Z)
     mean_loss, delta = _back_propagate(params, layer_sizes, activation_codes, loss_code,
                                        trace, Z_out, deltas, hidden_Z, T, weights, grad)
-    _weight_gradient(X, delta, grad, FIRST_LAYER, layer_sizes[0], layer_sizes[1],
-                     _use_blas(m, layer_sizes[0], layer_sizes[1], WEIGHT_GRADIENT,
-                               crossovers))
+    n_in, n_out = layer_sizes[0], layer_sizes[1]
+    if not (_external_gradient(WEIGHT_GRADIENT, m, n_in, n_out, layer_sizes,
+                               activation_codes)
+            and _external_weight_gradient(X, delta, grad, FIRST_LAYER, n_in, n_out)):
+        _weight_gradient(X, delta, grad, FIRST_LAYER, n_in, n_out,
+                         _use_blas(m, n_in, n_out, WEIGHT_GRADIENT, crossovers))
     return mean_loss
 
 
@@ -536,12 +550,18 @@ def _back_propagate(params, layer_sizes, activation_codes, loss_code, trace, Z_o
         n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
         w_start = end - n_in * n_out - n_out
         A_prev = _layer_rows(trace, layer_sizes, m, layer)
-        _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out,
-                         _use_blas(m, n_in, n_out, WEIGHT_GRADIENT, crossovers))
+        if not (_external_gradient(WEIGHT_GRADIENT, m, n_in, n_out, layer_sizes,
+                                   activation_codes)
+                and _external_weight_gradient(A_prev, delta, grad, w_start, n_in, n_out)):
+            _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out,
+                             _use_blas(m, n_in, n_out, WEIGHT_GRADIENT, crossovers))
         offset = ((n_layers - layer) % 2) * m * widest
         previous = deltas[offset:offset + m * n_in].reshape((m, n_in))
-        _back_delta(params, w_start, n_in, n_out, delta, previous,
-                    _use_blas(m, n_in, n_out, BACK_DELTA, crossovers))
+        if not (_external_gradient(BACK_DELTA, m, n_in, n_out, layer_sizes,
+                                   activation_codes)
+                and _external_back_delta(params, w_start, n_in, n_out, delta, previous)):
+            _back_delta(params, w_start, n_in, n_out, delta, previous,
+                        _use_blas(m, n_in, n_out, BACK_DELTA, crossovers))
         code = activation_codes[layer - 1]
         Z_prev = _layer_rows(hidden_Z, layer_sizes, m, layer) if _hidden_needs_z(code) \
             else A_prev
@@ -646,6 +666,35 @@ def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out, use_blas):
 
 
 @jit  # not a helper: tests and benchmarks call it from Python
+def _external_weight_gradient(A_prev, delta, grad, w_start, n_in, n_out):
+    """:func:`_weight_gradient` through oneDNN's sgemm (``A_prev`` read transposed in
+    place; float32, where installed); False (and ``grad`` untouched) where it cannot."""
+    if w_start < 0 or n_in < 0 or n_out < 0:
+        return False  # never taken: proves the indices below non-negative
+    b_start = w_start + n_in * n_out
+    if not external_gemm.sgemm_tn_into(A_prev, delta,
+                                       grad[w_start:b_start].reshape((n_in, n_out))):
+        return False
+    for j in range(n_out):
+        grad[b_start + j] = 0.0
+    for row in range(A_prev.shape[0]):
+        for j in range(n_out):
+            grad[b_start + j] += delta[row, j]
+    return True
+
+
+@jit  # not a helper: tests and benchmarks call it from Python
+def _external_back_delta(params, w_start, n_in, n_out, delta, previous):
+    """:func:`_back_delta` through oneDNN's sgemm (``W`` read transposed in place;
+    float32, where installed); False (and ``previous`` untouched) where it cannot."""
+    if w_start < 0 or n_in < 0 or n_out < 0:
+        return False  # never taken: proves the indices below non-negative
+    b_start = w_start + n_in * n_out
+    return external_gemm.sgemm_nt_into(delta, params[w_start:b_start].reshape((n_in, n_out)),
+                                       previous)
+
+
+@jit  # not a helper: tests and benchmarks call it from Python
 def _back_delta(params, w_start, n_in, n_out, delta, previous, use_blas):
     """``previous = delta @ W.T`` (before the activation's derivative)."""
     if w_start < 0 or n_in < 0 or n_out < 0:
@@ -736,6 +785,21 @@ def _external(m, n_in, n_out, layer_sizes, activation_codes):
     else:
         min_rows, min_weights = EXTERNAL_GEMM
     return m >= min_rows and n_in * n_out >= min_weights
+
+
+@jit(inline="always")
+def _external_gradient(product, m, n_in, n_out, layer_sizes, activation_codes):
+    """Whether the gradient sends its ``m x n_in x n_out`` ``product`` (``WEIGHT_GRADIENT``
+    or ``BACK_DELTA``) to oneDNN (float32 only; it falls back to np.dot elsewhere): from
+    the multiply-adds of value 13 (weight gradients) or 14 (back deltas) after the
+    activation codes, else ``EXTERNAL_GRADIENT_GEMM``."""
+    tail = activation_codes.shape[0] - (layer_sizes.shape[0] - 1)
+    index = 0 if product == WEIGHT_GRADIENT else 1
+    if tail >= 14:
+        min_multiply_adds = activation_codes[layer_sizes.shape[0] - 1 + 12 + index]
+    else:
+        min_multiply_adds = EXTERNAL_GRADIENT_GEMM[index]
+    return m * n_in * n_out >= min_multiply_adds
 
 
 @jit(inline="always")
