@@ -665,7 +665,7 @@ def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out, use_blas):
                 grad[w_row + j] += a_i * delta[row, j]
 
 
-@jit  # not a helper: tests and benchmarks call it from Python
+@jit(inline="always")  # small; tests and benchmarks call it from Python
 def _external_weight_gradient(A_prev, delta, grad, w_start, n_in, n_out):
     """:func:`_weight_gradient` through oneDNN's sgemm (``A_prev`` read transposed in
     place; float32, where installed); False (and ``grad`` untouched) where it cannot."""
@@ -683,7 +683,7 @@ def _external_weight_gradient(A_prev, delta, grad, w_start, n_in, n_out):
     return True
 
 
-@jit  # not a helper: tests and benchmarks call it from Python
+@jit(inline="always")  # small; tests and benchmarks call it from Python
 def _external_back_delta(params, w_start, n_in, n_out, delta, previous):
     """:func:`_back_delta` through oneDNN's sgemm (``W`` read transposed in place;
     float32, where installed); False (and ``previous`` untouched) where it cannot."""
