@@ -62,7 +62,7 @@ def test_bound_kernels_follow_a_change_of_tuning(monkeypatch):
         monkeypatch.undo()
         tuning.reload()
     net.forward(x)
-    assert seen == [2, 2 + 12, 2]  # 9 crossovers, the row block, the oneDNN rule
+    assert seen == [2, 2 + 14, 2]  # 9 crossovers, the row block, the two oneDNN rules
 
 
 def test_the_fast_path_survives_pickling_and_copies():

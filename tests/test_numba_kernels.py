@@ -351,7 +351,8 @@ def test_tuned_crossovers_reach_the_kernel_arguments(monkeypatch):
     try:
         codes = numba_backend.kernel_arguments(spec)[1]
         assert codes.tolist()[2:] == (list(range(1, 10)) + [tuning.shipped_row_block()]
-                                      + list(tuning.shipped_external_gemm()))
+                                      + list(tuning.shipped_external_gemm())
+                                      + list(tuning.shipped_external_gradient_gemm()))
         net = MLP.from_spec(spec, np.linspace(-1, 1, 7 * 5 + 5 + 5 * 2 + 2), "numba")
         reference = net.with_backend(REFERENCE)
         X = np.random.default_rng(0).standard_normal((4, 7))
@@ -371,11 +372,41 @@ def test_tuned_row_block_reaches_the_kernel_arguments(monkeypatch):
     try:
         codes = numba_backend.kernel_arguments(spec)[1]
         shipped = [value for triple in tuning.shipped_crossovers() for value in triple]
-        assert codes.tolist()[2:] == shipped + [3] + list(tuning.shipped_external_gemm())
+        assert codes.tolist()[2:] == (shipped + [3] + list(tuning.shipped_external_gemm())
+                                      + list(tuning.shipped_external_gradient_gemm()))
         net = MLP.from_spec(spec, np.linspace(-1, 1, 7 * 5 + 5 + 5 * 2 + 2), "numba")
         X = np.random.default_rng(0).standard_normal((10, 7))  # blocks of 3, 3, 3, 1 rows
         expected = net.with_backend(REFERENCE).forward(X)
         assert relative_difference(net.forward(X), expected) <= 1e-10
+    finally:
+        monkeypatch.undo()
+        tuning.reload()
+    assert numba_backend.kernel_arguments(spec)[1].shape == (2,)
+
+
+def test_tuned_gradient_onednn_rule_reaches_the_kernel_arguments(monkeypatch):
+    from fastnn.backends import tuning
+
+    spec = NetworkSpec.create([7, 5, 2], "relu", "sigmoid", "mse", "float32")
+    monkeypatch.setattr(tuning, "external_gradient_gemm", lambda: (0, 0))
+    tuning.reload()
+    try:
+        codes = numba_backend.kernel_arguments(spec)[1]
+        shipped = [value for triple in tuning.shipped_crossovers() for value in triple]
+        assert codes.tolist()[2:] == (shipped + [tuning.shipped_row_block()]
+                                      + list(tuning.shipped_external_gemm()) + [0, 0])
+        params = np.linspace(-1, 1, 7 * 5 + 5 + 5 * 2 + 2)
+        net = MLP.from_spec(spec, params.astype(np.float32), "numba")
+        reference = MLP.from_spec(spec.with_dtype("float64"), params, REFERENCE)
+        rng = np.random.default_rng(0)
+        X, T = rng.standard_normal((6, 7)), rng.random((6, 2))
+        for got, want in zip(net.gradients(X, T)[1:], reference.gradients(X, T)[1:]):
+            for actual, expected in zip(got, want):
+                assert relative_difference(actual, expected) <= TOLERANCE["float32"]
+        net.train_step(X, T, 0.5)
+        reference.train_step(X, T, 0.5)
+        assert relative_difference(net.flat_parameters, reference.flat_parameters) \
+            <= TOLERANCE["float32"]
     finally:
         monkeypatch.undo()
         tuning.reload()
@@ -439,6 +470,141 @@ def test_the_onednn_route_gives_the_blas_result_or_falls_back(dtype):
         assert relative_difference(Y, expected) <= 1e-5
     else:
         assert np.array_equal(Y, expected)
+
+
+NEVER = 2 ** 62
+GRADIENT_OPS = ("gradient", "weighted gradient", "csr gradient", "checked gradient",
+                "checked step")
+
+
+def _gradient_ops(sizes, dtype, gradient_rule, batch=37, seed=5):
+    """Every kernel computing a gradient (checked_gradient_step as the backend calls it,
+    for gradients and train_step) with the crossovers all BLAS, the forward pass's oneDNN
+    rule off and the gradient's ``gradient_rule``: name -> (loss, grad or new params)."""
+    import scipy.sparse as sp
+
+    spec = NetworkSpec.create(sizes, "tanh", "softmax", "cross_entropy", dtype)
+    layer_sizes, codes, loss_code = numba_backend.kernel_arguments(spec)
+    codes = np.array(list(codes[:spec.n_layers]) + ALL_BLAS + [8, NEVER, NEVER]
+                     + list(gradient_rule), np.int64)
+    rng = np.random.default_rng(seed)
+    params = rng.normal(0, 0.4, parameter_count(sizes)).astype(dtype)
+    X = rng.standard_normal((batch, sizes[0])).astype(dtype)
+    X[X < -0.5] = 0.0
+    T = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], batch)]
+    weights = (rng.random(batch) + 0.1).astype(dtype)
+    csr = sp.csr_matrix(X)
+    workspace = np.empty(batch * kernels.workspace_per_row(spec.layer_sizes), dtype)
+    results = {}
+    for name, call in {
+        "gradient": lambda grad, _: kernels.gradient_into(
+            params, layer_sizes, codes, loss_code, X, T, grad, workspace),
+        "weighted gradient": lambda grad, _: kernels.weighted_gradient_into(
+            params, layer_sizes, codes, loss_code, X, T, weights, grad, workspace),
+        "csr gradient": lambda grad, _: kernels.csr_gradient_into(
+            params, layer_sizes, codes, loss_code, csr.data, csr.indices, csr.indptr,
+            X.shape[1], T, weights, grad, workspace),
+        "checked gradient": lambda grad, own: kernels.checked_gradient_step(
+            own, layer_sizes, codes, loss_code, X, T, 0.1, grad, workspace, False),
+        "checked step": lambda grad, own: kernels.checked_gradient_step(
+            own, layer_sizes, codes, loss_code, X, T, 0.1, grad, workspace, True),
+    }.items():
+        grad, own = np.full_like(params, np.nan), params.copy()
+        loss = call(grad, own)
+        results[name] = (loss, own if name == "checked step" else grad)
+    return spec, params, X, T, results
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("batch", [37, 8])  # 8 rows: the step adds the first layer's
+# product to the weights (sgemm with beta = 1), 37: it forms the gradient first
+def test_the_gradients_onednn_route_gives_the_blas_result_or_falls_back(dtype, batch):
+    """Every gradient product sent to oneDNN (thresholds 0): the gradients and the step
+    equal np.dot's within float32 rounding and the reference's within the float32
+    contract where oneDNN is installed; exactly np.dot's where it is not (the stub fails
+    and np.dot runs) and in float64 (never sent)."""
+    from fastnn.backends import _external_gemm
+
+    sizes = [20, 16, 8, 3]
+    spec, params, X, T, expected = _gradient_ops(sizes, dtype, (NEVER, NEVER), batch)
+    _, _, _, _, routed = _gradient_ops(sizes, dtype, (0, 0), batch)
+    _, _, _, _, halves = _gradient_ops(sizes, dtype, (0, NEVER), batch)  # each alone
+    _, _, _, _, others = _gradient_ops(sizes, dtype, (NEVER, 0), batch)
+    reference = MLP.from_spec(spec.with_dtype("float64"), params.astype(np.float64),
+                              REFERENCE)
+    ref_loss, ref_dW, ref_db = reference.gradients(X.astype(np.float64),
+                                                   T.astype(np.float64))
+    ref_grad = np.concatenate([part.ravel() for pair in zip(ref_dW, ref_db)
+                               for part in pair])
+    for name in GRADIENT_OPS:
+        for results in (routed, halves, others):
+            loss, values = results[name]
+            want_loss, want = expected[name]
+            assert not np.isnan(values).any(), name
+            if _external_gemm.AVAILABLE and dtype == "float32":
+                assert relative_difference(values, want) <= 1e-5, name
+                assert loss == want_loss, name  # the forward pass is unchanged
+            else:
+                assert np.array_equal(values, want) and loss == want_loss, name
+    for results in (expected, routed):
+        assert relative_difference(results["gradient"][1], ref_grad) <= TOLERANCE[dtype]
+        assert relative_difference(results["checked gradient"][1], ref_grad) \
+            <= TOLERANCE[dtype]
+        assert results["gradient"][0] == pytest.approx(ref_loss, rel=TOLERANCE[dtype])
+        stepped = params.astype(np.float64) - 0.1 * ref_grad
+        assert relative_difference(results["checked step"][1], stepped) <= TOLERANCE[dtype]
+
+
+def test_the_gradients_onednn_products_alone_match_np_dot():
+    from fastnn.backends import _external_gemm
+
+    rng = np.random.default_rng(6)
+    n_in, n_out, m = 33, 17, 9
+    params = rng.standard_normal(n_in * n_out + n_out).astype(np.float32)
+    A = rng.standard_normal((m, n_in)).astype(np.float32)
+    delta = rng.standard_normal((m, n_out)).astype(np.float32)
+    grad = np.full_like(params, np.nan)
+    done = kernels._external_weight_gradient(A, delta, grad, np.int64(0), n_in, n_out)
+    assert done == _external_gemm.AVAILABLE
+    previous = np.full((m, n_in), np.nan, dtype=np.float32)
+    assert kernels._external_back_delta(params, np.int64(0), n_in, n_out, delta,
+                                        previous) == done
+    if done:
+        expected = np.concatenate([(A.T @ delta).ravel(), delta.sum(axis=0)])
+        assert relative_difference(grad, expected) <= 1e-5
+        W = params[:n_in * n_out].reshape(n_in, n_out)
+        assert relative_difference(previous, delta @ W.T) <= 1e-5
+    else:
+        assert np.isnan(grad).all() and np.isnan(previous).all()
+    as64 = [array.astype(np.float64) for array in (A, delta, grad, params, previous)]
+    as64[2][...] = as64[4][...] = np.nan
+    assert not kernels._external_weight_gradient(as64[0], as64[1], as64[2], np.int64(0),
+                                                 n_in, n_out)
+    assert not kernels._external_back_delta(as64[3], np.int64(0), n_in, n_out, as64[1],
+                                            as64[4])
+    assert np.isnan(as64[2]).all() and np.isnan(as64[4]).all()
+
+
+def test_without_onednn_the_gradients_route_falls_back_to_np_dot(tmp_path):
+    """In a process where the library is absent (``$FASTNN_DNNL_LIBRARY`` names no file),
+    the stub fails every call: with every product sent to oneDNN, the gradient and the
+    step are bit for bit np.dot's."""
+    env = dict(os.environ, FASTNN_DNNL_LIBRARY=str(tmp_path / "none"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    result = _run("""
+        import numpy as np
+        from fastnn.backends import _external_gemm
+        from test_numba_kernels import GRADIENT_OPS, NEVER, _gradient_ops
+        assert not _external_gemm.AVAILABLE
+        expected = _gradient_ops([20, 16, 8, 3], "float32", (NEVER, NEVER))[-1]
+        routed = _gradient_ops([20, 16, 8, 3], "float32", (0, 0))[-1]
+        for name in GRADIENT_OPS:
+            assert routed[name][0] == expected[name][0], name
+            assert np.array_equal(routed[name][1], expected[name][1]), name
+        print("same")
+    """, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "same"
 
 
 def test_the_onednn_product_alone_matches_np_dot():

@@ -126,6 +126,47 @@ def test_the_onednn_rule_fits_where_onednn_wins():
     assert external_gemm.fit_rule([]) == (external_gemm.NEVER, external_gemm.NEVER)
 
 
+def test_the_gradient_onednn_rule_is_the_tuned_one_else_the_shipped_one(tune_file):
+    from fastnn.backends._numba_kernels import EXTERNAL_GRADIENT_GEMM
+
+    assert tuning.external_gradient_gemm() == EXTERNAL_GRADIENT_GEMM \
+        == tuning.shipped_external_gradient_gemm()
+    tuning.save(extra={tuning.EXTERNAL_KEY: [16, 32768],
+                       tuning.EXTERNAL_GRADIENT_KEY: [1048576, 40960]})
+    assert tuning.external_gradient_gemm() == (1048576, 40960)
+    assert tuning.external_gemm() == (16, 32768)
+    assert "gradient products to oneDNN" in cli_tune.summary_text(tune_file)
+    tuning.save(extra={tuning.EXTERNAL_KEY: [16, 32768]})  # a file from before the rule
+    assert tuning.external_gradient_gemm() == tuning.shipped_external_gradient_gemm()
+    assert tuning.external_gemm() == (16, 32768)
+    tuning.save(extra={tuning.EXTERNAL_GRADIENT_KEY: None})  # measured without oneDNN
+    assert tuning.external_gradient_gemm() == tuning.shipped_external_gradient_gemm()
+    with pytest.warns(tuning.TuningWarning, match=tuning.EXTERNAL_GRADIENT_KEY):
+        _rewrite(tune_file, **{tuning.EXTERNAL_GRADIENT_KEY: [1, -2]})
+        assert tuning.external_gradient_gemm() == tuning.shipped_external_gradient_gemm()
+
+
+def test_the_gradient_onednn_rule_fits_each_product_where_onednn_wins():
+    from fastnn.bench.measure import external_gemm
+
+    def point(product, rows, n_in, n_out, blas, onednn):
+        return dict(product=product, rows=rows, n_in=n_in, n_out=n_out, blas_s=blas,
+                    onednn_s=onednn)
+    points = [point("weight_gradient", 32, 784, 256, 2.0, 1.0),
+              point("weight_gradient", 1024, 64, 30, 2.0, 1.0),
+              point("weight_gradient", 32, 100, 100, 1.0, 1.2),
+              point("weight_gradient", 256, 30, 10, 1.0, 1.5),
+              point("back_delta", 32, 128, 10, 1.2, 1.0),
+              point("back_delta", 32, 30, 10, 1.0, 1.1)]
+    weight_gradient, back_delta = external_gemm.fit_gradient_rule(points)
+    assert 32 * 100 * 100 < weight_gradient <= 1024 * 64 * 30
+    assert 32 * 30 * 10 < back_delta <= 32 * 128 * 10
+    losing = [point("weight_gradient", 32, 784, 256, 1.0, 1.1)]
+    assert external_gemm.fit_gradient_rule(losing) == (external_gemm.NEVER,
+                                                       external_gemm.NEVER)
+    assert external_gemm.fit_gradient_rule([]) == (external_gemm.NEVER, external_gemm.NEVER)
+
+
 def test_the_row_block_measurement_prefers_the_fastest_then_the_smaller():
     assert row_block.best({0: 2.0, 128: 1.0, 512: 1.5}) == 128
     assert row_block.best({0: 1.0, 256: 1.0}) == 0
@@ -240,6 +281,9 @@ def test_tune_measures_stores_and_shows(monkeypatch, tune_file, capsys):
     real_external = external_gemm.measure
     monkeypatch.setattr(external_gemm, "measure", lambda: real_external(
         shapes=((4, 8, 8),), rounds=1, min_time=0.0))
+    real_gradient = external_gemm.measure_gradient
+    monkeypatch.setattr(external_gemm, "measure_gradient", lambda: real_gradient(
+        shapes=((4, 8, 8),), rounds=1, min_time=0.0))
     real_row_block = row_block.measure
     monkeypatch.setattr(row_block, "measure", lambda crossovers=None: real_row_block(
         candidates=(0, 2), cases=(((3, 4, 2), 5),), rounds=1, min_time=0.0,
@@ -249,6 +293,7 @@ def test_tune_measures_stores_and_shows(monkeypatch, tune_file, capsys):
     record = _record(tune_file)
     assert record[tuning.ROW_BLOCK_KEY] in (0, 2)
     assert tuning.EXTERNAL_KEY in record
+    assert tuning.EXTERNAL_GRADIENT_KEY in record
     assert set(record["row_block_times_s"]) == {"0", "2"}
     assert record["warm_first_forward_s"] == 0.25
     assert set(record["crossovers"]) == set(tuning.PRODUCTS)

@@ -20,7 +20,13 @@ that returns -1, and :func:`sgemm_into` reports failure, so a kernel falls back 
 ``AVAILABLE``: whether oneDNN was loaded. ``LIBRARY``: its path, or "".
 ``sgemm_into(A, W, Z) -> bool`` (compiled code only): ``Z = A @ W`` for C-contiguous
 float32 ``A`` (m, k), ``W`` (k, n), ``Z`` (m, n); True if oneDNN did it, False (and
-``Z`` untouched) otherwise, and always False for float64 arrays.
+``Z`` untouched) otherwise, and always False for float64 arrays. Likewise, for the
+gradient's products, without copying a transposed operand (oneDNN reads it in place):
+``sgemm_tn_into(A, B, C)``: ``C = A.T @ B`` for ``A`` (k, m), ``B`` (k, n), ``C`` (m, n)
+(a weight gradient ``A_prev.T @ delta``), ``sgemm_tn_add(alpha, A, B, C)``: ``C +=
+alpha * A.T @ B`` (a training step adding its weight gradient to the weights), and
+``sgemm_nt_into(A, B, C)``: ``C = A @ B.T`` for ``A`` (m, k), ``B`` (n, k), ``C`` (m, n) (a
+back-propagated ``delta @ W.T``).
 """
 
 from __future__ import annotations
@@ -76,9 +82,11 @@ binding.add_symbol(SYMBOL, _ADDRESS)
 
 
 @intrinsic
-def _dnnl_sgemm(typingctx, m, n, k, A, W, Z):
-    """``Z = A @ W`` (row-major float32, leading dimensions k, n, n); the status."""
-    sig = types.int32(m, n, k, A, W, Z)
+def _dnnl_sgemm(typingctx, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
+    """``C = alpha * op(A) @ op(B) + beta * C`` (row-major float32; ``transa``/``transb``
+    ``ord("N")`` or ``ord("T")``, ``op(A)`` m x k, ``op(B)`` k x n, C m x n); oneDNN's
+    status."""
+    sig = types.int32(transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
 
     def codegen(context, builder, signature, args):
         i8, i32, i64, f32 = ir.IntType(8), ir.IntType(32), ir.IntType(64), ir.FloatType()
@@ -88,15 +96,26 @@ def _dnnl_sgemm(typingctx, m, n, k, A, W, Z):
         function = builder.module.globals.get(SYMBOL)
         if function is None:
             function = ir.Function(builder.module, fnty, SYMBOL)
-        m_, n_, k_ = args[0], args[1], args[2]
+
+        def count(index):
+            return context.cast(builder, args[index], signature.args[index], types.int64)
+
+        def char(index):
+            return builder.trunc(count(index), i8)
 
         def data(index):
             array = context.make_array(signature.args[index])(context, builder, args[index])
             return builder.bitcast(array.data, pointer)
-        no = ir.Constant(i8, ord("N"))
-        return builder.call(function, [no, no, m_, n_, k_, ir.Constant(f32, 1.0), data(3),
-                                       k_, data(4), n_, ir.Constant(f32, 0.0), data(5), n_])
+        def scalar(index):
+            return context.cast(builder, args[index], signature.args[index], types.float32)
+
+        return builder.call(function, [char(0), char(1), count(2), count(3), count(4),
+                                       scalar(5), data(6), count(7), data(8), count(9),
+                                       scalar(10), data(11), count(12)])
     return sig, codegen
+
+
+_N, _T = ord("N"), ord("T")
 
 
 def sgemm_into(A, W, Z):
@@ -104,16 +123,84 @@ def sgemm_into(A, W, Z):
     raise TypeError("sgemm_into is callable from Numba-compiled code only")
 
 
+def sgemm_tn_into(A, B, C):
+    """See the module docstring (compiled code only)."""
+    raise TypeError("sgemm_tn_into is callable from Numba-compiled code only")
+
+
+def sgemm_tn_add(alpha, A, B, C):
+    """See the module docstring (compiled code only)."""
+    raise TypeError("sgemm_tn_add is callable from Numba-compiled code only")
+
+
+def sgemm_nt_into(A, B, C):
+    """See the module docstring (compiled code only)."""
+    raise TypeError("sgemm_nt_into is callable from Numba-compiled code only")
+
+
+def _float32_matrices(*arrays):
+    """None if not all 2-D arrays (no overload), False if not all C-contiguous float32
+    (the call reports failure), else True."""
+    if not all(isinstance(array, types.Array) and array.ndim == 2 for array in arrays):
+        return None
+    return all(array.dtype == types.float32 and array.layout == "C" for array in arrays)
+
+
 @overload(sgemm_into, inline="always")
 def _sgemm_into(A, W, Z):
-    if not all(isinstance(array, types.Array) and array.ndim == 2 for array in (A, W, Z)):
+    usable = _float32_matrices(A, W, Z)
+    if usable is None:
         return None
-    if not (A.dtype == W.dtype == Z.dtype == types.float32
-            and A.layout == W.layout == Z.layout == "C"):
+    if not usable:
         return lambda A, W, Z: False
 
     def impl(A, W, Z):
         m, k = A.shape
         n = W.shape[1]
-        return _dnnl_sgemm(m, n, k, A, W, Z) == 0
+        return _dnnl_sgemm(_N, _N, m, n, k, 1.0, A, k, W, n, 0.0, Z, n) == 0
+    return impl
+
+
+@overload(sgemm_tn_into, inline="always")
+def _sgemm_tn_into(A, B, C):
+    usable = _float32_matrices(A, B, C)
+    if usable is None:
+        return None
+    if not usable:
+        return lambda A, B, C: False
+
+    def impl(A, B, C):
+        k, m = A.shape
+        n = B.shape[1]
+        return _dnnl_sgemm(_T, _N, m, n, k, 1.0, A, m, B, n, 0.0, C, n) == 0
+    return impl
+
+
+@overload(sgemm_tn_add, inline="always")
+def _sgemm_tn_add(alpha, A, B, C):
+    usable = _float32_matrices(A, B, C)
+    if usable is None:
+        return None
+    if not usable:
+        return lambda alpha, A, B, C: False
+
+    def impl(alpha, A, B, C):
+        k, m = A.shape
+        n = B.shape[1]
+        return _dnnl_sgemm(_T, _N, m, n, k, alpha, A, m, B, n, 1.0, C, n) == 0
+    return impl
+
+
+@overload(sgemm_nt_into, inline="always")
+def _sgemm_nt_into(A, B, C):
+    usable = _float32_matrices(A, B, C)
+    if usable is None:
+        return None
+    if not usable:
+        return lambda A, B, C: False
+
+    def impl(A, B, C):
+        m, k = A.shape
+        n = B.shape[0]
+        return _dnnl_sgemm(_N, _T, m, n, k, 1.0, A, k, B, k, 0.0, C, n) == 0
     return impl

@@ -37,7 +37,9 @@ nine BLAS / loop crossovers that replace ``BLAS_CROSSOVER`` (a run-time tuning; 
 ``_use_blas``), a tenth value, the forward pass's rows per block, that replaces
 ``FORWARD_ROW_BLOCK`` (see ``_row_block``), and two more, the rows and weights from which
 the forward pass's float32 products go to oneDNN, that replace ``EXTERNAL_GEMM`` (see
-``_external``); ``weights`` the
+``_external``), and two more, the multiply-adds from which the gradient's float32 weight
+gradients and back-propagated deltas go to oneDNN, that replace
+``EXTERNAL_GRADIENT_GEMM`` (see ``_external_gradient``); ``weights`` the
 per-sample weights, shape (m,), of the float dtype: finite, >= 0, positive sum, or of
 length 0 for the plain mean):
 
@@ -172,6 +174,15 @@ FORWARD_ROW_BLOCK = 512
 # and this many weights (n_in * n_out). Shipped: never; `fastnn tune` measures the rule
 # where the library is present (values 11 and 12 after the activation codes, _external).
 EXTERNAL_GEMM = (2 ** 62, 2 ** 62)
+# The gradient's float32 products that go to oneDNN's sgemm instead of np.dot: a weight
+# gradient A_prev.T @ delta / a back-propagated delta @ W.T of at least this many
+# multiply-adds (m * n_in * n_out), oneDNN reading the transposed operand in place. On an
+# AMD EPYC (Zen 4, AVX-512, 1 thread; benchmarks/gemm_options.py --products ...) OpenBLAS
+# runs 1024 x 784 x 256's weight gradient at 85 GFLOP/s, oneDNN at 108, and 1024 x 64 x
+# 30's at 50 against 103, while OpenBLAS leads below about half a million multiply-adds
+# and on 100 x 100's back delta. Shipped: never; `fastnn tune` measures both where the
+# library is present (values 13 and 14 after the activation codes, _external_gradient).
+EXTERNAL_GRADIENT_GEMM = (2 ** 62, 2 ** 62)
 
 
 def jit(function=None, *, helper=False, **overrides):
@@ -409,10 +420,13 @@ def _all_but_first_weights(params, layer_sizes, activation_codes, loss_code, X, 
 def _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes):
     """The first layer's weight and bias gradient from its input ``X`` (m, layer_sizes[0])
     and its ``delta`` (m, layer_sizes[1]), into ``grad``."""
-    n_in, n_out = layer_sizes[0], layer_sizes[1]
-    _weight_gradient(X, delta, grad, FIRST_LAYER, n_in, n_out,
-                     _use_blas(X.shape[0], n_in, n_out, WEIGHT_GRADIENT,
-                               _crossovers(layer_sizes, activation_codes)))
+    m, n_in, n_out = X.shape[0], layer_sizes[0], layer_sizes[1]
+    if not (_external_gradient(WEIGHT_GRADIENT, m, n_in, n_out, layer_sizes,
+                               activation_codes)
+            and _external_weight_gradient(X, delta, grad, FIRST_LAYER, n_in, n_out)):
+        _weight_gradient(X, delta, grad, FIRST_LAYER, n_in, n_out,
+                         _use_blas(m, n_in, n_out, WEIGHT_GRADIENT,
+                                   _crossovers(layer_sizes, activation_codes)))
 
 
 @jit
@@ -449,7 +463,8 @@ def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_
         update.step(params, rate, grad)
         return mean_loss
     head = _first_bias_gradient(layer_sizes, delta, grad)
-    if not _apply_first_weight_gradient(params[:head], rate, X, delta):
+    if not _apply_first_weight_gradient(params[:head], rate, X, delta, layer_sizes,
+                                        activation_codes):
         _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
         update.step(params[:head], rate, grad[:head])
     update.step(params[head:], rate, grad[head:])
@@ -527,8 +542,10 @@ def _fuses_first_layer(X, layer_sizes, activation_codes):
     m, n_in, n_out = X.shape[0], layer_sizes[0], layer_sizes[1]
     if m == 1:
         return True
-    return m <= n_out and _use_blas(m, n_in, n_out, WEIGHT_GRADIENT,
-                                    _crossovers(layer_sizes, activation_codes))
+    return m <= n_out and (
+        _use_blas(m, n_in, n_out, WEIGHT_GRADIENT, _crossovers(layer_sizes, activation_codes))
+        or _external_gradient(WEIGHT_GRADIENT, m, n_in, n_out, layer_sizes,
+                              activation_codes))
 
 
 @jit(inline="always")
@@ -548,7 +565,8 @@ def _checked_fused_step(params, layer_sizes, activation_codes, X, T, learning_ra
     if not update.steps_finite(params[head:], rate, grad[head:]):
         return np.nan
     if not (update.update_is_finite(weights, rate, X, delta)
-            and _apply_first_weight_gradient(weights, rate, X, delta)):
+            and _apply_first_weight_gradient(weights, rate, X, delta, layer_sizes,
+                                             activation_codes)):
         _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
         if not update.steps_finite(weights, rate, grad[:head]):
             return np.nan
@@ -558,11 +576,16 @@ def _checked_fused_step(params, layer_sizes, activation_codes, X, T, learning_ra
 
 
 @jit(inline="always")
-def _apply_first_weight_gradient(weights, rate, X, delta):
-    """``weights -= rate * X.T @ delta`` without forming the product: True once done,
-    False (nothing written) where BLAS refused."""
-    if X.shape[0] == 1:
+def _apply_first_weight_gradient(weights, rate, X, delta, layer_sizes, activation_codes):
+    """``weights -= rate * X.T @ delta`` without forming the product: at one row in a
+    loop, else by oneDNN's sgemm where the gradient's rule sends that product there
+    (float32), else by BLAS; True once done, False (nothing written) where both refused."""
+    m, n_in, n_out = X.shape[0], layer_sizes[0], layer_sizes[1]
+    if m == 1:
         update.one_row_update(weights, rate, X[0], delta[0])
+        return True
+    if _external_gradient(WEIGHT_GRADIENT, m, n_in, n_out, layer_sizes, activation_codes) \
+            and external_gemm.sgemm_tn_add(-rate, X, delta, weights.reshape((n_in, n_out))):
         return True
     return update.batch_update(weights, rate, X, delta)
 
@@ -612,12 +635,18 @@ def _back_propagate(params, layer_sizes, activation_codes, loss_code, trace, Z_o
         n_in, n_out = layer_sizes[layer], layer_sizes[layer + 1]
         w_start = end - n_in * n_out - n_out
         A_prev = _layer_rows(trace, layer_sizes, m, layer)
-        _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out,
-                         _use_blas(m, n_in, n_out, WEIGHT_GRADIENT, crossovers))
+        if not (_external_gradient(WEIGHT_GRADIENT, m, n_in, n_out, layer_sizes,
+                                   activation_codes)
+                and _external_weight_gradient(A_prev, delta, grad, w_start, n_in, n_out)):
+            _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out,
+                             _use_blas(m, n_in, n_out, WEIGHT_GRADIENT, crossovers))
         offset = ((n_layers - layer) % 2) * m * widest
         previous = deltas[offset:offset + m * n_in].reshape((m, n_in))
-        _back_delta(params, w_start, n_in, n_out, delta, previous,
-                    _use_blas(m, n_in, n_out, BACK_DELTA, crossovers))
+        if not (_external_gradient(BACK_DELTA, m, n_in, n_out, layer_sizes,
+                                   activation_codes)
+                and _external_back_delta(params, w_start, n_in, n_out, delta, previous)):
+            _back_delta(params, w_start, n_in, n_out, delta, previous,
+                        _use_blas(m, n_in, n_out, BACK_DELTA, crossovers))
         code = activation_codes[layer - 1]
         Z_prev = _layer_rows(hidden_Z, layer_sizes, m, layer) if _hidden_needs_z(code) \
             else A_prev
@@ -721,6 +750,35 @@ def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out, use_blas):
                 grad[w_row + j] += a_i * delta[row, j]
 
 
+@jit(inline="always")  # small; tests and benchmarks call it from Python
+def _external_weight_gradient(A_prev, delta, grad, w_start, n_in, n_out):
+    """:func:`_weight_gradient` through oneDNN's sgemm (``A_prev`` read transposed in
+    place; float32, where installed); False (and ``grad`` untouched) where it cannot."""
+    if w_start < 0 or n_in < 0 or n_out < 0:
+        return False  # never taken: proves the indices below non-negative
+    b_start = w_start + n_in * n_out
+    if not external_gemm.sgemm_tn_into(A_prev, delta,
+                                       grad[w_start:b_start].reshape((n_in, n_out))):
+        return False
+    for j in range(n_out):
+        grad[b_start + j] = 0.0
+    for row in range(A_prev.shape[0]):
+        for j in range(n_out):
+            grad[b_start + j] += delta[row, j]
+    return True
+
+
+@jit(inline="always")  # small; tests and benchmarks call it from Python
+def _external_back_delta(params, w_start, n_in, n_out, delta, previous):
+    """:func:`_back_delta` through oneDNN's sgemm (``W`` read transposed in place;
+    float32, where installed); False (and ``previous`` untouched) where it cannot."""
+    if w_start < 0 or n_in < 0 or n_out < 0:
+        return False  # never taken: proves the indices below non-negative
+    b_start = w_start + n_in * n_out
+    return external_gemm.sgemm_nt_into(delta, params[w_start:b_start].reshape((n_in, n_out)),
+                                       previous)
+
+
 @jit  # not a helper: tests and benchmarks call it from Python
 def _back_delta(params, w_start, n_in, n_out, delta, previous, use_blas):
     """``previous = delta @ W.T`` (before the activation's derivative)."""
@@ -812,6 +870,21 @@ def _external(m, n_in, n_out, layer_sizes, activation_codes):
     else:
         min_rows, min_weights = EXTERNAL_GEMM
     return m >= min_rows and n_in * n_out >= min_weights
+
+
+@jit(inline="always")
+def _external_gradient(product, m, n_in, n_out, layer_sizes, activation_codes):
+    """Whether the gradient sends its ``m x n_in x n_out`` ``product`` (``WEIGHT_GRADIENT``
+    or ``BACK_DELTA``) to oneDNN (float32 only; it falls back to np.dot elsewhere): from
+    the multiply-adds of value 13 (weight gradients) or 14 (back deltas) after the
+    activation codes, else ``EXTERNAL_GRADIENT_GEMM``."""
+    tail = activation_codes.shape[0] - (layer_sizes.shape[0] - 1)
+    index = 0 if product == WEIGHT_GRADIENT else 1
+    if tail >= 14:
+        min_multiply_adds = activation_codes[layer_sizes.shape[0] - 1 + 12 + index]
+    else:
+        min_multiply_adds = EXTERNAL_GRADIENT_GEMM[index]
+    return m * n_in * n_out >= min_multiply_adds
 
 
 @jit(inline="always")

@@ -143,14 +143,15 @@ def kernel_arguments(spec):
     Returns
     -------
     layer_sizes : ndarray of int64, shape (n_layers + 1,)
-    activation_codes : ndarray of int64, shape (n_layers,) or (n_layers + 12,)
+    activation_codes : ndarray of int64, shape (n_layers,) or (n_layers + 14,)
         One code of ``ACTIVATION_CODES`` per weight layer, output last; followed by the
         BLAS / loop crossovers of :func:`fastnn.backends.tuning.crossovers` (9 values,
         row by row), the forward pass's rows per block
-        (:func:`fastnn.backends.tuning.forward_row_block`) and its oneDNN rule
-        (:func:`fastnn.backends.tuning.external_gemm`, 2 values) when any differs from the
-        shipped ``BLAS_CROSSOVER``, ``FORWARD_ROW_BLOCK`` and ``EXTERNAL_GEMM``, which the
-        kernels use without them.
+        (:func:`fastnn.backends.tuning.forward_row_block`), its oneDNN rule
+        (:func:`fastnn.backends.tuning.external_gemm`, 2 values) and the gradient's
+        (:func:`fastnn.backends.tuning.external_gradient_gemm`, 2 values) when any differs
+        from the shipped ``BLAS_CROSSOVER``, ``FORWARD_ROW_BLOCK``, ``EXTERNAL_GEMM`` and
+        ``EXTERNAL_GRADIENT_GEMM``, which the kernels use without them.
     loss_code : int
         The code of ``LOSS_CODES`` for ``spec.loss``.
     """
@@ -343,18 +344,21 @@ class BoundKernels:
 
 
 def _tuned_crossovers():
-    """The crossovers, the forward row block and the oneDNN rule in force as the 12 values
-    the kernels read after the activation codes; none when they are the shipped ones
-    (compiled into the kernels)."""
+    """The crossovers, the forward row block and the oneDNN rules (forward, gradient) in
+    force as the 14 values the kernels read after the activation codes; none when they are
+    the shipped ones (compiled into the kernels)."""
     from fastnn.backends import tuning
 
     in_force = tuning.crossovers()
     row_block = tuning.forward_row_block()
     external = tuning.external_gemm()
+    external_gradient = tuning.external_gradient_gemm()
     if in_force == tuning.shipped_crossovers() and row_block == tuning.shipped_row_block() \
-            and external == tuning.shipped_external_gemm():
+            and external == tuning.shipped_external_gemm() \
+            and external_gradient == tuning.shipped_external_gradient_gemm():
         return []
-    return [int(value) for triple in in_force for value in triple] + [row_block, *external]
+    return ([int(value) for triple in in_force for value in triple]
+            + [row_block, *external, *external_gradient])
 
 
 def clear_argument_cache():

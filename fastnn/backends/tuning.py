@@ -11,7 +11,8 @@ JSON, wrong schema, another CPU, another fastnn or Numba version) gives one
 
 Readers: :mod:`fastnn.backends.selection` (the table behind ``backend="auto"``),
 :func:`crossovers` (for the Numba kernels' BLAS / loop dispatch),
-:func:`forward_row_block` (the forward pass's row blocks) and ``fastnn info``
+:func:`forward_row_block` (the forward pass's row blocks), :func:`external_gemm` and
+:func:`external_gradient_gemm` (the float32 products sent to oneDNN) and ``fastnn info``
 (:func:`status`).
 """
 
@@ -40,6 +41,8 @@ CROSSOVER_FIELDS = ("single_row", "min_rows", "min_multiply_adds")
 ROW_BLOCK_KEY = "forward_row_block"
 # The tune file's key for the oneDNN rule (see external_gemm).
 EXTERNAL_KEY = "external_sgemm"
+# The tune file's key for the gradient's oneDNN rule (see external_gradient_gemm).
+EXTERNAL_GRADIENT_KEY = "external_sgemm_gradient"
 # A crossover that is never reached ("always the loops"): larger than any product.
 NEVER = 2 ** 62
 # The libraries whose versions a measurement depends on, the one list: a tune file
@@ -334,6 +337,33 @@ def shipped_external_gemm():
     return tuple(int(value) for value in EXTERNAL_GEMM)
 
 
+def external_gradient_gemm():
+    """The rule sending the Numba gradient's float32 products to oneDNN: tuned here (the
+    tune file's ``external_sgemm_gradient``, measured only where oneDNN is installed), else
+    the shipped one (never).
+
+    Returns
+    -------
+    tuple of 2 int
+        ``(weight_gradient, back_delta)``: the multiply-adds (``m * n_in * n_out``) from
+        which a weight gradient ``A_prev.T @ delta`` / a back-propagated delta
+        ``delta @ W.T`` goes to oneDNN.
+    """
+    tuning = in_force()
+    if tuning is not None and tuning.extra.get(EXTERNAL_GRADIENT_KEY) is not None \
+            and _external_problem(tuning.extra[EXTERNAL_GRADIENT_KEY]) == "":
+        return tuple(int(value) for value in tuning.extra[EXTERNAL_GRADIENT_KEY])
+    return shipped_external_gradient_gemm()
+
+
+def shipped_external_gradient_gemm():
+    """The gradient's oneDNN rule the kernels were built with
+    (``_numba_kernels.EXTERNAL_GRADIENT_GEMM``)."""
+    from fastnn.backends._numba_kernels import EXTERNAL_GRADIENT_GEMM
+
+    return tuple(int(value) for value in EXTERNAL_GRADIENT_GEMM)
+
+
 def status():
     """One line for ``fastnn info``: which tuning is in force, and why.
 
@@ -367,10 +397,11 @@ def _validate(record):
             return f"wrong schema (crossovers: {problem})"
     if ROW_BLOCK_KEY in record and not _is_count(record[ROW_BLOCK_KEY]):
         return f"wrong schema ({ROW_BLOCK_KEY} is not a non-negative integer)"
-    if EXTERNAL_KEY in record and record[EXTERNAL_KEY] is not None:
-        problem = _external_problem(record[EXTERNAL_KEY])
-        if problem:
-            return f"wrong schema ({EXTERNAL_KEY}: {problem})"
+    for key in (EXTERNAL_KEY, EXTERNAL_GRADIENT_KEY):
+        if key in record and record[key] is not None:
+            problem = _external_problem(record[key])
+            if problem:
+                return f"wrong schema ({key}: {problem})"
     if "table" in record:
         problem = _table_problem(record["table"])
         if problem:

@@ -173,6 +173,11 @@ def summary_text(path, headline=True):
     if rule is not None:
         lines.append("float32 forward products to oneDNN (min rows, min weights): "
                      f"{_triple(rule)}  vs  {_triple(tuning.shipped_external_gemm())}")
+    rule = record.extra.get(tuning.EXTERNAL_GRADIENT_KEY)
+    if rule is not None:
+        lines.append("float32 gradient products to oneDNN (min multiply-adds: weight "
+                     f"gradient, back delta): {_triple(rule)}  vs  "
+                     f"{_triple(tuning.shipped_external_gradient_gemm())}")
     if record.table:
         shipped_winners = selection.shipped_table()
         differs = [key for key, entry in sorted(record.table.items())
@@ -217,13 +222,17 @@ def _measure_external_gemm():
     from fastnn.backends import _external_gemm
 
     if not _external_gemm.AVAILABLE:
-        return {tuning.EXTERNAL_KEY: None}
+        return {tuning.EXTERNAL_KEY: None, tuning.EXTERNAL_GRADIENT_KEY: None}
     _say("timing oneDNN's sgemm against np.dot for float32 layer products")
     began = time.perf_counter()
     points = external_gemm.measure()
+    gradient_points = external_gemm.measure_gradient()
     return {tuning.EXTERNAL_KEY: list(external_gemm.fit_rule(points)),
+            tuning.EXTERNAL_GRADIENT_KEY: list(external_gemm.fit_gradient_rule(
+                gradient_points)),
             "external_sgemm_library": _external_gemm.LIBRARY,
             "external_sgemm_points": points,
+            "external_sgemm_gradient_points": gradient_points,
             "external_sgemm_s": round(time.perf_counter() - began, 2)}
 
 

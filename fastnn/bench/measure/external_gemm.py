@@ -1,4 +1,4 @@
-"""Which float32 forward products go to oneDNN on this machine, for ``fastnn tune``.
+"""Which float32 products go to oneDNN on this machine, for ``fastnn tune``.
 
 Where oneDNN is installed (:mod:`fastnn.backends._external_gemm`), the Numba kernels'
 forward pass may send a float32 layer product to its sgemm instead of ``np.dot``, by a
@@ -8,6 +8,13 @@ layers, in the row counts a blocked forward pass sees) in interleaved rounds; th
 kept is the one of :data:`ROWS` x :data:`WEIGHTS` whose choices cost the least in total
 time relative to the faster library per product (ties: the rule sending fewer products
 to oneDNN). Without oneDNN the rule is "never" and nothing is timed.
+
+The gradient's two products (the weight gradient ``A_prev.T @ delta`` and the
+back-propagated ``delta @ W.T``, oneDNN reading the transposed operand in place) have a
+rule each, a threshold of multiply-adds (``m * n_in * n_out``): :func:`measure_gradient`
+times both libraries on :data:`GRADIENT_SHAPES` (whole batches, as a gradient sees them)
+and :func:`fit_gradient_rule` keeps, per product, the threshold among the measured
+products' multiply-adds (or never) of the least total relative time, as above.
 """
 
 from __future__ import annotations
@@ -25,6 +32,14 @@ SHAPES = tuple((rows, n_in, n_out)
                for n_in, n_out in ((64, 30), (30, 10), (100, 100), (100, 50), (50, 10),
                                    (784, 256), (256, 128), (128, 10)))
 ROWS = (1, 16, 64, 256, NEVER)
+#: (rows, n_in, n_out) of the gradient's products timed (for a back delta, the layer's
+#: weights are n_in x n_out and the product delta @ W.T is rows x n_out x n_in).
+GRADIENT_SHAPES = tuple((rows, n_in, n_out)
+                        for rows in (32, 256, 1024)
+                        for n_in, n_out in ((64, 30), (30, 10), (100, 100), (100, 50),
+                                            (50, 10), (784, 256), (256, 128), (128, 10)))
+#: The gradient's products, in the order of the rule's two values.
+GRADIENT_PRODUCTS = ("weight_gradient", "back_delta")
 WEIGHTS = (0, 4096, 16384, 32768, 131072, NEVER)
 
 
@@ -51,18 +66,64 @@ def measure(shapes=SHAPES, rounds=5, min_time=0.002):
         arguments = (A, params, np.int64(0), n_in, n_out, Z)
         calls = {"blas_s": (kernels._dense, arguments + (True,)),
                  "onednn_s": (kernels._external_dense, arguments)}
-        counts = {name: calls_per_timing(*call, min_time) for name, call in calls.items()}
-        times = {name: [] for name in calls}
-        for round_ in range(rounds):
-            for name in (list(calls) if round_ % 2 == 0 else list(calls)[::-1]):
-                began = time.perf_counter()
-                function, call_arguments = calls[name]
-                for _ in range(counts[name]):
-                    function(*call_arguments)
-                times[name].append((time.perf_counter() - began) / counts[name])
         points.append(dict(rows=rows, n_in=n_in, n_out=n_out,
-                           **{name: float(np.median(values)) for name, values in times.items()}))
+                           **_interleaved(calls, rounds, min_time)))
     return points
+
+
+def measure_gradient(shapes=GRADIENT_SHAPES, rounds=5, min_time=0.002):
+    """Median seconds per gradient product through np.dot and through oneDNN.
+
+    Returns
+    -------
+    list of dict
+        Per product and shape: ``product`` (of :data:`GRADIENT_PRODUCTS`), ``rows``,
+        ``n_in``, ``n_out``, ``blas_s``, ``onednn_s``; empty where oneDNN is not installed.
+    """
+    from fastnn.backends import _external_gemm
+    from fastnn.backends import _numba_kernels as kernels
+
+    if not _external_gemm.AVAILABLE:
+        return []
+    rng = np.random.default_rng(0)
+    points = []
+    for rows, n_in, n_out in shapes:
+        params = rng.standard_normal(n_in * n_out + n_out).astype(np.float32)
+        A = rng.standard_normal((rows, n_in)).astype(np.float32)
+        delta = rng.standard_normal((rows, n_out)).astype(np.float32)
+        grad = np.empty_like(params)
+        previous = np.empty((rows, n_in), dtype=np.float32)
+        start = np.int64(0)
+        products = {
+            "weight_gradient": {
+                "blas_s": (kernels._weight_gradient,
+                           (A, delta, grad, start, n_in, n_out, True)),
+                "onednn_s": (kernels._external_weight_gradient,
+                             (A, delta, grad, start, n_in, n_out))},
+            "back_delta": {
+                "blas_s": (kernels._back_delta,
+                           (params, start, n_in, n_out, delta, previous, True)),
+                "onednn_s": (kernels._external_back_delta,
+                             (params, start, n_in, n_out, delta, previous))}}
+        for product in GRADIENT_PRODUCTS:
+            points.append(dict(product=product, rows=rows, n_in=n_in, n_out=n_out,
+                               **_interleaved(products[product], rounds, min_time)))
+    return points
+
+
+def _interleaved(calls, rounds, min_time):
+    """``name -> median seconds per call`` of ``calls`` (``name -> (function,
+    arguments)``), timed in alternating order round by round."""
+    counts = {name: calls_per_timing(*call, min_time) for name, call in calls.items()}
+    times = {name: [] for name in calls}
+    for round_ in range(rounds):
+        for name in (list(calls) if round_ % 2 == 0 else list(calls)[::-1]):
+            function, call_arguments = calls[name]
+            began = time.perf_counter()
+            for _ in range(counts[name]):
+                function(*call_arguments)
+            times[name].append((time.perf_counter() - began) / counts[name])
+    return {name: float(np.median(values)) for name, values in times.items()}
 
 
 def fit_rule(points):
@@ -83,3 +144,28 @@ def fit_rule(points):
         return (NEVER, NEVER)
     return best_rule
 
+
+
+def fit_gradient_rule(points):
+    """The ``(weight_gradient, back_delta)`` multiply-add thresholds for
+    :func:`measure_gradient`'s points (see the module docstring); ``NEVER`` for a product
+    without points or where oneDNN never wins."""
+    rule = []
+    for product in GRADIENT_PRODUCTS:
+        mine = [point for point in points if point["product"] == product]
+        candidates = sorted({NEVER} | {_multiply_adds(point) for point in mine}, reverse=True)
+        best_threshold, best_cost = NEVER, None
+        for threshold in candidates:  # from "never": ties keep the fewer sent to oneDNN
+            cost = 0.0
+            for point in mine:
+                chosen = point["onednn_s"] if _multiply_adds(point) >= threshold \
+                    else point["blas_s"]
+                cost += chosen / min(point["onednn_s"], point["blas_s"])
+            if best_cost is None or cost < best_cost - 1e-9:
+                best_threshold, best_cost = threshold, cost
+        rule.append(best_threshold)
+    return tuple(rule)
+
+
+def _multiply_adds(point):
+    return point["rows"] * point["n_in"] * point["n_out"]
