@@ -1,11 +1,13 @@
 """Steady-state A/B of two trees (issue 18's target 5): per-call times of the numba and
 numpy backends' model calls (``--suite calls``) or of the numba backend's one-epoch
-``fit`` per optimizer and batch size and its ``loss`` (``--suite epochs``), fresh
+``fit`` per optimizer and batch size and its ``loss`` (``--suite epochs``), or of its
+``gradients`` and ``train_step`` at 784-256-128-10 in both dtypes (``--suite steps``), fresh
 processes alternated (old, new, new, old, ...), the ratio new/old of medians, with
 quartiles over the rounds.
 
     python benchmarks/steady_ab.py --old /work/main --new . --rounds 6
     python benchmarks/steady_ab.py --old /work/main --new . --suite epochs
+    python benchmarks/steady_ab.py --old /work/main --new . --suite steps
 
 Each tree compiles into a cache directory of its own (a first round pays the compile;
 it is not timed). Threads are pinned to one (BLAS and Numba) and recorded.
@@ -80,7 +82,29 @@ for activation, output, loss in (("sigmoid", "sigmoid", "mse"),
 print(json.dumps(results))
 """
 
-SUITES = {"calls": CALLS, "epochs": EPOCHS}
+# The numba backend's gradients and train_step of the race's large network in both dtypes:
+# the training step's update (fastnn/backends/_numba_step.py) against its gradient.
+STEPS = r"""
+import json, timeit
+import numpy as np
+import fastnn
+rng = np.random.default_rng(0)
+results = {}
+for dtype in ("float32", "float64"):
+    net = fastnn.MLP([784, 256, 128, 10], backend="numba", dtype=dtype, seed=0)
+    for rows in (1, 32, 256):
+        X = rng.random((rows, 784)).astype(dtype)
+        T = rng.random((rows, 10)).astype(dtype)
+        for op, call in {"gradients": lambda: net.gradients(X, T),
+                         "train_step": lambda: net.train_step(X, T, 1e-9)}.items():
+            call()
+            number = max(1, 400 // rows)
+            best = min(timeit.repeat(call, number=number, repeat=5)) / number
+            results[f"{dtype} {op} x{rows}"] = best
+print(json.dumps(results))
+"""
+
+SUITES = {"calls": CALLS, "epochs": EPOCHS, "steps": STEPS}
 
 
 def run(tree, cache, timing):
@@ -98,7 +122,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--suite", choices=sorted(SUITES), default="calls",
                         help="calls: forward, gradients, train_step of both backends; "
-                             "epochs: numba's one-epoch fit per optimizer, and loss")
+                             "epochs: numba's one-epoch fit per optimizer, and loss; "
+                             "steps: numba's gradients and train_step at 784-256-128-10")
     args = parser.parse_args(argv)
     timing = SUITES[args.suite]
     trees = {"old": Path(args.old).resolve(), "new": Path(args.new).resolve()}
