@@ -458,13 +458,12 @@ def train_step(params, layer_sizes, activation_codes, loss_code, X, T, learning_
                                               loss_code, X, T, workspace[:0], grad,
                                               workspace)
     rate = update.step_rate(params, learning_rate)
-    if not _fuses_first_layer(X, layer_sizes, activation_codes):
-        _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
-        update.step(params, rate, grad)
-        return mean_loss
     head = _first_bias_gradient(layer_sizes, delta, grad)
-    if not _apply_first_weight_gradient(params[:head], rate, X, delta, layer_sizes,
-                                        activation_codes):
+    if not (_fuses_first_layer(X, layer_sizes, activation_codes)
+            and _apply_first_weight_gradient(params[:head], rate, X, delta, layer_sizes,
+                                             activation_codes)):
+        # One call site of _first_weight_gradient per kernel: LLVM inlines each, and a
+        # second copy cost 2.8 s of the gradient kernel's compile.
         _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
         update.step(params[:head], rate, grad[:head])
     update.step(params[head:], rate, grad[head:])
@@ -495,7 +494,7 @@ def checked_train_step(params, layer_sizes, activation_codes, loss_code, X, T,
     A read-only pass tests the new values (computed as the update will store them) before
     the update writes them: a scratch copy of the new parameters would add a pass that
     writes. The first layer's weights are mostly stepped from its input and delta without
-    forming their gradient (:func:`_checked_fused_step`).
+    forming their gradient (:func:`_checked_gradient_step`).
     """
     return _checked_gradient_step(params, layer_sizes, activation_codes, loss_code, X, T,
                                   learning_rate, grad, workspace, True)
@@ -514,21 +513,37 @@ def checked_gradient_step(params, layer_sizes, activation_codes, loss_code, X, T
 @jit(inline="always")
 def _checked_gradient_step(params, layer_sizes, activation_codes, loss_code, X, T,
                            learning_rate, grad, workspace, step):
+    """The body of :func:`checked_gradient_step`. A step applies the first layer's weight
+    gradient to its weights without forming it where :func:`_fuses_first_layer`, if a
+    bound read from the weights proves every new weight finite
+    (:func:`fastnn.backends._numba_step.update_is_finite`); otherwise, and for the
+    gradient alone, the gradient is formed whole and the step tested exactly. At one row
+    the numbers are the two-pass step's bit for bit; a batch's are gemm's (``W + (-rate)
+    * X.T @ delta``)."""
     mean_loss, delta = _all_but_first_weights(params, layer_sizes, activation_codes,
                                               loss_code, X, T, workspace[:0], grad,
                                               workspace)
-    if step and _fuses_first_layer(X, layer_sizes, activation_codes):
-        return _checked_fused_step(params, layer_sizes, activation_codes, X, T,
-                                   learning_rate, grad, mean_loss, delta)
-    _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
     if not _inputs_finite(X, T, mean_loss):
         return np.nan
-    if not step:
-        return mean_loss if _all_finite(grad) else np.nan
     rate = update.step_rate(params, learning_rate)
-    if not update.steps_finite(params, rate, grad):
-        return np.nan
-    update.step(params, rate, grad)
+    head = layer_sizes[0] * layer_sizes[1]
+    fused = False
+    if step and _fuses_first_layer(X, layer_sizes, activation_codes):
+        _first_bias_gradient(layer_sizes, delta, grad)
+        if not update.steps_finite(params[head:], rate, grad[head:]):
+            return np.nan
+        fused = (update.update_is_finite(params[:head], rate, X, delta)
+                 and _apply_first_weight_gradient(params[:head], rate, X, delta,
+                                                  layer_sizes, activation_codes))
+    if not fused:
+        # The one call site of _first_weight_gradient in the kernel (see train_step).
+        _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
+        if not step:
+            return mean_loss if _all_finite(grad) else np.nan
+        if not update.steps_finite(params, rate, grad):
+            return np.nan
+        update.step(params[:head], rate, grad[:head])
+    update.step(params[head:], rate, grad[head:])
     return mean_loss
 
 
@@ -546,33 +561,6 @@ def _fuses_first_layer(X, layer_sizes, activation_codes):
         _use_blas(m, n_in, n_out, WEIGHT_GRADIENT, _crossovers(layer_sizes, activation_codes))
         or _external_gradient(WEIGHT_GRADIENT, m, n_in, n_out, layer_sizes,
                               activation_codes))
-
-
-@jit(inline="always")
-def _checked_fused_step(params, layer_sizes, activation_codes, X, T, learning_rate, grad,
-                        mean_loss, delta):
-    """The checked step after the backward pass (``delta`` the first layer's, shape (m,
-    layer_sizes[1])) where :func:`_fuses_first_layer`: the first layer's weights are
-    stepped straight from ``X`` and ``delta`` where a bound proves every new weight
-    finite, else through their formed gradient, tested exactly. At one row the numbers
-    are the two-pass step's bit for bit; a batch's are gemm's (``W + (-rate) * X.T @
-    delta``)."""
-    if not _inputs_finite(X, T, mean_loss):
-        return np.nan
-    rate = update.step_rate(params, learning_rate)
-    head = _first_bias_gradient(layer_sizes, delta, grad)
-    weights = params[:head]
-    if not update.steps_finite(params[head:], rate, grad[head:]):
-        return np.nan
-    if not (update.update_is_finite(weights, rate, X, delta)
-            and _apply_first_weight_gradient(weights, rate, X, delta, layer_sizes,
-                                             activation_codes)):
-        _first_weight_gradient(X, delta, grad, layer_sizes, activation_codes)
-        if not update.steps_finite(weights, rate, grad[:head]):
-            return np.nan
-        update.step(weights, rate, grad[:head])
-    update.step(params[head:], rate, grad[head:])
-    return mean_loss
 
 
 @jit(inline="always")
