@@ -98,13 +98,13 @@ def update_is_finite(weights, rate, X, delta):
     """Whether :func:`one_row_update` or :func:`batch_update` is sure to leave every weight
     finite, proved from a bound instead of the new values: every ``|weights|`` below
 
-    ``limit = (1 - s) * max_float - (1 + s) * rate * G``,  ``G = sum_r max|X[r]| max|delta[r]|``
+    ``limit = (1 - s) * max_float - (1 + s) * rate * G``,  ``G = m * max|X| * max|delta|``
 
     (``G`` bounds every ``|(X.T @ delta)[i, j]|`` and every partial sum of it; ``s`` is the
     slack for the roundings, ``max_float`` the dtype's largest value), and ``G`` itself
-    below ``max_float``. One read-only pass over the weights, none over a gradient. False
-    (the caller then forms the gradient and tests it exactly) also where ``X`` or
-    ``delta`` is not finite.
+    below ``max_float``. One read-only pass over the weights, none over a gradient, and
+    one over ``X`` and ``delta`` (:func:`largest_magnitude`). False (the caller then forms
+    the gradient and tests it exactly) also where ``X`` or ``delta`` is not finite.
 
     Parameters
     ----------
@@ -112,33 +112,61 @@ def update_is_finite(weights, rate, X, delta):
         The first layer's weights, flat, row-major (n_in, n_out).
     rate : scalar of the dtype of ``weights``
     X : ndarray, shape (m, n_in)
-        The layer's input.
+        The layer's input, C-contiguous.
     delta : ndarray, shape (m, n_out)
-        The layer's delta.
+        The layer's delta, C-contiguous.
     """
     largest = float(np.finfo(weights.dtype).max)
-    eps = float(np.finfo(weights.dtype).eps)
-    total = 0.0
-    finite = True
-    for row in range(X.shape[0]):
-        x_max = 0.0
-        for i in range(X.shape[1]):
-            x_max = max(x_max, abs(float(X[row, i])))
-            finite &= X[row, i] - X[row, i] == 0.0
-        delta_max = 0.0
-        for j in range(delta.shape[1]):
-            delta_max = max(delta_max, abs(float(delta[row, j])))
-            finite &= delta[row, j] - delta[row, j] == 0.0
-        total += x_max * delta_max
+    m = X.shape[0]
+    x_max, x_finite = largest_magnitude(X.reshape(X.size))
+    delta_max, delta_finite = largest_magnitude(delta.reshape(delta.size))
     # A sum of m products: each rounding adds at most eps of the running total.
-    gradient_max = (1.0 + _SLACK) * (1.0 + X.shape[0] * eps) * total
-    if not finite or not gradient_max < largest:
+    gradient_max = ((1.0 + _SLACK) * (1.0 + m * float(np.finfo(weights.dtype).eps))
+                    * m * x_max * delta_max)
+    if not (x_finite and delta_finite and gradient_max < largest):
         return False
     limit = (1.0 - _SLACK) * largest - (1.0 + _SLACK) * abs(float(rate)) * gradient_max
+    # In the weights' dtype (a float32 pass compares float32 values), rounded down.
+    bound = weights.dtype.type(limit * (1.0 - 1e-6))
     below = True
     for index in range(weights.shape[0]):
-        below &= abs(weights[index]) < limit
+        below &= abs(weights[index]) < bound
     return below
+
+
+def largest_magnitude(values):
+    """``(max |values|, whether all are finite)`` of a 1-D C-contiguous float32 or float64
+    array, from the values' bits: the magnitude bits (sign cleared) order as the
+    magnitudes do, and an integer maximum vectorises where a float one cannot (it would
+    have to keep NaN). Infinity and NaN have the largest bit patterns. Compiled code only.
+
+    Returns
+    -------
+    (float, bool)
+    """
+    raise TypeError("largest_magnitude is callable from Numba-compiled code only")
+
+
+@overload(largest_magnitude)
+def _largest_magnitude(values):
+    if not (isinstance(values, types.Array) and values.dtype in (types.float32,
+                                                                 types.float64)):
+        return None
+    width = values.dtype.bitwidth
+    bits_type = np.uint32 if width == 32 else np.uint64
+    magnitude_mask = bits_type(2 ** (width - 1) - 1)
+    infinity = bits_type(np.array(np.inf, dtype=f"float{width}").view(bits_type))
+
+    def impl(values):
+        bits = values.view(bits_type)
+        top = bits_type(0)
+        for k in range(bits.shape[0]):
+            magnitude = bits[k] & magnitude_mask
+            top = magnitude if magnitude > top else top
+        box = np.empty(1, bits_type)
+        box[0] = top
+        return float(box.view(values.dtype)[0]), top < infinity
+    return impl
 
 
 @_helper
