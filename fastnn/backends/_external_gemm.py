@@ -37,7 +37,7 @@ import sys
 
 from llvmlite import binding, ir
 from numba import types
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic, overload, register_jitable
 
 SYMBOL = "fastnn_dnnl_sgemm"
 LIBRARY_ENV = "FASTNN_DNNL_LIBRARY"
@@ -146,61 +146,43 @@ def _float32_matrices(*arrays):
     return all(array.dtype == types.float32 and array.layout == "C" for array in arrays)
 
 
+@register_jitable(inline="always")
+def _gemm(transa, transb, alpha, A, B, beta, C):
+    """``C = alpha * op(A) @ op(B) + beta * C`` for row-major ``A``, ``B``, ``C`` as stored
+    (the leading dimensions are their column counts); True if oneDNN did it."""
+    m, n = C.shape
+    k = A.shape[0] if transa == _T else A.shape[1]
+    return _dnnl_sgemm(transa, transb, m, n, k, alpha, A, A.shape[1], B, B.shape[1], beta,
+                       C, n) == 0
+
+
+def _when_float32(arrays, impl, refused):
+    """An overload's choice: ``impl`` for C-contiguous float32 matrices, ``refused`` (which
+    reports failure) for other arrays, no overload for anything else."""
+    usable = _float32_matrices(*arrays)
+    return None if usable is None else (impl if usable else refused)
+
+
 @overload(sgemm_into, inline="always")
 def _sgemm_into(A, W, Z):
-    usable = _float32_matrices(A, W, Z)
-    if usable is None:
-        return None
-    if not usable:
-        return lambda A, W, Z: False
-
-    def impl(A, W, Z):
-        m, k = A.shape
-        n = W.shape[1]
-        return _dnnl_sgemm(_N, _N, m, n, k, 1.0, A, k, W, n, 0.0, Z, n) == 0
-    return impl
+    return _when_float32((A, W, Z), lambda A, W, Z: _gemm(_N, _N, 1.0, A, W, 0.0, Z),
+                         lambda A, W, Z: False)
 
 
 @overload(sgemm_tn_into, inline="always")
 def _sgemm_tn_into(A, B, C):
-    usable = _float32_matrices(A, B, C)
-    if usable is None:
-        return None
-    if not usable:
-        return lambda A, B, C: False
-
-    def impl(A, B, C):
-        k, m = A.shape
-        n = B.shape[1]
-        return _dnnl_sgemm(_T, _N, m, n, k, 1.0, A, m, B, n, 0.0, C, n) == 0
-    return impl
+    return _when_float32((A, B, C), lambda A, B, C: _gemm(_T, _N, 1.0, A, B, 0.0, C),
+                         lambda A, B, C: False)
 
 
 @overload(sgemm_tn_add, inline="always")
 def _sgemm_tn_add(alpha, A, B, C):
-    usable = _float32_matrices(A, B, C)
-    if usable is None:
-        return None
-    if not usable:
-        return lambda alpha, A, B, C: False
-
-    def impl(alpha, A, B, C):
-        k, m = A.shape
-        n = B.shape[1]
-        return _dnnl_sgemm(_T, _N, m, n, k, alpha, A, m, B, n, 1.0, C, n) == 0
-    return impl
+    return _when_float32((A, B, C),
+                         lambda alpha, A, B, C: _gemm(_T, _N, alpha, A, B, 1.0, C),
+                         lambda alpha, A, B, C: False)
 
 
 @overload(sgemm_nt_into, inline="always")
 def _sgemm_nt_into(A, B, C):
-    usable = _float32_matrices(A, B, C)
-    if usable is None:
-        return None
-    if not usable:
-        return lambda A, B, C: False
-
-    def impl(A, B, C):
-        m, k = A.shape
-        n = B.shape[0]
-        return _dnnl_sgemm(_N, _T, m, n, k, 1.0, A, k, B, k, 0.0, C, n) == 0
-    return impl
+    return _when_float32((A, B, C), lambda A, B, C: _gemm(_N, _T, 1.0, A, B, 0.0, C),
+                         lambda A, B, C: False)
