@@ -52,16 +52,10 @@ def measure(shapes=SHAPES, rounds=5, min_time=0.002):
         Per shape: ``rows``, ``n_in``, ``n_out``, ``blas_s``, ``onednn_s``; empty where
         oneDNN is not installed.
     """
-    from fastnn.backends import _external_gemm
     from fastnn.backends import _numba_kernels as kernels
 
-    if not _external_gemm.AVAILABLE:
-        return []
-    rng = np.random.default_rng(0)
     points = []
-    for rows, n_in, n_out in shapes:
-        params = rng.standard_normal(n_in * n_out + n_out).astype(np.float32)
-        A = rng.standard_normal((rows, n_in)).astype(np.float32)
+    for rows, n_in, n_out, params, A in _operands(shapes):
         Z = np.empty((rows, n_out), dtype=np.float32)
         arguments = (A, params, np.int64(0), n_in, n_out, Z)
         calls = {"blas_s": (kernels._dense, arguments + (True,)),
@@ -80,16 +74,11 @@ def measure_gradient(shapes=GRADIENT_SHAPES, rounds=5, min_time=0.002):
         Per product and shape: ``product`` (of :data:`GRADIENT_PRODUCTS`), ``rows``,
         ``n_in``, ``n_out``, ``blas_s``, ``onednn_s``; empty where oneDNN is not installed.
     """
-    from fastnn.backends import _external_gemm
     from fastnn.backends import _numba_kernels as kernels
 
-    if not _external_gemm.AVAILABLE:
-        return []
-    rng = np.random.default_rng(0)
     points = []
-    for rows, n_in, n_out in shapes:
-        params = rng.standard_normal(n_in * n_out + n_out).astype(np.float32)
-        A = rng.standard_normal((rows, n_in)).astype(np.float32)
+    rng = np.random.default_rng(1)
+    for rows, n_in, n_out, params, A in _operands(shapes):
         delta = rng.standard_normal((rows, n_out)).astype(np.float32)
         grad = np.empty_like(params)
         previous = np.empty((rows, n_in), dtype=np.float32)
@@ -109,6 +98,21 @@ def measure_gradient(shapes=GRADIENT_SHAPES, rounds=5, min_time=0.002):
             points.append(dict(product=product, rows=rows, n_in=n_in, n_out=n_out,
                                **_interleaved(products[product], rounds, min_time)))
     return points
+
+
+def _operands(shapes):
+    """``(rows, n_in, n_out, params, A)`` per shape: a float32 layer's flat weights and bias
+    (n_in * n_out + n_out,) and an input (rows, n_in); nothing where oneDNN is not
+    installed (there is nothing to compare)."""
+    from fastnn.backends import _external_gemm
+
+    if not _external_gemm.AVAILABLE:
+        return
+    rng = np.random.default_rng(0)
+    for rows, n_in, n_out in shapes:
+        yield (rows, n_in, n_out,
+               rng.standard_normal(n_in * n_out + n_out).astype(np.float32),
+               rng.standard_normal((rows, n_in)).astype(np.float32))
 
 
 def _interleaved(calls, rounds, min_time):
