@@ -580,16 +580,25 @@ def _apply_first_weight_gradient(weights, rate, X, delta, layer_sizes, activatio
 
 @jit(inline="always")
 def _first_bias_gradient(layer_sizes, delta, grad):
-    """The first layer's bias gradient (``delta``, shape (m, n_out), summed over rows as
-    :func:`_weight_gradient` sums it) into ``grad``; returns where the bias starts (the
-    number of first-layer weights)."""
+    """The first layer's bias gradient into ``grad`` (:func:`_bias_gradient`); returns
+    where the bias starts (the number of first-layer weights)."""
     head = layer_sizes[0] * layer_sizes[1]
-    for j in range(layer_sizes[1]):
-        grad[head + j] = 0.0
-    for row in range(delta.shape[0]):
-        for j in range(layer_sizes[1]):
-            grad[head + j] += delta[row, j]
+    _bias_gradient(delta, grad, head)
     return head
+
+
+@jit(inline="always")
+def _bias_gradient(delta, grad, b_start):
+    """``db = delta`` (m, n_out) summed over rows, in row order, into
+    ``grad[b_start:b_start + n_out]``."""
+    if b_start < 0:
+        return  # never taken: proves the indices below non-negative, so loops vectorise
+    n_out = delta.shape[1]
+    for j in range(n_out):
+        grad[b_start + j] = 0.0
+    for row in range(delta.shape[0]):
+        for j in range(n_out):
+            grad[b_start + j] += delta[row, j]
 
 
 @jit(inline="always")
@@ -720,11 +729,7 @@ def _weight_gradient(A_prev, delta, grad, w_start, n_in, n_out, use_blas):
         return  # never taken: proves the indices below non-negative, so loops vectorise
     m = A_prev.shape[0]
     b_start = w_start + n_in * n_out
-    for j in range(n_out):
-        grad[b_start + j] = 0.0
-    for row in range(m):
-        for j in range(n_out):
-            grad[b_start + j] += delta[row, j]
+    _bias_gradient(delta, grad, b_start)
     if use_blas:
         np.dot(A_prev.T, delta, grad[w_start:b_start].reshape((n_in, n_out)))
         return
@@ -748,11 +753,7 @@ def _external_weight_gradient(A_prev, delta, grad, w_start, n_in, n_out):
     if not external_gemm.sgemm_tn_into(A_prev, delta,
                                        grad[w_start:b_start].reshape((n_in, n_out))):
         return False
-    for j in range(n_out):
-        grad[b_start + j] = 0.0
-    for row in range(A_prev.shape[0]):
-        for j in range(n_out):
-            grad[b_start + j] += delta[row, j]
+    _bias_gradient(delta, grad, b_start)
     return True
 
 
@@ -813,11 +814,7 @@ def _csr_weight_gradient(X_data, X_indices, X_indptr, delta, grad, n_in, n_out):
     if n_in < 0 or n_out < 0:
         return  # never taken: proves the indices below non-negative, so loops vectorise
     b_start = n_in * n_out
-    for j in range(n_out):
-        grad[b_start + j] = 0.0
-    for row in range(delta.shape[0]):
-        for j in range(n_out):
-            grad[b_start + j] += delta[row, j]
+    _bias_gradient(delta, grad, b_start)
     for index in range(b_start):
         grad[index] = 0.0
     for row in range(delta.shape[0]):
