@@ -28,6 +28,7 @@ import numpy as np
 
 from fastnn.backends import _external_gemm
 from fastnn.backends import _numba_kernels as kernels
+from fastnn.bench.measure.row_block import calls_per_timing
 
 LAYERS = ((784, 256), (256, 128), (128, 10), (100, 100), (100, 50), (64, 30), (50, 10),
           (30, 10))
@@ -85,13 +86,8 @@ def _seconds(function, arguments, count):
 
 
 def _timed(options, rounds, target):
-    counts = {}
-    for name, (function, arguments) in options.items():
-        function(*arguments)
-        count = 1
-        while _seconds(function, arguments, count) * count < target and count < 1 << 16:
-            count *= 2
-        counts[name] = count
+    counts = {name: calls_per_timing(function, arguments, target)
+              for name, (function, arguments) in options.items()}
     times = {name: [] for name in options}
     names = list(options)
     for _ in range(rounds):

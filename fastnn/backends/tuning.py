@@ -323,11 +323,7 @@ def external_gemm():
         ``(min_rows, min_weights)``: a product of ``m`` rows through ``n_in x n_out``
         weights goes to oneDNN when ``m >= min_rows`` and ``n_in * n_out >= min_weights``.
     """
-    tuning = in_force()
-    if tuning is not None and tuning.extra.get(EXTERNAL_KEY) is not None \
-            and _external_problem(tuning.extra[EXTERNAL_KEY]) == "":
-        return tuple(int(value) for value in tuning.extra[EXTERNAL_KEY])
-    return shipped_external_gemm()
+    return _tuned_rule(EXTERNAL_KEY, shipped_external_gemm)
 
 
 def shipped_external_gemm():
@@ -349,11 +345,17 @@ def external_gradient_gemm():
         which a weight gradient ``A_prev.T @ delta`` / a back-propagated delta
         ``delta @ W.T`` goes to oneDNN.
     """
+    return _tuned_rule(EXTERNAL_GRADIENT_KEY, shipped_external_gradient_gemm)
+
+
+def _tuned_rule(key, shipped):
+    """The tune file's valid pair under ``key`` (``_external_problem`` finds nothing wrong
+    with it), else ``shipped()``."""
     tuning = in_force()
-    if tuning is not None and tuning.extra.get(EXTERNAL_GRADIENT_KEY) is not None \
-            and _external_problem(tuning.extra[EXTERNAL_GRADIENT_KEY]) == "":
-        return tuple(int(value) for value in tuning.extra[EXTERNAL_GRADIENT_KEY])
-    return shipped_external_gradient_gemm()
+    if tuning is not None and tuning.extra.get(key) is not None \
+            and _external_problem(tuning.extra[key]) == "":
+        return tuple(int(value) for value in tuning.extra[key])
+    return shipped()
 
 
 def shipped_external_gradient_gemm():
