@@ -29,6 +29,7 @@ import numpy as np
 from fastnn.backends import _external_gemm
 from fastnn.backends import _numba_kernels as kernels
 from fastnn.bench.measure.row_block import calls_per_timing
+from fastnn.config import pinned_threads
 
 LAYERS = ((784, 256), (256, 128), (128, 10), (100, 100), (100, 50), (64, 30), (50, 10),
           (30, 10))
@@ -166,9 +167,13 @@ def main(argv=None):
     parser.add_argument("--rows", default=",".join(map(str, ROWS)))
     parser.add_argument("--json", default="")
     args = parser.parse_args(argv)
-    peaks = peak()
-    results = measure(rows=tuple(int(value) for value in args.rows.split(",")),
-                      rounds=args.rounds, target=args.target)
+    # One thread for BLAS, Numba and OpenMP (oneDNN's pool): unpinned, oneDNN takes every
+    # core, and a busy second core slows it tenfold.
+    with pinned_threads(1) as in_force:
+        peaks = peak()
+        results = measure(rows=tuple(int(value) for value in args.rows.split(",")),
+                          rounds=args.rounds, target=args.target)
+    print(f"threads: {in_force} (OpenMP pinned with them)")
     print(report(results, peaks))
     if not _external_gemm.AVAILABLE:
         print("oneDNN not installed: np.dot only")
